@@ -1,0 +1,166 @@
+package state
+
+import (
+	"cmp"
+	"encoding/binary"
+	"hash/maphash"
+	"net/netip"
+	"slices"
+	"sort"
+)
+
+// digestSeed is fixed for the life of the process: digests compare snapshots
+// within one run and are never stored.
+var digestSeed = maphash.MakeSeed()
+
+// Seal sorts c's agents, frameworks and tasks by ID, builds its lookup indexes and
+// computes its Digest. Sources call it once, before publishing; c must not be
+// changed afterwards.
+func (c *Cluster) Seal() *Cluster {
+	slices.SortFunc(c.Agents, func(a, b Agent) int { return cmp.Compare(a.ID, b.ID) })
+	slices.SortFunc(c.Frameworks, func(a, b Framework) int { return cmp.Compare(a.ID, b.ID) })
+	slices.SortFunc(c.Tasks, func(a, b Task) int { return cmp.Compare(a.ID, b.ID) })
+	c.agentIndex = make(map[string]int, len(c.Agents))
+	for i := range c.Agents {
+		c.agentIndex[c.Agents[i].ID] = i
+	}
+	c.frameworkIndex = make(map[string]int, len(c.Frameworks))
+	for i := range c.Frameworks {
+		c.frameworkIndex[c.Frameworks[i].ID] = i
+	}
+	c.Digest = c.digest()
+	return c
+}
+
+// digester writes values into a maphash with separators, so that ("ab","c") and
+// ("a","bc") hash differently.
+type digester struct{ h maphash.Hash }
+
+func (d *digester) str(s string) {
+	d.h.WriteString(s)
+	d.h.WriteByte(0)
+}
+
+func (d *digester) num(n uint64) {
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], n)
+	d.h.Write(b[:])
+}
+
+func (d *digester) labels(ls []Label) {
+	d.num(uint64(len(ls)))
+	for _, l := range ls {
+		d.str(l.Key)
+		d.str(l.Value)
+	}
+}
+
+func (d *digester) ranges(rs []PortRange) {
+	d.num(uint64(len(rs)))
+	for _, r := range rs {
+		d.num(uint64(r.Begin)<<32 | uint64(r.End))
+	}
+}
+
+func (d *digester) master(m Master) {
+	d.str(m.ID)
+	d.str(m.Hostname)
+	d.str(m.PID)
+	d.str(m.Host)
+	d.num(uint64(m.Port))
+}
+
+func (c *Cluster) digest() uint64 {
+	var d digester
+	d.h.SetSeed(digestSeed)
+	d.master(c.Leader)
+	d.num(uint64(len(c.Masters)))
+	for _, m := range c.Masters {
+		d.master(m)
+	}
+	d.num(uint64(len(c.Agents)))
+	for _, a := range c.Agents {
+		d.str(a.ID)
+		d.str(a.Hostname)
+		d.str(a.PID)
+		d.str(a.Host)
+		d.num(uint64(a.Port))
+		d.ranges(a.Ports)
+		keys := make([]string, 0, len(a.Attributes))
+		for k := range a.Attributes {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			d.str(k)
+			d.str(a.Attributes[k])
+		}
+		d.num(b2u(a.Active))
+	}
+	d.num(uint64(len(c.Frameworks)))
+	for _, f := range c.Frameworks {
+		d.str(f.ID)
+		d.str(f.Name)
+		d.str(f.Hostname)
+		d.str(f.PID)
+		d.str(f.Host)
+		d.num(uint64(f.Port))
+		d.num(b2u(f.Active))
+	}
+	d.num(uint64(len(c.Tasks)))
+	for i := range c.Tasks {
+		t := &c.Tasks[i]
+		d.str(t.ID)
+		d.str(t.Name)
+		d.str(t.FrameworkID)
+		d.str(t.AgentID)
+		d.str(string(t.State))
+		d.labels(t.Labels)
+		switch {
+		case t.Healthy == nil:
+			d.num(2)
+		case *t.Healthy:
+			d.num(1)
+		default:
+			d.num(0)
+		}
+		for _, ips := range [][]byte{addrs(t.NetInfo), addrs(t.Docker), addrs(t.Mesos)} {
+			d.str(string(ips))
+		}
+		d.ranges(t.Ports)
+		if t.Discovery == nil {
+			d.num(0)
+		} else {
+			di := t.Discovery
+			d.num(1)
+			d.str(di.Visibility)
+			d.str(di.Name)
+			d.labels(di.Labels)
+			d.num(uint64(len(di.Ports)))
+			for _, p := range di.Ports {
+				d.num(uint64(p.Number))
+				d.str(p.Name)
+				d.str(p.Protocol)
+				d.labels(p.Labels)
+			}
+		}
+		d.num(uint64(t.RunningSince.UnixNano()))
+	}
+	return d.h.Sum64()
+}
+
+func addrs(as []netip.Addr) []byte {
+	var b []byte
+	for _, a := range as {
+		b = a.AppendTo(b)
+		b = append(b, ',')
+	}
+	return b
+}
+
+func b2u(b bool) uint64 {
+	if b {
+		return 1
+	}
+	return 0
+}
