@@ -42,12 +42,13 @@ type SourceStatus struct {
 }
 
 // NewHub returns a hub that waits for quiet (no new view for that long) before
-// delivering, but never delays a view by more than maxDelay. A zero quiet delivers
-// at once.
+// delivering, but never delays a view by more than maxDelay (a zero maxDelay means
+// quiet). A zero quiet delivers at once.
 func NewHub(quiet, maxDelay time.Duration, log *slog.Logger) *Hub {
-	if maxDelay < quiet {
+	if maxDelay <= 0 {
 		maxDelay = quiet
 	}
+	quiet = min(quiet, maxDelay)
 	return &Hub{
 		quiet:    quiet,
 		maxDelay: maxDelay,

@@ -1,0 +1,449 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Config is the daemon's configuration: every key of mesos-dns's config.json, with
+// mesos-dns's defaults, plus discovery's own keys (documented in docs/config.md).
+//
+// Keys are matched case-insensitively, as mesos-dns's encoding/json decoding did,
+// so "httpon", "HttpOn" and "HTTPOn" are one key. Unlike mesos-dns, an unknown key
+// is an error: a misspelt key silently ignored is how outages start.
+type Config struct {
+	// mesos-dns keys, in the order its documentation lists them.
+	Zk                     string              `json:"zk"`
+	ZkDetectionTimeout     int                 `json:"zkDetectionTimeout"`
+	Masters                []string            `json:"masters"`
+	MesosCredentials       Credentials         `json:"mesosCredentials"`
+	MesosAuthentication    string              `json:"mesosAuthentication"`
+	IAMConfigFile          string              `json:"IAMConfigFile"`
+	MesosHTTPSOn           bool                `json:"mesosHTTPSOn"`
+	CACertFile             string              `json:"caCertFile"`
+	RefreshSeconds         int                 `json:"refreshSeconds"`
+	StateTimeoutSeconds    int                 `json:"stateTimeoutSeconds"`
+	TTL                    int                 `json:"ttl"`
+	Domain                 string              `json:"domain"`
+	Port                   int                 `json:"port"`
+	Resolvers              []string            `json:"resolvers"`
+	ZoneResolvers          map[string][]string `json:"zoneResolvers"`
+	Timeout                int                 `json:"timeout"`
+	HTTPOn                 bool                `json:"httpon"`
+	DNSOn                  bool                `json:"dnson"`
+	HTTPPort               int                 `json:"httpport"`
+	HTTPListener           string              `json:"httpListener"`
+	ExternalOn             bool                `json:"externalon"`
+	Listener               string              `json:"listener"`
+	SOAMname               string              `json:"SOAMname"`
+	SOARname               string              `json:"SOARname"`
+	SOASerial              uint32              `json:"SOASerial"`
+	SOARefresh             uint32              `json:"SOARefresh"`
+	SOARetry               uint32              `json:"SOARetry"`
+	SOAExpire              uint32              `json:"SOAExpire"`
+	SOAMinttl              uint32              `json:"SOAMinttl"`
+	RecurseOn              bool                `json:"recurseon"`
+	EnforceRFC952          bool                `json:"enforceRFC952"`
+	IPSources              []string            `json:"IPSources"`
+	EnumerationOn          bool                `json:"EnumerationOn"`
+	SRVRecordDefaultWeight int                 `json:"srvRecordDefaultWeight"`
+
+	// discovery's own keys.
+
+	// StateFile follows a Mesos state document on disk instead of a master.
+	StateFile string `json:"stateFile"`
+	// LogFormat is "text" (default) or "json".
+	LogFormat string `json:"logFormat"`
+	// LogLevel is "debug", "info" (default), "warn" or "error".
+	LogLevel string `json:"logLevel"`
+	// SnapshotQuietMillis is how long a burst of changes must be quiet before a
+	// new snapshot is handed to DNS and the load balancer.
+	SnapshotQuietMillis int `json:"snapshotQuietMillis"`
+	// SnapshotMaxDelayMillis bounds how long a change can wait for quiet.
+	SnapshotMaxDelayMillis int `json:"snapshotMaxDelayMillis"`
+}
+
+// Credentials are mesos-dns's mesosCredentials.
+type Credentials struct {
+	Principal string `json:"principal"`
+	Secret    string `json:"secret"`
+}
+
+// deprecatedKeys are keys old mesos-dns releases documented: accepted with a
+// warning so that old config files keep starting.
+var deprecatedKeys = map[string]string{
+	"email": "SOARname", // mesos-dns before 0.1.2 called the SOA RNAME "email"
+}
+
+// DefaultConfig returns mesos-dns's defaults and ours.
+func DefaultConfig() Config {
+	return Config{
+		ZkDetectionTimeout:     30,
+		RefreshSeconds:         60,
+		StateTimeoutSeconds:    300,
+		TTL:                    60,
+		Domain:                 "mesos",
+		Port:                   53,
+		Resolvers:              []string{"8.8.8.8"},
+		Timeout:                5,
+		HTTPOn:                 true,
+		DNSOn:                  true,
+		HTTPPort:               8123,
+		HTTPListener:           "0.0.0.0",
+		ExternalOn:             true,
+		Listener:               "0.0.0.0",
+		SOAMname:               "ns1.mesos",
+		SOARname:               "root.ns1.mesos",
+		SOARefresh:             60,
+		SOARetry:               600,
+		SOAExpire:              86400,
+		SOAMinttl:              60,
+		RecurseOn:              true,
+		IPSources:              []string{"netinfo", "mesos", "host"},
+		EnumerationOn:          true,
+		SRVRecordDefaultWeight: 1,
+		LogFormat:              "text",
+		LogLevel:               "info",
+		SnapshotQuietMillis:    0,
+		SnapshotMaxDelayMillis: 200,
+	}
+}
+
+// configKeys maps every key, lowercased, to the field index of Config.
+var configKeys = func() map[string]int {
+	m := map[string]int{}
+	t := reflect.TypeOf(Config{})
+	for i := 0; i < t.NumField(); i++ {
+		m[strings.ToLower(t.Field(i).Tag.Get("json"))] = i
+	}
+	return m
+}()
+
+// ConfigKeys returns the canonical spelling of every key, sorted.
+func ConfigKeys() []string {
+	t := reflect.TypeOf(Config{})
+	keys := make([]string, 0, t.NumField())
+	for i := 0; i < t.NumField(); i++ {
+		keys = append(keys, t.Field(i).Tag.Get("json"))
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// LoadConfigFile reads a config.json on top of the defaults. Warnings (deprecated
+// keys) are returned for the caller to log; an unknown key or a value of the
+// wrong type is an error naming the key.
+func LoadConfigFile(path string, cfg *Config) (warnings []string, err error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading config file: %w", err)
+	}
+	warnings, err = decodeConfig(data, cfg)
+	if err != nil {
+		return warnings, fmt.Errorf("config file %s: %w", path, err)
+	}
+	return warnings, nil
+}
+
+func decodeConfig(data []byte, cfg *Config) (warnings []string, err error) {
+	var raw map[string]json.RawMessage
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&raw); err != nil {
+		return nil, fmt.Errorf("not a JSON object: %w", err)
+	}
+	if raw == nil {
+		return nil, errors.New("not a JSON object: null")
+	}
+	if dec.More() {
+		return nil, errors.New("trailing data after the JSON object")
+	}
+	keys := make([]string, 0, len(raw))
+	for k := range raw {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys) // deterministic errors
+	v := reflect.ValueOf(cfg).Elem()
+	var errs []error
+	for _, key := range keys {
+		lower := strings.ToLower(key)
+		if target, ok := deprecatedKeys[lower]; ok {
+			warnings = append(warnings, fmt.Sprintf("config key %q is deprecated, read as %q", key, target))
+			lower = strings.ToLower(target)
+		}
+		i, ok := configKeys[lower]
+		if !ok {
+			errs = append(errs, unknownKeyError(key))
+			continue
+		}
+		field := v.Field(i)
+		fresh := reflect.New(field.Type())
+		fd := json.NewDecoder(bytes.NewReader(raw[key]))
+		fd.DisallowUnknownFields()
+		if err := fd.Decode(fresh.Interface()); err != nil {
+			errs = append(errs, fmt.Errorf("key %q: %s", key, describeJSONError(err, field.Type())))
+			continue
+		}
+		if !bytes.Equal(bytes.TrimSpace(raw[key]), []byte("null")) {
+			field.Set(fresh.Elem())
+		}
+	}
+	return warnings, errors.Join(errs...)
+}
+
+func unknownKeyError(key string) error {
+	best, bestDist := "", 4
+	for _, k := range ConfigKeys() {
+		if d := editDistance(strings.ToLower(key), strings.ToLower(k)); d < bestDist {
+			best, bestDist = k, d
+		}
+	}
+	if best != "" {
+		return fmt.Errorf("unknown key %q (did you mean %q?)", key, best)
+	}
+	return fmt.Errorf("unknown key %q", key)
+}
+
+func describeJSONError(err error, t reflect.Type) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return fmt.Sprintf("want %s, got a JSON %s", kindName(t), te.Value)
+	}
+	return err.Error()
+}
+
+func kindName(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Uint32:
+		return "a whole number"
+	case reflect.String:
+		return "a string"
+	case reflect.Slice:
+		return "a list of " + strings.TrimPrefix(kindName(t.Elem()), "a ") + "s"
+	case reflect.Map:
+		return "an object"
+	case reflect.Struct:
+		return "an object"
+	}
+	return t.String()
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// Validate checks every value and names the first bad key of each problem.
+// Normalisation that mesos-dns does (lowercase domain, SOA names made absolute)
+// is done by Normalize, after Validate.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("key %q: %s", key, fmt.Sprintf(format, args...)))
+	}
+	if !c.DNSOn && !c.HTTPOn {
+		bad("dnson", "either dnson or httpon must be true")
+	}
+	if c.StateFile == "" && c.Zk == "" && len(c.Masters) == 0 {
+		bad("masters", "give masters, zk or stateFile")
+	}
+	seen := map[string]bool{}
+	for _, m := range c.Masters {
+		if _, _, err := splitHostPort(m); err != nil {
+			bad("masters", "%q: %v", m, err)
+		}
+		if seen[m] {
+			bad("masters", "%q is listed twice", m)
+		}
+		seen[m] = true
+	}
+	if c.Zk != "" && !strings.HasPrefix(c.Zk, "zk://") {
+		bad("zk", "%q must start with zk://", c.Zk)
+	}
+	if c.ZkDetectionTimeout < 0 {
+		bad("zkDetectionTimeout", "must not be negative, got %d", c.ZkDetectionTimeout)
+	}
+	switch c.MesosAuthentication {
+	case "", "basic":
+	case "iam":
+		bad("mesosAuthentication", `"iam" (DC/OS service accounts) is not supported; use "basic"`)
+	default:
+		bad("mesosAuthentication", `want "" or "basic", got %q`, c.MesosAuthentication)
+	}
+	if c.MesosAuthentication == "basic" && c.MesosCredentials.Principal == "" {
+		bad("mesosCredentials", `mesosAuthentication "basic" needs a principal`)
+	}
+	if c.RefreshSeconds <= 0 {
+		bad("refreshSeconds", "must be positive, got %d", c.RefreshSeconds)
+	}
+	if c.StateTimeoutSeconds <= 0 {
+		bad("stateTimeoutSeconds", "must be positive, got %d", c.StateTimeoutSeconds)
+	}
+	if c.TTL < 0 || c.TTL > 1<<31-1 {
+		bad("ttl", "must be between 0 and 2147483647, got %d", c.TTL)
+	}
+	if err := validDomain(c.Domain); err != nil {
+		bad("domain", "%q: %v", c.Domain, err)
+	}
+	for _, p := range []struct {
+		key  string
+		port int
+	}{{"port", c.Port}, {"httpport", c.HTTPPort}} {
+		if p.port < 0 || p.port > 65535 {
+			bad(p.key, "must be a port number (0-65535), got %d", p.port)
+		}
+	}
+	if c.ExternalOn {
+		for _, r := range c.Resolvers {
+			if err := validResolver(r); err != nil {
+				bad("resolvers", "%q: %v", r, err)
+			}
+		}
+	}
+	zones := make([]string, 0, len(c.ZoneResolvers))
+	for z := range c.ZoneResolvers {
+		zones = append(zones, z)
+	}
+	sort.Strings(zones)
+	for _, z := range zones {
+		if err := validDomain(strings.Trim(z, ".")); err != nil {
+			bad("zoneResolvers", "zone %q: %v", z, err)
+		}
+		if len(c.ZoneResolvers[z]) == 0 {
+			bad("zoneResolvers", "zone %q has no resolvers", z)
+		}
+		for _, r := range c.ZoneResolvers[z] {
+			if err := validResolver(r); err != nil {
+				bad("zoneResolvers", "zone %q: %q: %v", z, r, err)
+			}
+		}
+	}
+	if c.Timeout <= 0 {
+		bad("timeout", "must be positive, got %d", c.Timeout)
+	}
+	if _, err := netip.ParseAddr(c.Listener); err != nil {
+		bad("listener", "%q is not an IP address", c.Listener)
+	}
+	if _, err := netip.ParseAddr(c.HTTPListener); err != nil {
+		bad("httpListener", "%q is not an IP address", c.HTTPListener)
+	}
+	if len(c.IPSources) == 0 {
+		bad("IPSources", "must list at least one source")
+	}
+	srcSeen := map[string]bool{}
+	for _, s := range c.IPSources {
+		switch s {
+		case "host", "mesos", "docker", "netinfo":
+		default:
+			bad("IPSources", `%q is not one of "netinfo", "mesos", "docker", "host"`, s)
+		}
+		if srcSeen[s] {
+			bad("IPSources", "%q is listed twice", s)
+		}
+		srcSeen[s] = true
+	}
+	if c.SRVRecordDefaultWeight < 0 || c.SRVRecordDefaultWeight > 65535 {
+		bad("srvRecordDefaultWeight", "must be between 0 and 65535, got %d", c.SRVRecordDefaultWeight)
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		bad("logFormat", `want "text" or "json", got %q`, c.LogFormat)
+	}
+	if _, err := parseLevel(c.LogLevel); err != nil {
+		bad("logLevel", "%v", err)
+	}
+	if c.SnapshotQuietMillis < 0 {
+		bad("snapshotQuietMillis", "must not be negative, got %d", c.SnapshotQuietMillis)
+	}
+	if c.SnapshotMaxDelayMillis < c.SnapshotQuietMillis {
+		bad("snapshotMaxDelayMillis", "must be at least snapshotQuietMillis (%d), got %d", c.SnapshotQuietMillis, c.SnapshotMaxDelayMillis)
+	}
+	return errors.Join(errs...)
+}
+
+// Normalize applies mesos-dns's normalisation: the domain in lower case, SOA names
+// absolute, "@" in SOARname read as ".".
+func (c *Config) Normalize() {
+	c.Domain = strings.ToLower(strings.Trim(c.Domain, "."))
+	c.SOARname = strings.TrimRight(strings.ReplaceAll(c.SOARname, "@", "."), ".") + "."
+	c.SOAMname = strings.TrimRight(c.SOAMname, ".") + "."
+}
+
+func splitHostPort(hp string) (string, int, error) {
+	host, portStr, err := net.SplitHostPort(hp)
+	if err != nil {
+		return "", 0, fmt.Errorf("want host:port: %w", err)
+	}
+	if host == "" {
+		return "", 0, errors.New("empty host")
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil || port <= 0 || port > 65535 {
+		return "", 0, fmt.Errorf("bad port %q", portStr)
+	}
+	return host, port, nil
+}
+
+// validResolver accepts mesos-dns's resolver forms: an IP, or IP:port.
+func validResolver(r string) error {
+	if _, err := netip.ParseAddr(r); err == nil {
+		return nil
+	}
+	ap, err := netip.ParseAddrPort(r)
+	if err != nil {
+		return errors.New("want an IP address or IP:port")
+	}
+	if ap.Port() == 0 {
+		return errors.New("port 0")
+	}
+	return nil
+}
+
+func validDomain(d string) error {
+	d = strings.Trim(d, ".")
+	if d == "" {
+		return errors.New("empty")
+	}
+	if len(d) > 253 {
+		return errors.New("longer than 253 characters")
+	}
+	for _, label := range strings.Split(d, ".") {
+		if label == "" || len(label) > 63 {
+			return fmt.Errorf("label %q must be 1 to 63 characters", label)
+		}
+		for i := 0; i < len(label); i++ {
+			ch := label[i]
+			ok := ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' || ch == '-' && i > 0 && i < len(label)-1
+			if !ok {
+				return fmt.Errorf("label %q: only letters, digits and inner hyphens are allowed", label)
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,124 @@
+// Command discovery gives the services of an Apache Mesos cluster names (DNS, as
+// mesos-dns does) and load balancing (HAProxy, as marathon-lb does) from one view
+// of the cluster.
+//
+// Usage:
+//
+//	discovery [-config config.json] [flags]   run the daemon
+//	discovery render [flags]                  print the HAProxy config once and exit
+//	discovery version                         print the version
+//
+// The config file is mesos-dns's config.json, unchanged; every key is also a flag
+// (-domain, -refreshSeconds, …) and flags override the file.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run is main without the process: it returns the exit code.
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "version":
+			fmt.Fprintln(stdout, "discovery", version)
+			return 0
+		}
+	}
+	opts, err := parseArgs(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "discovery:", err)
+		return 2
+	}
+	if opts.version {
+		fmt.Fprintln(stdout, "discovery", version)
+		return 0
+	}
+	log, err := newLogger(stderr, opts.cfg.LogFormat, opts.cfg.LogLevel)
+	if err != nil {
+		fmt.Fprintln(stderr, "discovery:", err)
+		return 2
+	}
+	for _, w := range opts.warnings {
+		log.Warn(w)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := runDaemon(ctx, opts, log); err != nil {
+		log.Error("discovery stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// options is everything the command line and the config file decided.
+type options struct {
+	cfg        Config
+	configPath string
+	version    bool
+	warnings   []string
+}
+
+// parseArgs reads flags and the config file into options: defaults, then the
+// file, then the flags. A bad flag, key or value is an error naming it.
+func parseArgs(args []string, stderr io.Writer) (*options, error) {
+	fs := flag.NewFlagSet("discovery", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	o := &options{}
+	fs.StringVar(&o.configPath, "config", "", "mesos-dns config.json (optional; every key is also a flag)")
+	fs.BoolVar(&o.version, "version", false, "print the version and exit")
+	cf := newConfigFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	o.cfg = DefaultConfig()
+	if o.version {
+		return o, nil
+	}
+	if o.configPath != "" {
+		w, err := LoadConfigFile(o.configPath, &o.cfg)
+		o.warnings = w
+		if err != nil {
+			return nil, err
+		}
+	}
+	if err := cf.apply(&o.cfg); err != nil {
+		return nil, err
+	}
+	if err := o.cfg.Validate(); err != nil {
+		src := "flags"
+		if o.configPath != "" {
+			src = o.configPath
+		}
+		return nil, fmt.Errorf("invalid configuration (%s):\n%w", src, err)
+	}
+	o.cfg.Normalize()
+	return o, nil
+}
+
+// runDaemon is replaced as the components land.
+func runDaemon(ctx context.Context, o *options, log *slog.Logger) error {
+	<-ctx.Done()
+	return nil
+}

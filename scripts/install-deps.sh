@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the tests and benchmarks use: a real HAProxy, a real
+# ZooKeeper (with its JRE), socat, dnsperf and wrk. Safe to run again; does nothing
+# when everything is there.
+set -euo pipefail
+
+need=()
+command -v haproxy >/dev/null || need+=(haproxy)
+[ -x /usr/share/zookeeper/bin/zkServer.sh ] || need+=(zookeeper)
+command -v java >/dev/null || need+=(default-jre-headless)
+command -v socat >/dev/null || need+=(socat)
+command -v dnsperf >/dev/null || need+=(dnsperf)
+command -v wrk >/dev/null || need+=(wrk)
+
+if [ ${#need[@]} -eq 0 ]; then
+  exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: missing ${need[*]}; run as root or: sudo apt-get install -y ${need[*]}" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+for attempt in 1 2 3; do
+  if apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null; then
+    exit 0
+  fi
+  echo "install-deps: apt-get failed (attempt $attempt), retrying" >&2
+  sleep $((attempt * 5))
+done
+echo "install-deps: could not install ${need[*]}" >&2
+exit 1

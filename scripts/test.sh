@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Runs every test: formatting, vet, module tidiness, the race-enabled test suite
+# (real HAProxy, real ZooKeeper, real DNS over UDP and TCP on loopback), and a short
+# run of every fuzz target. Installs the Debian packages it needs first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+./scripts/install-deps.sh
+
+echo "== gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then
+  echo "gofmt would change:"; echo "$unformatted"; exit 1
+fi
+
+echo "== go vet"
+go vet ./...
+
+echo "== go mod tidy"
+cp go.mod /tmp/go.mod.before.$$; cp go.sum /tmp/go.sum.before.$$
+go mod tidy
+if ! cmp -s go.mod /tmp/go.mod.before.$$ || ! cmp -s go.sum /tmp/go.sum.before.$$; then
+  echo "go.mod/go.sum are not tidy:"; git --no-pager diff -- go.mod go.sum || true
+  cp /tmp/go.mod.before.$$ go.mod; cp /tmp/go.sum.before.$$ go.sum
+  exit 1
+fi
+
+echo "== go test -race"
+go test -race -count=1 -timeout 30m ./...
+
+echo "== fuzz (each target briefly)"
+fuzztime=${FUZZTIME:-10s}
+go list -f '{{.ImportPath}} {{.Dir}}' ./... | while read -r pkg dir; do
+  grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //' | sort -u | while read -r target; do
+    echo "-- $pkg $target ($fuzztime)"
+    go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "$pkg"
+  done
+done
+echo "== all tests passed"
