@@ -50,6 +50,10 @@ type App struct {
 	Instances int
 	// Deployments are the ids of the deployments in progress for the app.
 	Deployments []string
+	// LastScalingAt is Marathon's versionInfo.lastScalingAt; zero when unknown.
+	// Blue/green (HAPROXY_DEPLOYMENT_*) merging uses it to tell the new app from
+	// the old one.
+	LastScalingAt time.Time
 	// Tasks are the app's tasks, sorted by ID.
 	Tasks []AppTask
 }

@@ -2,6 +2,13 @@ package state
 
 import (
 	"errors"
+	"fmt"
+	"math"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -16,10 +23,853 @@ type FetchMeta struct {
 	Masters []Master
 }
 
-// DecodeMesosState parses a Mesos master state document (/master/state, from Mesos
-// 0.28 to 1.x) into a sealed Cluster. A truncated or malformed document is an error.
+// ErrNoLeader is returned for a state document that names no leading master: a
+// master that has not been elected (or lost its leader) serves such a document,
+// and it carries no cluster to speak of. A caller may try another master.
+var ErrNoLeader = errors.New("state names no leading master")
+
+// Status labels that carry a container's address (mesos-dns's "docker" and
+// "mesos" IP sources).
+const (
+	dockerIPLabel = "Docker.NetworkSettings.IPAddress"
+	mesosIPLabel  = "MesosContainerizer.NetworkSettings.IPAddress"
+)
+
+// Shared values for Task.Healthy: a Cluster is read-only, so every task can point
+// at the same two booleans.
+var (
+	healthyTrue  = true
+	healthyFalse = false
+)
+
+// DecodeMesosState parses a Mesos master state document (/master/state or
+// /master/state.json, Mesos 0.28 to 1.x, and the older shapes mesos-dns reads) into
+// a sealed Cluster, with Source, FetchedAt and Masters taken from meta.
 //
-// PLACEHOLDER until the decoder lands (owned by the state-decode helper).
+// It keeps what discovery uses, following mesos-dns where the format leaves room:
+//   - the leader from "leader" (a libprocess pid) and "leader_info"; a document
+//     naming no leader is ErrNoLeader;
+//   - agents and frameworks with the host and port of their pids (IPv6 pids in
+//     brackets; a framework without a pid has empty Host and Port);
+//   - the tasks of "frameworks" in every state, each filed under the framework it
+//     is listed in; "completed_frameworks", "orphan_tasks" and the frameworks'
+//     completed and unreachable tasks are left out, as mesos-dns leaves them out;
+//   - task addresses from the newest TASK_RUNNING status by timestamp (the first
+//     one on a tie), health from the newest status that reports it;
+//   - port range strings, with malformed ranges skipped.
+//
+// Unknown fields are ignored and null reads as absent. A document that is not
+// JSON, is truncated, is not an object, or has a known field of the wrong type is
+// an error: a source keeps its last good view rather than publish an empty one.
 func DecodeMesosState(data []byte, meta FetchMeta) (*Cluster, error) {
-	return nil, errors.New("not implemented")
+	d := mesosDecoder{r: jsonReader{data: data}, tasks: newTaskSlice()}
+	if err := d.document(); err != nil {
+		return nil, fmt.Errorf("decoding mesos state: %w", err)
+	}
+	// A new Cluster, not a pointer into d: the decoder's scratch space must not
+	// live as long as the cluster does.
+	c := &Cluster{
+		Source:     meta.Source,
+		FetchedAt:  meta.FetchedAt,
+		Leader:     d.c.Leader,
+		Masters:    slices.Clone(meta.Masters),
+		Agents:     d.c.Agents,
+		Frameworks: d.c.Frameworks,
+		Tasks:      sortTasks(d.tasks),
+	}
+	return c.Seal(), nil
+}
+
+// mesosDecoder walks a state document once, building the Cluster as it goes.
+type mesosDecoder struct {
+	r    jsonReader
+	strs stringInterner
+
+	labels slabAlloc[Label]
+	addrs  slabAlloc[netip.Addr]
+	ranges slabAlloc[PortRange]
+	dports slabAlloc[DiscoveryPort]
+	discos slabAlloc[Discovery]
+
+	c     Cluster
+	tasks []Task
+
+	// What the top level says about masters, resolved into c.Leader at the end.
+	leaderPID     string
+	self          Master
+	leaderInfo    mesosLeaderInfo
+	hasLeaderInfo bool
+
+	// Scratch space reused from task to task.
+	key, val   []byte
+	taskLabels []Label
+	portLabels []Label
+	discLabels []Label
+	taskRanges []PortRange
+	discPorts  []DiscoveryPort
+	netAddrs   []netip.Addr
+	cur, best  statusScratch
+}
+
+// statusScratch is what one task status contributes.
+type statusScratch struct {
+	running    bool
+	timestamp  float64
+	healthy    bool
+	hasHealthy bool
+	netInfo    []netip.Addr
+	docker     []netip.Addr
+	mesos      []netip.Addr
+}
+
+func (s *statusScratch) reset() {
+	*s = statusScratch{netInfo: s.netInfo[:0], docker: s.docker[:0], mesos: s.mesos[:0]}
+}
+
+// mesosLeaderInfo is a Mesos MasterInfo ("leader_info").
+type mesosLeaderInfo struct {
+	id, pid, hostname string
+	ip                uint32
+	hasIP             bool
+	port              int
+	addrIP, addrHost  string
+	addrPort          int
+}
+
+// mesosPathError places an error inside the document: "frameworks[2].tasks[7].state".
+type mesosPathError struct {
+	path string
+	err  error
+}
+
+func (e *mesosPathError) Error() string { return e.path + ": " + e.err.Error() }
+func (e *mesosPathError) Unwrap() error { return e.err }
+
+// inPath prefixes err's path with elem.
+func inPath(err error, elem string) error {
+	if err == nil {
+		return nil
+	}
+	if pe, ok := err.(*mesosPathError); ok {
+		if strings.HasPrefix(pe.path, "[") {
+			pe.path = elem + pe.path
+		} else {
+			pe.path = elem + "." + pe.path
+		}
+		return pe
+	}
+	return &mesosPathError{path: elem, err: err}
+}
+
+// inKey is inPath for an object member; the key is converted only on error.
+func inKey(err error, key []byte) error {
+	if err == nil {
+		return nil
+	}
+	return inPath(err, string(key))
+}
+
+// inIndex is inPath for an array element.
+func inIndex(err error, i int) error {
+	if err == nil {
+		return nil
+	}
+	return inPath(err, "["+strconv.Itoa(i)+"]")
+}
+
+// describeNonState names what a document starts with, for "not a state" errors.
+func describeNonState(c byte) string {
+	switch {
+	case c == '<':
+		return "HTML or XML, not JSON"
+	case jsonKind(c) != "no value":
+		return jsonKind(c) + ", not an object"
+	}
+	return fmt.Sprintf("not JSON (starts with %s)", jsonQuoteByte(c))
+}
+
+func (d *mesosDecoder) document() error {
+	r := &d.r
+	if c := r.ws(); c != '{' {
+		if r.pos >= len(r.data) {
+			return errors.New("not a Mesos state: an empty document")
+		}
+		return fmt.Errorf("not a Mesos state: %s", describeNonState(c))
+	}
+	err := r.object(func(key []byte) error {
+		var err error
+		switch string(key) {
+		case "leader":
+			d.leaderPID, err = d.str()
+		case "leader_info":
+			d.hasLeaderInfo = true
+			err = d.leaderInfoObject(&d.leaderInfo)
+		case "pid":
+			d.self.PID, err = d.str()
+		case "id":
+			d.self.ID, err = d.str()
+		case "hostname":
+			d.self.Hostname, err = d.str()
+		case "slaves":
+			err = r.array(func(i int) error { return inIndex(d.agent(), i) })
+		case "frameworks":
+			err = r.array(func(i int) error { return inIndex(d.framework(), i) })
+		default:
+			return r.skip()
+		}
+		return inKey(err, key)
+	})
+	if err != nil {
+		return err
+	}
+	if err := r.end(); err != nil {
+		return err
+	}
+	return d.resolveLeader()
+}
+
+// resolveLeader fills c.Leader from "leader", "leader_info" and, when the master
+// that served the state is the leader, its own "id" and "hostname".
+func (d *mesosDecoder) resolveLeader() error {
+	info := &d.leaderInfo
+	pid := d.leaderPID
+	if pid == "" {
+		pid = info.pid
+	}
+	if pid == "" && info.addrIP == "" && !info.hasIP {
+		return ErrNoLeader
+	}
+	m := Master{PID: pid}
+	switch {
+	case d.hasLeaderInfo:
+		m.ID = info.id
+		m.Hostname = nonEmpty(info.hostname, info.addrHost)
+	case d.self.PID != "" && d.self.PID == pid:
+		m.ID = d.self.ID
+		m.Hostname = d.self.Hostname
+	}
+	if host, port, ok := splitPID(pid); ok {
+		m.Host, m.Port = host, port
+	} else {
+		switch {
+		case info.addrIP != "":
+			m.Host = info.addrIP
+		case info.hasIP:
+			m.Host = mesosInfoIP(info.ip).String()
+		default:
+			m.Host = m.Hostname
+		}
+		m.Port = info.port
+		if info.addrPort != 0 {
+			m.Port = info.addrPort
+		}
+	}
+	d.c.Leader = m
+	return nil
+}
+
+// nonEmpty returns the first non-empty string.
+func nonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+func (d *mesosDecoder) leaderInfoObject(mi *mesosLeaderInfo) error {
+	r := &d.r
+	return r.object(func(key []byte) error {
+		var err error
+		switch string(key) {
+		case "id":
+			mi.id, err = d.str()
+		case "pid":
+			mi.pid, err = d.str()
+		case "hostname":
+			mi.hostname, err = d.str()
+		case "ip":
+			mi.ip, mi.hasIP, err = r.uint32()
+		case "port":
+			mi.port, err = d.port()
+		case "address":
+			err = r.object(func(key []byte) error {
+				var err error
+				switch string(key) {
+				case "ip":
+					mi.addrIP, err = d.str()
+				case "hostname":
+					mi.addrHost, err = d.str()
+				case "port":
+					mi.addrPort, err = d.port()
+				default:
+					return r.skip()
+				}
+				return inKey(err, key)
+			})
+		default:
+			return r.skip()
+		}
+		return inKey(err, key)
+	})
+}
+
+// str reads a string and interns it: for strings with few distinct values.
+func (d *mesosDecoder) str() (string, error) {
+	b, err := d.r.str()
+	if err != nil || len(b) == 0 {
+		return "", err
+	}
+	return d.strs.get(b), nil
+}
+
+// shared reads a string that repeats in runs but has many distinct values (task
+// names, label values): it shares recent copies without interning for good.
+func (d *mesosDecoder) shared() (string, error) {
+	b, err := d.r.str()
+	if err != nil || len(b) == 0 {
+		return "", err
+	}
+	return d.strs.share(b), nil
+}
+
+// port reads a TCP port number.
+func (d *mesosDecoder) port() (int, error) {
+	n, _, err := d.r.uint32()
+	if err == nil && n > 65535 {
+		err = fmt.Errorf("port %d out of range", n)
+	}
+	return int(n), err
+}
+
+func (d *mesosDecoder) agent() error {
+	r := &d.r
+	a := Agent{Active: true}
+	d.taskRanges = d.taskRanges[:0]
+	err := r.object(func(key []byte) error {
+		var err error
+		switch string(key) {
+		case "id":
+			a.ID, err = d.str()
+		case "hostname":
+			a.Hostname, err = d.str()
+		case "pid":
+			a.PID, err = d.str()
+		case "active":
+			if v, ok, e := r.boolean(); ok {
+				a.Active = v
+			} else {
+				err = e
+			}
+		case "resources":
+			err = d.resources()
+		case "attributes":
+			a.Attributes, err = d.attributes()
+		default:
+			return r.skip()
+		}
+		return inKey(err, key)
+	})
+	if err != nil {
+		return err
+	}
+	a.Host, a.Port, _ = splitPID(a.PID)
+	a.Ports = d.ranges.copy(d.taskRanges)
+	d.c.Agents = append(d.c.Agents, a)
+	return nil
+}
+
+// resources reads a resources object, keeping its port ranges in d.taskRanges.
+func (d *mesosDecoder) resources() error {
+	r := &d.r
+	return r.object(func(key []byte) error {
+		if string(key) != "ports" {
+			return r.skip()
+		}
+		b, err := r.str()
+		if err != nil {
+			return inPath(err, "ports")
+		}
+		d.taskRanges = appendPortRanges(d.taskRanges[:0], b)
+		return nil
+	})
+}
+
+// attributes reads agent attributes, rendering scalars as their JSON text and
+// ranges and sets as Mesos renders them ("[1-2]", "{a,b}"). Nested values, which
+// Mesos does not produce, are left out.
+func (d *mesosDecoder) attributes() (map[string]string, error) {
+	r := &d.r
+	var attrs map[string]string
+	err := r.object(func(key []byte) error {
+		k := d.strs.get(key)
+		var v string
+		switch c := r.ws(); {
+		case c == '"':
+			b, err := r.str()
+			if err != nil {
+				return inPath(err, k)
+			}
+			v = d.strs.get(b)
+		case c == '-' || jsonDigit(c):
+			b, err := r.number()
+			if err != nil {
+				return inPath(err, k)
+			}
+			v = d.strs.get(b)
+		case c == 't' || c == 'f':
+			b, _, err := r.boolean()
+			if err != nil {
+				return inPath(err, k)
+			}
+			v = strconv.FormatBool(b)
+		default:
+			return inPath(r.skip(), k)
+		}
+		if attrs == nil {
+			attrs = map[string]string{}
+		}
+		attrs[k] = v
+		return nil
+	})
+	return attrs, err
+}
+
+func (d *mesosDecoder) framework() error {
+	r := &d.r
+	f := Framework{Active: true}
+	first := len(d.tasks)
+	err := r.object(func(key []byte) error {
+		var err error
+		switch string(key) {
+		case "id":
+			f.ID, err = d.str()
+		case "name":
+			f.Name, err = d.str()
+		case "hostname":
+			f.Hostname, err = d.str()
+		case "pid":
+			f.PID, err = d.str()
+		case "active":
+			if v, ok, e := r.boolean(); ok {
+				f.Active = v
+			} else {
+				err = e
+			}
+		case "tasks":
+			err = r.array(func(i int) error { return inIndex(d.task(), i) })
+		default:
+			return r.skip()
+		}
+		return inKey(err, key)
+	})
+	if err != nil {
+		return err
+	}
+	f.Host, f.Port, _ = splitPID(f.PID)
+	// A task belongs to the framework that lists it (mesos-dns names it after
+	// that framework), whatever its own framework_id says.
+	if f.ID != "" {
+		for i := first; i < len(d.tasks); i++ {
+			d.tasks[i].FrameworkID = f.ID
+		}
+	}
+	d.c.Frameworks = append(d.c.Frameworks, f)
+	return nil
+}
+
+func (d *mesosDecoder) task() error {
+	r := &d.r
+	var t Task
+	d.taskLabels = d.taskLabels[:0]
+	d.taskRanges = d.taskRanges[:0]
+	d.best.reset()
+	found := false
+	var healthTS float64
+	var healthKnown, healthy bool
+	var agentID string // the newer name, used when slave_id is absent
+	err := r.object(func(key []byte) error {
+		var err error
+		switch string(key) {
+		case "id":
+			var b []byte
+			if b, err = r.str(); err == nil {
+				t.ID = d.strs.arena.str(b)
+			}
+		case "name":
+			t.Name, err = d.shared()
+		case "framework_id":
+			t.FrameworkID, err = d.str()
+		case "slave_id":
+			t.AgentID, err = d.str()
+		case "agent_id":
+			agentID, err = d.str()
+		case "state":
+			var s string
+			s, err = d.str()
+			t.State = TaskState(s)
+		case "labels":
+			d.taskLabels, err = d.labelList(d.taskLabels[:0])
+		case "resources":
+			err = d.resources()
+		case "discovery":
+			t.Discovery, err = d.discovery()
+		case "statuses":
+			err = r.array(func(i int) error {
+				if err := d.status(); err != nil {
+					return inIndex(err, i)
+				}
+				s := &d.cur
+				if s.hasHealthy && (!healthKnown || s.timestamp > healthTS) {
+					healthKnown, healthy, healthTS = true, s.healthy, s.timestamp
+				}
+				if s.running && (!found || s.timestamp > d.best.timestamp) {
+					found = true
+					d.cur, d.best = d.best, d.cur
+				}
+				return nil
+			})
+		default:
+			return r.skip()
+		}
+		return inKey(err, key)
+	})
+	if err != nil {
+		return err
+	}
+	if t.AgentID == "" {
+		t.AgentID = agentID
+	}
+	t.Labels = d.labels.copy(d.taskLabels)
+	t.Ports = d.ranges.copy(d.taskRanges)
+	if found {
+		t.NetInfo = d.addrs.copy(d.best.netInfo)
+		t.Docker = d.addrs.copy(d.best.docker)
+		t.Mesos = d.addrs.copy(d.best.mesos)
+		t.RunningSince = mesosTime(d.best.timestamp)
+	}
+	if healthKnown {
+		if healthy {
+			t.Healthy = &healthyTrue
+		} else {
+			t.Healthy = &healthyFalse
+		}
+	}
+	if len(d.tasks) == cap(d.tasks) {
+		// Double, rather than let append grow a large slice by a quarter at a
+		// time: without a hint, a 100,000-task state would copy it ten times.
+		d.tasks = slices.Grow(d.tasks, max(len(d.tasks), 256))
+	}
+	d.tasks = append(d.tasks, t)
+	return nil
+}
+
+// mesosTime converts a Mesos timestamp (seconds since the epoch, as a float) to a
+// time, to the microsecond. Nonsense timestamps give the zero time.
+func mesosTime(ts float64) time.Time {
+	if !(ts > 0 && ts < 1e11) {
+		return time.Time{}
+	}
+	sec, frac := math.Modf(ts)
+	return time.Unix(int64(sec), int64(math.Round(frac*1e6))*1e3).UTC()
+}
+
+// status reads one task status into d.cur.
+func (d *mesosDecoder) status() error {
+	r := &d.r
+	s := &d.cur
+	s.reset()
+	return r.object(func(key []byte) error {
+		var err error
+		switch string(key) {
+		case "state":
+			var b []byte
+			b, err = r.str()
+			s.running = string(b) == string(TaskRunning)
+		case "timestamp":
+			s.timestamp, _, err = r.float()
+		case "healthy":
+			s.healthy, s.hasHealthy, err = r.boolean()
+		case "labels":
+			err = d.eachLabel(func(k, v []byte) {
+				switch string(k) {
+				case dockerIPLabel:
+					if a, ok := parseTaskIP(v); ok {
+						s.docker = append(s.docker, a)
+					}
+				case mesosIPLabel:
+					if a, ok := parseTaskIP(v); ok {
+						s.mesos = append(s.mesos, a)
+					}
+				}
+			})
+		case "container_status":
+			err = r.object(func(key []byte) error {
+				if string(key) != "network_infos" {
+					return r.skip()
+				}
+				return inPath(r.array(func(i int) error {
+					return inIndex(d.networkInfo(s), i)
+				}), "network_infos")
+			})
+		default:
+			return r.skip()
+		}
+		return inKey(err, key)
+	})
+}
+
+// networkInfo reads one NetworkInfo, appending its addresses to s.netInfo: those
+// of "ip_addresses" (Mesos 0.26 on) or, when there are none, the 0.25-era
+// "ip_address".
+func (d *mesosDecoder) networkInfo(s *statusScratch) error {
+	r := &d.r
+	d.netAddrs = d.netAddrs[:0]
+	listed := 0
+	var legacy netip.Addr
+	err := r.object(func(key []byte) error {
+		var err error
+		switch string(key) {
+		case "ip_addresses":
+			err = r.array(func(i int) error {
+				listed++
+				return inIndex(r.object(func(key []byte) error {
+					if string(key) != "ip_address" {
+						return r.skip()
+					}
+					b, err := r.str()
+					if a, ok := parseTaskIP(b); ok {
+						d.netAddrs = append(d.netAddrs, a)
+					}
+					return inPath(err, "ip_address")
+				}), i)
+			})
+		case "ip_address":
+			var b []byte
+			if b, err = r.str(); err == nil {
+				legacy, _ = parseTaskIP(b)
+			}
+		default:
+			return r.skip()
+		}
+		return inKey(err, key)
+	})
+	if err != nil {
+		return err
+	}
+	if listed > 0 {
+		s.netInfo = append(s.netInfo, d.netAddrs...)
+	} else if legacy.IsValid() {
+		s.netInfo = append(s.netInfo, legacy)
+	}
+	return nil
+}
+
+// eachLabel reads a label list, either the array of {"key","value"} objects of the
+// state endpoints or the {"labels": [...]} object of the protobuf JSON mapping,
+// calling fn with each label. Key and value are valid only during the call.
+func (d *mesosDecoder) eachLabel(fn func(k, v []byte)) error {
+	r := &d.r
+	if r.ws() == '{' {
+		return r.object(func(key []byte) error {
+			if string(key) != "labels" {
+				return r.skip()
+			}
+			return inPath(d.labelArray(fn), "labels")
+		})
+	}
+	return d.labelArray(fn)
+}
+
+func (d *mesosDecoder) labelArray(fn func(k, v []byte)) error {
+	r := &d.r
+	return r.array(func(i int) error {
+		d.key, d.val = d.key[:0], d.val[:0]
+		err := r.object(func(key []byte) error {
+			var dst *[]byte
+			switch string(key) {
+			case "key":
+				dst = &d.key
+			case "value":
+				dst = &d.val
+			default:
+				return r.skip()
+			}
+			b, err := r.str()
+			*dst = append((*dst)[:0], b...)
+			return inKey(err, key)
+		})
+		if err != nil {
+			return inIndex(err, i)
+		}
+		fn(d.key, d.val)
+		return nil
+	})
+}
+
+// labelList reads a label list into dst, interning keys and values.
+func (d *mesosDecoder) labelList(dst []Label) ([]Label, error) {
+	err := d.eachLabel(func(k, v []byte) {
+		dst = append(dst, Label{Key: d.strs.get(k), Value: d.strs.share(v)})
+	})
+	return dst, err
+}
+
+// discovery reads a DiscoveryInfo.
+func (d *mesosDecoder) discovery() (*Discovery, error) {
+	r := &d.r
+	if isNull, err := r.null(); isNull || err != nil {
+		return nil, err
+	}
+	var di Discovery
+	d.discPorts = d.discPorts[:0]
+	d.discLabels = d.discLabels[:0]
+	err := r.object(func(key []byte) error {
+		var err error
+		switch string(key) {
+		case "visibility":
+			di.Visibility, err = d.str()
+		case "name":
+			di.Name, err = d.shared()
+		case "labels":
+			d.discLabels, err = d.labelList(d.discLabels[:0])
+		case "ports":
+			if r.ws() == '[' {
+				err = d.discoveryPorts()
+				break
+			}
+			err = r.object(func(key []byte) error {
+				if string(key) != "ports" {
+					return r.skip()
+				}
+				return inPath(d.discoveryPorts(), "ports")
+			})
+		default:
+			return r.skip()
+		}
+		return inKey(err, key)
+	})
+	if err != nil {
+		return nil, err
+	}
+	di.Ports = d.dports.copy(d.discPorts)
+	di.Labels = d.labels.copy(d.discLabels)
+	return d.discos.one(di), nil
+}
+
+func (d *mesosDecoder) discoveryPorts() error {
+	r := &d.r
+	d.discPorts = d.discPorts[:0]
+	return r.array(func(i int) error {
+		var p DiscoveryPort
+		d.portLabels = d.portLabels[:0]
+		err := r.object(func(key []byte) error {
+			var err error
+			switch string(key) {
+			case "number":
+				p.Number, _, err = r.uint32()
+			case "name":
+				p.Name, err = d.str()
+			case "protocol":
+				p.Protocol, err = d.str()
+			case "labels":
+				d.portLabels, err = d.labelList(d.portLabels[:0])
+			default:
+				return r.skip()
+			}
+			return inKey(err, key)
+		})
+		if err != nil {
+			return inIndex(err, i)
+		}
+		p.Labels = d.labels.copy(d.portLabels)
+		d.discPorts = append(d.discPorts, p)
+		return nil
+	})
+}
+
+// taskCapHint is how many tasks the last decode found. A master's state changes
+// little from one fetch to the next, so the next decode sizes its task slice from
+// it: at 100,000 tasks that saves growing (and copying, and leaving for the
+// garbage collector) a 26 MB slice on every fetch.
+var taskCapHint atomic.Int64
+
+// newTaskSlice returns an empty task slice sized by taskCapHint.
+func newTaskSlice() []Task {
+	n := taskCapHint.Load()
+	if n <= 0 {
+		return nil
+	}
+	return make([]Task, 0, n+n/32+16)
+}
+
+// sortTasks sorts tasks by ID, and tasks with equal IDs (some documents repeat
+// them) in document order, which leaves Seal's sort with nothing to do. It
+// sorts a small index and then moves each task once, following the cycles of
+// the permutation, rather than swapping whole tasks around. A slice much larger
+// than needed (a hint from a bigger cluster) is copied into one of the right
+// size.
+func sortTasks(tasks []Task) []Task {
+	n := len(tasks)
+	taskCapHint.Store(int64(n))
+	if n == 0 {
+		return nil
+	}
+	if cap(tasks) > n+n/16+64 {
+		tasks = slices.Clone(tasks)
+	}
+	// Most IDs differ in their first eight bytes: compare those as one integer.
+	type ref struct {
+		prefix uint64
+		id     string
+		i      int32
+	}
+	refs := make([]ref, n)
+	for i := range tasks {
+		refs[i] = ref{taskIDPrefix(tasks[i].ID), tasks[i].ID, int32(i)}
+	}
+	slices.SortFunc(refs, func(a, b ref) int {
+		if a.prefix != b.prefix {
+			if a.prefix < b.prefix {
+				return -1
+			}
+			return 1
+		}
+		if c := strings.Compare(a.id, b.id); c != 0 {
+			return c
+		}
+		return int(a.i - b.i)
+	})
+	// Position k takes the task at refs[k].i. Follow each cycle from k, moving
+	// tasks into place and marking placed positions with -1.
+	for k := range refs {
+		if refs[k].i < 0 || int(refs[k].i) == k {
+			continue
+		}
+		held := tasks[k]
+		j := k
+		for {
+			src := int(refs[j].i)
+			refs[j].i = -1
+			if src == k {
+				tasks[j] = held
+				break
+			}
+			tasks[j] = tasks[src]
+			j = src
+		}
+	}
+	return tasks
+}
+
+// taskIDPrefix packs the first eight bytes of id big-endian, zero-padded, so that
+// comparing prefixes orders strings as comparing the strings does, ties aside.
+func taskIDPrefix(id string) uint64 {
+	var p uint64
+	for k := 0; k < 8; k++ {
+		p <<= 8
+		if k < len(id) {
+			p |= uint64(id[k])
+		}
+	}
+	return p
 }

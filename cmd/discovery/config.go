@@ -22,14 +22,21 @@ import (
 // is an error: a misspelt key silently ignored is how outages start.
 type Config struct {
 	// mesos-dns keys, in the order its documentation lists them.
-	Zk                     string              `json:"zk"`
-	ZkDetectionTimeout     int                 `json:"zkDetectionTimeout"`
-	Masters                []string            `json:"masters"`
-	MesosCredentials       Credentials         `json:"mesosCredentials"`
-	MesosAuthentication    string              `json:"mesosAuthentication"`
-	IAMConfigFile          string              `json:"IAMConfigFile"`
-	MesosHTTPSOn           bool                `json:"mesosHTTPSOn"`
-	CACertFile             string              `json:"caCertFile"`
+	Zk                  string      `json:"zk"`
+	ZkDetectionTimeout  int         `json:"zkDetectionTimeout"`
+	Masters             []string    `json:"masters"`
+	MesosCredentials    Credentials `json:"mesosCredentials"`
+	MesosAuthentication string      `json:"mesosAuthentication"`
+	IAMConfigFile       string      `json:"IAMConfigFile"`
+	MesosHTTPSOn        bool        `json:"mesosHTTPSOn"`
+	CACertFile          string      `json:"caCertFile"`
+	// CertFile and KeyFile are a client certificate for masters that require
+	// one.
+	CertFile string `json:"certFile"`
+	KeyFile  string `json:"keyFile"`
+	// MesosHTTPSInsecure (ours) accepts any master certificate. mesos-dns did
+	// that silently whenever caCertFile was empty; we verify unless told not to.
+	MesosHTTPSInsecure     bool                `json:"mesosHTTPSInsecure"`
 	RefreshSeconds         int                 `json:"refreshSeconds"`
 	StateTimeoutSeconds    int                 `json:"stateTimeoutSeconds"`
 	TTL                    int                 `json:"ttl"`
@@ -366,6 +373,9 @@ func (c *Config) Validate() error {
 			bad("IPSources", "%q is listed twice", s)
 		}
 		srcSeen[s] = true
+	}
+	if (c.CertFile == "") != (c.KeyFile == "") {
+		bad("certFile", "certFile and keyFile go together")
 	}
 	if c.SRVRecordDefaultWeight < 0 || c.SRVRecordDefaultWeight > 65535 {
 		bad("srvRecordDefaultWeight", "must be between 0 and 65535, got %d", c.SRVRecordDefaultWeight)

@@ -78,6 +78,12 @@ func isMapKey(key string) bool {
 	return reflect.TypeOf(Config{}).Field(i).Type.Kind() == reflect.Map
 }
 
+// given reports whether the flag for key was on the command line.
+func (cf *configFlags) given(key string) bool {
+	_, ok := cf.set[key]
+	return ok
+}
+
 // apply writes the flags given over cfg. Errors name the flag.
 func (cf *configFlags) apply(cfg *Config) error {
 	v := reflect.ValueOf(cfg).Elem()

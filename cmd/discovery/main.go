@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 )
 
@@ -106,6 +107,11 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 	if err := cf.apply(&o.cfg); err != nil {
 		return nil, err
 	}
+	// A relative stateFile in a config file is relative to that file, so a config
+	// and its state can be moved (and run from anywhere) together.
+	if o.configPath != "" && o.cfg.StateFile != "" && !filepath.IsAbs(o.cfg.StateFile) && !cf.given("stateFile") {
+		o.cfg.StateFile = filepath.Join(filepath.Dir(o.configPath), o.cfg.StateFile)
+	}
 	if err := o.cfg.Validate(); err != nil {
 		src := "flags"
 		if o.configPath != "" {
@@ -117,8 +123,12 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 	return o, nil
 }
 
-// runDaemon is replaced as the components land.
+// runDaemon builds every component (failing on a bad configuration before
+// anything starts), then runs them until ctx is done.
 func runDaemon(ctx context.Context, o *options, log *slog.Logger) error {
-	<-ctx.Done()
-	return nil
+	d, err := newDaemon(o.cfg, log)
+	if err != nil {
+		return err
+	}
+	return d.run(ctx)
 }

@@ -1,0 +1,422 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/discovery-mesos/discovery/dnsserver"
+	"github.com/discovery-mesos/discovery/state"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// daemon is the running discovery process: sources feed the hub, the hub feeds
+// the DNS table builder (and the load balancer), and the servers answer from
+// what the consumers built. Everything that can fail on a bad configuration is
+// built by newDaemon, before anything starts.
+type daemon struct {
+	cfg Config
+	log *slog.Logger
+	reg *prometheus.Registry
+
+	hub     *state.Hub
+	sources []state.Source
+
+	dnsCfg dnsserver.Config
+	tables atomic.Pointer[dnsserver.Table]
+	dns    *dnsserver.Server
+
+	httpLn  net.Listener
+	httpSrv *http.Server
+
+	// tableBuilt counts table builds; tests wait on it.
+	tableBuilt    atomic.Uint64
+	tableBuilds   prometheus.Histogram
+	snapshotSeq   prometheus.Gauge
+	tasksGauge    prometheus.Gauge
+	recordsGauge  prometheus.Gauge
+	snapshotAge   prometheus.GaugeFunc
+	builtNotifyMu sync.Mutex
+	builtNotify   chan struct{}
+}
+
+func newDaemon(cfg Config, log *slog.Logger) (*daemon, error) {
+	d := &daemon{
+		cfg:         cfg,
+		log:         log,
+		reg:         prometheus.NewRegistry(),
+		builtNotify: make(chan struct{}),
+	}
+	d.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	d.hub = state.NewHub(time.Duration(cfg.SnapshotQuietMillis)*time.Millisecond,
+		time.Duration(cfg.SnapshotMaxDelayMillis)*time.Millisecond, log.With("component", "hub"))
+
+	masters, err := configuredMasters(cfg.Masters)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.StateFile != "" {
+		d.sources = append(d.sources, state.NewFileSource(cfg.StateFile, masters, log.With("component", "file-source")))
+	} else {
+		p, err := state.NewMesosPoller(state.MesosPollConfig{
+			Masters:            cfg.Masters,
+			ZK:                 cfg.Zk,
+			ZKDetectionTimeout: time.Duration(cfg.ZkDetectionTimeout) * time.Second,
+			RefreshInterval:    time.Duration(cfg.RefreshSeconds) * time.Second,
+			StateTimeout:       time.Duration(cfg.StateTimeoutSeconds) * time.Second,
+			Registerer:         d.reg,
+			MesosHTTPConfig: state.MesosHTTPConfig{
+				HTTPS:              cfg.MesosHTTPSOn,
+				CACertFile:         cfg.CACertFile,
+				CertFile:           cfg.CertFile,
+				KeyFile:            cfg.KeyFile,
+				InsecureSkipVerify: cfg.MesosHTTPSInsecure,
+				Authentication:     cfg.MesosAuthentication,
+				Principal:          cfg.MesosCredentials.Principal,
+				Secret:             cfg.MesosCredentials.Secret,
+			},
+		}, log.With("component", "mesos-poll"))
+		if err != nil {
+			return nil, fmt.Errorf("mesos source: %w", err)
+		}
+		d.sources = append(d.sources, p)
+	}
+
+	d.dnsCfg = dnsConfig(cfg)
+	d.tables.Store(dnsserver.Build(nil, d.dnsCfg))
+	d.registerMetrics()
+
+	if cfg.DNSOn {
+		srv, err := dnsserver.NewServer(dnsserver.ServerConfig{
+			Addr:      net.JoinHostPort(cfg.Listener, strconv.Itoa(cfg.Port)),
+			RecurseOn: cfg.RecurseOn,
+			Forward: dnsserver.ForwardConfig{
+				Enabled:       cfg.ExternalOn,
+				Resolvers:     cfg.Resolvers,
+				ZoneResolvers: cfg.ZoneResolvers,
+				Timeout:       time.Duration(cfg.Timeout) * time.Second,
+			},
+		}, &d.tables, log.With("component", "dns"), d.reg)
+		if err != nil {
+			return nil, err
+		}
+		d.dns = srv
+	}
+	if cfg.HTTPOn {
+		d.httpSrv = &http.Server{
+			Handler:           d.httpHandler(),
+			ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog:          slog.NewLogLogger(log.With("component", "http").Handler(), slog.LevelWarn),
+		}
+	}
+	return d, nil
+}
+
+func (d *daemon) registerMetrics() {
+	d.tableBuilds = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "discovery_dns_table_build_seconds",
+		Help:    "Time to build the DNS record table from a snapshot.",
+		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
+	})
+	d.snapshotSeq = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "discovery_snapshot_sequence",
+		Help: "Sequence number of the latest snapshot delivered to consumers.",
+	})
+	d.tasksGauge = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "discovery_snapshot_tasks",
+		Help: "Tasks in the latest Mesos view.",
+	})
+	d.recordsGauge = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "discovery_dns_records",
+		Help: "Records in the DNS table being served.",
+	})
+	d.snapshotAge = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "discovery_snapshot_age_seconds",
+		Help: "Time since a source last delivered a good view of the cluster (-1 before the first).",
+	}, d.snapshotAgeSeconds)
+	d.reg.MustRegister(d.tableBuilds, d.snapshotSeq, d.tasksGauge, d.recordsGauge, d.snapshotAge)
+}
+
+// snapshotAgeSeconds is the age of the freshest good view of any source.
+func (d *daemon) snapshotAgeSeconds() float64 {
+	var newest time.Time
+	for _, s := range d.hub.Sources() {
+		if s.LastGood.After(newest) {
+			newest = s.LastGood
+		}
+	}
+	if newest.IsZero() {
+		return -1
+	}
+	return time.Since(newest).Seconds()
+}
+
+// configuredMasters turns the masters key into the Masters of file-source views.
+func configuredMasters(list []string) ([]state.Master, error) {
+	var out []state.Master
+	for _, m := range list {
+		host, port, err := splitHostPort(m)
+		if err != nil {
+			return nil, fmt.Errorf("masters: %q: %w", m, err)
+		}
+		out = append(out, state.Master{Host: host, Port: port})
+	}
+	return out, nil
+}
+
+func dnsConfig(cfg Config) dnsserver.Config {
+	c := dnsserver.DefaultConfig()
+	c.Domain = cfg.Domain
+	c.TTL = uint32(cfg.TTL)
+	c.SOAMname = cfg.SOAMname
+	c.SOARname = cfg.SOARname
+	c.SOASerial = cfg.SOASerial
+	c.SOARefresh = cfg.SOARefresh
+	c.SOARetry = cfg.SOARetry
+	c.SOAExpire = cfg.SOAExpire
+	c.SOAMinttl = cfg.SOAMinttl
+	c.IPSources = cfg.IPSources
+	c.EnforceRFC952 = cfg.EnforceRFC952
+	c.SRVRecordDefaultWeight = uint16(cfg.SRVRecordDefaultWeight)
+	c.Listener = cfg.Listener
+	return c
+}
+
+// run starts everything and blocks until ctx is done, then shuts down.
+func (d *daemon) run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	if d.dns != nil {
+		if err := d.dns.Start(); err != nil {
+			return fmt.Errorf("starting dns server: %w", err)
+		}
+		d.log.Info("dns serving", "addr", d.dns.Addr(), "domain", d.cfg.Domain)
+	}
+	if d.httpSrv != nil {
+		ln, err := net.Listen("tcp", net.JoinHostPort(d.cfg.HTTPListener, strconv.Itoa(d.cfg.HTTPPort)))
+		if err != nil {
+			d.shutdownDNS()
+			return fmt.Errorf("starting http server: %w", err)
+		}
+		d.httpLn = ln
+		go func() {
+			if err := d.httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				d.log.Error("http server failed", "err", err)
+				cancel()
+			}
+		}()
+		d.log.Info("http serving", "addr", ln.Addr().String())
+	}
+
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); d.hub.Run(ctx) }()
+	wg.Add(1)
+	go func() { defer wg.Done(); d.buildTables(ctx) }()
+	errc := make(chan error, len(d.sources))
+	for _, src := range d.sources {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := src.Run(ctx, d.hub); err != nil && !errors.Is(err, context.Canceled) {
+				errc <- fmt.Errorf("source %s: %w", src.Name(), err)
+				cancel()
+			}
+		}()
+	}
+
+	<-ctx.Done()
+	d.log.Info("shutting down")
+	shutCtx, shutCancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer shutCancel()
+	if d.httpSrv != nil {
+		_ = d.httpSrv.Shutdown(shutCtx)
+	}
+	d.shutdownDNS()
+	wg.Wait()
+	select {
+	case err := <-errc:
+		return err
+	default:
+		return nil
+	}
+}
+
+func (d *daemon) shutdownDNS() {
+	if d.dns == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := d.dns.Shutdown(ctx); err != nil {
+		d.log.Warn("dns shutdown", "err", err)
+	}
+}
+
+// buildTables rebuilds the DNS table whenever the Mesos view changes and swaps
+// it in; queries in flight keep the table they loaded.
+func (d *daemon) buildTables(ctx context.Context) {
+	sub := d.hub.Subscribe()
+	var last *state.Cluster
+	for {
+		var snap *state.Snapshot
+		select {
+		case <-ctx.Done():
+			return
+		case snap = <-sub:
+		}
+		d.snapshotSeq.Set(float64(snap.Seq))
+		if snap.Cluster == nil || snap.Cluster == last {
+			continue // a Marathon-only change: nothing for DNS
+		}
+		last = snap.Cluster
+		start := time.Now()
+		t := dnsserver.Build(snap.Cluster, d.dnsCfg)
+		d.tables.Store(t)
+		took := time.Since(start)
+		d.tableBuilds.Observe(took.Seconds())
+		d.tasksGauge.Set(float64(len(snap.Cluster.Tasks)))
+		d.recordsGauge.Set(float64(t.Records()))
+		d.log.Info("dns table built", "seq", snap.Seq, "source", snap.Cluster.Source,
+			"tasks", len(snap.Cluster.Tasks), "names", t.Names(), "records", t.Records(), "took", took.Round(time.Microsecond))
+		d.tableBuilt.Add(1)
+		d.builtNotifyMu.Lock()
+		close(d.builtNotify)
+		d.builtNotify = make(chan struct{})
+		d.builtNotifyMu.Unlock()
+	}
+}
+
+// tableBuiltCh returns a channel closed at the next table build (tests).
+func (d *daemon) tableBuiltCh() <-chan struct{} {
+	d.builtNotifyMu.Lock()
+	defer d.builtNotifyMu.Unlock()
+	return d.builtNotify
+}
+
+func (d *daemon) httpHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/v1/", dnsserver.NewHTTPHandler(dnsserver.HTTPOptions{
+		Table:          d.tables.Load,
+		Version:        version,
+		Config:         func() any { return mesosDNSConfigView(d.cfg) },
+		RefreshSeconds: d.cfg.RefreshSeconds,
+		EnumerationOn:  d.cfg.EnumerationOn,
+		Logger:         d.log.With("component", "http-api"),
+	}))
+	mux.Handle("/metrics", promhttp.HandlerFor(d.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/health", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("/ready", d.ready)
+	return mux
+}
+
+// ready answers 200 once a view of the cluster is loaded and the DNS table built
+// from it is being served; 503 with the reasons otherwise.
+func (d *daemon) ready(w http.ResponseWriter, _ *http.Request) {
+	var reasons []string
+	snap := d.hub.Current()
+	if snap == nil || snap.Cluster == nil {
+		reasons = append(reasons, "no view of the cluster loaded yet")
+	} else if d.cfg.DNSOn {
+		if t := d.tables.Load(); t == nil || t.Cluster() != snap.Cluster {
+			reasons = append(reasons, "dns table not built from the latest view yet")
+		}
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if len(reasons) > 0 {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		for _, r := range reasons {
+			fmt.Fprintln(w, r)
+		}
+		return
+	}
+	fmt.Fprintln(w, "ready")
+}
+
+// mesosDNSConfigView is /v1/config: mesos-dns's field names (its Config struct as
+// encoding/json wrote it), with the secret left out.
+func mesosDNSConfigView(c Config) any {
+	type creds struct {
+		Principal string `json:"principal"`
+	}
+	return struct {
+		RefreshSeconds         int
+		Port                   int
+		Timeout                int
+		StateTimeoutSeconds    int
+		ZkDetectionTimeout     int
+		HTTPPort               int `json:"HttpPort"`
+		TTL                    int32
+		SOASerial              uint32
+		SOARefresh             uint32
+		SOARetry               uint32
+		SOAExpire              uint32
+		SOAMinttl              uint32
+		SOAMname               string
+		SOARname               string
+		Masters                []string
+		Resolvers              []string
+		ZoneResolvers          map[string][]string
+		IPSources              []string
+		Zk                     string
+		Domain                 string
+		Listener               string
+		HTTPListener           string
+		RecurseOn              bool
+		DNSOn                  bool `json:"DnsOn"`
+		HTTPOn                 bool `json:"HttpOn"`
+		ExternalOn             bool
+		EnforceRFC952          bool
+		EnumerationOn          bool
+		MesosHTTPSOn           bool
+		CACertFile             string
+		MesosCredentials       creds
+		MesosAuthentication    string
+		SRVRecordDefaultWeight int
+	}{
+		c.RefreshSeconds, c.Port, c.Timeout, c.StateTimeoutSeconds, c.ZkDetectionTimeout, c.HTTPPort,
+		int32(c.TTL), c.SOASerial, c.SOARefresh, c.SOARetry, c.SOAExpire, c.SOAMinttl, c.SOAMname, c.SOARname,
+		c.Masters, c.Resolvers, c.ZoneResolvers, c.IPSources, redactZK(c.Zk), c.Domain, c.Listener, c.HTTPListener,
+		c.RecurseOn, c.DNSOn, c.HTTPOn, c.ExternalOn, c.EnforceRFC952, c.EnumerationOn, c.MesosHTTPSOn, c.CACertFile,
+		creds{c.MesosCredentials.Principal}, c.MesosAuthentication, c.SRVRecordDefaultWeight,
+	}
+}
+
+// redactZK hides a digest password in a zk:// URL ("zk://user:pass@h/path").
+func redactZK(zk string) string {
+	rest, ok := strings.CutPrefix(zk, "zk://")
+	if !ok {
+		return zk
+	}
+	at := -1
+	for i := 0; i < len(rest) && rest[i] != '/'; i++ {
+		if rest[i] == '@' {
+			at = i
+		}
+	}
+	if at < 0 {
+		return zk
+	}
+	user := rest[:at]
+	for i := 0; i < len(user); i++ {
+		if user[i] == ':' {
+			user = user[:i] + ":******"
+			break
+		}
+	}
+	return "zk://" + user + rest[at:]
+}

@@ -1,0 +1,70 @@
+// Package dnsserver is discovery's authoritative DNS server for the Mesos domain:
+// a drop-in replacement for mesos-dns that gives the same answers for the same
+// cluster and configuration, faster, in less memory, and without invalid names.
+//
+// # Records
+//
+// Build turns a state.Cluster into an immutable Table holding exactly the
+// records mesos-dns generates (see records.go), for the configured domain
+// (default "mesos"):
+//
+//   - task.framework.domain and the canonical task-hash-agent.framework.domain
+//     (e.g. nginx-jhy6r-s1.marathon.mesos): A/AAAA of the task's address, taken
+//     from the IPSources in order (first IPv4 and first IPv6 found);
+//   - task.framework.slave.domain and its canonical form: A/AAAA of the agent;
+//   - _task._tcp|_udp.framework.slave.domain SRV for each port resource, also
+//     directly under the framework when the task has no DiscoveryInfo; with a
+//     DiscoveryInfo, _task._proto.framework.domain and
+//     _portname._task._proto.framework.domain SRV for each of its ports;
+//   - framework.domain A/AAAA and _framework._tcp.framework.domain SRV;
+//   - leader, master, masterN and slave A/AAAA; _leader._tcp|_udp,
+//     _master._tcp|_udp and _slave._tcp SRV;
+//   - SOAMname's A/AAAA (the listener address, or this host's addresses), and the
+//     domain's SOA and NS.
+//
+// Only TASK_RUNNING tasks on known agents get records. SRV records have priority
+// 0 and weight srvRecordDefaultWeight; answers to SRV carry the targets' first A
+// and AAAA as additional records.
+//
+// Task names become one label as mesos-dns makes them (RFC 1123, or RFC 952 with
+// enforceRFC952): lowercase; '.', '_' and '-' become '-'; other characters are
+// dropped; leading dashes (and under RFC 952 leading digits) are dropped; the
+// label is cut to 63 (24) characters. Framework names keep their dots, each part
+// being made a label the same way.
+//
+// # Names DNS cannot carry
+//
+// mesos-dns emits labels over 63 octets (a long task name plus "-hash-agent", or
+// "_" plus a 63-character name) and, with long framework names, names over 253
+// characters; clients cannot ask for those. We emit a valid name instead:
+//
+//   - a label over 63 octets keeps its first 57 octets (without trailing
+//     dashes), followed by "-" and the first five z-base-32 characters of the
+//     SHA-1 of the whole label; e.g. a 63-character task name t gives the
+//     canonical label t[:57] + "-" + hash("t-jhy6r-s1");
+//   - a framework name longer than the longest name built on it allows
+//     (253 - 142 - the domain's length, room for "_port._task._udp." and
+//     ".slave.") is cut the same way: its first limit-6 characters, "-", and
+//     the hash of the whole sanitised name.
+//
+// Both rules are deterministic, so the names stay the same from one state to the
+// next, and names that fit are exactly mesos-dns's. A name that still does not
+// fit (only with a domain of nearly 253 characters) is not served.
+//
+// Legacy DiscoveryInfo names (mesos-dns also generates records under the raw
+// DiscoveryInfo name) are kept only where the raw name is made of valid
+// lowercase labels.
+//
+// # Answers
+//
+// Lookups match names case-insensitively and allocate nothing: records are stored
+// compactly and turned into miekg/dns RRs in caller-provided Scratch space, owned
+// by the question name as the client wrote it. Names that exist only because
+// names below them do (slave.mesos., _tcp.marathon.mesos.) answer NODATA rather
+// than mesos-dns's NXDOMAIN, so resolvers that minimise query names still work.
+//
+// # HTTP
+//
+// NewHTTPHandler serves mesos-dns's /v1 API (version, config, hosts, services,
+// enumerate, axfr) with its JSON shapes, from whatever table is current.
+package dnsserver

@@ -1,0 +1,530 @@
+package dnsserver
+
+import (
+	"net"
+	"net/netip"
+
+	"github.com/discovery-mesos/discovery/state"
+)
+
+// generator walks a cluster and feeds the records mesos-dns would generate to a
+// builder. Names are assembled in reusable byte buffers; the builder interns them.
+type generator struct {
+	b    *builder
+	spec labelSpec
+	zone string // "mesos."
+
+	// fnames holds each framework's sanitised (and if need be shortened) name.
+	fnames map[string]string
+	// agentAddrs holds each agent's address(es): mesos-dns's SlaveIPs.
+	agentAddrs map[string][]netip.Addr
+
+	nb, tb, lb, lb2, sb []byte // name, target and label scratch
+
+	memo sharedNames
+}
+
+// generate adds every record for c (which may be nil) to b, in mesos-dns's
+// order: frameworks, agents, the name server, masters, tasks.
+func generate(b *builder, c *state.Cluster) {
+	g := &generator{
+		b:    b,
+		spec: specFor(&b.cfg),
+		zone: b.zone,
+		nb:   make([]byte, 0, 256),
+		tb:   make([]byte, 0, 256),
+		lb:   make([]byte, 0, 256),
+		lb2:  make([]byte, 0, 256),
+		sb:   make([]byte, 0, 256),
+	}
+	if c != nil {
+		g.frameworks(c)
+		g.agents(c)
+	}
+	g.nameServer()
+	if c == nil {
+		return
+	}
+	g.masters(c)
+	g.tasks(c)
+}
+
+// hostAddr turns a host as Mesos reports it into an address. Like mesos-dns we
+// take IP literals; unlike it we do not resolve host names while building (that
+// would make a build wait on the network), so such hosts get no records.
+func hostAddr(host string) (netip.Addr, bool) {
+	a, err := netip.ParseAddr(host)
+	if err != nil || a.Zone() != "" {
+		return netip.Addr{}, false
+	}
+	return a.Unmap(), true
+}
+
+// name sets g.nb to the concatenation of parts followed by the zone.
+func (g *generator) name(buf []byte, parts ...string) []byte {
+	buf = buf[:0]
+	for _, p := range parts {
+		buf = append(buf, p...)
+	}
+	return append(buf, g.zone...)
+}
+
+// frameworkName returns the framework's name as a domain fragment: mesos-dns's
+// DomainFrag, shortened where the longest name built on it would not fit.
+func (g *generator) frameworkName(f *state.Framework) string {
+	if g.fnames == nil {
+		g.fnames = make(map[string]string)
+	}
+	if n, ok := g.fnames[f.ID]; ok {
+		return n
+	}
+	frag := string(appendDomainFrag(g.lb[:0], f.Name, g.spec))
+	// The longest name on a framework: "_" port name, "_" task name, "_udp",
+	// the framework, "slave" and the zone.
+	limit := maxFQDN - (1 + maxLabel + 1) - (1 + maxLabel + 1) - len("_udp.") - len(".slave.") - (len(g.zone) - 1)
+	frag = shortenFrag(frag, limit)
+	g.fnames[f.ID] = frag
+	return frag
+}
+
+// frameworks adds "framework.domain." A/AAAA for each framework's scheduler and
+// "_framework._tcp.framework.domain." SRV to its port.
+func (g *generator) frameworks(c *state.Cluster) {
+	for i := range c.Frameworks {
+		f := &c.Frameworks[i]
+		host, port := f.Hostname, 0
+		if f.PID != "" {
+			host, port = f.Host, f.Port
+		}
+		addr, ok := hostAddr(host)
+		if !ok {
+			continue
+		}
+		fname := g.frameworkName(f)
+		if fname == "" {
+			continue
+		}
+		g.nb = g.name(g.nb, fname, ".")
+		g.b.addAddr(g.nb, addr)
+		if port > 0 && port <= 0xffff {
+			g.tb = g.name(g.tb, fname, ".")
+			g.nb = g.name(g.nb, "_framework._tcp.", fname, ".")
+			g.b.addSRV(g.nb, g.tb, uint16(port))
+		}
+	}
+}
+
+// agents adds "slave.domain." A/AAAA for each agent and "_slave._tcp.domain."
+// SRV to its port, and remembers each agent's address for its tasks.
+func (g *generator) agents(c *state.Cluster) {
+	g.agentAddrs = make(map[string][]netip.Addr, len(c.Agents))
+	slave := g.name(nil, "slave.")
+	srvName := g.name(nil, "_slave._tcp.")
+	for i := range c.Agents {
+		a := &c.Agents[i]
+		addr, ok := hostAddr(a.Host)
+		if !ok {
+			continue
+		}
+		g.b.addAddr(slave, addr)
+		if a.Port > 0 && a.Port <= 0xffff {
+			g.b.addSRV(srvName, slave, uint16(a.Port))
+		}
+		g.agentAddrs[a.ID] = []netip.Addr{addr}
+	}
+}
+
+// interfaceAddrs lists this host's addresses; a variable for tests.
+var interfaceAddrs = net.InterfaceAddrs
+
+// nameServer adds the A/AAAA records of SOAMname: the listener address, or with
+// an unspecified listener every non-loopback address of this host.
+func (g *generator) nameServer() {
+	name := []byte(g.b.cfg.soaMname())
+	if len(g.b.cfg.NameServerAddrs) > 0 {
+		for _, a := range g.b.cfg.NameServerAddrs {
+			g.b.addAddr(name, a)
+		}
+		return
+	}
+	l := g.b.cfg.Listener
+	if l != "" {
+		a, err := netip.ParseAddr(l)
+		if err != nil {
+			return
+		}
+		if !a.IsUnspecified() {
+			g.b.addAddr(name, a)
+			return
+		}
+	}
+	addrs, err := interfaceAddrs()
+	if err != nil {
+		return
+	}
+	for _, ia := range addrs {
+		var ip net.IP
+		switch v := ia.(type) {
+		case *net.IPNet:
+			ip = v.IP
+		case *net.IPAddr:
+			ip = v.IP
+		}
+		a, ok := netip.AddrFromSlice(ip)
+		if !ok {
+			continue
+		}
+		a = a.Unmap()
+		// Link-local addresses need a zone to be used: no use to a client.
+		if a.IsLoopback() || a.IsLinkLocalUnicast() {
+			continue
+		}
+		g.b.addAddr(name, a)
+	}
+}
+
+// masters adds "leader.domain.", "master.domain." and "masterN.domain." A/AAAA,
+// "_leader._tcp|_udp.domain." SRV to the leader, and "_master._tcp|_udp.domain."
+// SRV to each masterN. masterN numbers follow the order of c.Masters; a leader
+// missing from that list gets the next number, as in mesos-dns.
+func (g *generator) masters(c *state.Cluster) {
+	leader, ok := hostAddr(c.Leader.Host)
+	if !ok {
+		return
+	}
+	leaderName := g.name(nil, "leader.")
+	master := g.name(nil, "master.")
+	g.b.addAddr(leaderName, leader)
+	g.b.addAddr(master, leader)
+	lport := c.Leader.Port
+	if lport > 0 && lport <= 0xffff {
+		for _, proto := range []string{"_leader._tcp.", "_leader._udp."} {
+			g.nb = g.name(g.nb, proto)
+			g.b.addSRV(g.nb, leaderName, uint16(lport))
+		}
+	}
+
+	addN := func(idx int, addr netip.Addr, port int) {
+		g.tb = g.name(g.tb, "master", itoa(idx), ".")
+		g.b.addAddr(g.tb, addr)
+		if port > 0 && port <= 0xffff {
+			for _, proto := range []string{"_master._tcp.", "_master._udp."} {
+				g.nb = g.name(g.nb, proto)
+				g.b.addSRV(g.nb, g.tb, uint16(port))
+			}
+		}
+	}
+	type hp struct {
+		host string
+		port int
+	}
+	seen := make(map[netip.Addr]bool)
+	seen[leader] = true
+	leaderAt := hp{c.Leader.Host, c.Leader.Port}
+	addedLeader := false
+	idx := 0
+	for _, m := range c.Masters {
+		addr, ok := hostAddr(m.Host)
+		if !ok {
+			continue
+		}
+		isLeader := hp{m.Host, m.Port} == leaderAt
+		if !isLeader {
+			if seen[addr] {
+				continue // a duplicate master
+			}
+			seen[addr] = true
+			g.b.addAddr(master, addr)
+		} else if addedLeader {
+			continue // the leader listed twice
+		}
+		addN(idx, addr, m.Port)
+		idx++
+		if isLeader {
+			addedLeader = true
+		}
+	}
+	if !addedLeader {
+		addN(idx, leader, lport)
+	}
+}
+
+// tasks adds the records of every running task on a known agent.
+func (g *generator) tasks(c *state.Cluster) {
+	for i := range c.Tasks {
+		t := &c.Tasks[i]
+		if t.State != state.TaskRunning {
+			continue
+		}
+		agent, ok := g.agentAddrs[t.AgentID]
+		if !ok {
+			continue
+		}
+		f := c.Framework(t.FrameworkID)
+		if f == nil {
+			continue
+		}
+		fname := g.frameworkName(f)
+		if g.b.rec != nil {
+			if r, ok := g.b.rec.(taskRecorder); ok {
+				r.beginTask(f, t)
+			}
+		}
+		g.task(t, fname, agent)
+	}
+}
+
+// taskRecorder is a recorder that groups records by task (enumeration).
+type taskRecorder interface {
+	beginTask(f *state.Framework, t *state.Task)
+}
+
+// task adds one task's records. With a DiscoveryInfo name, mesos-dns generates
+// them twice: under the name as given (legacy) and under its sanitised label.
+// We keep the legacy names only where they are valid DNS names.
+func (g *generator) task(t *state.Task, fname string, agent []netip.Addr) {
+	ips := g.taskAddrs(t, agent)
+	hasDI := t.Discovery != nil && t.Discovery.Name != ""
+	if !hasDI {
+		g.lb = g.spec(g.lb[:0], t.Name)
+		g.taskNamed(t, g.lb, fname, ips, agent, false)
+		return
+	}
+	g.lb = g.spec(g.lb[:0], t.Discovery.Name)
+	if legacy := t.Discovery.Name; legacy != string(g.lb) && legacyNameOK(legacy) {
+		sanitised := g.lb
+		g.lb2 = append(g.lb2[:0], legacy...)
+		g.taskNamed(t, g.lb2, fname, ips, agent, true)
+		g.lb = sanitised
+	}
+	g.taskNamed(t, g.lb, fname, ips, agent, true)
+}
+
+// legacyNameOK reports whether a DiscoveryInfo name used as is gives valid,
+// reachable names: lowercase labels mesos-dns's own rules would leave alone.
+func legacyNameOK(name string) bool {
+	if name == "" || len(name) > maxLabel*2 {
+		return false
+	}
+	var buf [maxLabel]byte
+	start := 0
+	for i := 0; i <= len(name); i++ {
+		if i == len(name) || name[i] == '.' {
+			label := name[start:i]
+			if label == "" || string(appendRFC1123(buf[:0], label)) != label {
+				return false
+			}
+			start = i + 1
+		}
+	}
+	return true
+}
+
+// taskAddrs picks the task's addresses as mesos-dns does: the addresses of all
+// IPSources in order, of which the first IPv4 and the first IPv6 are used.
+func (g *generator) taskAddrs(t *state.Task, agent []netip.Addr) [2]netip.Addr {
+	var out [2]netip.Addr // [0] IPv4, [1] IPv6
+	take := func(addrs []netip.Addr) {
+		for _, a := range addrs {
+			a = a.Unmap()
+			switch {
+			case !a.IsValid():
+			case a.Is4():
+				if !out[0].IsValid() {
+					out[0] = a
+				}
+			default:
+				if !out[1].IsValid() {
+					out[1] = a
+				}
+			}
+		}
+	}
+	for _, src := range g.b.cfg.IPSources {
+		switch src {
+		case "netinfo":
+			take(t.NetInfo)
+		case "mesos":
+			take(t.Mesos)
+		case "docker":
+			take(t.Docker)
+		case "host":
+			take(agent)
+		}
+	}
+	return out
+}
+
+// sharedNames are the nodes of the names a task shares with the other
+// instances of its app. Tasks come sorted by ID, and Mesos task IDs start with
+// the app's name, so instances of one app are neighbours: remembering the last
+// app's nodes saves most name lookups.
+type sharedNames struct {
+	valid    bool
+	hasDI    bool
+	tname    string
+	fname    string
+	fb       []byte    // fname
+	a        uint32    // task.framework.domain.
+	slaveA   uint32    // task.framework.slave.domain.
+	srvSlave [2]uint32 // _task._tcp|_udp.framework.slave.domain.
+	srvFw    [2]uint32 // _task._tcp|_udp.framework.domain. (no DiscoveryInfo)
+	diPorts  []diPortKey
+	diNodes  [][4]uint32 // per DiscoveryInfo port: SRV names in mesos-dns's order
+}
+
+// diPortKey is what a DiscoveryInfo port's SRV names depend on.
+type diPortKey struct{ name, protocol string }
+
+func (m *sharedNames) matches(tname []byte, fname string, t *state.Task, hasDI bool) bool {
+	if !m.valid || m.hasDI != hasDI || m.tname != string(tname) || m.fname != fname {
+		return false
+	}
+	if !hasDI {
+		return true
+	}
+	ports := t.Discovery.Ports
+	if len(ports) != len(m.diPorts) {
+		return false
+	}
+	for i := range ports {
+		if ports[i].Name != m.diPorts[i].name || ports[i].Protocol != m.diPorts[i].protocol {
+			return false
+		}
+	}
+	return true
+}
+
+// appendName appends the labels and then the zone to dst.
+func (g *generator) appendName(dst []byte, parts ...[]byte) []byte {
+	for _, p := range parts {
+		dst = append(dst, p...)
+	}
+	return append(dst, g.zone...)
+}
+
+var (
+	dotB    = []byte(".")
+	slaveB  = []byte(".slave.")
+	protosB = [2][]byte{[]byte("._tcp."), []byte("._udp.")}
+)
+
+// shared returns the shared nodes for an instance of app tname in fname.
+func (g *generator) shared(t *state.Task, tname []byte, fname string, hasDI bool) *sharedNames {
+	m := &g.memo
+	if m.matches(tname, fname, t, hasDI) {
+		return m
+	}
+	m.fb = append(m.fb[:0], fname...)
+	fb := m.fb
+	m.valid, m.hasDI, m.tname, m.fname = true, hasDI, string(tname), fname
+	m.a = g.b.node(g.appendName(g.nb[:0], tname, dotB, fb, dotB))
+	m.slaveA = g.b.node(g.appendName(g.nb[:0], tname, dotB, fb, slaveB))
+
+	var ub [maxLabel + 1]byte
+	srvLabel := appendShortLabel(ub[:0], append(append(g.sb[:0], '_'), tname...))
+	for i, proto := range protosB {
+		m.srvSlave[i] = g.b.node(g.appendName(g.nb[:0], srvLabel, proto, fb, slaveB))
+		m.srvFw[i] = noNode
+		if !hasDI {
+			m.srvFw[i] = g.b.node(g.appendName(g.nb[:0], srvLabel, proto, fb, dotB))
+		}
+	}
+	m.diPorts = m.diPorts[:0]
+	m.diNodes = m.diNodes[:0]
+	if !hasDI {
+		return m
+	}
+	var pb, nb [maxLabel + 1]byte
+	for _, dp := range t.Discovery.Ports {
+		m.diPorts = append(m.diPorts, diPortKey{dp.Name, dp.Protocol})
+		nodes := [4]uint32{noNode, noNode, noNode, noNode}
+		protos := protosB
+		nprotos := 2
+		if under := g.spec(append(pb[:0], '_'), dp.Protocol); len(under) > 1 {
+			// "._proto.", with "_proto" shortened like any label.
+			var lb [maxLabel + 2]byte
+			l := append(lb[:0], '.')
+			l = appendShortLabel(l, under)
+			protos[0] = append(l, '.')
+			nprotos = 1
+		}
+		for i := range nprotos {
+			nodes[i] = g.b.node(g.appendName(g.nb[:0], srvLabel, protos[i], fb, dotB))
+		}
+		// The same names prefixed with "_" and the port's name, when it has one.
+		if pname := g.spec(nb[:1], dp.Name); len(pname) > 1 {
+			pname[0] = '_'
+			var lb [maxLabel + 1]byte
+			named := appendShortLabel(lb[:0], pname)
+			for i := range nprotos {
+				nodes[2+i] = g.b.node(g.appendName(g.nb[:0], named, dotB, srvLabel, protos[i], fb, dotB))
+			}
+		}
+		m.diNodes = append(m.diNodes, nodes)
+	}
+	return m
+}
+
+// taskNamed adds the records of task t under the label tname.
+func (g *generator) taskNamed(t *state.Task, tname []byte, fname string, ips [2]netip.Addr, agent []netip.Addr, hasDI bool) {
+	if len(tname) == 0 || fname == "" {
+		return
+	}
+	m := g.shared(t, tname, fname, hasDI)
+	fb := m.fb
+
+	// Canonical label: name, hash of the task ID, agent ID tail.
+	long := append(g.sb[:0], tname...)
+	long = append(long, '-')
+	long = appendHash5(long, t.ID)
+	long = append(long, '-')
+	long = appendAgentIDTail(long, t.AgentID)
+	g.sb = long
+	var cb [maxLabel]byte
+	canonical := appendShortLabel(cb[:0], long)
+	// The parents of the canonical names exist once the shared names do.
+	canon := g.b.intern(g.appendName(g.nb[:0], canonical, dotB, fb, dotB), m.a != noNode)
+	canonSlave := g.b.intern(g.appendName(g.nb[:0], canonical, dotB, fb, slaveB), m.slaveA != noNode)
+
+	for _, a := range ips {
+		if a.IsValid() {
+			g.b.addAddrNode(m.a, a)
+			g.b.addAddrNode(canon, a)
+		}
+	}
+	for _, a := range agent {
+		g.b.addAddrNode(m.slaveA, a)
+		g.b.addAddrNode(canonSlave, a)
+	}
+
+	// Port resources: SRV to the canonical name under .slave, for tcp and udp,
+	// under .slave and (without DiscoveryInfo) also directly under the framework.
+	for _, r := range t.Ports {
+		for p := r.Begin; p <= r.End && p <= 0xffff; p++ {
+			g.b.addSRVNode(m.srvSlave[0], canonSlave, uint16(p))
+			g.b.addSRVNode(m.srvSlave[1], canonSlave, uint16(p))
+			if !hasDI {
+				g.b.addSRVNode(m.srvFw[0], canonSlave, uint16(p))
+				g.b.addSRVNode(m.srvFw[1], canonSlave, uint16(p))
+			}
+			if p == 0xffff {
+				break
+			}
+		}
+	}
+	if !hasDI {
+		return
+	}
+	// DiscoveryInfo ports: SRV to the canonical name directly under the
+	// framework, for the port's protocol (tcp and udp when it has none), and
+	// again prefixed with "_" and the port's name when it has one.
+	for i, dp := range t.Discovery.Ports {
+		if dp.Number > 0xffff {
+			continue
+		}
+		for _, n := range m.diNodes[i] {
+			g.b.addSRVNode(n, canon, uint16(dp.Number))
+		}
+	}
+}

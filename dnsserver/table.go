@@ -1,0 +1,384 @@
+package dnsserver
+
+import (
+	"net"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/discovery-mesos/discovery/state"
+)
+
+// Table is the immutable set of records for one snapshot. It is built whole by
+// Build and never changed afterwards, so any number of goroutines may read it while
+// the next one is being built; the server swaps tables with an atomic pointer.
+//
+// Records are stored compactly (a name index, IPv4/IPv6 addresses and SRV targets
+// in flat arrays) and turned into miekg/dns RRs per query in caller-provided
+// Scratch space, so a lookup allocates nothing and 100,000 tasks cost tens of
+// megabytes rather than hundreds.
+type Table struct {
+	cfg    Config
+	zone   string // lowercase FQDN, "mesos."
+	serial uint32
+
+	// Every lowercase FQDN in the zone that exists (including empty
+	// non-terminals, which have no records) is a node. Node i's name is
+	// arena[refs[i].off:][:refs[i].len]; index finds a node by name.
+	arena string
+	refs  []nameRef
+	index nameIndex
+	nodes []node
+
+	a4  [][4]byte
+	a6  [][16]byte
+	srv []srvTarget
+
+	soa *dns.SOA
+	ns  *dns.NS
+
+	records   int // A + AAAA + SRV records, plus SOA and NS
+	nameCount int // names with records
+	cluster   *state.Cluster
+	built     time.Time
+}
+
+// node is the records of one name: ranges in the table's flat arrays.
+type node struct {
+	a4Off, a6Off, srvOff uint32
+	a4Len, a6Len, srvLen uint32
+}
+
+func (n *node) empty() bool { return n.a4Len == 0 && n.a6Len == 0 && n.srvLen == 0 }
+
+// srvTarget is one SRV record: the target node and port. Priority is always 0
+// and the weight is Config.SRVRecordDefaultWeight, as in mesos-dns.
+type srvTarget struct {
+	target uint32
+	port   uint16
+}
+
+// Result is the answer to one question.
+type Result struct {
+	// Answer holds the records of the asked type. Their owner name is the question
+	// name exactly as given (so the question's case is kept).
+	Answer []dns.RR
+	// Extra holds the addresses of SRV targets (the first A and AAAA of each, as
+	// mesos-dns), owned by the target's lowercase name.
+	Extra []dns.RR
+	// Rcode is dns.RcodeSuccess (with an empty Answer: NODATA) or
+	// dns.RcodeNameError when the name does not exist in the zone.
+	Rcode int
+	// InZone is false when the name is outside the zone; the caller forwards it
+	// (Answer is empty and Rcode meaningless).
+	InZone bool
+}
+
+// Scratch is reusable space that Lookup builds its answers in. The zero value is
+// ready to use. A Scratch serves one query at a time: the Result of a Lookup is
+// valid until the next Lookup with the same Scratch. Keep one per goroutine or in
+// a sync.Pool; it grows to the largest answer seen and then allocates no more.
+type Scratch struct {
+	a     []dns.A
+	aaaa  []dns.AAAA
+	srv   []dns.SRV
+	ans   []dns.RR
+	extra []dns.RR
+	seen  []uint32 // SRV target nodes already given glue
+}
+
+// maxName is the longest name on the wire in presentation form with the final dot.
+const maxName = 255
+
+// Build generates the records mesos-dns would serve for c under cfg and indexes
+// them. c may be nil (no Mesos state yet): the table then holds the SOA, NS and
+// name server records only.
+func Build(c *state.Cluster, cfg Config) *Table {
+	b := newBuilder(cfg, c)
+	generate(b, c)
+	return b.finish()
+}
+
+// Zone returns the zone's apex as a lowercase FQDN ("mesos.").
+func (t *Table) Zone() string { return t.zone }
+
+// Config returns the configuration the table was built with.
+func (t *Table) Config() Config { return t.cfg }
+
+// Cluster returns the state the table was built from (nil if none).
+func (t *Table) Cluster() *state.Cluster { return t.cluster }
+
+// Serial is the SOA serial of this table.
+func (t *Table) Serial() uint32 { return t.serial }
+
+// Built is when the table was built.
+func (t *Table) Built() time.Time { return t.built }
+
+// SOA returns the zone's SOA record, owned by the apex, for the authority section
+// of negative answers. It is shared: callers must not modify it.
+func (t *Table) SOA() *dns.SOA { return t.soa }
+
+// NS returns the zone's NS record (SOAMname), owned by the apex. Shared, read-only.
+func (t *Table) NS() *dns.NS { return t.ns }
+
+// Names is the number of names that own at least one A, AAAA or SRV record.
+func (t *Table) Names() int { return t.nameCount }
+
+// Records is the number of records in the table (A, AAAA and SRV, plus the SOA
+// and NS of the apex).
+func (t *Table) Records() int { return t.records }
+
+// InZone reports whether qname (any case, with or without the final dot) is the
+// zone's apex or below it.
+func (t *Table) InZone(qname string) bool {
+	var buf [maxName + 1]byte
+	n, ok := lowerFQDN(&buf, qname)
+	return ok && inZone(buf[:n], t.zone)
+}
+
+// Lookup answers qname/qtype from the table without allocating (beyond growing s
+// to the largest answer it has held). qname is matched case-insensitively.
+//
+// A, AAAA and SRV come from the records; SOA and NS exist at the apex only; ANY
+// gets one RRset as RFC 8482 allows: A, else AAAA, else SRV, else (at the apex)
+// the SOA. Names that exist without records of the asked type, including empty
+// non-terminals such as "slave.mesos." or "_tcp.marathon.mesos.", get NODATA;
+// only names with nothing at or below them get NXDOMAIN (RFC 8020).
+func (t *Table) Lookup(qname string, qtype uint16, s *Scratch) Result {
+	s.ans = s.ans[:0]
+	s.extra = s.extra[:0]
+	var buf [maxName + 1]byte
+	n, ok := lowerFQDN(&buf, qname)
+	if !ok {
+		// Longer than any name can be: not ours to judge unless it ends in the zone.
+		return Result{InZone: hasZoneSuffixFold(qname, t.zone), Rcode: dns.RcodeNameError}
+	}
+	name := buf[:n]
+	if !inZone(name, t.zone) {
+		return Result{}
+	}
+	res := Result{InZone: true, Rcode: dns.RcodeSuccess}
+	if len(name) == len(t.zone) {
+		switch qtype {
+		case dns.TypeSOA:
+			s.ans = append(s.ans, t.soa)
+			res.Answer = s.ans
+			return res
+		case dns.TypeNS:
+			s.ans = append(s.ans, t.ns)
+			res.Answer = s.ans
+			return res
+		}
+	}
+	idx, _, _, found := probe(&t.index, name, t.refs, t.arena)
+	if !found {
+		res.Rcode = dns.RcodeNameError
+		return res
+	}
+	nd := &t.nodes[idx]
+	switch qtype {
+	case dns.TypeA:
+		t.fillA(s, qname, nd)
+	case dns.TypeAAAA:
+		t.fillAAAA(s, qname, nd)
+	case dns.TypeSRV:
+		t.fillSRV(s, qname, nd)
+	case dns.TypeANY:
+		switch {
+		case nd.a4Len > 0:
+			t.fillA(s, qname, nd)
+		case nd.a6Len > 0:
+			t.fillAAAA(s, qname, nd)
+		case nd.srvLen > 0:
+			t.fillSRV(s, qname, nd)
+		case len(name) == len(t.zone):
+			s.ans = append(s.ans, t.soa)
+		}
+	}
+	res.Answer = s.ans
+	res.Extra = s.extra
+	return res
+}
+
+func (t *Table) fillA(s *Scratch, owner string, nd *node) {
+	k := int(nd.a4Len)
+	if cap(s.a) < k {
+		s.a = make([]dns.A, k)
+	}
+	s.a = s.a[:k]
+	for i := range k {
+		rr := &s.a[i]
+		rr.Hdr = dns.RR_Header{Name: owner, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: t.cfg.TTL}
+		rr.A = net.IP(t.a4[int(nd.a4Off)+i][:])
+		s.ans = append(s.ans, rr)
+	}
+}
+
+func (t *Table) fillAAAA(s *Scratch, owner string, nd *node) {
+	k := int(nd.a6Len)
+	if cap(s.aaaa) < k {
+		s.aaaa = make([]dns.AAAA, k)
+	}
+	s.aaaa = s.aaaa[:k]
+	for i := range k {
+		rr := &s.aaaa[i]
+		rr.Hdr = dns.RR_Header{Name: owner, Rrtype: dns.TypeAAAA, Class: dns.ClassINET, Ttl: t.cfg.TTL}
+		rr.AAAA = net.IP(t.a6[int(nd.a6Off)+i][:])
+		s.ans = append(s.ans, rr)
+	}
+}
+
+// fillSRV adds the SRV records of nd and, as additional records, the first A and
+// the first AAAA of every distinct target.
+func (t *Table) fillSRV(s *Scratch, owner string, nd *node) {
+	k := int(nd.srvLen)
+	// Glue needs at most one A and one AAAA per SRV record.
+	if cap(s.srv) < k {
+		s.srv = make([]dns.SRV, k)
+	}
+	s.srv = s.srv[:k]
+	na, n6 := 0, 0
+	s.seen = s.seen[:0]
+	for i := range k {
+		st := &t.srv[int(nd.srvOff)+i]
+		rr := &s.srv[i]
+		rr.Hdr = dns.RR_Header{Name: owner, Rrtype: dns.TypeSRV, Class: dns.ClassINET, Ttl: t.cfg.TTL}
+		rr.Priority = 0
+		rr.Weight = t.cfg.SRVRecordDefaultWeight
+		rr.Port = st.port
+		rr.Target = t.nodeName(st.target)
+		s.ans = append(s.ans, rr)
+		if !containsU32(s.seen, st.target) {
+			s.seen = append(s.seen, st.target)
+			tn := &t.nodes[st.target]
+			if tn.a4Len > 0 {
+				na++
+			}
+			if tn.a6Len > 0 {
+				n6++
+			}
+		}
+	}
+	if cap(s.a) < na {
+		s.a = make([]dns.A, na)
+	}
+	s.a = s.a[:na]
+	if cap(s.aaaa) < n6 {
+		s.aaaa = make([]dns.AAAA, n6)
+	}
+	s.aaaa = s.aaaa[:n6]
+	ia, i6 := 0, 0
+	for _, target := range s.seen {
+		tn := &t.nodes[target]
+		name := t.nodeName(target)
+		if tn.a4Len > 0 {
+			rr := &s.a[ia]
+			ia++
+			rr.Hdr = dns.RR_Header{Name: name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: t.cfg.TTL}
+			rr.A = net.IP(t.a4[tn.a4Off][:])
+			s.extra = append(s.extra, rr)
+		}
+		if tn.a6Len > 0 {
+			rr := &s.aaaa[i6]
+			i6++
+			rr.Hdr = dns.RR_Header{Name: name, Rrtype: dns.TypeAAAA, Class: dns.ClassINET, Ttl: t.cfg.TTL}
+			rr.AAAA = net.IP(t.a6[tn.a6Off][:])
+			s.extra = append(s.extra, rr)
+		}
+	}
+}
+
+// nodeName returns the lowercase FQDN of node i (a substring of the arena: no
+// allocation).
+func (t *Table) nodeName(i uint32) string {
+	r := t.refs[i]
+	return t.arena[r.off : r.off+uint32(r.len)]
+}
+
+// find returns the node of the lowercase FQDN name.
+func (t *Table) find(name string) (uint32, bool) {
+	if len(name) > maxName {
+		return 0, false
+	}
+	var buf [maxName + 1]byte
+	n := copy(buf[:], name)
+	idx, _, _, found := probe(&t.index, buf[:n], t.refs, t.arena)
+	return idx, found
+}
+
+func containsU32(s []uint32, v uint32) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// lowerFQDN writes qname lowercased (ASCII) into buf, adding the final dot if it
+// is missing. It reports false if the result would not fit a DNS name.
+func lowerFQDN(buf *[maxName + 1]byte, qname string) (int, bool) {
+	n := len(qname)
+	if n == 0 {
+		buf[0] = '.'
+		return 1, true
+	}
+	if n > maxName || (n == maxName && qname[n-1] != '.') {
+		return 0, false
+	}
+	for i := 0; i < n; i++ {
+		c := qname[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		buf[i] = c
+	}
+	if qname[n-1] != '.' {
+		buf[n] = '.'
+		n++
+	}
+	return n, true
+}
+
+// inZone reports whether the lowercase FQDN name is zone or below it. Names are
+// in presentation form, so a dot preceded by an odd number of backslashes is
+// part of a label ("a\\.mesos." is one label under the root), not a boundary.
+func inZone(name []byte, zone string) bool {
+	if len(name) < len(zone) || string(name[len(name)-len(zone):]) != zone {
+		return false
+	}
+	if len(name) == len(zone) {
+		return true
+	}
+	dot := len(name) - len(zone) - 1
+	if name[dot] != '.' {
+		return false
+	}
+	escapes := 0
+	for i := dot - 1; i >= 0 && name[i] == '\\'; i-- {
+		escapes++
+	}
+	return escapes%2 == 0
+}
+
+// hasZoneSuffixFold is inZone for names too long to lowercase into a buffer.
+func hasZoneSuffixFold(qname, zone string) bool {
+	if len(qname) > 0 && qname[len(qname)-1] == '.' {
+		qname = qname[:len(qname)-1]
+	}
+	z := zone[:len(zone)-1]
+	if len(qname) <= len(z) {
+		return false
+	}
+	tail := qname[len(qname)-len(z):]
+	for i := 0; i < len(z); i++ {
+		c := tail[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != z[i] {
+			return false
+		}
+	}
+	return qname[len(qname)-len(z)-1] == '.'
+}

@@ -1,0 +1,166 @@
+package dnsserver
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"runtime"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/discovery-mesos/discovery/state"
+)
+
+// genCluster builds a cluster shaped like ../shared/tools/genstate.py's: tasks/4
+// apps over 3 frameworks and 50 agents, each task with one port resource, a
+// NetworkInfo address and a DiscoveryInfo with one named port.
+func genCluster(tasks int) *state.Cluster {
+	r := rand.New(rand.NewPCG(1, 2))
+	apps := max(1, tasks/4)
+	c := &state.Cluster{
+		Leader:  state.Master{ID: "master-id-1", PID: "master@127.0.0.1:15050", Host: "127.0.0.1", Port: 15050},
+		Masters: []state.Master{{Host: "127.0.0.1", Port: 15050}},
+	}
+	for i := range 50 {
+		ip := fmt.Sprintf("127.1.%d.%d", i/250, 1+i%250)
+		c.Agents = append(c.Agents, state.Agent{
+			ID: fmt.Sprintf("a1b2c3d4-0000-4000-8000-%012d-S%d", i, i), Hostname: ip,
+			PID: "slave(1)@" + ip + ":5051", Host: ip, Port: 5051, Active: true,
+			Ports: []state.PortRange{{Begin: 31000, End: 32000}},
+		})
+	}
+	c.Frameworks = append(c.Frameworks, state.Framework{
+		ID: "fw-0000-marathon", Name: "marathon", PID: "scheduler-1@127.3.0.1:15101", Host: "127.3.0.1", Port: 15101, Active: true,
+	})
+	for f := 1; f < 3; f++ {
+		ip := fmt.Sprintf("127.3.0.%d", f+1)
+		c.Frameworks = append(c.Frameworks, state.Framework{
+			ID: fmt.Sprintf("fw-%04d-extra", f), Name: fmt.Sprintf("framework-%d", f),
+			PID: fmt.Sprintf("scheduler-%d@%s:15101", f, ip), Host: ip, Port: 15101, Active: true,
+		})
+	}
+	for t := range tasks {
+		app := t % apps
+		fw := c.Frameworks[0]
+		if app%4 == 0 {
+			fw = c.Frameworks[app%len(c.Frameworks)]
+		}
+		ag := c.Agents[r.IntN(len(c.Agents))]
+		port := uint32(31000 + r.IntN(1000))
+		name := fmt.Sprintf("app-%d", app)
+		c.Tasks = append(c.Tasks, state.Task{
+			ID:          fmt.Sprintf("%s.%016x-%d", name, r.Uint64(), t),
+			Name:        name,
+			FrameworkID: fw.ID,
+			AgentID:     ag.ID,
+			State:       state.TaskRunning,
+			NetInfo:     []netip.Addr{netip.AddrFrom4([4]byte{127, 2, byte((t / 250) % 250), byte(1 + t%250)})},
+			Ports:       []state.PortRange{{Begin: port, End: port}},
+			Discovery: &state.Discovery{Visibility: "FRAMEWORK", Name: name, Ports: []state.DiscoveryPort{
+				{Number: port, Name: "http", Protocol: "tcp"},
+			}},
+		})
+	}
+	return c.Seal()
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func heapInUse() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapInuse
+}
+
+// BenchmarkBuild measures building a table; MB-table is the heap the table
+// keeps (measured once, after a GC, with the cluster already in memory).
+func BenchmarkBuild(b *testing.B) {
+	for _, n := range []int{10_000, 100_000} {
+		b.Run(fmt.Sprintf("tasks=%d", n), func(b *testing.B) {
+			c := genCluster(n)
+			cfg := testConfig()
+			before := heapInUse()
+			tab := Build(c, cfg)
+			after := heapInUse()
+			records := tab.Records()
+			runtime.KeepAlive(tab)
+			tab = nil
+			b.ReportAllocs()
+			cpu0 := cpuTime()
+			for b.Loop() {
+				tab = Build(c, cfg)
+			}
+			// CPU time per build (process-wide, GC included): steadier than wall
+			// time on a loaded machine.
+			b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+			runtime.KeepAlive(tab)
+			b.ReportMetric(float64(after-before)/(1<<20), "MB-table")
+			b.ReportMetric(float64(records), "records")
+		})
+	}
+}
+
+// lookupMix is the benchmark query mix: task A records, SRV, unknown names.
+func lookupMix(c *state.Cluster, n int) []dns.Question {
+	qs := make([]dns.Question, 0, n)
+	r := rand.New(rand.NewPCG(3, 4))
+	for i := range n {
+		t := &c.Tasks[r.IntN(len(c.Tasks))]
+		fw := c.Framework(t.FrameworkID).Name
+		switch {
+		case i%10 < 6:
+			qs = append(qs, dns.Question{Name: t.Name + "." + fw + ".mesos.", Qtype: dns.TypeA, Qclass: dns.ClassINET})
+		case i%10 < 9:
+			qs = append(qs, dns.Question{Name: "_" + t.Name + "._tcp." + fw + ".mesos.", Qtype: dns.TypeSRV, Qclass: dns.ClassINET})
+		default:
+			qs = append(qs, dns.Question{Name: fmt.Sprintf("nope-%d.%s.mesos.", i, fw), Qtype: dns.TypeA, Qclass: dns.ClassINET})
+		}
+	}
+	return qs
+}
+
+func BenchmarkLookup(b *testing.B) {
+	c := genCluster(10_000)
+	tab := Build(c, testConfig())
+	qs := lookupMix(c, 1024)
+	var s Scratch
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		q := &qs[i&1023]
+		tab.Lookup(q.Name, q.Qtype, &s)
+		i++
+	}
+}
+
+func TestLookupDoesNotAllocate(t *testing.T) {
+	c := genCluster(2_000)
+	tab := Build(c, testConfig())
+	qs := lookupMix(c, 256)
+	qs = append(qs, dns.Question{Name: "MASTER.Mesos.", Qtype: dns.TypeA}, dns.Question{Name: "mesos.", Qtype: dns.TypeSOA},
+		dns.Question{Name: "example.com.", Qtype: dns.TypeA}, dns.Question{Name: "_slave._tcp.mesos.", Qtype: dns.TypeSRV})
+	var s Scratch
+	for _, q := range qs { // grow the scratch space first
+		tab.Lookup(q.Name, q.Qtype, &s)
+	}
+	i := 0
+	allocs := testing.AllocsPerRun(1000, func() {
+		q := &qs[i%len(qs)]
+		tab.Lookup(q.Name, q.Qtype, &s)
+		i++
+	})
+	if allocs != 0 {
+		t.Fatalf("Lookup allocates %.1f times per call", allocs)
+	}
+}

@@ -1,0 +1,343 @@
+package dnsserver
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/binary"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/discovery-mesos/discovery/state"
+)
+
+// kinds of records the builder collects.
+const (
+	kindA uint8 = iota
+	kindAAAA
+	kindSRV
+)
+
+// entry is one record as generated: its owner node and its value. For A the
+// value is the address; for AAAA an index into the builder's a6; for SRV the
+// target node, with port.
+type entry struct {
+	node uint32
+	val  uint32
+	port uint16
+	kind uint8
+}
+
+// noNode marks a name that could not be made a node.
+const noNode = ^uint32(0)
+
+// builder collects the generator's records into the compact form of a Table.
+// Names are interned from byte buffers into one arena, so a name shared by many
+// records (all instances of an app) is stored once and nothing is allocated per
+// name.
+type builder struct {
+	cfg     Config
+	zone    string
+	cluster *state.Cluster
+
+	arena   []byte
+	refs    []nameRef
+	index   nameIndex
+	entries []entry
+	a6      [][16]byte
+
+	// dropped counts names that could not be made valid (only possible with a
+	// domain so long that nothing fits under it).
+	dropped int
+
+	// rec, when set, is told about every record as mesos-dns's enumeration
+	// would list it (see table_enum.go); nil when building a table.
+	rec recorder
+}
+
+// recorder receives records as they are generated, for /v1/enumerate.
+type recorder interface {
+	record(name string, kind uint8, host string)
+}
+
+func newBuilder(cfg Config, c *state.Cluster) *builder {
+	zone := cfg.Zone()
+	hint := 64
+	if c != nil {
+		hint += 3*len(c.Tasks) + len(c.Agents) + len(c.Frameworks)
+	}
+	b := &builder{
+		cfg:     cfg,
+		zone:    zone,
+		cluster: c,
+		arena:   make([]byte, 0, 48*hint),
+		refs:    make([]nameRef, 0, hint),
+		index:   newNameIndex(hint),
+		entries: make([]entry, 0, 4*hint),
+	}
+	b.node([]byte(zone))
+	return b
+}
+
+// nameOf returns node idx's name as a string (allocates: enumeration only).
+func (b *builder) nameOf(idx uint32) string {
+	r := b.refs[idx]
+	return string(b.arena[r.off : r.off+uint32(r.len)])
+}
+
+// node returns the node of the lowercase FQDN name, creating it and its
+// ancestors up to the zone. It returns noNode for names outside the zone or not
+// valid in DNS; such names get no records.
+func (b *builder) node(name []byte) uint32 {
+	return b.intern(name, false)
+}
+
+// intern is node; with parentKnown the caller promises the parent name exists,
+// which saves walking the ancestors.
+func (b *builder) intern(name []byte, parentKnown bool) uint32 {
+	idx, slot, h, found := probe(&b.index, name, b.refs, b.arena)
+	if found {
+		return idx
+	}
+	if !inZone(name, b.zone) {
+		return noNode
+	}
+	if !validName(name) {
+		b.dropped++
+		return noNode
+	}
+	idx = b.newNode(name, slot, h)
+	if parentKnown {
+		return idx
+	}
+	// Ancestors exist too (empty non-terminals), so that they answer NODATA.
+	for i := 0; i < len(name)-len(b.zone); i++ {
+		if name[i] != '.' {
+			continue
+		}
+		parent := name[i+1:]
+		_, slot, h, found := probe(&b.index, parent, b.refs, b.arena)
+		if found {
+			break
+		}
+		b.newNode(parent, slot, h)
+	}
+	return idx
+}
+
+// newNode adds a node for name, whose probe ended at slot with hash h.
+func (b *builder) newNode(name []byte, slot, h uint64) uint32 {
+	idx := uint32(len(b.refs))
+	if b.index.full(len(b.refs)) {
+		b.index.grow(b.refs, b.arena)
+		b.index.put(h, idx)
+	} else {
+		b.index.slots[slot] = h>>32<<32 | uint64(idx+1)
+	}
+	b.refs = append(b.refs, nameRef{off: uint32(len(b.arena)), len: uint8(len(name))})
+	b.arena = append(b.arena, name...)
+	return idx
+}
+
+// addAddr adds an A or AAAA record for addr to the node of name.
+func (b *builder) addAddr(name []byte, addr netip.Addr) {
+	b.addAddrNode(b.node(name), addr)
+}
+
+// addAddrNode adds an A or AAAA record for addr to node idx.
+func (b *builder) addAddrNode(idx uint32, addr netip.Addr) {
+	addr = addr.Unmap()
+	if idx == noNode || !addr.IsValid() {
+		return
+	}
+	kind := kindA
+	if addr.Is4() {
+		a := addr.As4()
+		b.entries = append(b.entries, entry{node: idx, val: binary.BigEndian.Uint32(a[:]), kind: kindA})
+	} else {
+		kind = kindAAAA
+		b.entries = append(b.entries, entry{node: idx, val: uint32(len(b.a6)), kind: kindAAAA})
+		b.a6 = append(b.a6, addr.As16())
+	}
+	if b.rec != nil {
+		b.rec.record(b.nameOf(idx), kind, addr.String())
+	}
+}
+
+// addSRV adds an SRV record to the node of name with the given target and port.
+func (b *builder) addSRV(name, target []byte, port uint16) {
+	b.addSRVNode(b.node(name), b.node(target), port)
+}
+
+// addSRVNode adds an SRV record to node idx with target node tidx and port.
+func (b *builder) addSRVNode(idx, tidx uint32, port uint16) {
+	if idx == noNode || tidx == noNode {
+		return
+	}
+	b.entries = append(b.entries, entry{node: idx, val: tidx, port: port, kind: kindSRV})
+	if b.rec != nil {
+		b.rec.record(b.nameOf(idx), kindSRV, b.nameOf(tidx)+":"+itoa(int(port)))
+	}
+}
+
+// finish groups the records by name, drops duplicates (mesos-dns keeps each
+// name/value pair once) and returns the table.
+func (b *builder) finish() *Table {
+	n := len(b.refs)
+	nodes := make([]node, n)
+	for _, e := range b.entries {
+		nd := &nodes[e.node]
+		switch e.kind {
+		case kindA:
+			nd.a4Len++
+		case kindAAAA:
+			nd.a6Len++
+		case kindSRV:
+			nd.srvLen++
+		}
+	}
+	var o4, o6, os uint32
+	for i := range nodes {
+		nd := &nodes[i]
+		nd.a4Off, o4 = o4, o4+nd.a4Len
+		nd.a6Off, o6 = o6, o6+nd.a6Len
+		nd.srvOff, os = os, os+nd.srvLen
+		nd.a4Len, nd.a6Len, nd.srvLen = 0, 0, 0
+	}
+	a4 := make([][4]byte, o4)
+	a6 := make([][16]byte, o6)
+	srv := make([]srvTarget, os)
+	for _, e := range b.entries {
+		nd := &nodes[e.node]
+		switch e.kind {
+		case kindA:
+			binary.BigEndian.PutUint32(a4[nd.a4Off+nd.a4Len][:], e.val)
+			nd.a4Len++
+		case kindAAAA:
+			a6[nd.a6Off+nd.a6Len] = b.a6[e.val]
+			nd.a6Len++
+		case kindSRV:
+			srv[nd.srvOff+nd.srvLen] = srvTarget{target: e.val, port: e.port}
+			nd.srvLen++
+		}
+	}
+	// Drop duplicates and close the gaps they leave.
+	var w4, w6, ws uint32
+	for i := range nodes {
+		nd := &nodes[i]
+		nd.a4Len = uint32(len(dedup(a4[nd.a4Off:nd.a4Off+nd.a4Len], cmpBytes4)))
+		copy(a4[w4:], a4[nd.a4Off:nd.a4Off+nd.a4Len])
+		nd.a4Off, w4 = w4, w4+nd.a4Len
+		nd.a6Len = uint32(len(dedup(a6[nd.a6Off:nd.a6Off+nd.a6Len], cmpBytes16)))
+		copy(a6[w6:], a6[nd.a6Off:nd.a6Off+nd.a6Len])
+		nd.a6Off, w6 = w6, w6+nd.a6Len
+		nd.srvLen = uint32(len(dedup(srv[nd.srvOff:nd.srvOff+nd.srvLen], cmpSRV)))
+		copy(srv[ws:], srv[nd.srvOff:nd.srvOff+nd.srvLen])
+		nd.srvOff, ws = ws, ws+nd.srvLen
+	}
+	nameCount := 0
+	for i := range nodes {
+		if !nodes[i].empty() {
+			nameCount++
+		}
+	}
+	a4 = shrink(a4, int(w4))
+	a6 = shrink(a6, int(w6))
+	srv = shrink(srv, int(ws))
+
+	built := time.Now()
+	serial := b.cfg.SOASerial
+	if serial == 0 {
+		serial = uint32(built.Unix())
+	}
+	t := &Table{
+		cfg:       b.cfg,
+		zone:      b.zone,
+		serial:    serial,
+		arena:     string(b.arena),
+		refs:      b.refs,
+		index:     b.index,
+		nodes:     nodes,
+		a4:        a4,
+		a6:        a6,
+		srv:       srv,
+		records:   len(a4) + len(a6) + len(srv) + 2,
+		nameCount: nameCount,
+		cluster:   b.cluster,
+		built:     built,
+	}
+	t.soa = &dns.SOA{
+		Hdr:     dns.RR_Header{Name: b.zone, Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: b.cfg.TTL},
+		Ns:      b.cfg.soaMname(),
+		Mbox:    b.cfg.soaRname(),
+		Serial:  serial,
+		Refresh: b.cfg.SOARefresh,
+		Retry:   b.cfg.SOARetry,
+		Expire:  b.cfg.SOAExpire,
+		Minttl:  b.cfg.SOAMinttl,
+	}
+	t.ns = &dns.NS{
+		Hdr: dns.RR_Header{Name: b.zone, Rrtype: dns.TypeNS, Class: dns.ClassINET, Ttl: b.cfg.TTL},
+		Ns:  b.cfg.soaMname(),
+	}
+	return t
+}
+
+// shrink returns s[:n], copied to a right-sized array when that saves memory.
+func shrink[T any](s []T, n int) []T {
+	if n == len(s) {
+		return s
+	}
+	out := make([]T, n)
+	copy(out, s)
+	return out
+}
+
+// dedup removes repeated values from s in place and returns the shortened
+// slice. Small sets keep their order; large ones are sorted first.
+func dedup[T comparable](s []T, cmp func(a, b T) int) []T {
+	if len(s) < 2 {
+		return s
+	}
+	if len(s) <= 16 {
+		out := s[:1]
+		for _, v := range s[1:] {
+			if !slices.Contains(out, v) {
+				out = append(out, v)
+			}
+		}
+		return out
+	}
+	slices.SortFunc(s, cmp)
+	return slices.Compact(s)
+}
+
+func cmpBytes4(a, b [4]byte) int   { return bytes.Compare(a[:], b[:]) }
+func cmpBytes16(a, b [16]byte) int { return bytes.Compare(a[:], b[:]) }
+func cmpSRV(a, b srvTarget) int {
+	if c := cmp.Compare(a.target, b.target); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.port, b.port)
+}
+
+func itoa(n int) string {
+	var buf [20]byte
+	return string(appendUint(buf[:0], uint64(n)))
+}
+
+func appendUint(dst []byte, n uint64) []byte {
+	var buf [20]byte
+	i := len(buf)
+	for {
+		i--
+		buf[i] = byte('0' + n%10)
+		n /= 10
+		if n == 0 {
+			break
+		}
+	}
+	return append(dst, buf[i:]...)
+}

@@ -1,0 +1,476 @@
+package lbsync
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"log/slog"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// rebuildFunc builds the model of the current snapshot with some apps left out.
+type rebuildFunc func(exclude []string) (*Model, error)
+
+// ApplyResult says what one apply did.
+type ApplyResult struct {
+	// Via is "none" (nothing changed), "runtime" (Runtime API only, no reload),
+	// "reload" or "start" (the first config of a supervised HAProxy).
+	Via string
+	// Plan is the plan carried out (after leaving invalid apps out).
+	Plan Plan
+	// Invalid are the apps left out because the config they produce fails
+	// validation.
+	Invalid []string
+	// Checks counts the "haproxy -c" runs.
+	Checks int
+	// Reached is when HAProxy ran the change: the runtime operations were done,
+	// or the reload was confirmed.
+	Reached time.Time
+}
+
+// ReloadRecord is one reload, for the status page.
+type ReloadRecord struct {
+	At      time.Time
+	Reasons []Reason
+	// Took is how long the check, write and reload took.
+	Took time.Duration
+	// Err is the failure, empty when the reload succeeded.
+	Err string
+}
+
+// applier brings HAProxy from the model it runs to the next one: runtime
+// operations when only servers changed, else validate, write and reload.
+type applier struct {
+	h          *HAProxy
+	rt         *runtimeAPI
+	arch       *archive
+	m          *metrics
+	log        *slog.Logger
+	configPath string
+	keepReload int
+
+	mu      sync.Mutex
+	running *Model                // what HAProxy runs, and what the config file says
+	config  []byte                // the config file's bytes
+	invalid map[string]invalidApp // apps left out by validation
+	reloads []ReloadRecord
+	passed  map[uint64]bool // digests of configs that passed haproxy -c in this apply
+}
+
+// invalidApp is an app whose config failed validation.
+type invalidApp struct {
+	// fingerprint is appFingerprint of the app when it was found invalid: as
+	// long as its part of the config stays the same it stays out, unchecked.
+	fingerprint uint64
+	// reason is haproxy's complaint.
+	reason string
+}
+
+func newApplier(h *HAProxy, rt *runtimeAPI, arch *archive, m *metrics, log *slog.Logger) *applier {
+	return &applier{h: h, rt: rt, arch: arch, m: m, log: log, configPath: h.ConfigPath(), keepReload: 50}
+}
+
+// apply brings HAProxy to full, leaving out the apps that make the config
+// invalid (found with rebuild, which builds the same snapshot without some
+// apps). force, when not empty, forces a reload.
+func (a *applier) apply(ctx context.Context, full *Model, rebuild rebuildFunc, force []Reason) (ApplyResult, error) {
+	a.passed = map[uint64]bool{}
+	// Apps found invalid earlier whose part of the config has not changed are
+	// still invalid: leave them out without running haproxy -c again. The
+	// others are tried again (they may have been fixed).
+	next, known := full, a.stillInvalid(full)
+	if len(known) > 0 {
+		ids := sortedKeys(known)
+		m, err := rebuild(ids)
+		if err != nil {
+			return ApplyResult{}, fmt.Errorf("building model without %v: %w", ids, err)
+		}
+		next, rebuild = m, excludeAlso(rebuild, ids)
+	}
+
+	running, runningBytes := a.current()
+	plan := ComputePlan(running, next)
+	plan.Reload = append(plan.Reload, force...)
+	res := ApplyResult{Plan: plan, Invalid: sortedKeys(known)}
+
+	if len(plan.Reload) == 0 {
+		var err error
+		if len(plan.Runtime) > 0 {
+			// HAProxy first, the file after: the change reaches traffic
+			// without waiting for the render and the fsync.
+			err = a.rt.Apply(ctx, plan.Runtime)
+			res.Reached = time.Now()
+		}
+		if err == nil {
+			data, err := Render(next)
+			a.m.renders.Inc()
+			if err != nil {
+				return res, fmt.Errorf("rendering: %w", err)
+			}
+			a.setInvalid(known)
+			if len(plan.Runtime) == 0 && bytes.Equal(data, runningBytes) {
+				res.Via = "none"
+				return res, nil
+			}
+			// Rewrite the file, no reload: a later reload agrees with what runs.
+			if werr := a.write(data); werr != nil {
+				return res, werr
+			}
+			a.setRunning(next, data)
+			res.Via = "runtime"
+			return res, nil
+		}
+		a.log.Warn("runtime change failed, reloading instead", "err", err)
+		plan.Reload = []Reason{{ReasonRuntimeFailed, err.Error()}}
+		res.Plan = plan
+	}
+	return a.reload(ctx, full, next, known, rebuild, plan.Reload, res)
+}
+
+// reload validates next (bisecting out invalid apps), writes it and reloads.
+// full is next before any app was left out, known the apps left out already.
+func (a *applier) reload(ctx context.Context, full, next *Model, known map[string]invalidApp, rebuild rebuildFunc, reasons []Reason, res ApplyResult) (ApplyResult, error) {
+	start := time.Now()
+	dir := filepath.Dir(a.configPath)
+	data, err := Render(next)
+	a.m.renders.Inc()
+	if err != nil {
+		return res, fmt.Errorf("rendering: %w", err)
+	}
+	if err := writeMaps(next.Maps); err != nil {
+		return res, err
+	}
+	tmp, err := writeTemp(dir, "."+filepath.Base(a.configPath)+".check-*", data, 0o644)
+	if err != nil {
+		return res, fmt.Errorf("writing config to check: %w", err)
+	}
+	defer func() { os.Remove(tmp) }() // gone already once committed
+	res.Checks++
+	cerr := a.h.Check(ctx, tmp)
+	var ce *CheckError
+	if cerr != nil && !errors.As(cerr, &ce) {
+		return res, fmt.Errorf("validating config: %w", cerr)
+	}
+	invalid := known
+	if cerr != nil {
+		// One bad app must not hold back the others: find it, leave it out.
+		a.log.Warn("config rejected, looking for the apps that break it", "err", cerr)
+		bad, checks, err := bisectInvalid(ctx, modelApps(next), a.Invalid(), a.checker(dir, rebuild))
+		res.Checks += checks
+		if err != nil {
+			return res, fmt.Errorf("validating config (previous config kept): %w: %v", err, cerr)
+		}
+		invalid = maps.Clone(known)
+		if invalid == nil {
+			invalid = map[string]invalidApp{}
+		}
+		for _, app := range bad {
+			invalid[app] = invalidApp{fingerprint: appFingerprint(full, app), reason: ce.Output}
+		}
+		if next, err = rebuild(bad); err != nil {
+			return res, fmt.Errorf("rebuilding without %v: %w", bad, err)
+		}
+		a.log.Error("apps left out: their config fails validation", "apps", bad, "checks", res.Checks,
+			"haproxy", firstLine(ce.Output))
+		os.Remove(tmp)
+		if data, err = Render(next); err != nil {
+			return res, fmt.Errorf("rendering: %w", err)
+		}
+		if err := writeMaps(next.Maps); err != nil {
+			return res, err
+		}
+		if tmp, err = writeTemp(dir, "."+filepath.Base(a.configPath)+".check-*", data, 0o644); err != nil {
+			return res, fmt.Errorf("writing config to check: %w", err)
+		}
+		// The bisection checked this very config already (rebuild is pure).
+		if !a.passed[digestBytes(data)] {
+			res.Checks++
+			if err := a.h.Check(ctx, tmp); err != nil {
+				return res, fmt.Errorf("config still invalid without %v: %w", bad, err)
+			}
+		}
+	}
+	a.setInvalid(invalid)
+	res.Invalid = sortedKeys(invalid)
+
+	running, runningBytes := a.current()
+	if cerr != nil {
+		// Without the bad apps, the change may be server-level only, or none.
+		plan := ComputePlan(running, next)
+		switch {
+		case len(plan.Reload) > 0:
+			reasons = plan.Reload
+		case hasClass(reasons, ReasonRuntimeFailed) || hasClass(reasons, ReasonForced) || hasClass(reasons, ReasonRestarted):
+		case len(plan.Runtime) == 0 && bytes.Equal(data, runningBytes):
+			res.Plan, res.Via = plan, "none"
+			return res, nil
+		default:
+			res.Plan = plan
+			err := a.rt.Apply(ctx, plan.Runtime)
+			res.Reached = time.Now()
+			if err == nil {
+				if err := a.write(data); err != nil {
+					return res, err
+				}
+				a.setRunning(next, data)
+				res.Via = "runtime"
+				return res, nil
+			}
+			reasons = []Reason{{ReasonRuntimeFailed, err.Error()}}
+		}
+	}
+	res.Plan = Plan{Reload: reasons}
+
+	if err := commitTemp(tmp, a.configPath); err != nil {
+		return res, fmt.Errorf("writing config: %w", err)
+	}
+	a.m.configWrites.Inc()
+
+	if !a.h.External() && running == nil {
+		// The first config: the supervised HAProxy starts with it.
+		a.h.Start()
+		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err := a.h.WaitRunning(wctx)
+		cancel()
+		if err != nil {
+			return res, err
+		}
+		res.Via = "start"
+	} else {
+		err := a.h.Reload(ctx)
+		if err != nil && !errors.Is(err, ErrNotRunning) {
+			a.m.reloadFailures.Inc()
+			a.record(ReloadRecord{At: start, Reasons: reasons, Took: time.Since(start), Err: err.Error()})
+			a.log.Error("reload failed, previous config kept", "reasons", reasonStrings(reasons), "err", err)
+			if runningBytes != nil {
+				if werr := writeAtomic(a.configPath, runningBytes, 0o644); werr != nil {
+					err = errors.Join(err, fmt.Errorf("restoring previous config: %w", werr))
+				}
+			}
+			return res, fmt.Errorf("reloading haproxy: %w", err)
+		}
+		// ErrNotRunning: HAProxy is being restarted and loads this file.
+		res.Via = "reload"
+	}
+	res.Reached = time.Now()
+	a.rt.Forget()
+	a.setRunning(next, data)
+	if err := a.arch.Save(data, start); err != nil {
+		a.log.Warn("archiving config", "err", err)
+	}
+	a.m.reloads.WithLabelValues(reasons[0].Class).Inc()
+	a.record(ReloadRecord{At: start, Reasons: reasons, Took: time.Since(start)})
+	a.log.Info("haproxy reloaded", "reason", reasons[0].Class, "reasons", reasonStrings(reasons),
+		"took", time.Since(start).Round(time.Microsecond), "via", res.Via)
+	return res, nil
+}
+
+// stillInvalid returns the apps found invalid before whose part of m is the same
+// as then.
+func (a *applier) stillInvalid(m *Model) map[string]invalidApp {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out map[string]invalidApp
+	for app, inv := range a.invalid {
+		if appFingerprint(m, app) == inv.fingerprint {
+			if out == nil {
+				out = map[string]invalidApp{}
+			}
+			out[app] = inv
+		}
+	}
+	return out
+}
+
+// excludeAlso wraps rebuild so that it always leaves out apps too.
+func excludeAlso(rebuild rebuildFunc, apps []string) rebuildFunc {
+	return func(exclude []string) (*Model, error) {
+		return rebuild(append(slices.Clone(apps), exclude...))
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	if len(m) == 0 {
+		return nil
+	}
+	return slices.Sorted(maps.Keys(m))
+}
+
+// checker validates the config built without some apps.
+func (a *applier) checker(dir string, rebuild rebuildFunc) checkFunc {
+	return func(ctx context.Context, exclude []string) error {
+		m, err := rebuild(exclude)
+		if err != nil {
+			return fmt.Errorf("building model: %w", err)
+		}
+		data, err := Render(m)
+		if err != nil {
+			return fmt.Errorf("rendering: %w", err)
+		}
+		if err := writeMaps(m.Maps); err != nil {
+			return err
+		}
+		tmp, err := writeTemp(dir, "."+filepath.Base(a.configPath)+".bisect-*", data, 0o644)
+		if err != nil {
+			return err
+		}
+		defer os.Remove(tmp)
+		err = a.h.Check(ctx, tmp)
+		if err == nil {
+			a.passed[digestBytes(data)] = true
+		}
+		return err
+	}
+}
+
+// write rewrites the config file after runtime changes.
+func (a *applier) write(data []byte) error {
+	if err := writeAtomic(a.configPath, data, 0o644); err != nil {
+		return fmt.Errorf("rewriting config after runtime changes: %w", err)
+	}
+	a.m.configWrites.Inc()
+	if err := a.arch.Save(data, time.Now()); err != nil {
+		a.log.Warn("archiving config", "err", err)
+	}
+	return nil
+}
+
+// writeMaps writes the map files a config refers to, when they changed.
+func writeMaps(maps []MapFile) error {
+	for _, m := range maps {
+		if old, err := os.ReadFile(m.Path); err == nil && bytes.Equal(old, m.Content) {
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(m.Path), 0o755); err != nil {
+			return fmt.Errorf("map dir: %w", err)
+		}
+		if err := writeAtomic(m.Path, m.Content, 0o644); err != nil {
+			return fmt.Errorf("writing map: %w", err)
+		}
+	}
+	return nil
+}
+
+func (a *applier) current() (*Model, []byte) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.running, a.config
+}
+
+func (a *applier) setRunning(m *Model, data []byte) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.running, a.config = m, data
+}
+
+// Invalid returns the apps left out by validation, sorted.
+func (a *applier) Invalid() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return sortedKeys(a.invalid)
+}
+
+// invalidErrors returns the apps left out by validation as AppErrors.
+func (a *applier) invalidErrors() []AppError {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out []AppError
+	for _, app := range sortedKeys(a.invalid) {
+		out = append(out, AppError{AppID: app, Port: -1,
+			Reason: "its config fails validation: " + a.invalid[app].reason})
+	}
+	return out
+}
+
+func (a *applier) setInvalid(apps map[string]invalidApp) {
+	a.mu.Lock()
+	a.invalid = apps
+	a.mu.Unlock()
+	a.m.appsLeftOut.WithLabelValues("validation").Set(float64(len(apps)))
+}
+
+func (a *applier) record(r ReloadRecord) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.reloads = append(a.reloads, r)
+	if len(a.reloads) > a.keepReload {
+		a.reloads = slices.Delete(a.reloads, 0, len(a.reloads)-a.keepReload)
+	}
+}
+
+func hasClass(rs []Reason, class string) bool {
+	for _, r := range rs {
+		if r.Class == class {
+			return true
+		}
+	}
+	return false
+}
+
+func reasonStrings(rs []Reason) []string {
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = r.String()
+	}
+	return out
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+var fingerprintSeed = maphash.MakeSeed()
+
+func digestBytes(b []byte) uint64 { return maphash.Bytes(fingerprintSeed, b) }
+
+// appFingerprint digests what app contributes to m: the head, the frontends and
+// backends it is part of, and the distinct options of their servers (not
+// addresses or counts: scaling an invalid app does not make it valid). 0 when
+// the app is not in m.
+func appFingerprint(m *Model, app string) uint64 {
+	var h maphash.Hash
+	h.SetSeed(fingerprintSeed)
+	found := false
+	h.WriteString(m.Head)
+	for i := range m.Frontends {
+		f := &m.Frontends[i]
+		if slices.Contains(f.Apps, app) {
+			found = true
+			h.WriteString(f.Text)
+			h.WriteByte(0)
+		}
+	}
+	for i := range m.Backends {
+		b := &m.Backends[i]
+		if !slices.Contains(b.Apps, app) {
+			continue
+		}
+		found = true
+		h.WriteString(b.Text)
+		h.WriteByte(0)
+		keys := make([]string, len(b.Servers))
+		for j := range b.Servers {
+			keys[j] = serverOptionsKey(b.Servers[j].Options)
+		}
+		slices.Sort(keys)
+		for _, k := range slices.Compact(keys) {
+			h.WriteString(k)
+			h.WriteByte(0)
+		}
+	}
+	if !found {
+		return 0
+	}
+	return h.Sum64()
+}

@@ -1,0 +1,60 @@
+package lbsync
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// writeAtomic replaces path with data so that a reader (HAProxy reloading, an
+// operator's cat) sees the old file or the new one, never a part: a temp file in
+// the same directory, fsynced, renamed over path, and the directory fsynced.
+func writeAtomic(path string, data []byte, perm os.FileMode) error {
+	tmp, err := writeTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*", data, perm)
+	if err != nil {
+		return err
+	}
+	return commitTemp(tmp, path)
+}
+
+// writeTemp writes data to a new fsynced temp file in dir and returns its name.
+func writeTemp(dir, pattern string, data []byte, perm os.FileMode) (string, error) {
+	f, err := os.CreateTemp(dir, pattern)
+	if err != nil {
+		return "", fmt.Errorf("creating temp file in %s: %w", dir, err)
+	}
+	name := f.Name()
+	fail := func(err error) (string, error) {
+		f.Close()
+		os.Remove(name)
+		return "", err
+	}
+	if _, err := f.Write(data); err != nil {
+		return fail(fmt.Errorf("writing %s: %w", name, err))
+	}
+	if err := f.Chmod(perm); err != nil {
+		return fail(fmt.Errorf("chmod %s: %w", name, err))
+	}
+	if err := f.Sync(); err != nil {
+		return fail(fmt.Errorf("syncing %s: %w", name, err))
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(name)
+		return "", fmt.Errorf("closing %s: %w", name, err)
+	}
+	return name, nil
+}
+
+// commitTemp renames a temp file written by writeTemp over path and syncs the
+// directory, removing the temp file if the rename fails.
+func commitTemp(tmp, path string) error {
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("renaming %s to %s: %w", tmp, path, err)
+	}
+	if d, err := os.Open(filepath.Dir(path)); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+	return nil
+}

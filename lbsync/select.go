@@ -1,0 +1,283 @@
+package lbsync
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/discovery-mesos/discovery/state"
+)
+
+// service is one selected app port: what becomes a frontend, a backend and
+// its vhost routing.
+type service struct {
+	appID string
+	// members are the ids of the apps whose tasks are in it (two during a
+	// blue/green deployment).
+	members     []string
+	index       int
+	servicePort int
+	labels      PortLabels
+	// groups are the port's effective groups (HAPROXY_{n}_GROUP, else
+	// HAPROXY_GROUP).
+	groups      []string
+	healthCheck *state.HealthCheck
+	// mode is "http" or "tcp" once resolved (resolveMode).
+	mode      string
+	endpoints []endpoint
+}
+
+// endpoint is one task behind a service port.
+type endpoint struct {
+	// host is the agent the task runs on, as Marathon names it.
+	host string
+	ip   netip.Addr
+	port int
+	// healthPort is the task's port at HAPROXY_{n}_BACKEND_HEALTHCHECK_PORT_INDEX,
+	// 0 when unset.
+	healthPort int
+	draining   bool
+	taskID     string
+	appID      string
+}
+
+// selection is the outcome of selectServices.
+type selection struct {
+	services []*service
+	errors   []AppError
+}
+
+// selectServices turns apps into the services the config will hold: merges
+// blue/green pairs, parses labels, assigns service ports, keeps the ports of
+// the selected groups that are enabled, and puts in each the tasks that may
+// receive traffic. Apps whose labels are bad are reported, not selected.
+func selectServices(apps []state.App, cfg *Config, opts *BuildOptions) selection {
+	var sel selection
+	resolve := opts.resolver()
+	wasServer := opts.previousServers()
+	assigner := newServicePortAssigner(cfg.MinServPortIPPerTask, cfg.MaxServPortIPPerTask)
+	groupsAll := slices.Contains(cfg.Groups, "*")
+
+	filtered := apps
+	if len(opts.Exclude) > 0 {
+		filtered = make([]state.App, 0, len(apps))
+		for i := range apps {
+			if !opts.Exclude[apps[i].ID] {
+				filtered = append(filtered, apps[i])
+			}
+		}
+	}
+	for _, c := range mergeDeploymentGroups(filtered) {
+		if opts.Exclude[c.app.ID] {
+			continue
+		}
+		app := &c.app
+		if cfg.FrameworkName != "" && strings.TrimPrefix(app.ID, "/") == cfg.FrameworkName {
+			continue
+		}
+		appGroupList, err := appGroups(app.Labels)
+		if err != nil {
+			sel.errors = append(sel.errors, AppError{AppID: app.ID, Port: -1, Reason: err.Error()})
+			continue
+		}
+		servicePorts := appServicePorts(app, assigner)
+		portServices := make([]*service, len(servicePorts)) // by port index; nil when skipped
+		origPort := make([]int, len(servicePorts))
+		for n, sp := range servicePorts {
+			if sp == 0 {
+				continue
+			}
+			labels, err := ParsePortLabels(app.Labels, n, cfg.StrictMode)
+			if err != nil {
+				sel.errors = append(sel.errors, AppError{AppID: app.ID, Port: n, Reason: err.Error()})
+				continue
+			}
+			if other := slices.Index(origPort[:n], sp); other >= 0 && portServices[other] != nil {
+				sel.errors = append(sel.errors, AppError{AppID: app.ID, Port: n,
+					Reason: fmt.Sprintf("service port %d is also port %d's", sp, other)})
+				continue
+			}
+			svc := &service{
+				appID:       app.ID,
+				members:     c.members,
+				index:       n,
+				servicePort: sp,
+				labels:      labels,
+				groups:      appGroupList,
+				healthCheck: findHealthCheck(app.HealthChecks, n),
+			}
+			if labels.Port != 0 {
+				svc.servicePort = labels.Port
+			}
+			if labels.Groups != nil {
+				svc.groups = labels.Groups
+			}
+			if svc.healthCheck == nil && labels.HealthCheckPortIndex >= 0 {
+				svc.healthCheck = findHealthCheck(app.HealthChecks, labels.HealthCheckPortIndex)
+			}
+			svc.resolveMode()
+			origPort[n] = sp
+			portServices[n] = svc
+		}
+		healthGated := cfg.HealthCheck && len(app.HealthChecks) > 0
+		for ti := range app.Tasks {
+			t := &app.Tasks[ti]
+			if t.Host == "" && app.Network != state.NetworkContainer {
+				continue
+			}
+			if t.State != state.TaskRunning && t.State != "" {
+				continue
+			}
+			if (healthGated || (cfg.HealthCheck && len(t.Health) > 0)) && !taskHealthy(t, wasServer) {
+				continue
+			}
+			ip, ports, ok := taskAddress(app, t, resolve)
+			if !ok {
+				continue
+			}
+			draining := t.Draining
+			for n := range min(len(ports), len(portServices)) {
+				svc := portServices[n]
+				if svc == nil {
+					continue
+				}
+				ep := endpoint{host: t.Host, ip: ip, port: ports[n], draining: draining,
+					taskID: t.ID, appID: c.appOf(t.ID)}
+				if k := svc.labels.HealthCheckPortIndex; k >= 0 && k < len(ports) {
+					ep.healthPort = ports[k]
+				}
+				if ep.host == "" {
+					ep.host = ip.String()
+				}
+				svc.endpoints = append(svc.endpoints, ep)
+			}
+		}
+		for _, svc := range portServices {
+			if svc == nil || len(svc.endpoints) == 0 {
+				continue
+			}
+			if !svc.labels.Enabled {
+				continue
+			}
+			if !groupsAll && !intersects(cfg.Groups, svc.groups) {
+				continue
+			}
+			sel.services = append(sel.services, svc)
+		}
+	}
+	// marathon-lb's order: by app id, then service port.
+	slices.SortStableFunc(sel.services, func(a, b *service) int {
+		if a.appID != b.appID {
+			return strings.Compare(a.appID, b.appID)
+		}
+		return a.servicePort - b.servicePort
+	})
+	return sel
+}
+
+func intersects(a, b []string) bool {
+	for _, x := range a {
+		if slices.Contains(b, x) {
+			return true
+		}
+	}
+	return false
+}
+
+// appServicePorts returns the service port of each app port (0: none), with
+// IP-per-task apps that have none at all given some from the configured range.
+func appServicePorts(app *state.App, assigner *servicePortAssigner) []int {
+	ports := make([]int, len(app.Ports))
+	anySet := false
+	for i, p := range app.Ports {
+		ports[i] = p.ServicePort
+		if p.ServicePort != 0 {
+			anySet = true
+		}
+	}
+	if anySet || app.Network != state.NetworkContainer || !assigner.enabled() || len(app.Tasks) == 0 {
+		// A HAPROXY_{n}_PORT label still gives an unassigned port a service
+		// port; mark those ports present.
+		for i := range ports {
+			if ports[i] == 0 {
+				if _, ok := app.Labels[fmt.Sprintf("HAPROXY_%d_PORT", i)]; ok {
+					ports[i] = -1 - i // placeholder, replaced by the label
+				}
+			}
+		}
+		return ports
+	}
+	for i, p := range app.Ports {
+		ports[i] = assigner.assign(app.ID, p.ContainerPort)
+	}
+	return ports
+}
+
+// findHealthCheck is marathon-lb's choice of the health check for port n: the
+// first with a fixed port, or the first for port index n.
+func findHealthCheck(checks []state.HealthCheck, n int) *state.HealthCheck {
+	for i := range checks {
+		hc := &checks[i]
+		if hc.Port != 0 {
+			return hc
+		}
+		if hc.PortIndex == n && hc.Protocol != "COMMAND" {
+			return hc
+		}
+	}
+	return nil
+}
+
+// resolveMode applies marathon-lb's defaults: the MODE label, else http for an
+// HTTP health check (or one borrowed with HAPROXY_{n}_BACKEND_HEALTHCHECK_PORT_INDEX
+// of any HTTP kind), else http with a vhost, else tcp.
+func (s *service) resolveMode() {
+	switch {
+	case s.labels.Mode != "":
+		s.mode = s.labels.Mode
+	case s.healthCheck != nil && s.healthCheck.Protocol == "HTTP":
+		s.mode = "http"
+	case s.healthCheck != nil && s.labels.HealthCheckPortIndex >= 0 &&
+		slices.Contains([]string{"HTTPS", "MESOS_HTTP", "MESOS_HTTPS"}, s.healthCheck.Protocol):
+		s.mode = "http"
+	case s.labels.VHost != "":
+		s.mode = "http"
+	default:
+		s.mode = "tcp"
+	}
+}
+
+// taskHealthy says whether a task may receive traffic under --health-check:
+// one passing check suffices; a task Marathon has no results for yet keeps the
+// status it had (it was a server of the previous model), as marathon-lb's
+// result cache does.
+func taskHealthy(t *state.AppTask, wasServer map[string]bool) bool {
+	if len(t.Health) == 0 {
+		return wasServer[t.ID]
+	}
+	return slices.Contains(t.Health, true)
+}
+
+// taskAddress returns where a task's ports are reached: the task's own
+// address and the container ports for IP-per-task apps, the agent's address
+// and the host ports otherwise.
+func taskAddress(app *state.App, t *state.AppTask, resolve func(string) (netip.Addr, bool)) (netip.Addr, []int, bool) {
+	if app.Network == state.NetworkContainer {
+		if len(t.IPs) == 0 {
+			return netip.Addr{}, nil, false
+		}
+		ports := make([]int, len(app.Ports))
+		for i, p := range app.Ports {
+			ports[i] = p.ContainerPort
+		}
+		// Container ports with a host port mapped are reached on the host
+		// too, but the task address is what marathon-lb uses.
+		return t.IPs[0].Unmap(), ports, true
+	}
+	ip, ok := resolve(t.Host)
+	if !ok {
+		return netip.Addr{}, nil, false
+	}
+	return ip, t.Ports, true
+}

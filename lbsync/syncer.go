@@ -1,0 +1,325 @@
+package lbsync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/discovery-mesos/discovery/state"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// BuildFunc builds the load balancer model of a snapshot. The syncer fills
+// opts.Exclude (the apps found to break the config) and opts.Previous (the model
+// HAProxy runs); the daemon's function adds what it knows (Resolve) and calls
+// BuildModel with its Config and current Templates on the snapshot's apps.
+type BuildFunc func(snap *state.Snapshot, opts *BuildOptions) (*Model, error)
+
+// SyncerOptions configure a Syncer.
+type SyncerOptions struct {
+	// HAProxy is the HAProxy to keep in step (required). Its ConfigPath is
+	// where configs are written.
+	HAProxy *HAProxy
+	// StatsSocket is the worker stats socket the rendered config declares
+	// (Config.StatsSocket): the Runtime API (required).
+	StatsSocket string
+	// Build builds models from snapshots (required).
+	Build BuildFunc
+	// ArchiveDir keeps the last ArchiveKeep configs written; none when either
+	// is zero.
+	ArchiveDir  string
+	ArchiveKeep int
+	// DrainTimeout bounds how long a removed server drains before it is
+	// deleted with its remaining connections closed; 30s when zero.
+	DrainTimeout time.Duration
+	// RetryBackoff is the first delay before retrying a failed apply (doubling
+	// up to 30s); 1s when zero.
+	RetryBackoff time.Duration
+	// Registerer receives the discovery_lb_* metrics; nil registers none.
+	Registerer prometheus.Registerer
+	// Logger is the syncer's logger (with "component", "lbsync").
+	Logger *slog.Logger
+}
+
+// Syncer keeps HAProxy in step with the snapshots it is given: it builds the
+// model of the latest one, plans, and applies the plan (Runtime API or reload).
+// It reads snapshots as they come and always works on the newest, so it never
+// holds a source back; a slow apply only skips intermediate snapshots.
+type Syncer struct {
+	opts    SyncerOptions
+	log     *slog.Logger
+	h       *HAProxy
+	rt      *runtimeAPI
+	applier *applier
+	m       *metrics
+
+	kick chan struct{}
+
+	mu        sync.Mutex
+	latest    *state.Snapshot
+	arrived   time.Time
+	dirty     bool     // latest not applied yet
+	force     []Reason // reload reasons asked for from outside
+	doneSeq   uint64
+	doneErr   error
+	doneAt    time.Time
+	lastVia   string
+	lastTook  time.Duration
+	modelErrs []AppError
+	changed   chan struct{} // closed and replaced after each apply
+}
+
+// NewSyncer returns a syncer for opts.HAProxy.
+func NewSyncer(opts SyncerOptions) (*Syncer, error) {
+	if opts.HAProxy == nil || opts.Build == nil || opts.StatsSocket == "" {
+		return nil, errors.New("lbsync: HAProxy, Build and StatsSocket are required")
+	}
+	if opts.DrainTimeout <= 0 {
+		opts.DrainTimeout = 30 * time.Second
+	}
+	if opts.RetryBackoff <= 0 {
+		opts.RetryBackoff = time.Second
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	h := opts.HAProxy
+	m := newMetrics(opts.Registerer, func() float64 { return float64(h.Restarts()) })
+	rt := newRuntimeAPI(opts.StatsSocket, opts.DrainTimeout, log, m)
+	s := &Syncer{
+		opts:    opts,
+		log:     log,
+		h:       h,
+		rt:      rt,
+		applier: newApplier(h, rt, newArchive(opts.ArchiveDir, opts.ArchiveKeep), m, log),
+		m:       m,
+		kick:    make(chan struct{}, 1),
+		changed: make(chan struct{}),
+	}
+	h.setOnRestart(func() {
+		s.rt.Forget()
+		s.requestReload(Reason{ReasonRestarted, "haproxy restarted, loading the current config again"})
+	})
+	return s, nil
+}
+
+// Run applies the snapshots from snaps until ctx ends. It also deletes drained
+// servers in the background.
+func (s *Syncer) Run(ctx context.Context, snaps <-chan *state.Snapshot) error {
+	go s.rt.RunReaper(ctx, 100*time.Millisecond)
+	var retry <-chan time.Time
+	backoff := s.opts.RetryBackoff
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case snap, ok := <-snaps:
+			if !ok {
+				snaps = nil
+				continue
+			}
+			s.mu.Lock()
+			s.latest, s.arrived, s.dirty = snap, time.Now(), true
+			s.mu.Unlock()
+		case <-s.kick:
+		case <-retry:
+			retry = nil
+			s.mu.Lock()
+			s.dirty = true
+			s.mu.Unlock()
+		}
+		if err := s.process(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			s.log.Error("applying load balancer config failed", "err", err, "retry_in", backoff)
+			retry = time.After(backoff)
+			backoff = min(2*backoff, 30*time.Second)
+		} else {
+			backoff = s.opts.RetryBackoff
+		}
+	}
+}
+
+// process applies the latest snapshot if it (or a forced reload) is pending.
+func (s *Syncer) process(ctx context.Context) error {
+	s.mu.Lock()
+	snap, arrived, force := s.latest, s.arrived, s.force
+	if snap == nil || (!s.dirty && len(force) == 0) {
+		s.mu.Unlock()
+		return nil
+	}
+	s.dirty, s.force = false, nil
+	s.mu.Unlock()
+
+	previous := s.Model()
+	model, err := s.opts.Build(snap, &BuildOptions{Previous: previous})
+	if err == nil {
+		s.m.appsLeftOut.WithLabelValues("model").Set(float64(len(model.Errors)))
+		rebuild := func(exclude []string) (*Model, error) {
+			ex := make(map[string]bool, len(exclude))
+			for _, a := range exclude {
+				ex[a] = true
+			}
+			return s.opts.Build(snap, &BuildOptions{Previous: previous, Exclude: ex})
+		}
+		var res ApplyResult
+		res, err = s.applier.apply(ctx, model, rebuild, force)
+		s.m.checks.Add(float64(res.Checks))
+		var took time.Duration
+		if !res.Reached.IsZero() {
+			took = res.Reached.Sub(arrived)
+		}
+		if err == nil && res.Via != "none" {
+			s.m.applyDuration.WithLabelValues(res.Via).Observe(took.Seconds())
+			if res.Via == "runtime" {
+				s.log.Debug("servers changed through the runtime api", "ops", len(res.Plan.Runtime), "took", took)
+			}
+		}
+		s.mu.Lock()
+		s.modelErrs = model.Errors
+		if err == nil {
+			s.lastVia, s.lastTook = res.Via, took
+		}
+		s.mu.Unlock()
+	} else {
+		err = fmt.Errorf("building model of snapshot %d: %w", snap.Seq, err)
+	}
+	s.mu.Lock()
+	if err != nil {
+		s.dirty = true // retried
+		s.force = append(force, s.force...)
+	} else {
+		s.m.lastApplied.Set(float64(snap.Seq))
+	}
+	s.doneSeq, s.doneErr, s.doneAt = snap.Seq, err, time.Now()
+	close(s.changed)
+	s.changed = make(chan struct{})
+	s.mu.Unlock()
+	return err
+}
+
+// Resync rebuilds and re-applies the latest snapshot (templates changed, or the
+// hup signal after a refetch). Nothing happens when the result is unchanged.
+func (s *Syncer) Resync() {
+	s.mu.Lock()
+	s.dirty = true
+	s.mu.Unlock()
+	s.wake()
+}
+
+// Reload forces a reload of HAProxy with the current config (the usr1 signal).
+func (s *Syncer) Reload() {
+	s.requestReload(Reason{ReasonForced, "reload requested"})
+}
+
+func (s *Syncer) requestReload(r Reason) {
+	s.mu.Lock()
+	s.force = append(s.force, r)
+	s.mu.Unlock()
+	s.wake()
+}
+
+func (s *Syncer) wake() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+// WaitApplied waits until the snapshot numbered seq (or a later one) has been
+// processed, and returns that processing's error. Tests use it instead of
+// sleeping; so can anything that must know HAProxy runs a given snapshot.
+func (s *Syncer) WaitApplied(ctx context.Context, seq uint64) error {
+	for {
+		s.mu.Lock()
+		done, err, ch := s.doneSeq, s.doneErr, s.changed
+		s.mu.Unlock()
+		if done >= seq {
+			return err
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for snapshot %d to be applied (at %d): %w", seq, done, ctx.Err())
+		}
+	}
+}
+
+// Changed returns a channel closed after the next apply (successful or not).
+func (s *Syncer) Changed() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.changed
+}
+
+// Status is what the syncer reports for the status page and the HTTP API.
+type Status struct {
+	// Seq is the latest snapshot processed; Err its failure, if it failed.
+	Seq uint64
+	At  time.Time
+	Err string
+	// Via is how the latest change reached HAProxy ("runtime", "reload",
+	// "start", "none"), Took the time from the snapshot's arrival until
+	// HAProxy ran it.
+	Via  string
+	Took time.Duration
+	// Reloads are the latest reloads, oldest first.
+	Reloads []ReloadRecord
+	// LeftOut are the apps (or app ports) not in the config: bad labels (from
+	// the model) and apps whose config fails validation.
+	LeftOut []AppError
+	// Backends and Servers count what HAProxy runs.
+	Backends, Servers int
+	// Draining counts removed servers not yet deleted.
+	Draining int
+	// Restarts counts HAProxy restarts after a crash.
+	Restarts int64
+}
+
+// Status returns the syncer's current state.
+func (s *Syncer) Status() Status {
+	s.mu.Lock()
+	st := Status{Seq: s.doneSeq, At: s.doneAt, Via: s.lastVia, Took: s.lastTook}
+	if s.doneErr != nil {
+		st.Err = s.doneErr.Error()
+	}
+	st.LeftOut = slices.Clone(s.modelErrs)
+	s.mu.Unlock()
+
+	a := s.applier
+	a.mu.Lock()
+	st.Reloads = slices.Clone(a.reloads)
+	if a.running != nil {
+		st.Backends = len(a.running.Backends)
+		for i := range a.running.Backends {
+			st.Servers += len(a.running.Backends[i].Servers)
+		}
+	}
+	a.mu.Unlock()
+	st.LeftOut = append(st.LeftOut, a.invalidErrors()...)
+	st.Draining = s.rt.Pending()
+	st.Restarts = s.h.Restarts()
+	return st
+}
+
+// InvalidApps returns the apps left out because their config fails validation.
+func (s *Syncer) InvalidApps() []string { return s.applier.Invalid() }
+
+// Model returns the model HAProxy runs, nil before the first apply.
+func (s *Syncer) Model() *Model {
+	m, _ := s.applier.current()
+	return m
+}
+
+// Config returns the config HAProxy runs (the config file's bytes), nil before
+// the first apply.
+func (s *Syncer) Config() []byte {
+	_, b := s.applier.current()
+	return b
+}

@@ -1,0 +1,62 @@
+package lbsync
+
+import (
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/discovery-mesos/discovery/internal/haproxytest"
+)
+
+// BenchmarkServerChangeLatency measures how long a server-level change takes
+// from the snapshot's arrival at the syncer until HAProxy runs it (Runtime API
+// operations done), with 1,000 apps of 3 servers each configured. Each
+// iteration adds or removes one server of one app.
+//
+//	go test ./lbsync -run '^$' -bench ServerChangeLatency -benchtime 200x
+func BenchmarkServerChangeLatency(b *testing.B) {
+	e := newLBEnv(b, func(o *SyncerOptions) { o.ArchiveKeep = 0 })
+	backends := []*haproxytest.Backend{
+		haproxytest.StartBackend(b, "127.0.0.2"),
+		haproxytest.StartBackend(b, "127.0.0.3"),
+		haproxytest.StartBackend(b, "127.0.0.4"),
+		haproxytest.StartBackend(b, "127.0.0.5"),
+	}
+	const napps = 1000
+	// Frontends on an address of their own, away from the ephemeral ports
+	// that connections on 127.0.0.1 use.
+	const bindIP = "127.0.1.1"
+	base := 20000 + haproxytest.FreePort(b, bindIP)%20000
+	apps := make([]testApp, napps)
+	for i := range apps {
+		apps[i] = testApp{ID: "/app" + strconv.Itoa(i), Port: base + i, Servers: backends[:3], BindIP: bindIP}
+	}
+	e.apply(apps...)
+	var lat []time.Duration
+	b.ResetTimer()
+	for i := range b.N {
+		next := slices.Clone(apps)
+		a := &next[i%napps]
+		if len(a.Servers) == 3 {
+			a.Servers = backends[:4]
+		} else {
+			a.Servers = backends[:3]
+		}
+		e.apply(next...)
+		st := e.s.Status()
+		if st.Via != "runtime" {
+			b.Fatalf("iteration %d applied via %q", i, st.Via)
+		}
+		lat = append(lat, st.Took)
+		apps = next
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	pct := func(p float64) float64 {
+		return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))].Microseconds()) / 1000
+	}
+	b.ReportMetric(pct(0.5), "p50-ms")
+	b.ReportMetric(pct(0.99), "p99-ms")
+	b.ReportMetric(float64(lat[len(lat)-1].Microseconds())/1000, "max-ms")
+}

@@ -1,0 +1,76 @@
+package lbsync
+
+import (
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/discovery-mesos/discovery/internal/haproxytest"
+)
+
+// TestNoFailedRequestsUnderChurn drives requests through HAProxy from a client
+// loop while servers are added and removed through the Runtime API and while
+// structural changes reload HAProxy: not one request may fail.
+func TestNoFailedRequestsUnderChurn(t *testing.T) {
+	if testing.Short() {
+		t.Skip("churn test skipped in -short mode")
+	}
+	e := newLBEnv(t)
+	var pool []*haproxytest.Backend
+	for _, ip := range []string{"127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5", "127.0.0.6", "127.0.0.7"} {
+		pool = append(pool, haproxytest.StartBackend(t, ip))
+	}
+	web := testApp{ID: "/web", Port: haproxytest.FreePort(t, "127.0.0.1"), Servers: pool[:2]}
+	extra := testApp{ID: "/extra", Port: haproxytest.FreePort(t, "127.0.0.1"), Servers: pool[:1]}
+	e.apply(web)
+
+	load := haproxytest.StartLoad(url(web), 4, 1_000_000)
+	rng := rand.New(rand.NewPCG(1, 2))
+	const events, structuralEvery = 150, 15
+	reloadsBefore := e.masterReloads()
+	withExtra := false
+	seen := map[string]bool{}
+	for i := range events {
+		// A random non-empty subset of the pool.
+		var servers []*haproxytest.Backend
+		for _, b := range pool {
+			if rng.IntN(2) == 0 {
+				servers = append(servers, b)
+			}
+		}
+		if len(servers) == 0 {
+			servers = pool[i%len(pool) : i%len(pool)+1]
+		}
+		web.Servers = servers
+		if i%structuralEvery == structuralEvery-1 {
+			withExtra = !withExtra
+		}
+		if withExtra {
+			e.apply(web, extra)
+		} else {
+			e.apply(web)
+		}
+		// Every server of the pool receives traffic once it is in.
+		for _, b := range servers {
+			if !seen[b.Addr()] {
+				before := b.Hits()
+				if !haproxytest.WaitFor(5*time.Second, func() bool { return b.Hits() > before }) {
+					t.Errorf("event %d: new server %s gets no traffic", i, b.Addr())
+				}
+				seen[b.Addr()] = true
+			}
+		}
+	}
+	load.Stop()
+	reloads := e.masterReloads() - reloadsBefore
+	t.Logf("%d requests OK, %d failed, %d events, %d reloads", load.OK.Load(), load.Failed.Load(), events, reloads)
+	if load.Failed.Load() != 0 {
+		t.Fatalf("%d failed requests: %v", load.Failed.Load(), load.Errors())
+	}
+	if load.OK.Load() < 100 {
+		t.Fatalf("only %d requests went through", load.OK.Load())
+	}
+	if reloads < events/structuralEvery || reloads > events/structuralEvery+1 {
+		t.Fatalf("%d reloads for %d structural changes", reloads, events/structuralEvery)
+	}
+}
