@@ -48,6 +48,9 @@ type daemon struct {
 	snapshotAge   prometheus.GaugeFunc
 	builtNotifyMu sync.Mutex
 	builtNotify   chan struct{}
+
+	// started is closed once the servers listen (tests read their addresses).
+	started chan struct{}
 }
 
 func newDaemon(cfg Config, log *slog.Logger) (*daemon, error) {
@@ -56,6 +59,7 @@ func newDaemon(cfg Config, log *slog.Logger) (*daemon, error) {
 		log:         log,
 		reg:         prometheus.NewRegistry(),
 		builtNotify: make(chan struct{}),
+		started:     make(chan struct{}),
 	}
 	d.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	d.hub = state.NewHub(time.Duration(cfg.SnapshotQuietMillis)*time.Millisecond,
@@ -218,6 +222,8 @@ func (d *daemon) run(ctx context.Context) error {
 		}()
 		d.log.Info("http serving", "addr", ln.Addr().String())
 	}
+
+	close(d.started)
 
 	var wg sync.WaitGroup
 	wg.Add(1)
