@@ -68,7 +68,7 @@ func (d *digester) appTask(t *AppTask) {
 	d.str(t.Host)
 	d.ints(t.Ports)
 	d.ints(t.ServicePorts)
-	d.str(string(addrs(t.IPs)))
+	d.addrs(t.IPs)
 	d.str(string(t.State))
 	if t.Health == nil {
 		d.num(^uint64(0))

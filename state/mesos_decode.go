@@ -26,7 +26,7 @@ type FetchMeta struct {
 // ErrNoLeader is returned for a state document that names no leading master: a
 // master that has not been elected (or lost its leader) serves such a document,
 // and it carries no cluster to speak of. A caller may try another master.
-var ErrNoLeader = errors.New("state names no leading master")
+var ErrNoLeader = errors.New(`state names no leading master (no "leader" or "leader_info")`)
 
 // Status labels that carry a container's address (mesos-dns's "docker" and
 // "mesos" IP sources).

@@ -801,3 +801,30 @@ func TestSortTasks(t *testing.T) {
 		})
 	}
 }
+
+func TestSimpleFloatMatchesParseFloat(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	fast := []string{"0", "0.0", "1", "1.5", "1413572390.09275", "1507139816.34576", "1700000000.0",
+		"999999999999999", "0.000000000000001", "123456789.012345"}
+	for _, c := range fast {
+		if _, ok := simpleFloat([]byte(c)); !ok {
+			t.Errorf("simpleFloat(%q) left a simple number to ParseFloat", c)
+		}
+	}
+	cases := fast
+	for range 10000 {
+		cases = append(cases, strconv.FormatFloat(rng.Float64()*2e9, 'f', rng.IntN(8), 64))
+	}
+	for _, c := range cases {
+		got, ok := simpleFloat([]byte(c))
+		want, err := strconv.ParseFloat(c, 64)
+		if ok && (err != nil || got != want) {
+			t.Fatalf("simpleFloat(%q) = %v; ParseFloat = %v, %v", c, got, want, err)
+		}
+	}
+	for _, c := range []string{"1e5", "-1", "1234567890123456", "1.2.3", ".", "1.", ".5", "0.00000000000000000000001"} {
+		if _, ok := simpleFloat([]byte(c)); ok {
+			t.Errorf("simpleFloat(%q) took a number it must leave to ParseFloat", c)
+		}
+	}
+}

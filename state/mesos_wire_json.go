@@ -66,14 +66,15 @@ func jsonQuoteByte(c byte) string {
 
 // ws skips whitespace and returns the next byte, or 0 at the end of input.
 func (r *jsonReader) ws() byte {
-	for r.pos < len(r.data) {
-		switch c := r.data[r.pos]; c {
-		case ' ', '\n', '\r', '\t':
-			r.pos++
-		default:
+	d, i := r.data, r.pos
+	for ; i < len(d); i++ {
+		c := d[i]
+		if c > ' ' || (c != ' ' && c != '\n' && c != '\r' && c != '\t') {
+			r.pos = i
 			return c
 		}
 	}
+	r.pos = i
 	return 0
 }
 
@@ -260,12 +261,52 @@ func (r *jsonReader) float() (float64, bool, error) {
 	if err != nil || b == nil {
 		return 0, false, err
 	}
+	if f, ok := simpleFloat(b); ok {
+		return f, true, nil
+	}
 	f, err := strconv.ParseFloat(unsafe.String(unsafe.SliceData(b), len(b)), 64)
 	if err != nil {
 		r.pos = start
 		return 0, false, r.fail("number %s out of range", string(b))
 	}
 	return f, true, nil
+}
+
+// exactPow10 are the powers of ten a float64 holds exactly.
+var exactPow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
+	1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
+
+// simpleFloat converts the common number shape of Mesos timestamps,
+// "1413572390.09275": digits, an optional fraction, no sign or exponent, at most
+// 15 significant digits. Then mantissa and power of ten are exact float64s and
+// one division rounds correctly, so the result equals strconv.ParseFloat's.
+func simpleFloat(b []byte) (float64, bool) {
+	var mant uint64
+	digits, frac := 0, -1 // significant digits; index of the '.'
+	for i, c := range b {
+		switch {
+		case c >= '0' && c <= '9':
+			mant = mant*10 + uint64(c-'0')
+			if mant != 0 {
+				digits++
+			}
+		case c == '.' && frac < 0:
+			frac = i
+		default:
+			return 0, false
+		}
+	}
+	if digits > 15 || frac == len(b)-1 || frac == 0 {
+		return 0, false
+	}
+	k := 0
+	if frac > 0 {
+		k = len(b) - frac - 1
+	}
+	if k >= len(exactPow10) {
+		return 0, false
+	}
+	return float64(mant) / exactPow10[k], true
 }
 
 // uint32 reads a non-negative integer that fits 32 bits; null reads as absent.
