@@ -63,6 +63,9 @@ type applier struct {
 	invalid map[string]invalidApp // apps left out by validation
 	reloads []ReloadRecord
 	passed  map[uint64]bool // digests of configs that passed haproxy -c in this apply
+	// diskStale is set when runtime changes reached HAProxy but rewriting the
+	// config file failed: the file lags behind what runs until a write works.
+	diskStale bool
 }
 
 // invalidApp is an app whose config failed validation.
@@ -83,6 +86,12 @@ func newApplier(h *HAProxy, rt *runtimeAPI, arch *archive, m *metrics, log *slog
 // apps). force, when not empty, forces a reload.
 func (a *applier) apply(ctx context.Context, full *Model, rebuild rebuildFunc, force []Reason) (ApplyResult, error) {
 	a.passed = map[uint64]bool{}
+	if a.diskStale {
+		_, data := a.current()
+		if err := a.write(data); err != nil {
+			return ApplyResult{}, err
+		}
+	}
 	// Apps found invalid earlier whose part of the config has not changed are
 	// still invalid: leave them out without running haproxy -c again. The
 	// others are tried again (they may have been fixed).
@@ -121,12 +130,9 @@ func (a *applier) apply(ctx context.Context, full *Model, rebuild rebuildFunc, f
 				return res, nil
 			}
 			// Rewrite the file, no reload: a later reload agrees with what runs.
-			if werr := a.write(data); werr != nil {
-				return res, werr
-			}
 			a.setRunning(next, data)
 			res.Via = "runtime"
-			return res, nil
+			return res, a.write(data)
 		}
 		a.log.Warn("runtime change failed, reloading instead", "err", err)
 		plan.Reload = []Reason{{ReasonRuntimeFailed, err.Error()}}
@@ -217,12 +223,9 @@ func (a *applier) reload(ctx context.Context, full, next *Model, known map[strin
 			err := a.rt.Apply(ctx, plan.Runtime)
 			res.Reached = time.Now()
 			if err == nil {
-				if err := a.write(data); err != nil {
-					return res, err
-				}
 				a.setRunning(next, data)
 				res.Via = "runtime"
-				return res, nil
+				return res, a.write(data)
 			}
 			reasons = []Reason{{ReasonRuntimeFailed, err.Error()}}
 		}
@@ -331,11 +334,14 @@ func (a *applier) checker(dir string, rebuild rebuildFunc) checkFunc {
 	}
 }
 
-// write rewrites the config file after runtime changes.
+// write rewrites the config file after runtime changes. When it fails the file
+// is marked stale and written again before the next change.
 func (a *applier) write(data []byte) error {
 	if err := writeAtomic(a.configPath, data, 0o644); err != nil {
-		return fmt.Errorf("rewriting config after runtime changes: %w", err)
+		a.diskStale = true
+		return fmt.Errorf("rewriting config after runtime changes (HAProxy runs them; the file lags): %w", err)
 	}
+	a.diskStale = false
 	a.m.configWrites.Inc()
 	if err := a.arch.Save(data, time.Now()); err != nil {
 		a.log.Warn("archiving config", "err", err)

@@ -2,9 +2,12 @@ package lbsync
 
 import (
 	"errors"
+	"flag"
 	"fmt"
+	"net"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -229,3 +232,97 @@ func (c *Config) settingsVars() fmtVars {
 // proxy there.
 const httpFrontendOptions = "  option idle-close-on-response\n"
 
+// RegisterFlags defines c's options on fs under marathon-lb's flag names
+// (-group, -strict-mode, -health-check/-H, -dont-bind-http-https, -ssl-certs,
+// -group-https-by-vhost, -haproxy-map, -haproxy-config,
+// -min-serv-port-ip-per-task, -max-serv-port-ip-per-task) and ours, prefixed
+// lb- (-lb-templates-dir, -lb-ignore-template-labels, -lb-stats-socket,
+// -lb-stats-bind, -lb-http-bind, -lb-https-bind, -lb-appid-bind,
+// -lb-hard-stop-after). The current values of c are the defaults. -group
+// may be repeated and takes comma lists; the first -group replaces the
+// default groups.
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	fs.Var(&listFlag{list: &c.Groups}, "group", "only apps with one of these HAPROXY_GROUP names (comma list, repeatable; * for every app)")
+	fs.BoolVar(&c.StrictMode, "strict-mode", c.StrictMode, "serve a port only when its HAPROXY_{n}_ENABLED label is true")
+	fs.BoolVar(&c.HealthCheck, "health-check", c.HealthCheck, "only tasks whose Marathon health checks pass receive traffic")
+	fs.BoolVar(&c.HealthCheck, "H", c.HealthCheck, "short for -health-check")
+	fs.BoolVar(&c.DontBindHTTPHTTPS, "dont-bind-http-https", c.DontBindHTTPHTTPS, "no HTTP and HTTPS vhost frontends")
+	fs.Var(&listFlag{list: &c.SSLCerts}, "ssl-certs", "certificates of marathon_https_in (comma list)")
+	fs.BoolVar(&c.GroupHTTPSByVHost, "group-https-by-vhost", c.GroupHTTPSByVHost, "one TLS frontend per virtual host, chosen by SNI")
+	fs.BoolVar(&c.HAProxyMap, "haproxy-map", c.HAProxyMap, "route vhosts and app ids with map files")
+	fs.StringVar(&c.HAProxyConfig, "haproxy-config", c.HAProxyConfig, "where the HAProxy config is written")
+	fs.IntVar(&c.MinServPortIPPerTask, "min-serv-port-ip-per-task", c.MinServPortIPPerTask, "lowest service port assigned to IP-per-task apps")
+	fs.IntVar(&c.MaxServPortIPPerTask, "max-serv-port-ip-per-task", c.MaxServPortIPPerTask, "highest service port assigned to IP-per-task apps")
+	fs.StringVar(&c.TemplatesDir, "lb-templates-dir", c.TemplatesDir, "directory of HAProxy template files (HAPROXY_HEAD, …)")
+	fs.BoolVar(&c.IgnoreTemplateLabels, "lb-ignore-template-labels", c.IgnoreTemplateLabels, "ignore HAPROXY_{n}_<TEMPLATE> app labels")
+	fs.StringVar(&c.StatsSocket, "lb-stats-socket", c.StatsSocket, "HAProxy worker stats socket (Runtime API)")
+	fs.Var(&bindFlag{&c.StatsBindAddr, &c.StatsPort}, "lb-stats-bind", "ADDR:PORT of the stats listener")
+	fs.Var(&bindFlag{&c.HTTPBindAddr, &c.HTTPPort}, "lb-http-bind", "ADDR:PORT of marathon_http_in")
+	fs.Var(&bindFlag{&c.HTTPSBindAddr, &c.HTTPSPort}, "lb-https-bind", "ADDR:PORT of marathon_https_in")
+	fs.Var(&bindFlag{&c.AppIDBindAddr, &c.AppIDPort}, "lb-appid-bind", "ADDR:PORT of marathon_http_appid_in")
+	fs.StringVar(&c.HardStopAfter, "lb-hard-stop-after", c.HardStopAfter, "longest life of an old HAProxy worker after a reload")
+}
+
+// FromEnv reads the environment variables marathon-lb reads besides the
+// templates: FRAMEWORK_NAME and HAPROXY_GLOBAL_DEFAULT_OPTIONS.
+func (c *Config) FromEnv(getenv func(string) string) {
+	if v := getenv("FRAMEWORK_NAME"); v != "" {
+		c.FrameworkName = v
+	}
+	if v := getenv("HAPROXY_GLOBAL_DEFAULT_OPTIONS"); v != "" {
+		c.GlobalDefaultOptions = SplitList(v)
+	}
+}
+
+// listFlag is a repeatable comma-list flag; the first use replaces the
+// default.
+type listFlag struct {
+	list *[]string
+	set  bool
+}
+
+func (f *listFlag) String() string {
+	if f == nil || f.list == nil {
+		return ""
+	}
+	return strings.Join(*f.list, ",")
+}
+
+func (f *listFlag) Set(v string) error {
+	if !f.set {
+		*f.list = nil
+		f.set = true
+	}
+	*f.list = append(*f.list, SplitList(v)...)
+	return nil
+}
+
+// bindFlag sets an address and a port from "ADDR:PORT" (":PORT" keeps the
+// address, "*:PORT" is every address).
+type bindFlag struct {
+	addr *string
+	port *int
+}
+
+func (f *bindFlag) String() string {
+	if f == nil || f.addr == nil {
+		return ""
+	}
+	return *f.addr + ":" + strconv.Itoa(*f.port)
+}
+
+func (f *bindFlag) Set(v string) error {
+	host, port, err := net.SplitHostPort(v)
+	if err != nil {
+		return fmt.Errorf("want ADDR:PORT: %w", err)
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("%q is not a port", port)
+	}
+	if host != "" {
+		*f.addr = host
+	}
+	*f.port = n
+	return nil
+}

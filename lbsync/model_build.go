@@ -77,6 +77,7 @@ func BuildModel(apps []state.App, cfg *Config, ts *Templates, opts *BuildOptions
 	sel := selectServices(apps, cfg, opts)
 	b.model.Errors = sel.errors
 	b.model.Backends = make([]Backend, 0, len(sel.services))
+	b.binds.first = make(map[int]bindOwner, len(sel.services)+4)
 	b.frontends = make([]Frontend, 0, len(sel.services))
 	b.reserveSharedPorts()
 	for _, svc := range sel.services {
@@ -102,7 +103,7 @@ type builder struct {
 	// map ACL a single time).
 	once map[string]bool
 	// binds records the service ports bound, for conflicts.
-	binds     map[int][]bindOwner
+	binds     bindTable
 	userlists []byte
 	http      []weighted
 	https     []weighted
@@ -120,15 +121,17 @@ type builder struct {
 }
 
 type bindOwner struct {
-	addr  string
+	addr string
+	// appID is the app id, or the name of a shared listener when !app.
 	appID string
+	app   bool
 }
 
 // weighted is one app port's lines of a shared frontend.
 type weighted struct {
 	weight int
 	seq    int
-	appIDs []string
+	appID  string
 	text   string
 }
 
@@ -167,7 +170,7 @@ func newBuilder(cfg *Config, ts *Templates) *builder {
 		labelTemplates: map[[2]string]*Template{},
 		bindHTTP:       !cfg.DontBindHTTPHTTPS,
 		once:           map[string]bool{},
-		binds:          map[int][]bindOwner{},
+		binds:          bindTable{first: map[int]bindOwner{}},
 		grouped:        map[string]*groupedVHost{},
 		appIDSeen:      map[string]bool{},
 	}
@@ -175,12 +178,48 @@ func newBuilder(cfg *Config, ts *Templates) *builder {
 
 // reserveSharedPorts marks the ports of the shared listeners taken.
 func (b *builder) reserveSharedPorts() {
-	b.binds[b.cfg.StatsPort] = append(b.binds[b.cfg.StatsPort], bindOwner{b.cfg.StatsBindAddr, "the stats listener"})
-	b.binds[b.cfg.AppIDPort] = append(b.binds[b.cfg.AppIDPort], bindOwner{b.cfg.AppIDBindAddr, "marathon_http_appid_in"})
+	b.binds.add(b.cfg.StatsPort, bindOwner{b.cfg.StatsBindAddr, "the stats listener", false})
+	b.binds.add(b.cfg.AppIDPort, bindOwner{b.cfg.AppIDBindAddr, "marathon_http_appid_in", false})
 	if b.bindHTTP {
-		b.binds[b.cfg.HTTPPort] = append(b.binds[b.cfg.HTTPPort], bindOwner{b.cfg.HTTPBindAddr, "marathon_http_in"})
-		b.binds[b.cfg.HTTPSPort] = append(b.binds[b.cfg.HTTPSPort], bindOwner{b.cfg.HTTPSBindAddr, "marathon_https_in"})
+		b.binds.add(b.cfg.HTTPPort, bindOwner{b.cfg.HTTPBindAddr, "marathon_http_in", false})
+		b.binds.add(b.cfg.HTTPSPort, bindOwner{b.cfg.HTTPSBindAddr, "marathon_https_in", false})
 	}
+}
+
+// bindTable records who binds each port: one owner in a map (the usual
+// case), more in a second one.
+type bindTable struct {
+	first map[int]bindOwner
+	more  map[int][]bindOwner
+}
+
+func (t *bindTable) add(port int, o bindOwner) {
+	if _, ok := t.first[port]; !ok {
+		t.first[port] = o
+		return
+	}
+	if t.more == nil {
+		t.more = map[int][]bindOwner{}
+	}
+	t.more[port] = append(t.more[port], o)
+}
+
+// conflict returns who binds port on an address that clashes with addr.
+func (t *bindTable) conflict(port int, addr string) (bindOwner, bool) {
+	o, ok := t.first[port]
+	if !ok {
+		return bindOwner{}, false
+	}
+	clash := func(o bindOwner) bool { return o.addr == addr || wildcardAddr(o.addr) || wildcardAddr(addr) }
+	if clash(o) {
+		return o, true
+	}
+	for _, o := range t.more[port] {
+		if clash(o) {
+			return o, true
+		}
+	}
+	return bindOwner{}, false
 }
 
 func wildcardAddr(a string) bool {
@@ -370,13 +409,14 @@ func (b *builder) fail(svc *service, reason string) {
 }
 
 func (b *builder) bindConflict(svc *service) string {
-	addr := svc.labels.BindAddr
-	for _, o := range b.binds[svc.servicePort] {
-		if o.addr == addr || wildcardAddr(o.addr) || wildcardAddr(addr) {
-			return o.appID
-		}
+	o, ok := b.binds.conflict(svc.servicePort, svc.labels.BindAddr)
+	if !ok {
+		return ""
 	}
-	return ""
+	if o.app {
+		return "app " + o.appID
+	}
+	return o.appID
 }
 
 // healthVars are the {healthCheck…} placeholders of a health check, with port
@@ -465,7 +505,7 @@ func (b *builder) servers(c *contribution) {
 		return
 	}
 	svc := c.svc
-	eps := slices.Clone(svc.endpoints)
+	eps := svc.endpoints // svc is this build's own
 	slices.SortStableFunc(eps, func(x, y endpoint) int {
 		return cmp.Or(strings.Compare(x.host, y.host), cmp.Compare(x.port, y.port), strings.Compare(x.taskID, y.taskID))
 	})
@@ -488,17 +528,20 @@ func (b *builder) servers(c *contribution) {
 	if serverTmpl != "" && svc.labels.HealthCheckPortIndex < 0 {
 		hv = healthVars(svc.healthCheck, svc.healthCheck.Port)
 	}
-	var hcOpts []byte
+	var hcOpts, nameBuf []byte
 	c.servers = make([]Server, 0, len(eps))
 	prevName := ""
 	for _, ep := range eps {
 		ip := ep.ip.String()
-		var name string
+		nameBuf = nameBuf[:0]
 		if ep.host != ip {
-			name = cleanName(ep.host + "_" + ip + "_" + strconv.Itoa(ep.port))
-		} else {
-			name = cleanName(ip + "_" + strconv.Itoa(ep.port))
+			nameBuf = appendClean(nameBuf, ep.host)
+			nameBuf = append(nameBuf, '_')
 		}
+		nameBuf = appendClean(nameBuf, ip)
+		nameBuf = append(nameBuf, '_')
+		nameBuf = strconv.AppendInt(nameBuf, int64(ep.port), 10)
+		name := string(nameBuf)
 		if name == prevName {
 			continue // the same address twice (eps are sorted): one server
 		}
@@ -532,10 +575,15 @@ func (b *builder) servers(c *contribution) {
 		if c.err != nil {
 			return
 		}
-		s, err := parseServerLine(string(c.buf))
+		s, addr, err := splitServerLine(string(c.buf))
 		if err != nil {
 			c.err = fmt.Errorf("HAPROXY_BACKEND_SERVER_OPTIONS: %w", err)
 			return
+		}
+		if addr == ep.ip {
+			s.Host = ip
+		} else {
+			s.Host = addr.String()
 		}
 		s.Draining = ep.draining
 		s.TaskID = ep.taskID
@@ -604,30 +652,40 @@ func (s *idSet) add(id int) {
 
 // parseServerLine splits a rendered HAPROXY_BACKEND_SERVER_OPTIONS line.
 func parseServerLine(line string) (Server, error) {
+	s, addr, err := splitServerLine(line)
+	if err == nil {
+		s.Host = addr.String()
+	}
+	return s, err
+}
+
+// splitServerLine is parseServerLine leaving Host empty and returning the
+// address instead.
+func splitServerLine(line string) (Server, netip.Addr, error) {
 	line = strings.TrimRight(line, "\n")
 	if strings.ContainsAny(line, "\n\r") {
-		return Server{}, errors.New("renders more than one line")
+		return Server{}, netip.Addr{}, errors.New("renders more than one line")
 	}
 	kw, rest := nextField(line)
 	name, rest := nextField(rest)
 	addr, rest := nextField(rest)
 	if kw != "server" || addr == "" {
-		return Server{}, fmt.Errorf("renders %q, not \"server NAME ADDRESS:PORT …\"", line)
+		return Server{}, netip.Addr{}, fmt.Errorf("renders %q, not \"server NAME ADDRESS:PORT …\"", line)
 	}
 	i := strings.LastIndexByte(addr, ':')
 	if i < 0 {
-		return Server{}, fmt.Errorf("server address %q has no port", addr)
+		return Server{}, netip.Addr{}, fmt.Errorf("server address %q has no port", addr)
 	}
 	host := strings.TrimSuffix(strings.TrimPrefix(addr[:i], "["), "]")
 	ip, err := netip.ParseAddr(host)
 	if err != nil {
-		return Server{}, fmt.Errorf("server address %q is not an IP address", addr)
+		return Server{}, netip.Addr{}, fmt.Errorf("server address %q is not an IP address", addr)
 	}
 	port, err := strconv.Atoi(addr[i+1:])
 	if err != nil || port < 1 || port > 65535 {
-		return Server{}, fmt.Errorf("server address %q has no valid port", addr)
+		return Server{}, netip.Addr{}, fmt.Errorf("server address %q has no valid port", addr)
 	}
-	s := Server{Name: name, Host: ip.String(), Port: port, Weight: 1}
+	s := Server{Name: name, Port: port, Weight: 1}
 	// Keep the options as rendered (only the surrounding blanks go).
 	s.Options = strings.Trim(rest, " \t")
 	for opts := s.Options; opts != ""; {
@@ -640,7 +698,7 @@ func parseServerLine(line string) (Server, error) {
 			}
 		}
 	}
-	return s, nil
+	return s, ip.Unmap(), nil
 }
 
 // nextField splits off the first blank-separated field of s.
@@ -658,29 +716,31 @@ func nextField(s string) (field, rest string) {
 
 // cleanName is marathon-lb's re.sub(r'[^a-zA-Z0-9\-]', '_', s).
 func cleanName(s string) string {
-	var b strings.Builder
-	b.Grow(len(s))
+	return string(appendClean(make([]byte, 0, len(s)), s))
+}
+
+func appendClean(dst []byte, s string) []byte {
 	for _, r := range s {
 		if r < 0x80 && (r == '-' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
-			b.WriteRune(r)
+			dst = append(dst, byte(r))
 		} else {
-			b.WriteByte('_')
+			dst = append(dst, '_')
 		}
 	}
-	return b.String()
+	return dst
 }
 
 // commit adds a finished contribution to the model.
 func (b *builder) commit(c *contribution) {
 	svc := c.svc
-	b.binds[svc.servicePort] = append(b.binds[svc.servicePort], bindOwner{svc.labels.BindAddr, "app " + svc.appID})
+	b.binds.add(svc.servicePort, bindOwner{svc.labels.BindAddr, svc.appID, true})
 	b.userlists = append(b.userlists, c.userlist...)
 	b.seq++
 	if len(c.http) > 0 {
-		b.http = append(b.http, weighted{c.weight, b.seq, []string{svc.appID}, string(c.http)})
+		b.http = append(b.http, weighted{c.weight, b.seq, svc.appID, string(c.http)})
 	}
 	if len(c.https) > 0 || (b.bindHTTP && svc.labels.VHost != "") {
-		b.https = append(b.https, weighted{c.weight, b.seq, []string{svc.appID}, string(c.https)})
+		b.https = append(b.https, weighted{c.weight, b.seq, svc.appID, string(c.https)})
 	}
 	for _, vh := range c.gOrder {
 		g := b.grouped[vh]
@@ -691,7 +751,7 @@ func (b *builder) commit(c *contribution) {
 		cg := c.grouped[vh]
 		for _, e := range cg.entries {
 			e.seq = b.seq
-			e.appIDs = []string{svc.appID}
+			e.appID = svc.appID
 			g.entries = append(g.entries, e)
 		}
 		g.certs = appendUnique(g.certs, cg.certs...)
@@ -822,9 +882,9 @@ func (b *builder) finish() error {
 			shared = append(shared, fe)
 		}
 	}
-	slices.SortFunc(b.frontends, func(x, y Frontend) int { return strings.Compare(x.Name, y.Name) })
+	b.frontends = sortedByName(b.frontends, func(f *Frontend) string { return f.Name })
 	m.Frontends = append(shared, b.frontends...)
-	slices.SortFunc(m.Backends, func(x, y Backend) int { return strings.Compare(x.Name, y.Name) })
+	m.Backends = sortedByName(m.Backends, func(b *Backend) string { return b.Name })
 	slices.SortStableFunc(m.Errors, func(x, y AppError) int {
 		return cmp.Or(strings.Compare(x.AppID, y.AppID), cmp.Compare(x.Port, y.Port))
 	})
@@ -838,12 +898,34 @@ func (b *builder) finish() error {
 	return nil
 }
 
+// sortedByName returns items sorted by name. The items are large structs:
+// sorting indexes and copying each once beats swapping them in place.
+func sortedByName[T any](items []T, name func(*T) string) []T {
+	if slices.IsSortedFunc(items, func(x, y T) int { return strings.Compare(name(&x), name(&y)) }) {
+		return items
+	}
+	idx := make([]int32, len(items))
+	for i := range idx {
+		idx[i] = int32(i)
+	}
+	slices.SortFunc(idx, func(x, y int32) int { return strings.Compare(name(&items[x]), name(&items[y])) })
+	out := make([]T, len(items))
+	for i, j := range idx {
+		out[i] = items[j]
+	}
+	return out
+}
+
 // sharedFrontend renders a head and the weighted app lines, heaviest first
 // (ties in app order).
 func (b *builder) sharedFrontend(name string, port int, head string, vars fmtVars, entries []weighted) (Frontend, error) {
 	fe := Frontend{Name: name, Port: port}
 	t := b.ts.Get("HAPROXY_" + head)
-	text, err := t.execute(nil, fmtScope{vars, b.settings})
+	size := 256
+	for i := range entries {
+		size += len(entries[i].text)
+	}
+	text, err := t.execute(make([]byte, 0, size), fmtScope{vars, b.settings})
 	if err != nil {
 		return fe, fmt.Errorf("rendering %s: %w", t.Name, err)
 	}
@@ -852,7 +934,7 @@ func (b *builder) sharedFrontend(name string, port int, head string, vars fmtVar
 	var apps []string
 	for _, e := range sorted {
 		text = append(text, e.text...)
-		apps = append(apps, e.appIDs...)
+		apps = append(apps, e.appID)
 	}
 	fe.Text = string(text)
 	fe.Apps = sortedUnique(apps)
@@ -912,7 +994,7 @@ func (b *builder) groupedHTTPS() ([]Frontend, []Backend, error) {
 		var apps []string
 		for _, e := range entries {
 			ft = append(ft, e.text...)
-			apps = append(apps, e.appIDs...)
+			apps = append(apps, e.appID)
 		}
 		apps = sortedUnique(apps)
 		allApps = append(allApps, apps...)

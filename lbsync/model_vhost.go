@@ -11,7 +11,11 @@ func (b *builder) vhostACLs(c *contribution) {
 	svc := c.svc
 	l := &svc.labels
 	appPath := strings.ReplaceAll(strings.TrimPrefix(svc.appID, "/"), "/", "_")
-	c.grouped = map[string]*groupedVHost{}
+	// Per-vhost bookkeeping only matters with --group-https-by-vhost.
+	grouping := b.cfg.GroupHTTPSByVHost
+	if grouping {
+		c.grouped = map[string]*groupedVHost{}
+	}
 	group := func(vh string) *groupedVHost {
 		g := c.grouped[vh]
 		if g == nil {
@@ -22,10 +26,16 @@ func (b *builder) vhostACLs(c *contribution) {
 		return g
 	}
 	addGrouped := func(vh, text string) {
+		if !grouping {
+			return
+		}
 		g := group(vh)
 		g.entries = append(g.entries, weighted{weight: c.weight, text: text})
 	}
 	noteCertsAndOptions := func(vh string) {
+		if !grouping {
+			return
+		}
 		if l.SSLCert != "" {
 			g := group(vh)
 			g.certs = appendUnique(g.certs, l.SSLCert)
@@ -52,6 +62,9 @@ func (b *builder) vhostACLs(c *contribution) {
 		tmp = tmp[:0]
 		b.exec(c, &tmp, name, vars...)
 		c.https = append(c.https, tmp...)
+		if !grouping {
+			return ""
+		}
 		return string(tmp)
 	}
 	mapOnce := func(key string) bool {

@@ -44,7 +44,7 @@ func TestComputePlan(t *testing.T) {
 		{name: "scale down", old: planModel(be("b", true, a1, a2)), cur: planModel(be("b", true, a2)),
 			wantOps: []string{"remove b/a1"}},
 		{name: "replace: add before remove", old: planModel(be("b", true, a1), be("c", true, a2)),
-			cur: planModel(be("b", true, a2), be("c", true, a1)),
+			cur:     planModel(be("b", true, a2), be("c", true, a1)),
 			wantOps: []string{"add b/a2 127.0.0.3:8002", "add c/a1 127.0.0.2:8001", "remove b/a1", "remove c/a2"}},
 		{name: "moved", old: planModel(be("b", true, a1, a2)), cur: planModel(be("b", true, a1, a2moved)),
 			wantOps: []string{"set_addr b/a2 127.0.0.4:8003"}},
@@ -64,7 +64,11 @@ func TestComputePlan(t *testing.T) {
 		{name: "backend removed", old: planModel(be("b", true, a1), be("c", true)), cur: planModel(be("c", true)),
 			wantClasses: []string{ReasonBackendRemoved}},
 		{name: "backend options", old: planModel(be("b", true, a1)),
-			cur: func() *Model { m := planModel(be("b", true, a1)); m.Backends[0].Text += "  balance leastconn\n"; return m }(),
+			cur: func() *Model {
+				m := planModel(be("b", true, a1))
+				m.Backends[0].Text += "  balance leastconn\n"
+				return m
+			}(),
 			wantClasses: []string{ReasonBackendChanged}},
 		{name: "head and frontend", old: planModel(be("b", true, a1)),
 			cur: func() *Model {

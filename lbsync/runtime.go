@@ -126,8 +126,10 @@ func (r *runtimeAPI) apply(c hrt.Runtime, op RuntimeOp) error {
 			if err := c.SetServerAddr(b, s.Name, s.Host, s.Port); err != nil {
 				return err
 			}
-			if err := c.SetServerWeight(b, s.Name, strconv.Itoa(s.Weight)); err != nil {
-				return err
+			if s.Weight > 0 {
+				if err := c.SetServerWeight(b, s.Name, strconv.Itoa(s.Weight)); err != nil {
+					return err
+				}
 			}
 			return c.SetServerState(b, s.Name, readyState(s))
 		}
@@ -207,42 +209,62 @@ func (r *runtimeAPI) RunReaper(ctx context.Context, tick time.Duration) {
 }
 
 func (r *runtimeAPI) reap(ctx context.Context) {
+	type candidate struct {
+		key serverKey
+		p   *pendingRemoval
+	}
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	if len(r.pending) == 0 {
+		r.mu.Unlock()
 		return
 	}
 	c, err := r.conn(ctx)
+	cands := make([]candidate, 0, len(r.pending))
+	for key, p := range r.pending {
+		cands = append(cands, candidate{key, p})
+	}
+	r.mu.Unlock()
 	if err != nil {
 		return
 	}
-	now := time.Now()
-	for key, p := range r.pending {
+	// Asking how busy a server is does not hold r.mu, so that a change waiting
+	// to reach HAProxy is not queued behind a round of drain checks.
+	for _, cand := range cands {
+		key, p := cand.key, cand.p
+		now := time.Now()
 		expired := now.Sub(p.since) >= r.drainTimeout
+		var n int
 		if !expired {
-			n, err := serverSessions(c, key.backend, key.server)
-			if errors.Is(err, errNoSuchServer) {
-				r.log.Debug("drained server is gone", "backend", key.backend, "server", key.server)
-				delete(r.pending, key)
-				continue
-			}
-			if err != nil || n > 0 {
-				r.log.Debug("server still draining", "backend", key.backend, "server", key.server, "sessions", n, "err", err)
-				continue
-			}
+			n, err = serverSessions(c, key.backend, key.server)
 		}
-		err := deleteServer(c, key.backend, key.server)
+		r.mu.Lock()
+		if r.pending[key] != p {
+			// Taken back, or forgotten after a reload, meanwhile.
+			r.mu.Unlock()
+			continue
+		}
 		switch {
-		case err == nil || errors.Is(err, errNoSuchServer):
+		case errors.Is(err, errNoSuchServer):
+			r.log.Debug("drained server is gone", "backend", key.backend, "server", key.server)
 			delete(r.pending, key)
-			r.log.Debug("server deleted", "backend", key.backend, "server", key.server,
-				"drained", now.Sub(p.since).Round(time.Millisecond), "forced", expired)
-		case now.Sub(p.since) >= 2*r.drainTimeout:
-			// It stays in maintenance, taking no traffic, until the next reload.
-			delete(r.pending, key)
-			r.log.Warn("server left in maintenance, cannot delete it", "backend", key.backend,
-				"server", key.server, "err", err)
+		case err != nil || n > 0:
+			r.log.Debug("server still draining", "backend", key.backend, "server", key.server, "sessions", n, "err", err)
+		default:
+			derr := deleteServer(c, key.backend, key.server)
+			switch {
+			case derr == nil || errors.Is(derr, errNoSuchServer):
+				delete(r.pending, key)
+				r.log.Debug("server deleted", "backend", key.backend, "server", key.server,
+					"drained", now.Sub(p.since).Round(time.Millisecond), "forced", expired)
+			case now.Sub(p.since) >= 2*r.drainTimeout:
+				// It stays in maintenance, taking no traffic, until the next reload.
+				delete(r.pending, key)
+				r.log.Warn("server left in maintenance, cannot delete it", "backend", key.backend,
+					"server", key.server, "err", derr)
+			}
 		}
+		r.mu.Unlock()
+		err = nil
 	}
 }
 

@@ -72,7 +72,7 @@ func selectServices(apps []state.App, cfg *Config, opts *BuildOptions) selection
 		if opts.Exclude[c.app.ID] {
 			continue
 		}
-		app := &c.app
+		app := c.app
 		if cfg.FrameworkName != "" && strings.TrimPrefix(app.ID, "/") == cfg.FrameworkName {
 			continue
 		}
@@ -81,6 +81,7 @@ func selectServices(apps []state.App, cfg *Config, opts *BuildOptions) selection
 			sel.errors = append(sel.errors, AppError{AppID: app.ID, Port: -1, Reason: err.Error()})
 			continue
 		}
+		members := c.memberIDs()
 		servicePorts := appServicePorts(app, assigner)
 		portServices := make([]*service, len(servicePorts)) // by port index; nil when skipped
 		origPort := make([]int, len(servicePorts))
@@ -100,7 +101,7 @@ func selectServices(apps []state.App, cfg *Config, opts *BuildOptions) selection
 			}
 			svc := &service{
 				appID:       app.ID,
-				members:     c.members,
+				members:     members,
 				index:       n,
 				servicePort: sp,
 				labels:      labels,
@@ -149,6 +150,9 @@ func selectServices(apps []state.App, cfg *Config, opts *BuildOptions) selection
 				}
 				if ep.host == "" {
 					ep.host = ip.String()
+				}
+				if svc.endpoints == nil {
+					svc.endpoints = make([]endpoint, 0, len(app.Tasks))
 				}
 				svc.endpoints = append(svc.endpoints, ep)
 			}

@@ -12,11 +12,21 @@ import (
 // candidate is an app on its way into the model: a Marathon app, or the merge
 // of the apps of one blue/green deployment group.
 type candidate struct {
-	app state.App
-	// members are the ids of the apps merged into this one, sorted.
+	// app is read-only: it points into the caller's apps, or at a merge.
+	app *state.App
+	// members are the ids of the apps merged into this one, sorted; nil for
+	// an app that was not merged (its only member is app.ID).
 	members []string
 	// taskApp maps a task id to the id of the app it came from.
 	taskApp map[string]string
+}
+
+// memberIDs returns the ids of the apps in the candidate.
+func (c *candidate) memberIDs() []string {
+	if c.members == nil {
+		return []string{c.app.ID}
+	}
+	return c.members
 }
 
 // mergeDeploymentGroups merges the apps that share a HAPROXY_DEPLOYMENT_GROUP
@@ -29,20 +39,24 @@ type candidate struct {
 // result lists plain apps sorted by id, then the groups sorted by id.
 func mergeDeploymentGroups(apps []state.App) []candidate {
 	out := make([]candidate, 0, len(apps))
-	groups := map[string]*candidate{}
+	var groups map[string]*candidate
 	var order []string
 	for i := range apps {
 		a := &apps[i]
 		g, ok := a.Labels[LabelDeploymentGroup]
 		if !ok || g == "" || strings.ContainsAny(g, "\n\r") {
-			out = append(out, candidate{app: *a, members: []string{a.ID}})
+			out = append(out, candidate{app: a})
 			continue
 		}
 		if g[0] != '/' {
 			g = "/" + g
 		}
-		cur := candidate{app: *a, members: []string{a.ID}}
-		cur.app.ID = g
+		if groups == nil {
+			groups = map[string]*candidate{}
+		}
+		renamed := *a
+		renamed.ID = g
+		cur := candidate{app: &renamed, members: []string{a.ID}}
 		prev, seen := groups[g]
 		if !seen {
 			c := cur
@@ -53,7 +67,10 @@ func mergeDeploymentGroups(apps []state.App) []candidate {
 		merged := mergePair(prev, &cur, a)
 		groups[g] = &merged
 	}
-	slices.SortFunc(out, func(x, y candidate) int { return cmp.Compare(x.app.ID, y.app.ID) })
+	byID := func(x, y candidate) int { return cmp.Compare(x.app.ID, y.app.ID) }
+	if !slices.IsSortedFunc(out, byID) {
+		slices.SortFunc(out, byID)
+	}
 	slices.Sort(order)
 	for _, g := range order {
 		out = append(out, *groups[g])
@@ -91,11 +108,12 @@ func mergePair(prev, cur *candidate, raw *state.App) candidate {
 	maxDrainable := max(0, healthyNew+old.app.Instances-target)
 
 	oldTasks := slices.Clone(old.app.Tasks)
+	merged := candidate{app: new(state.App), taskApp: map[string]string{}}
+	*merged.app = *old.app
 	slices.SortFunc(oldTasks, func(x, y state.AppTask) int { return cmp.Compare(x.ID, y.ID) })
 	for i := range min(len(oldTasks), healthyNew, maxDrainable) {
 		oldTasks[i].Draining = true
 	}
-	merged := candidate{app: old.app, taskApp: map[string]string{}}
 	merged.app.Tasks = append(oldTasks, nw.app.Tasks...)
 	merged.members = append(append([]string(nil), old.members...), nw.members...)
 	slices.Sort(merged.members)
@@ -113,7 +131,7 @@ func (c *candidate) appOf(taskID string) string {
 	if id, ok := c.taskApp[taskID]; ok {
 		return id
 	}
-	return c.members[0]
+	return c.memberIDs()[0]
 }
 
 // deploymentStartedAt parses HAPROXY_DEPLOYMENT_STARTED_AT; the zero time

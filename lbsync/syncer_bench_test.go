@@ -1,12 +1,14 @@
 package lbsync
 
 import (
+	"os"
 	"slices"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/discovery-mesos/discovery/internal/haproxytest"
+	"github.com/discovery-mesos/discovery/state"
 )
 
 // BenchmarkServerChangeLatency measures how long a server-level change takes
@@ -44,6 +46,63 @@ func BenchmarkServerChangeLatency(b *testing.B) {
 			a.Servers = backends[:3]
 		}
 		e.apply(next...)
+		st := e.s.Status()
+		if st.Via != "runtime" {
+			b.Fatalf("iteration %d applied via %q", i, st.Via)
+		}
+		lat = append(lat, st.Took)
+		apps = next
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	pct := func(p float64) float64 {
+		return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))].Microseconds()) / 1000
+	}
+	b.ReportMetric(pct(0.5), "p50-ms")
+	b.ReportMetric(pct(0.99), "p99-ms")
+	b.ReportMetric(float64(lat[len(lat)-1].Microseconds())/1000, "max-ms")
+}
+
+// BenchmarkServerChangeLatencyRealModel is BenchmarkServerChangeLatency through
+// the whole pipeline: Marathon apps, BuildModel with the default templates,
+// plan, Runtime API. LBSYNC_BENCH_APPS sets the number of apps (1,000).
+//
+//	LBSYNC_BENCH_APPS=3000 go test ./lbsync -run '^$' -bench ServerChangeLatencyRealModel -benchtime 100x
+func BenchmarkServerChangeLatencyRealModel(b *testing.B) {
+	napps := 1000
+	if v := os.Getenv("LBSYNC_BENCH_APPS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			b.Fatal(err)
+		}
+		napps = n
+	}
+	rm := &realModel{}
+	e := newLBEnv(b, withRealModel(b, rm), func(o *SyncerOptions) { o.ArchiveKeep = 0 })
+	backends := []*haproxytest.Backend{
+		haproxytest.StartBackend(b, "127.0.0.2"),
+		haproxytest.StartBackend(b, "127.0.0.3"),
+		haproxytest.StartBackend(b, "127.0.0.4"),
+		haproxytest.StartBackend(b, "127.0.0.5"),
+	}
+	const bindIP = "127.0.1.1"
+	base := 20000 + haproxytest.FreePort(b, bindIP)%(45000-napps-20000)
+	apps := make([]state.App, napps)
+	for i := range apps {
+		apps[i] = marathonApp("/app"+strconv.Itoa(i), base+i, map[string]string{"HAPROXY_0_BIND_ADDR": bindIP}, backends[:3]...)
+	}
+	e.wait(rm.push(e, apps...))
+	var lat []time.Duration
+	b.ResetTimer()
+	for i := range b.N {
+		next := slices.Clone(apps)
+		k := i % napps
+		tasks := backends[:4]
+		if len(next[k].Tasks) == 4 {
+			tasks = backends[:3]
+		}
+		next[k] = marathonApp(next[k].ID, base+k, map[string]string{"HAPROXY_0_BIND_ADDR": bindIP}, tasks...)
+		e.wait(rm.push(e, next...))
 		st := e.s.Status()
 		if st.Via != "runtime" {
 			b.Fatalf("iteration %d applied via %q", i, st.Via)

@@ -1,6 +1,7 @@
 package lbsync
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -31,6 +32,9 @@ type testApp struct {
 	Static bool
 	// BindIP is the frontend's address, 127.0.0.1 when empty.
 	BindIP string
+	// ServerOptions are the options of every server, "check inter 1s" when
+	// empty.
+	ServerOptions string
 }
 
 // lbEnv is a real HAProxy driven by a Syncer, fed with test models through
@@ -53,7 +57,9 @@ type lbEnv struct {
 	done   chan struct{}
 }
 
-func newLBEnv(t testing.TB, opts ...func(*SyncerOptions)) *lbEnv {
+// newLBEnv starts a supervised HAProxy and a Syncer. opts are
+// func(*HAProxyOptions) or func(*SyncerOptions) adjustments.
+func newLBEnv(t testing.TB, opts ...any) *lbEnv {
 	t.Helper()
 	bin := haproxytest.Binary(t)
 	dir := haproxytest.Dir(t)
@@ -71,14 +77,20 @@ func newLBEnv(t testing.TB, opts ...func(*SyncerOptions)) *lbEnv {
 	if os.Getenv("LBSYNC_TEST_DEBUG") != "" {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	e.h = NewHAProxy(HAProxyOptions{
+	ho := HAProxyOptions{
 		Binary:         bin,
 		ConfigPath:     filepath.Join(dir, "haproxy.cfg"),
 		MasterSocket:   filepath.Join(dir, "master.sock"),
 		RestartBackoff: 20 * time.Millisecond,
 		StopTimeout:    2 * time.Second,
 		Logger:         log.With("component", "haproxy"),
-	})
+	}
+	for _, o := range opts {
+		if f, ok := o.(func(*HAProxyOptions)); ok {
+			f(&ho)
+		}
+	}
+	e.h = NewHAProxy(ho)
 	so := SyncerOptions{
 		HAProxy:      e.h,
 		StatsSocket:  e.stats,
@@ -91,7 +103,13 @@ func newLBEnv(t testing.TB, opts ...func(*SyncerOptions)) *lbEnv {
 		Logger:       log.With("component", "lbsync"),
 	}
 	for _, o := range opts {
-		o(&so)
+		switch f := o.(type) {
+		case func(*SyncerOptions):
+			f(&so)
+		case func(*HAProxyOptions):
+		default:
+			t.Fatalf("newLBEnv: unknown option %T", o)
+		}
 	}
 	s, err := NewSyncer(so)
 	if err != nil {
@@ -193,7 +211,7 @@ func (e *lbEnv) build(snap *state.Snapshot, opts *BuildOptions) (*Model, error) 
 		for _, s := range a.Servers {
 			b.Servers = append(b.Servers, Server{
 				Name: strings.ReplaceAll(s.Host, ".", "_") + "_" + strconv.Itoa(s.Port),
-				Host: s.Host, Port: s.Port, Weight: 1, Options: "check inter 1s",
+				Host: s.Host, Port: s.Port, Weight: 1, Options: cmp.Or(a.ServerOptions, "check inter 1s"),
 				TaskID: a.ID + "." + s.Addr(), AppID: a.ID,
 			})
 		}

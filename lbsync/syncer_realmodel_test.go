@@ -90,8 +90,8 @@ func marathonApp(id string, servicePort int, extra map[string]string, tasks ...*
 		Ports: []state.AppPort{{ServicePort: servicePort, Protocol: "tcp"}}}
 	for _, b := range tasks {
 		a.Tasks = append(a.Tasks, state.AppTask{
-			ID:    strings.TrimPrefix(id, "/") + "." + strings.ReplaceAll(b.Addr(), ":", "-"),
-			Host:  b.Host, Ports: []int{b.Port}, State: state.TaskRunning,
+			ID:   strings.TrimPrefix(id, "/") + "." + strings.ReplaceAll(b.Addr(), ":", "-"),
+			Host: b.Host, Ports: []int{b.Port}, State: state.TaskRunning,
 		})
 	}
 	return a

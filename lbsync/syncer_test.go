@@ -3,8 +3,10 @@ package lbsync
 import (
 	"bytes"
 	"context"
+	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -230,16 +232,35 @@ func TestHAProxyKilledIsRestarted(t *testing.T) {
 	app.Servers = []*haproxytest.Backend{b2} // through the runtime API only
 	e.apply(app)
 
-	for _, sig := range []syscall.Signal{syscall.SIGKILL, syscall.SIGTERM} {
-		t.Run(sig.String(), func(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		sig    syscall.Signal
+		worker bool
+	}{
+		{"master killed", syscall.SIGKILL, false},
+		{"master terminated", syscall.SIGTERM, false},
+		{"worker killed", syscall.SIGKILL, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
 			restarts := e.h.Restarts()
 			pid := e.h.PID()
 			if pid == 0 {
 				t.Fatal("no haproxy pid")
 			}
+			victim := pid
+			if tc.worker {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				p, err := e.h.showProcRetry(ctx)
+				cancel()
+				w, ok := p.CurrentWorker()
+				if err != nil || !ok {
+					t.Fatalf("no worker: %v", err)
+				}
+				victim = w.PID
+			}
 			changed := e.s.Changed()
 			killedAt := time.Now()
-			if err := syscall.Kill(pid, sig); err != nil {
+			if err := syscall.Kill(victim, tc.sig); err != nil {
 				t.Fatal(err)
 			}
 			if !haproxytest.WaitFor(5*time.Second, func() bool { return e.h.Restarts() == restarts+1 && e.h.PID() != 0 && e.h.PID() != pid }) {
@@ -258,14 +279,19 @@ func TestHAProxyKilledIsRestarted(t *testing.T) {
 			}) {
 				t.Fatal("no traffic to the runtime-added server after the restart")
 			}
-			t.Logf("serving again %v after %s", time.Since(killedAt).Round(time.Millisecond), sig)
+			t.Logf("serving again %v after: %s", time.Since(killedAt).Round(time.Millisecond), tc.name)
+			for _, sock := range []string{filepath.Join(e.dir, "master.sock"), e.stats} {
+				if fi, err := os.Stat(sock); err != nil || fi.Mode().Perm() != 0o600 {
+					t.Errorf("%s: %v, want mode 0600", sock, err)
+				}
+			}
 		})
 	}
-	if n := e.counter("discovery_lb_haproxy_restarts_total", ""); n != 2 {
-		t.Fatalf("restarts metric %v, want 2", n)
+	if n := e.counter("discovery_lb_haproxy_restarts_total", ""); n != 3 {
+		t.Fatalf("restarts metric %v, want 3", n)
 	}
-	if n := e.counter("discovery_lb_reloads_total", ReasonRestarted); n != 2 {
-		t.Fatalf("restart reloads %v, want 2", n)
+	if n := e.counter("discovery_lb_reloads_total", ReasonRestarted); n != 3 {
+		t.Fatalf("restart reloads %v, want 3", n)
 	}
 }
 
@@ -333,4 +359,138 @@ func TestRemovedServerDrainsBeforeDeletion(t *testing.T) {
 			t.Fatalf("a request past the drain bound was not cut: %q after %v", r.body, r.took)
 		}
 	})
+}
+
+// TestFailedReloadKeepsRunningConfig: a config that passes "haproxy -c" but
+// cannot load (its port is taken) fails the reload; HAProxy keeps serving the
+// previous config, which stays on disk.
+func TestFailedReloadKeepsRunningConfig(t *testing.T) {
+	e := newLBEnv(t)
+	b1 := haproxytest.StartBackend(t, "127.0.0.2")
+	web := testApp{ID: "/web", Port: haproxytest.FreePort(t, "127.0.0.1"), Servers: []*haproxytest.Backend{b1}}
+	e.apply(web)
+	running := e.s.Config()
+
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	clash := testApp{ID: "/clash", Port: taken.Addr().(*net.TCPAddr).Port, Servers: []*haproxytest.Backend{b1}}
+	seq := e.push(web, clash)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	err = e.s.WaitApplied(ctx, seq)
+	if err == nil || !strings.Contains(err.Error(), "reload failed") {
+		t.Fatalf("err = %v, want a failed reload", err)
+	}
+	if !bytes.Equal(e.s.Config(), running) {
+		t.Fatal("the syncer believes the failed config runs")
+	}
+	if disk, _ := os.ReadFile(e.h.ConfigPath()); !bytes.Equal(disk, running) {
+		t.Fatal("the failed config stayed on disk")
+	}
+	if _, err := haproxytest.Get(newClient(), url(web)); err != nil {
+		t.Fatalf("previous config no longer serves: %v", err)
+	}
+	if e.counter("discovery_lb_reload_failures_total", "") < 1 {
+		t.Fatal("failed reload not counted")
+	}
+	st := e.s.Status()
+	if last := st.Reloads[len(st.Reloads)-1]; last.Err == "" {
+		t.Fatalf("last reload %+v has no error", last)
+	}
+	// Once the port is free, the retry goes through.
+	taken.Close()
+	e.apply(web, clash)
+	if _, err := haproxytest.Get(newClient(), url(clash)); err != nil {
+		t.Fatalf("after the port was freed: %v", err)
+	}
+}
+
+// TestFailedRuntimeOpReloads: a server change the Runtime API refuses (here
+// "cookie" on a dynamic server, in a backend wrongly marked dynamic) becomes a
+// reload with that reason, and the change is applied all the same.
+func TestFailedRuntimeOpReloads(t *testing.T) {
+	e := newLBEnv(t)
+	b1 := haproxytest.StartBackend(t, "127.0.0.2")
+	b2 := haproxytest.StartBackend(t, "127.0.0.3")
+	app := testApp{ID: "/sticky", Port: haproxytest.FreePort(t, "127.0.0.1"), Servers: []*haproxytest.Backend{b1},
+		Extra: "  cookie SRV insert indirect nocache\n", ServerOptions: "check inter 1s cookie x"}
+	e.apply(app)
+	reloads := e.masterReloads()
+	app.Servers = []*haproxytest.Backend{b1, b2}
+	e.apply(app)
+	if got := e.masterReloads(); got != reloads+1 {
+		t.Fatalf("reloads %d → %d, want one", reloads, got)
+	}
+	if n := e.counter("discovery_lb_reloads_total", ReasonRuntimeFailed); n != 1 {
+		t.Fatalf("runtime_failed reloads %v, want 1", n)
+	}
+	if n := e.counter("discovery_lb_runtime_op_failures_total", "add"); n != 1 {
+		t.Fatalf("failed add ops %v, want 1", n)
+	}
+	st := e.s.Status()
+	if last := st.Reloads[len(st.Reloads)-1]; !strings.Contains(last.Reasons[0].Detail, "cookie") {
+		t.Fatalf("reason %q does not say why", last.Reasons[0].Detail)
+	}
+	got := spread(t, app, 10)
+	if got[b1.Addr()] == 0 || got[b2.Addr()] == 0 {
+		t.Fatalf("after the reload: %v", got)
+	}
+}
+
+// TestUnwritableConfigKeepsRunningConfig: when the config cannot be written
+// (here its directory is gone, as a full or read-only disk would refuse it),
+// the change fails with a clear error, HAProxy keeps its running config, and
+// the change goes through once writing works again.
+func TestUnwritableConfigKeepsRunningConfig(t *testing.T) {
+	var confDir string
+	e := newLBEnv(t, func(o *HAProxyOptions) {
+		confDir = filepath.Join(filepath.Dir(o.ConfigPath), "conf")
+		if err := os.Mkdir(confDir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		o.ConfigPath = filepath.Join(confDir, "haproxy.cfg")
+	})
+	b1 := haproxytest.StartBackend(t, "127.0.0.2")
+	b2 := haproxytest.StartBackend(t, "127.0.0.3")
+	web := testApp{ID: "/web", Port: haproxytest.FreePort(t, "127.0.0.1"), Servers: []*haproxytest.Backend{b1}}
+	e.apply(web)
+	running := e.s.Config()
+
+	if err := os.RemoveAll(confDir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(confDir, []byte("not a directory"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	api := testApp{ID: "/api", Port: haproxytest.FreePort(t, "127.0.0.1"), Servers: []*haproxytest.Backend{b2}}
+	seq := e.push(web, api)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	err := e.s.WaitApplied(ctx, seq)
+	if err == nil || !strings.Contains(err.Error(), confDir) {
+		t.Fatalf("err = %v, want an error naming %s", err, confDir)
+	}
+	if !bytes.Equal(e.s.Config(), running) {
+		t.Fatal("the syncer believes the unwritten config runs")
+	}
+	if _, err := haproxytest.Get(newClient(), url(web)); err != nil {
+		t.Fatalf("running config no longer serves: %v", err)
+	}
+
+	// Writable again: the retry applies the change.
+	if err := os.Remove(confDir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(confDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if !haproxytest.WaitFor(10*time.Second, func() bool {
+		_, err := haproxytest.Get(newClient(), url(api))
+		return err == nil
+	}) {
+		t.Fatalf("change not applied after the disk came back: %+v", e.s.Status())
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -212,4 +213,31 @@ func UserTemplateFiles(dir string) (unknown []string, err error) {
 	}
 	sort.Strings(unknown)
 	return unknown, nil
+}
+
+// Warnings lists what in the loaded templates defeats hitless operation
+// without stopping a config from being built, for the operator's log: a
+// HAPROXY_HEAD (often a marathon-lb one) that daemonizes, or that opens no
+// admin stats socket at cfg.StatsSocket, so that server changes cannot go
+// through the Runtime API and every change becomes a reload.
+func (ts *Templates) Warnings(cfg *Config) []string {
+	var warnings []string
+	head := ts.Get("HAPROXY_HEAD")
+	socketOK := false
+	for line := range strings.Lines(head.Text) {
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			continue
+		}
+		switch {
+		case f[0] == "daemon":
+			warnings = append(warnings, fmt.Sprintf("HAPROXY_HEAD (%s) says \"daemon\": under a supervisor HAProxy must stay in the foreground", head.Source))
+		case len(f) >= 3 && f[0] == "stats" && f[1] == "socket" && f[2] == cfg.StatsSocket:
+			socketOK = slices.Contains(f, "admin")
+		}
+	}
+	if !socketOK {
+		warnings = append(warnings, fmt.Sprintf("HAPROXY_HEAD (%s) has no \"stats socket %s … level admin\": server changes will need reloads", head.Source, cfg.StatsSocket))
+	}
+	return warnings
 }

@@ -315,3 +315,19 @@ func TestBadLabelTemplateHurtsOnlyItsApp(t *testing.T) {
 		})
 	}
 }
+
+func TestTemplateWarnings(t *testing.T) {
+	cfg := testConfig()
+	if w := mustTemplates(t, cfg, "", nil).Warnings(cfg); len(w) != 0 {
+		t.Errorf("our defaults warn: %v", w)
+	}
+	dir := t.TempDir()
+	head := "global\n  daemon\n  stats socket /var/run/haproxy/socket expose-fd listeners\n"
+	if err := os.WriteFile(filepath.Join(dir, "HAPROXY_HEAD"), []byte(head), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	w := mustTemplates(t, cfg, dir, nil).Warnings(cfg)
+	if len(w) != 2 || !strings.Contains(w[0], "daemon") || !strings.Contains(w[1], "stats socket "+cfg.StatsSocket) {
+		t.Errorf("warnings %q", w)
+	}
+}

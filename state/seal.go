@@ -161,7 +161,6 @@ func (c *Cluster) digest() uint64 {
 	return d.h.Sum64()
 }
 
-
 func b2u(b bool) uint64 {
 	if b {
 		return 1

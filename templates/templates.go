@@ -6,8 +6,21 @@
 // {hostname}, {sslCerts}, …) with Python str.format syntax, so that a user's
 // marathon-lb template file can replace any of them unchanged. Templates that
 // marathon-lb inserts verbatim (HAPROXY_HEAD, the frontend heads, …) are
-// expanded once, when loaded, with the load balancer's settings ({statsSocket},
-// {httpPort}, …); that is how the default binds follow the configuration.
+// expanded once, when loaded, with the load balancer's settings; that is how
+// the default binds follow the configuration. The settings placeholders, which
+// every formatted template may use too, are {statsSocket}, {statsBindAddr},
+// {statsPort}, {httpBindAddr}, {httpPort}, {httpsBindAddr}, {httpsPort},
+// {appIdBindAddr}, {appIdPort}, {hardStopAfter}, {globalDefaultOptions},
+// {sslCerts}, {haproxy_dir} and {httpFrontendOptions} (the options every
+// HTTP-mode frontend gets; empty in a TCP frontend's HAPROXY_FRONTEND_HEAD).
+//
+// What the defaults do for hitless operation: the global section suits
+// master-worker mode (no "daemon", an admin stats socket with "expose-fd
+// listeners" for the Runtime API, "hard-stop-after" to bound old workers);
+// HTTP frontends answer the next request on an idle keep-alive connection
+// with "Connection: close" after a reload (option idle-close-on-response);
+// backends balance with an algorithm that accepts servers added at runtime
+// ("hash-type consistent" keeps source and uri hashing dynamic too).
 // lbsync decides which template is formatted when.
 package templates
 

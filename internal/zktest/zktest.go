@@ -32,7 +32,10 @@ import (
 
 // Where Debian's zookeeper package puts the server. The jar's manifest carries
 // the class path of its dependencies.
-const zookeeperJar = "/usr/share/java/zookeeper.jar"
+const (
+	zookeeperJar   = "/usr/share/java/zookeeper.jar"
+	slf4jSimpleJar = "/usr/share/java/slf4j-simple.jar"
+)
 
 // startTimeout bounds how long Start waits for "imok".
 const startTimeout = 20 * time.Second
@@ -132,7 +135,7 @@ func (s *Server) start() {
 		"-Dzookeeper.forceSync=no",
 		"-Dzookeeper.preAllocSize=512",
 		"-Dzookeeper.4lw.commands.whitelist=ruok,srvr",
-		"-cp", zookeeperJar,
+		"-cp", s.classpath(),
 		"org.apache.zookeeper.server.ZooKeeperServerMain",
 		filepath.Join(s.dir, "zoo.cfg"),
 	)
@@ -169,6 +172,17 @@ func (s *Server) start() {
 			s.t.Fatalf("zookeeper on %s did not answer ruok within %v: %s", s.Addr(), startTimeout, s.logTail())
 		}
 	}
+}
+
+// classpath is the server's class path: the jar (its manifest names its
+// dependencies) and, when installed, slf4j-simple so that the server's log
+// lands in zookeeper.log for failure messages.
+func (s *Server) classpath() string {
+	cp := zookeeperJar
+	if _, err := os.Stat(slf4jSimpleJar); err == nil {
+		cp += ":" + slf4jSimpleJar
+	}
+	return cp
 }
 
 // ruok asks the server whether it is running ("imok").
@@ -249,7 +263,7 @@ func (s *Server) Connect(t testing.TB) *zk.Conn {
 				return conn
 			}
 		case <-timeout:
-			t.Fatalf("no zookeeper session with %s within %v", s.Addr(), startTimeout)
+			t.Fatalf("no zookeeper session with %s within %v; server log: %s", s.Addr(), startTimeout, s.logTail())
 		}
 	}
 }
