@@ -223,7 +223,8 @@ func NewMarathonPoller(cfg MarathonConfig, log *slog.Logger) (*MarathonPoller, e
 			DialContext:         (&net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second}).DialContext,
 			TLSClientConfig:     tlsCfg,
 			TLSHandshakeTimeout: cfg.ConnectTimeout + 5*time.Second,
-			MaxIdleConnsPerHost: 2,
+			// The event source refetches several apps at once over this client.
+			MaxIdleConnsPerHost: 8,
 			IdleConnTimeout:     90 * time.Second,
 			ForceAttemptHTTP2:   true,
 		},
@@ -317,9 +318,30 @@ func (p *MarathonPoller) fetch(ctx context.Context, failed func(source string, e
 }
 
 func (p *MarathonPoller) fetchOne(ctx context.Context, ep *marathonEndpoint) (*AppSet, error) {
+	body, err := p.get(ctx, ep, ep.apps)
+	if err != nil {
+		return nil, err
+	}
+	return DecodeMarathonApps(body, ep.name, time.Now())
+}
+
+// marathonStatusError is a Marathon answer other than 200 OK.
+type marathonStatusError struct {
+	code   int
+	status string
+	msg    string // ": <Marathon's message>" or ""
+}
+
+func (e *marathonStatusError) Error() string { return e.status + e.msg }
+
+// get sends a GET for rawURL (a URL under ep.name) with ep's credentials, bounded
+// by Timeout, and returns the body of a 200 answer, at most MaxBodyBytes long.
+// Any other status is a *marathonStatusError carrying Marathon's message. The
+// event source uses it for single apps as well as the whole list.
+func (p *MarathonPoller) get(ctx context.Context, ep *marathonEndpoint, rawURL string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, ep.apps, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -333,7 +355,7 @@ func (p *MarathonPoller) fetchOne(ctx context.Context, ep *marathonEndpoint) (*A
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%s%s", resp.Status, marathonMessage(resp.Body))
+		return nil, &marathonStatusError{code: resp.StatusCode, status: resp.Status, msg: marathonMessage(resp.Body)}
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, p.cfg.MaxBodyBytes+1))
 	if err != nil {
@@ -342,7 +364,7 @@ func (p *MarathonPoller) fetchOne(ctx context.Context, ep *marathonEndpoint) (*A
 	if int64(len(body)) > p.cfg.MaxBodyBytes {
 		return nil, fmt.Errorf("apps document exceeds %d bytes", p.cfg.MaxBodyBytes)
 	}
-	return DecodeMarathonApps(body, ep.name, time.Now())
+	return body, nil
 }
 
 // marathonMessage returns ": <message>" from a Marathon error body

@@ -34,8 +34,9 @@ type Snapshot struct {
 // Slices are sorted (agents, frameworks and tasks by ID) so that equal states give
 // equal clusters.
 type Cluster struct {
-	// Source names where the state came from, e.g. "http://127.0.0.1:5050" or
-	// "file deploy/sample/state.json". For logs and the status page.
+	// Source names the source that built the view, e.g. "mesos" or
+	// "file deploy/sample/state.json": the name the hub keys source status by.
+	// The master that served it is Leader.
 	Source string
 	// FetchedAt is when the source finished reading the state.
 	FetchedAt time.Time

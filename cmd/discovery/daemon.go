@@ -75,7 +75,7 @@ func newDaemon(cfg Config, log *slog.Logger) (*daemon, error) {
 		p, err := state.NewMesosPoller(state.MesosPollConfig{
 			Masters:            cfg.Masters,
 			ZK:                 cfg.Zk,
-			ZKDetectionTimeout: time.Duration(cfg.ZkDetectionTimeout) * time.Second,
+			ZKDetectionTimeout: zkDetectionTimeout(cfg.ZkDetectionTimeout),
 			RefreshInterval:    time.Duration(cfg.RefreshSeconds) * time.Second,
 			StateTimeout:       time.Duration(cfg.StateTimeoutSeconds) * time.Second,
 			Registerer:         d.reg,
@@ -163,6 +163,15 @@ func (d *daemon) snapshotAgeSeconds() float64 {
 		return -1
 	}
 	return time.Since(newest).Seconds()
+}
+
+// zkDetectionTimeout maps mesos-dns's zkDetectionTimeout: seconds, 0 meaning no
+// timeout (ZooKeeper's view is never given up for the static masters).
+func zkDetectionTimeout(seconds int) time.Duration {
+	if seconds == 0 {
+		return 100 * 365 * 24 * time.Hour
+	}
+	return time.Duration(seconds) * time.Second
 }
 
 // configuredMasters turns the masters key into the Masters of file-source views.

@@ -3,9 +3,10 @@
 //
 // Leader detection has to be tested against the real thing: session expiry,
 // watches re-armed after a reconnect and a server that goes away are where ZooKeeper
-// clients break, and no fake reproduces them faithfully. The server starts in well
-// under a second (one JVM, no quorum, no admin server), answers "ruok" before Start
-// returns, and is killed by PID when the test ends — no process is left behind.
+// clients break, and no fake reproduces them faithfully. The server starts in
+// about a second (one JVM, no quorum, no admin server, no fsync), serves clients
+// before Start returns, and is killed by PID when the test ends — no process is
+// left behind.
 //
 // Without ZooKeeper installed the test is skipped, unless CI=true, where a missing
 // dependency must fail loudly instead of silently testing less.
@@ -37,7 +38,7 @@ const (
 	slf4jSimpleJar = "/usr/share/java/slf4j-simple.jar"
 )
 
-// startTimeout bounds how long Start waits for "imok".
+// startTimeout bounds how long Start waits for the server to serve.
 const startTimeout = 20 * time.Second
 
 // Server is one standalone ZooKeeper server.
@@ -157,7 +158,7 @@ func (s *Server) start() {
 
 	deadline := time.Now().Add(startTimeout)
 	for {
-		if ruok(s.Addr()) {
+		if serving(s.Addr()) {
 			return
 		}
 		select {
@@ -169,7 +170,7 @@ func (s *Server) start() {
 		}
 		if time.Now().After(deadline) {
 			s.stopLocked()
-			s.t.Fatalf("zookeeper on %s did not answer ruok within %v: %s", s.Addr(), startTimeout, s.logTail())
+			s.t.Fatalf("zookeeper on %s was not serving within %v: %s", s.Addr(), startTimeout, s.logTail())
 		}
 	}
 }
@@ -187,17 +188,29 @@ func (s *Server) classpath() string {
 
 // ruok asks the server whether it is running ("imok").
 func ruok(addr string) bool {
+	return fourLetter(addr, "ruok") == "imok"
+}
+
+// serving asks the server whether it serves clients. "ruok" answers "imok"
+// while the server is still loading, and a session requested then is dropped
+// (the client retries a second later); "srvr" tells the truth.
+func serving(addr string) bool {
+	return strings.Contains(fourLetter(addr, "srvr"), "Mode: ")
+}
+
+// fourLetter sends a four-letter-word command and returns the answer.
+func fourLetter(addr, cmd string) string {
 	c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
 	if err != nil {
-		return false
+		return ""
 	}
 	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(time.Second))
-	if _, err := c.Write([]byte("ruok")); err != nil {
-		return false
+	_ = c.SetDeadline(time.Now().Add(300 * time.Millisecond))
+	if _, err := c.Write([]byte(cmd)); err != nil {
+		return ""
 	}
 	b, _ := io.ReadAll(c)
-	return string(b) == "imok"
+	return string(b)
 }
 
 func (s *Server) logTail() string {

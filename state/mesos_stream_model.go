@@ -1,0 +1,331 @@
+package state
+
+import (
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	"github.com/mesos/mesos-go/api/v1/lib/master"
+)
+
+type (
+	masterAgent     = master.Response_GetAgents_Agent
+	masterFramework = master.Response_GetFrameworks_Framework
+)
+
+// streamModel is the cluster as the event stream has told it so far, keyed so
+// that an event costs O(1) (a task's insertion into the sorted ID list aside,
+// a memmove). build turns it into a sealed Cluster in O(n), once per batch of
+// events. Not safe for concurrent use: the stream's loop owns it.
+type streamModel struct {
+	leader Master
+
+	agents     map[string]Agent
+	frameworks map[string]*modelFramework
+	// tasks are keyed by taskKey: task IDs are unique within a framework only.
+	tasks map[string]*modelTask
+	// taskIDs is the sorted keys of tasks: build emits tasks in ID order, so
+	// Seal's sort has nothing to do.
+	taskIDs []string
+	// parked are tasks that became unreachable: Mesos lists them apart, and a
+	// status update brings them back when their agent returns.
+	parked map[string]*modelTask
+
+	// unknownUpdates counts TASK_UPDATED events for tasks the model does not
+	// know (nothing to update: a v1 status carries no name or labels).
+	unknownUpdates int
+}
+
+type modelFramework struct {
+	f   Framework
+	raw masterFramework
+}
+
+type modelTask struct {
+	t    Task
+	hist []slimStatus
+}
+
+// taskKey keys a task by its ID, then its framework: sorting keys sorts tasks
+// by ID, as Seal does ("\x00" sorts before any byte of an ID).
+func taskKey(frameworkID, taskID string) string {
+	return taskID + "\x00" + frameworkID
+}
+
+func newStreamModel() *streamModel {
+	return &streamModel{
+		agents:     map[string]Agent{},
+		frameworks: map[string]*modelFramework{},
+		tasks:      map[string]*modelTask{},
+		parked:     map[string]*modelTask{},
+	}
+}
+
+// reset replaces the model with the full state of a SUBSCRIBED event. pids are
+// the frameworks' libprocess pids by framework ID.
+func (m *streamModel) reset(st *master.Response_GetState, pids map[string]string) {
+	*m = *newStreamModel().withLeader(m.leader)
+	if st == nil {
+		return
+	}
+	if ga := st.GetAgents; ga != nil {
+		for i := range ga.Agents {
+			m.addAgent(&ga.Agents[i])
+		}
+	}
+	if gf := st.GetFrameworks; gf != nil {
+		for i := range gf.Frameworks {
+			m.addFramework(&gf.Frameworks[i], pids)
+		}
+	}
+	if gt := st.GetTasks; gt != nil {
+		ids := make([]string, 0, len(gt.Tasks)+len(gt.PendingTasks))
+		for _, list := range [][]mesos.Task{gt.PendingTasks, gt.Tasks} {
+			for i := range list {
+				t := &list[i]
+				if t.State != nil && terminalTaskState(*t.State) {
+					continue
+				}
+				key := taskKey(t.FrameworkID.Value, t.TaskID.Value)
+				// A state naming a task twice (which /master/state shows
+				// twice) keeps both; events reach the first.
+				for n := 2; m.tasks[key] != nil; n++ {
+					key = taskKey(t.FrameworkID.Value, t.TaskID.Value) + "\x00" + strconv.Itoa(n)
+				}
+				ids = append(ids, key)
+				task, hist := taskFromV1(t)
+				m.tasks[key] = &modelTask{t: task, hist: hist}
+			}
+		}
+		sort.Strings(ids)
+		m.taskIDs = ids
+		for i := range gt.UnreachableTasks {
+			t := &gt.UnreachableTasks[i]
+			task, hist := taskFromV1(t)
+			m.parked[taskKey(task.FrameworkID, task.ID)] = &modelTask{t: task, hist: hist}
+		}
+	}
+}
+
+func (m *streamModel) withLeader(l Master) *streamModel {
+	m.leader = l
+	return m
+}
+
+func (m *streamModel) addAgent(a *masterAgent) {
+	ag := agentFromV1(a)
+	m.agents[ag.ID] = ag
+}
+
+// removeAgent removes an agent and the tasks that ran on it: /master/state
+// lists them as unreachable or completed from then on.
+func (m *streamModel) removeAgent(id string) {
+	delete(m.agents, id)
+	for _, tid := range slices.Clone(m.taskIDs) {
+		if mt := m.tasks[tid]; mt.t.AgentID == id {
+			m.parked[tid] = mt
+			m.removeTask(tid)
+		}
+	}
+}
+
+func (m *streamModel) addFramework(f *masterFramework, pids map[string]string) {
+	id := ""
+	if f.FrameworkInfo.ID != nil {
+		id = f.FrameworkInfo.ID.Value
+	}
+	pid := pids[id]
+	if old, ok := m.frameworks[id]; ok && pid == "" {
+		pid = old.f.PID
+	}
+	m.frameworks[id] = &modelFramework{f: frameworkFromV1(f, pid), raw: *f}
+}
+
+// setFrameworkPIDs takes new pids (from /master/state-summary); it reports
+// whether any changed.
+func (m *streamModel) setFrameworkPIDs(pids map[string]string) bool {
+	changed := false
+	for id, mf := range m.frameworks {
+		pid, ok := pids[id]
+		if !ok || pid == mf.f.PID {
+			continue
+		}
+		mf.f = frameworkFromV1(&mf.raw, pid)
+		changed = true
+	}
+	return changed
+}
+
+// removeFramework removes a framework and its tasks (Mesos moves them to the
+// completed frameworks).
+func (m *streamModel) removeFramework(id string) {
+	delete(m.frameworks, id)
+	for _, tid := range slices.Clone(m.taskIDs) {
+		if m.tasks[tid].t.FrameworkID == id {
+			m.removeTask(tid)
+		}
+	}
+	for tid, mt := range m.parked {
+		if mt.t.FrameworkID == id {
+			delete(m.parked, tid)
+		}
+	}
+}
+
+func (m *streamModel) addTask(t *mesos.Task) {
+	task, hist := taskFromV1(t)
+	key := taskKey(task.FrameworkID, task.ID)
+	delete(m.parked, key)
+	if t.State != nil && terminalTaskState(*t.State) {
+		m.removeTask(key)
+		return
+	}
+	m.putTask(key, &modelTask{t: task, hist: hist})
+}
+
+func (m *streamModel) putTask(id string, mt *modelTask) {
+	if _, ok := m.tasks[id]; !ok {
+		i, _ := slices.BinarySearch(m.taskIDs, id)
+		m.taskIDs = slices.Insert(m.taskIDs, i, id)
+	}
+	m.tasks[id] = mt
+}
+
+func (m *streamModel) removeTask(id string) {
+	if _, ok := m.tasks[id]; !ok {
+		return
+	}
+	delete(m.tasks, id)
+	if i, ok := slices.BinarySearch(m.taskIDs, id); ok {
+		m.taskIDs = slices.Delete(m.taskIDs, i, i+1)
+	}
+}
+
+// updateTask applies a TASK_UPDATED event. It reports false when the task is
+// unknown.
+func (m *streamModel) updateTask(u *master.Event_TaskUpdated) bool {
+	id := taskKey(u.FrameworkID.Value, u.Status.TaskID.Value)
+	mt, ok := m.tasks[id]
+	if !ok {
+		if mt, ok = m.parked[id]; !ok {
+			m.unknownUpdates++
+			return false
+		}
+		delete(m.parked, id)
+	}
+	// A new modelTask: the Task value is copied into published clusters, but
+	// keep the model's own entries from ever being shared half-updated.
+	nt := &modelTask{t: mt.t, hist: appendStatus(mt.hist, slimStatusFromV1(&u.Status))}
+	state := u.Status.GetState()
+	if u.State != nil {
+		state = *u.State
+	}
+	nt.t.State = TaskState(state.String())
+	applyStatuses(&nt.t, nt.hist)
+	if terminalTaskState(state) {
+		m.removeTask(id)
+		if state == mesos.TASK_UNREACHABLE {
+			m.parked[id] = nt
+		}
+		return true
+	}
+	m.putTask(id, nt)
+	return true
+}
+
+// apply applies one event (not SUBSCRIBED or HEARTBEAT, which the stream
+// handles). It reports whether the view may have changed, and whether the
+// framework pids should be refreshed.
+func (m *streamModel) apply(e *master.Event) (changed, refreshPIDs bool) {
+	switch e.Type {
+	case master.Event_TASK_ADDED:
+		if e.TaskAdded != nil {
+			m.addTask(&e.TaskAdded.Task)
+			return true, false
+		}
+	case master.Event_TASK_UPDATED:
+		if e.TaskUpdated != nil {
+			return m.updateTask(e.TaskUpdated), false
+		}
+	case master.Event_AGENT_ADDED:
+		if e.AgentAdded != nil {
+			m.addAgent(&e.AgentAdded.Agent)
+			return true, false
+		}
+	case master.Event_AGENT_REMOVED:
+		if e.AgentRemoved != nil {
+			m.removeAgent(e.AgentRemoved.AgentID.Value)
+			return true, false
+		}
+	case master.Event_FRAMEWORK_ADDED:
+		if e.FrameworkAdded != nil {
+			m.addFramework(&e.FrameworkAdded.Framework, nil)
+			return true, true
+		}
+	case master.Event_FRAMEWORK_UPDATED:
+		if e.FrameworkUpdated != nil {
+			m.addFramework(&e.FrameworkUpdated.Framework, nil)
+			return true, true
+		}
+	case master.Event_FRAMEWORK_REMOVED:
+		if e.FrameworkRemoved != nil {
+			id := ""
+			if e.FrameworkRemoved.FrameworkInfo.ID != nil {
+				id = e.FrameworkRemoved.FrameworkInfo.ID.Value
+			}
+			m.removeFramework(id)
+			return true, false
+		}
+	}
+	return false, false
+}
+
+// build makes a sealed Cluster of the model. Tasks of frameworks the master
+// does not list are left out, as /master/state leaves them out.
+func (m *streamModel) build(source string, at time.Time, masters []Master) *Cluster {
+	c := &Cluster{
+		Source:     source,
+		FetchedAt:  at,
+		Leader:     m.leader,
+		Masters:    slices.Clone(masters),
+		Agents:     make([]Agent, 0, len(m.agents)),
+		Frameworks: make([]Framework, 0, len(m.frameworks)),
+	}
+	for _, a := range m.agents {
+		c.Agents = append(c.Agents, a)
+	}
+	for _, f := range m.frameworks {
+		c.Frameworks = append(c.Frameworks, f.f)
+	}
+	tasks := make([]Task, 0, len(m.taskIDs))
+	for _, id := range m.taskIDs {
+		mt := m.tasks[id]
+		if _, ok := m.frameworks[mt.t.FrameworkID]; !ok {
+			continue
+		}
+		tasks = append(tasks, mt.t)
+	}
+	if len(tasks) > 0 {
+		c.Tasks = tasks
+	}
+	if len(c.Agents) == 0 {
+		c.Agents = nil
+	}
+	if len(c.Frameworks) == 0 {
+		c.Frameworks = nil
+	}
+	return c.Seal()
+}
+
+// sortedModelKeys is for tests and logs.
+func sortedModelKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, strings.Compare)
+	return keys
+}
