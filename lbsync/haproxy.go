@@ -43,8 +43,8 @@ type HAProxyOptions struct {
 	// doubles on each crash in a row up to MaxRestartBackoff (100ms and 5s when
 	// zero). A HAProxy that ran for a minute resets it.
 	RestartBackoff, MaxRestartBackoff time.Duration
-	// StopTimeout is how long Run waits for HAProxy to stop after ctx ends before
-	// killing it; 5s when zero.
+	// StopTimeout is how long Run lets HAProxy finish its connections after ctx
+	// ends (a soft stop, SIGUSR1) before stopping it hard; 5s when zero.
 	StopTimeout time.Duration
 	// OnRestart is called (from Run's goroutine) each time a supervised HAProxy
 	// has been restarted after dying and answers again. The syncer re-applies
@@ -190,10 +190,30 @@ func (h *HAProxy) Run(ctx context.Context) error {
 		return nil
 	case <-h.start:
 	}
+	// A HAProxy left running by a previous daemon (killed without stopping
+	// it) still answers on the master socket. Ours binds the same ports beside
+	// it (HAProxy uses SO_REUSEPORT), then the old one is told to finish its
+	// connections and leave: a handover without refused connections.
+	// A master that is still starting refuses connections for a moment, and
+	// so does a socket file left by a crash: a second tells them apart.
+	var stale ProcInfo
+	err := errors.New("no master socket")
+	if _, serr := os.Stat(h.opts.MasterSocket); serr == nil {
+		sctx, cancel := context.WithTimeout(ctx, time.Second)
+		stale, err = h.showProcRetry(sctx)
+		cancel()
+	}
+	if err != nil {
+		h.log.Debug("no previous haproxy on the master socket", "err", err)
+		stale = ProcInfo{}
+	} else {
+		h.log.Warn("a haproxy from a previous run answers on the master socket, taking over", "pid", stale.MasterPID)
+	}
 	backoff := h.opts.RestartBackoff
 	for restarted := false; ; restarted = true {
 		began := time.Now()
-		err := h.runOnce(ctx, restarted)
+		err := h.runOnce(ctx, restarted, stale.MasterPID)
+		stale.MasterPID = 0
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -212,8 +232,9 @@ func (h *HAProxy) Run(ctx context.Context) error {
 	}
 }
 
-// runOnce starts one master and waits for it to exit or for ctx to end.
-func (h *HAProxy) runOnce(ctx context.Context, restarted bool) error {
+// runOnce starts one master and waits for it to exit or for ctx to end. Once
+// it is ready, staleMaster (when not 0) is soft-stopped.
+func (h *HAProxy) runOnce(ctx context.Context, restarted bool, staleMaster int) error {
 	cmd := exec.Command(h.opts.Binary, "-W", "-S", h.opts.MasterSocket+",mode,600", "-f", h.opts.ConfigPath)
 	// Its own process group, so that workers orphaned by a dead master can be
 	// told to stop with it.
@@ -246,7 +267,7 @@ func (h *HAProxy) runOnce(ctx context.Context, restarted bool) error {
 
 	readyCtx, cancelReady := context.WithCancel(ctx)
 	readyDone := make(chan error, 1)
-	go func() { readyDone <- h.waitReady(readyCtx) }()
+	go func() { readyDone <- h.waitReady(readyCtx, pid) }()
 
 	defer func() {
 		cancelReady()
@@ -269,6 +290,11 @@ func (h *HAProxy) runOnce(ctx context.Context, restarted bool) error {
 			}
 			h.setRunning(true, pid)
 			h.log.Info("haproxy ready", "pid", pid)
+			if staleMaster > 0 && staleMaster != pid {
+				if err := syscall.Kill(staleMaster, syscall.SIGUSR1); err == nil {
+					h.log.Info("previous haproxy told to finish and leave", "pid", staleMaster)
+				}
+			}
 			if restarted {
 				h.mu.Lock()
 				f := h.onRestart
@@ -286,12 +312,19 @@ func (h *HAProxy) runOnce(ctx context.Context, restarted bool) error {
 			}
 			return fmt.Errorf("haproxy master %d: %w", pid, err)
 		case <-ctx.Done():
-			_ = cmd.Process.Signal(syscall.SIGTERM)
+			// Soft stop first: listeners close, requests in flight finish.
+			_ = cmd.Process.Signal(syscall.SIGUSR1)
 			select {
 			case <-exited:
 			case <-time.After(h.opts.StopTimeout):
-				_ = syscall.Kill(-pid, syscall.SIGKILL)
-				<-exited
+				h.log.Warn("haproxy still finishing connections, stopping it hard", "pid", pid, "after", h.opts.StopTimeout)
+				_ = cmd.Process.Signal(syscall.SIGTERM)
+				select {
+				case <-exited:
+				case <-time.After(time.Second):
+					_ = syscall.Kill(-pid, syscall.SIGKILL)
+					<-exited
+				}
 			}
 			h.log.Info("haproxy stopped", "pid", pid)
 			return ctx.Err()
@@ -299,18 +332,19 @@ func (h *HAProxy) runOnce(ctx context.Context, restarted bool) error {
 	}
 }
 
-// waitReady polls the master socket until it lists a worker.
-func (h *HAProxy) waitReady(ctx context.Context) error {
+// waitReady polls the master socket until master pid answers with a worker
+// (not a previous HAProxy still holding the socket path).
+func (h *HAProxy) waitReady(ctx context.Context, pid int) error {
 	ctx, cancel := context.WithTimeout(ctx, h.opts.StartTimeout)
 	defer cancel()
 	var last error
 	for {
 		p, err := h.showProcWithin(ctx, 500*time.Millisecond)
 		if err == nil {
-			if _, ok := p.CurrentWorker(); ok {
+			if _, ok := p.CurrentWorker(); ok && p.MasterPID == pid {
 				return nil
 			}
-			err = errors.New("no worker yet")
+			err = fmt.Errorf("no worker of master %d yet", pid)
 		}
 		last = err
 		select {
@@ -537,10 +571,4 @@ func unixCommand(ctx context.Context, path, command string) (string, error) {
 		return string(b), fmt.Errorf("reading answer to %q from %s: %w", command, path, err)
 	}
 	return string(b), nil
-}
-
-// fileExists reports whether path exists.
-func fileExists(path string) bool {
-	_, err := os.Stat(path)
-	return err == nil
 }

@@ -19,6 +19,12 @@ type HTTPOptions struct {
 	Logger         *slog.Logger
 }
 
+// HTTPPaths are the paths HTTPHandler serves, for mounting it on a mux.
+var HTTPPaths = []string{
+	"/_haproxy_getconfig", "/_haproxy_getvhostmap", "/_haproxy_getappmap",
+	"/_mlb_signal/hup", "/_mlb_signal/usr1",
+}
+
 // HTTPHandler serves marathon-lb's endpoints from the syncer's state:
 //
 //	/_haproxy_getconfig    the config HAProxy runs

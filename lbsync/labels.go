@@ -86,6 +86,7 @@ const (
 	plPort
 	plAuth
 	plGroups
+	plVHost
 )
 
 type portLabelDef struct {
@@ -96,7 +97,7 @@ type portLabelDef struct {
 
 // portLabelDefs are the per-port labels that are not templates.
 var portLabelDefs = []portLabelDef{
-	{"VHOST", plLower, func(p *PortLabels, s string, _ int, _ bool) { p.VHost = s }},
+	{"VHOST", plVHost, func(p *PortLabels, s string, _ int, _ bool) { p.VHost = s }},
 	{"PATH", plString, func(p *PortLabels, s string, _ int, _ bool) { p.Path = s }},
 	{"AUTH", plAuth, nil},
 	{"BALANCE", plString, func(p *PortLabels, s string, _ int, _ bool) { p.Balance = s }},
@@ -214,6 +215,13 @@ func (d *portLabelDef) parse(p *PortLabels, value string) error {
 		p.Auth = &BasicAuth{Realm: parts[0], User: parts[1], Password: parts[2]}
 	case plGroups:
 		p.Groups = strings.Split(value, ",")
+	case plVHost:
+		// Host names go into ACL patterns and SNI expressions: a blank, brace,
+		// quote or comment sign would change the line's meaning.
+		if i := strings.IndexAny(value, " \t{}\"'#\\"); i >= 0 {
+			return fmt.Errorf("%q is not a host name list (character %q)", value, value[i])
+		}
+		d.set(p, strings.ToLower(value), 0, false)
 	}
 	return nil
 }

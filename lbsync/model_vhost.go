@@ -32,6 +32,13 @@ func (b *builder) vhostACLs(c *contribution) {
 		g := group(vh)
 		g.entries = append(g.entries, weighted{weight: c.weight, text: text})
 	}
+	addGroupedMap := func(vh, text string) {
+		if !grouping {
+			return
+		}
+		g := group(vh)
+		g.entries = append(g.entries, weighted{weight: c.weight, text: text, mapACL: true})
+	}
 	noteCertsAndOptions := func(vh string) {
 		if !grouping {
 			return
@@ -113,7 +120,7 @@ func (b *builder) vhostACLs(c *contribution) {
 				addGrouped(vh, https("HTTPS_FRONTEND_ACL_WITH_AUTH", aclV, hostV, appIDV, realmV, backendV))
 			case b.cfg.HAProxyMap:
 				if mapOnce("https") {
-					addGrouped(vh, https("MAP_HTTPS_FRONTEND_ACL", hostV))
+					addGroupedMap(vh, https("MAP_HTTPS_FRONTEND_ACL", hostV))
 				}
 				c.domain = append(c.domain, [2]string{vh, c.backend})
 			default:
@@ -181,7 +188,7 @@ func (b *builder) vhostACLs(c *contribution) {
 		addGrouped(vh, https("HTTPS_FRONTEND_ACL_WITH_AUTH", aclV, hostV, appIDV, realmV, backendV))
 	case b.cfg.HAProxyMap:
 		if mapOnce("https") {
-			addGrouped(vh, https("MAP_HTTPS_FRONTEND_ACL", hostV))
+			addGroupedMap(vh, https("MAP_HTTPS_FRONTEND_ACL", hostV))
 		}
 		c.domain = append(c.domain, [2]string{vh, c.backend})
 	default:

@@ -80,6 +80,10 @@ func goldenCases() []goldenCase {
 			app("/a", vhostLabels("HAPROXY_0_VHOST", "a.example.com", "HAPROXY_0_SSL_CERT", goldenDir+"/a.pem", "HAPROXY_0_BIND_OPTIONS", "alpn h2,http/1.1"), []int{10000}, "127.0.0.2:31000"),
 			app("/b", vhostLabels("HAPROXY_0_VHOST", "b.example.com,a.example.com", "HAPROXY_0_PATH", "/b"), []int{10001}, "127.0.0.3:31000"),
 		}},
+		{name: "haproxy_map_grouped", cfg: func(c *Config) { c.HAProxyMap, c.GroupHTTPSByVHost = true, true }, apps: []state.App{
+			app("/a", vhostLabels("HAPROXY_0_VHOST", "a.example.com"), []int{10000}, "127.0.0.2:31000"),
+			app("/b", vhostLabels("HAPROXY_0_VHOST", "b.example.com,c.example.com"), []int{10001}, "127.0.0.3:31000"),
+		}},
 		{name: "dont_bind_http_https", cfg: func(c *Config) { c.DontBindHTTPHTTPS = true }, apps: []state.App{
 			app("/nginx", vhostLabels("HAPROXY_0_VHOST", "a.example.com"), []int{10000}, twoTasks...)}},
 		{name: "ssl_certs_flag", cfg: func(c *Config) { c.SSLCerts = []string{goldenDir + "/one.pem", goldenDir + "/two.pem"} }, apps: []state.App{

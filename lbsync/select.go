@@ -285,3 +285,19 @@ func taskAddress(app *state.App, t *state.AppTask, resolve func(string) (netip.A
 	}
 	return ip, t.Ports, true
 }
+
+// SnapshotApps returns the apps of a snapshot the load balancer serves: the
+// Marathon view when a Marathon source runs, else the apps derived from the
+// Mesos view's labelled tasks (state.AppsFromMesos); nil before either has
+// arrived.
+func SnapshotApps(snap *state.Snapshot) []state.App {
+	switch {
+	case snap == nil:
+		return nil
+	case snap.Apps != nil:
+		return snap.Apps.Apps
+	case snap.Cluster != nil:
+		return state.AppsFromMesos(snap.Cluster)
+	}
+	return nil
+}

@@ -53,3 +53,21 @@ func TestBuildFromMesos(t *testing.T) {
 	}
 	checkHAProxy(t, m, mustRender(t, m))
 }
+
+func TestSnapshotApps(t *testing.T) {
+	marathon := &state.AppSet{Apps: []state.App{{ID: "/from-marathon"}}}
+	cluster := (&state.Cluster{
+		Agents: []state.Agent{{ID: "a1", Host: "127.0.1.1"}},
+		Tasks: []state.Task{{ID: "mesos.1", AgentID: "a1", State: state.TaskRunning,
+			Labels: []state.Label{{Key: "HAPROXY_GROUP", Value: "x"}}}},
+	}).Seal()
+	if got := SnapshotApps(&state.Snapshot{Apps: marathon, Cluster: cluster}); len(got) != 1 || got[0].ID != "/from-marathon" {
+		t.Errorf("with Marathon: %v", got)
+	}
+	if got := SnapshotApps(&state.Snapshot{Cluster: cluster}); len(got) != 1 || got[0].ID != "/mesos" {
+		t.Errorf("Mesos only: %v", got)
+	}
+	if SnapshotApps(&state.Snapshot{}) != nil || SnapshotApps(nil) != nil {
+		t.Error("empty snapshot")
+	}
+}

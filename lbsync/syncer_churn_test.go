@@ -2,6 +2,8 @@ package lbsync
 
 import (
 	"math/rand/v2"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -72,5 +74,36 @@ func TestNoFailedRequestsUnderChurn(t *testing.T) {
 	}
 	if reloads < events/structuralEvery || reloads > events/structuralEvery+1 {
 		t.Fatalf("%d reloads for %d structural changes", reloads, events/structuralEvery)
+	}
+}
+
+// TestLatestSnapshotWins: snapshots published faster than they can be applied
+// are coalesced; HAProxy ends up running the latest one.
+func TestLatestSnapshotWins(t *testing.T) {
+	e := newLBEnv(t)
+	var pool []*haproxytest.Backend
+	for _, ip := range []string{"127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"} {
+		pool = append(pool, haproxytest.StartBackend(t, ip))
+	}
+	web := testApp{ID: "/web", Port: haproxytest.FreePort(t, "127.0.0.1"), Servers: pool[:1]}
+	e.apply(web)
+	var last uint64
+	for i := range 40 {
+		web.Servers = pool[i%4 : i%4+1]
+		if i%10 == 9 {
+			web.Extra = "  timeout server " + strconv.Itoa(10+i) + "s\n" // structural now and then
+		}
+		last = e.push(web)
+	}
+	e.wait(last)
+	want := web.Servers[0].Addr()
+	if got := spread(t, web, 8); got[want] != 8 {
+		t.Fatalf("served by %v, want all on %s (the latest snapshot)", got, want)
+	}
+	if st := e.s.Status(); st.Seq != last {
+		t.Fatalf("status at seq %d, want %d", st.Seq, last)
+	}
+	if !strings.Contains(string(e.s.Config()), "timeout server 49s") {
+		t.Fatal("the latest structural change is not in the config")
 	}
 }

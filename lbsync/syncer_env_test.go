@@ -82,7 +82,7 @@ func newLBEnv(t testing.TB, opts ...any) *lbEnv {
 		ConfigPath:     filepath.Join(dir, "haproxy.cfg"),
 		MasterSocket:   filepath.Join(dir, "master.sock"),
 		RestartBackoff: 20 * time.Millisecond,
-		StopTimeout:    2 * time.Second,
+		StopTimeout:    300 * time.Millisecond,
 		Logger:         log.With("component", "haproxy"),
 	}
 	for _, o := range opts {

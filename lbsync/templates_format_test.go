@@ -145,6 +145,8 @@ func FuzzTemplateRender(f *testing.F) {
 	for _, s := range []string{"{a}", "{{a}}", "{a!r:>5}", "{healthCheck[path]}", "{n:05d}", "}", "{", "{a:{b}}", "{0}", "{a.b[c]}", "é{a:é^9}"} {
 		f.Add(s, "value")
 	}
+	cfg := testConfig()
+	ts := mustTemplates(f, cfg, "", nil)
 	f.Fuzz(func(t *testing.T, text, value string) {
 		vars := formatVars()
 		vars.own = append(vars.own, fmtVar{"v", strVal(value)})
@@ -160,8 +162,6 @@ func FuzzTemplateRender(f *testing.F) {
 			t.Fatalf("escaped %q renders %q, %v", text, out, err)
 		}
 		// A label template of any text leaves at most its own app out.
-		cfg := testConfig()
-		ts := mustTemplates(t, cfg, "", nil)
 		apps := []state.App{
 			app("/fuzz", vhostLabels("HAPROXY_0_BACKEND_HEAD", text, "HAPROXY_0_VHOST", value), []int{10000}, "127.0.0.2:31000"),
 			app("/good", vhostLabels(), []int{10001}, "127.0.0.3:31000"),

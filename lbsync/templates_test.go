@@ -331,3 +331,29 @@ func TestTemplateWarnings(t *testing.T) {
 		t.Errorf("warnings %q", w)
 	}
 }
+
+// TestMapTemplateLabelFallback: in --haproxy-map mode, marathon-lb lets the
+// plain HAPROXY_{n}_HTTP_FRONTEND_ACL label stand for the map template; the
+// map label itself wins over it.
+func TestMapTemplateLabelFallback(t *testing.T) {
+	cfg := testConfig()
+	cfg.HAProxyMap = true
+	ts := mustTemplates(t, cfg, "", nil)
+	plain := "  use_backend %[req.hdr(host),lower,map({haproxy_dir}/domain2backend.map)] # plain label\n"
+	mapped := "  use_backend %[req.hdr(host),lower,map({haproxy_dir}/domain2backend.map)] # map label\n"
+	for _, tt := range []struct {
+		labels map[string]string
+		want   string
+	}{
+		{vhostLabels("HAPROXY_0_VHOST", "a.example.com", "HAPROXY_0_HTTP_FRONTEND_ACL", plain), "# plain label"},
+		{vhostLabels("HAPROXY_0_VHOST", "a.example.com", "HAPROXY_0_HTTP_FRONTEND_ACL", plain, "HAPROXY_0_MAP_HTTP_FRONTEND_ACL", mapped), "# map label"},
+	} {
+		m := mustBuild(t, []state.App{app("/a", tt.labels, []int{10000}, "127.0.0.2:31000")}, cfg, ts, nil)
+		if text := mustRender(t, m); !strings.Contains(text, tt.want) || !strings.Contains(text, goldenDir+"/domain2backend.map") {
+			t.Errorf("want %q in:\n%s", tt.want, text)
+		}
+	}
+	if _, err := BuildModel(nil, cfg, nil, nil); err == nil {
+		t.Error("BuildModel without templates")
+	}
+}

@@ -265,6 +265,11 @@ func editDistance(a, b string) int {
 	return prev[len(b)]
 }
 
+// hasMesosSource reports whether a Mesos view is configured.
+func (c *Config) hasMesosSource() bool {
+	return c.StateFile != "" || c.Zk != "" || len(c.Masters) > 0
+}
+
 // Validate checks every value and names the first bad key of each problem.
 // Normalisation that mesos-dns does (lowercase domain, SOA names made absolute)
 // is done by Normalize, after Validate.
@@ -275,9 +280,6 @@ func (c *Config) Validate() error {
 	}
 	if !c.DNSOn && !c.HTTPOn {
 		bad("dnson", "either dnson or httpon must be true")
-	}
-	if c.StateFile == "" && c.Zk == "" && len(c.Masters) == 0 {
-		bad("masters", "give masters, zk or stateFile")
 	}
 	seen := map[string]bool{}
 	for _, m := range c.Masters {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -39,6 +40,8 @@ type daemon struct {
 	httpLn  net.Listener
 	httpSrv *http.Server
 
+	lb *loadBalancer // nil when the load balancer is off
+
 	// tableBuilt counts table builds; tests wait on it.
 	tableBuilt    atomic.Uint64
 	tableBuilds   prometheus.Histogram
@@ -53,7 +56,7 @@ type daemon struct {
 	started chan struct{}
 }
 
-func newDaemon(cfg Config, log *slog.Logger) (*daemon, error) {
+func newDaemon(cfg Config, lbo *lbOptions, log *slog.Logger) (*daemon, error) {
 	d := &daemon{
 		cfg:         cfg,
 		log:         log,
@@ -69,9 +72,12 @@ func newDaemon(cfg Config, log *slog.Logger) (*daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.StateFile != "" {
+	switch {
+	case !cfg.hasMesosSource():
+		// The load balancer alone, following Marathon.
+	case cfg.StateFile != "":
 		d.sources = append(d.sources, state.NewFileSource(cfg.StateFile, masters, log.With("component", "file-source")))
-	} else {
+	default:
 		p, err := state.NewMesosPoller(state.MesosPollConfig{
 			Masters:            cfg.Masters,
 			ZK:                 cfg.Zk,
@@ -94,6 +100,15 @@ func newDaemon(cfg Config, log *slog.Logger) (*daemon, error) {
 			return nil, fmt.Errorf("mesos source: %w", err)
 		}
 		d.sources = append(d.sources, p)
+	}
+
+	if lbo != nil && lbo.enabled() {
+		lb, srcs, err := newLoadBalancer(lbo, d)
+		if err != nil {
+			return nil, fmt.Errorf("load balancer: %w", err)
+		}
+		d.lb = lb
+		d.sources = append(d.sources, srcs...)
 	}
 
 	d.dnsCfg = dnsConfig(cfg)
@@ -239,7 +254,20 @@ func (d *daemon) run(ctx context.Context) error {
 	go func() { defer wg.Done(); d.hub.Run(ctx) }()
 	wg.Add(1)
 	go func() { defer wg.Done(); d.buildTables(ctx) }()
-	errc := make(chan error, len(d.sources))
+	errc := make(chan error, len(d.sources)+4)
+	spawn := func(name string, f func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				errc <- fmt.Errorf("%s: %w", name, err)
+				cancel()
+			}
+		}()
+	}
+	if d.lb != nil {
+		d.lb.start(ctx, d.hub, spawn)
+	}
 	for _, src := range d.sources {
 		wg.Add(1)
 		go func() {
@@ -336,19 +364,32 @@ func (d *daemon) httpHandler() http.Handler {
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("/ready", d.ready)
+	if d.lb != nil {
+		d.lb.mount(mux, d.cfg.HTTPListener)
+	}
 	return mux
 }
 
 // ready answers 200 once a view of the cluster is loaded and the DNS table built
 // from it is being served; 503 with the reasons otherwise.
-func (d *daemon) ready(w http.ResponseWriter, _ *http.Request) {
+func (d *daemon) ready(w http.ResponseWriter, r *http.Request) {
 	var reasons []string
 	snap := d.hub.Current()
-	if snap == nil || snap.Cluster == nil {
+	switch {
+	case snap == nil:
 		reasons = append(reasons, "no view of the cluster loaded yet")
-	} else if d.cfg.DNSOn {
+	case len(d.sources) > 0 && snap.Cluster == nil && snap.Apps == nil:
+		reasons = append(reasons, "no view of the cluster loaded yet")
+	case d.cfg.DNSOn && d.cfg.hasMesosSource() && snap.Cluster == nil:
+		reasons = append(reasons, "no view of the Mesos cluster loaded yet")
+	case d.cfg.DNSOn && snap.Cluster != nil:
 		if t := d.tables.Load(); t == nil || t.Cluster() != snap.Cluster {
 			reasons = append(reasons, "dns table not built from the latest view yet")
+		}
+	}
+	if d.lb != nil && d.lb.haproxy != nil {
+		if why := d.lb.notReady(r.Context()); why != "" {
+			reasons = append(reasons, why)
 		}
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -409,6 +450,13 @@ func mesosDNSConfigView(c Config) any {
 		c.RecurseOn, c.DNSOn, c.HTTPOn, c.ExternalOn, c.EnforceRFC952, c.EnumerationOn, c.MesosHTTPSOn, c.CACertFile,
 		creds{c.MesosCredentials.Principal}, c.MesosAuthentication, c.SRVRecordDefaultWeight,
 	}
+}
+
+// addrIsLoopback reports whether a listener address is on loopback (signal
+// endpoints are on by default only there).
+func addrIsLoopback(a string) bool {
+	ip, err := netip.ParseAddr(a)
+	return err == nil && ip.IsLoopback()
 }
 
 // redactZK hides a digest password in a zk:// URL ("zk://user:pass@h/path").

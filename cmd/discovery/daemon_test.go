@@ -18,13 +18,17 @@ import (
 
 // startDaemon runs a daemon for cfg until the test ends and returns it once its
 // servers listen.
-func startDaemon(t *testing.T, cfg Config) *daemon {
+func startDaemon(t *testing.T, cfg Config, lbo ...*lbOptions) *daemon {
 	t.Helper()
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
 	cfg.Normalize()
-	d, err := newDaemon(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	var lb *lbOptions
+	if len(lbo) > 0 {
+		lb = lbo[0]
+	}
+	d, err := newDaemon(cfg, lb, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,7 +228,7 @@ func TestDaemonFailsWhenPortTaken(t *testing.T) {
 	_, port, _ := net.SplitHostPort(ln.LocalAddr().String())
 	cfg.Port = mustAtoi(t, port)
 	cfg.Normalize()
-	d, err := newDaemon(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	d, err := newDaemon(cfg, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,3 +245,5 @@ func mustAtoi(t *testing.T, s string) int {
 	}
 	return n
 }
+
+func discardLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

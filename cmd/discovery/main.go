@@ -39,6 +39,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		case "version":
 			fmt.Fprintln(stdout, "discovery", version)
 			return 0
+		case "render":
+			return runRender(args[1:], stdout, stderr)
 		}
 	}
 	opts, err := parseArgs(args, stderr)
@@ -52,6 +54,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if opts.version {
 		fmt.Fprintln(stdout, "discovery", version)
 		return 0
+	}
+	if opts.lb.dry {
+		return runRender(args, stdout, stderr)
 	}
 	log, err := newLogger(stderr, opts.cfg.LogFormat, opts.cfg.LogLevel)
 	if err != nil {
@@ -73,6 +78,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 // options is everything the command line and the config file decided.
 type options struct {
 	cfg        Config
+	lb         *lbOptions
 	configPath string
 	version    bool
 	warnings   []string
@@ -87,7 +93,8 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.configPath, "config", "", "mesos-dns config.json (optional; every key is also a flag)")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	cf := newConfigFlags(fs)
-	if err := fs.Parse(args); err != nil {
+	o.lb = newLBOptions(fs)
+	if err := fs.Parse(normalizeArgs(args)); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
@@ -112,7 +119,18 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 	if o.configPath != "" && o.cfg.StateFile != "" && !filepath.IsAbs(o.cfg.StateFile) && !cf.given("stateFile") {
 		o.cfg.StateFile = filepath.Join(filepath.Dir(o.configPath), o.cfg.StateFile)
 	}
-	if err := o.cfg.Validate(); err != nil {
+	o.warnings = append(o.warnings, o.lb.ignored...)
+	// A marathon-lb command line (Marathon, no Mesos source): the load balancer
+	// alone, without a DNS server unless one is asked for.
+	lbOnly := !o.cfg.hasMesosSource() && len(o.lb.marathon) > 0
+	if lbOnly && o.configPath == "" && !cf.given("dnson") {
+		o.cfg.DNSOn = false
+	}
+	err := errors.Join(o.cfg.Validate(), o.lb.validate())
+	if !o.cfg.hasMesosSource() && !lbOnly {
+		err = errors.Join(err, errors.New(`key "masters": give masters, zk or stateFile (or --marathon for the load balancer alone)`))
+	}
+	if err != nil {
 		src := "flags"
 		if o.configPath != "" {
 			src = o.configPath
@@ -126,7 +144,7 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 // runDaemon builds every component (failing on a bad configuration before
 // anything starts), then runs them until ctx is done.
 func runDaemon(ctx context.Context, o *options, log *slog.Logger) error {
-	d, err := newDaemon(o.cfg, log)
+	d, err := newDaemon(o.cfg, o.lb, log)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,159 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"github.com/discovery-mesos/discovery/lbsync"
+	"github.com/discovery-mesos/discovery/state"
+)
+
+// refresher is a source that can be asked to fetch now (/_mlb_signal/hup).
+type refresher interface{ Refresh() }
+
+// loadBalancer is the daemon's HAProxy side: a supervised (or external) HAProxy,
+// the syncer that keeps it in step with the snapshots, and the templates, which
+// a watcher swaps when their files change.
+type loadBalancer struct {
+	opts      *lbOptions
+	log       *slog.Logger
+	templates atomic.Pointer[lbsync.Templates]
+	haproxy   *lbsync.HAProxy
+	syncer    *lbsync.Syncer
+	refresh   []refresher
+}
+
+// newLoadBalancer builds the load balancer and its Marathon source (if any);
+// nothing runs until run.
+func newLoadBalancer(o *lbOptions, d *daemon) (*loadBalancer, []state.Source, error) {
+	log := d.log
+	lb := &loadBalancer{opts: o, log: log.With("component", "lbsync")}
+	o.cfg.FromEnv(os.Getenv)
+	ts, err := lbsync.LoadTemplates(o.cfg, o.cfg.TemplatesDir, os.Getenv)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, w := range ts.Warnings(o.cfg) {
+		lb.log.Warn(w)
+	}
+	if unknown, _ := lbsync.UserTemplateFiles(o.cfg.TemplatesDir); len(unknown) > 0 {
+		lb.log.Warn("files in the templates directory match no template name", "files", unknown)
+	}
+	lb.templates.Store(ts)
+
+	var sources []state.Source
+	if len(o.marathon) > 0 {
+		mc := state.MarathonConfig{
+			URLs:               o.marathon,
+			Credentials:        o.authCreds,
+			CredentialFile:     o.authCredsFile,
+			CACertFile:         o.marathonCACert,
+			InsecureSkipVerify: o.marathonInsecure,
+			Interval:           time.Duration(o.marathonPollSeconds) * time.Second,
+		}
+		mlog := log.With("component", "marathon")
+		if o.marathonFollow == "poll" {
+			p, err := state.NewMarathonPoller(mc, mlog)
+			if err != nil {
+				return nil, nil, fmt.Errorf("marathon source: %w", err)
+			}
+			sources = append(sources, p)
+			lb.refresh = append(lb.refresh, p)
+		} else {
+			s, err := state.NewMarathonEventSource(mc, state.MarathonEventOptions{Registerer: d.reg}, mlog)
+			if err != nil {
+				return nil, nil, fmt.Errorf("marathon source: %w", err)
+			}
+			sources = append(sources, s)
+			lb.refresh = append(lb.refresh, s)
+		}
+	}
+	if o.dry {
+		return lb, sources, nil
+	}
+	if !o.cfg.DontBindHTTPHTTPS {
+		if err := ensureSSLCerts(o.cfg.SSLCerts, os.Getenv, lb.log); err != nil {
+			return nil, nil, err
+		}
+	}
+
+	if o.cfg.HAProxyConfig == "" {
+		return nil, nil, errors.New("flag -haproxy-config: empty")
+	}
+	lb.haproxy = lbsync.NewHAProxy(lbsync.HAProxyOptions{
+		Binary:       o.haproxyBinary,
+		ConfigPath:   o.cfg.HAProxyConfig,
+		MasterSocket: o.masterSocket,
+		External:     o.external,
+		Logger:       log.With("component", "haproxy"),
+	})
+	archive := o.archiveDir
+	if archive == "" && o.archiveVersion > 0 {
+		archive = filepath.Join(filepath.Dir(o.cfg.HAProxyConfig), "archive")
+	}
+	lb.syncer, err = lbsync.NewSyncer(lbsync.SyncerOptions{
+		HAProxy:      lb.haproxy,
+		StatsSocket:  o.cfg.StatsSocket,
+		Build:        lbsync.ModelBuilder(o.cfg, lb.templates.Load, nil),
+		ArchiveDir:   archive,
+		ArchiveKeep:  o.archiveVersion,
+		DrainTimeout: time.Duration(o.drainSeconds) * time.Second,
+		Registerer:   d.reg,
+		Logger:       lb.log,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return lb, sources, nil
+}
+
+// start runs HAProxy, the syncer and the template watcher until ctx is done.
+func (lb *loadBalancer) start(ctx context.Context, hub *state.Hub, spawn func(name string, f func(context.Context) error)) {
+	sub := hub.Subscribe()
+	spawn("haproxy", lb.haproxy.Run)
+	spawn("lbsync", func(ctx context.Context) error { return lb.syncer.Run(ctx, sub) })
+	spawn("templates", func(ctx context.Context) error {
+		return lbsync.WatchTemplates(ctx, lb.opts.cfg, lb.opts.cfg.TemplatesDir, os.Getenv, func(ts *lbsync.Templates) {
+			lb.templates.Store(ts)
+			lb.syncer.Resync()
+		}, lb.log)
+	})
+}
+
+// mount adds marathon-lb's endpoints to mux.
+func (lb *loadBalancer) mount(mux *http.ServeMux, httpListener string) {
+	signals := lb.opts.signals == "on" || lb.opts.signals == "auto" && addrIsLoopback(httpListener)
+	h := lbsync.HTTPHandler(lb.syncer, lbsync.HTTPOptions{
+		SignalsEnabled: signals,
+		Refetch: func(context.Context) error {
+			for _, r := range lb.refresh {
+				r.Refresh()
+			}
+			return nil
+		},
+		Logger: lb.log.With("component", "lbsync-http"),
+	})
+	for _, p := range lbsync.HTTPPaths {
+		mux.Handle(p, h)
+	}
+}
+
+// notReady says why the load balancer is not ready, or "".
+func (lb *loadBalancer) notReady(ctx context.Context) string {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	if !lb.haproxy.Running(ctx) {
+		return "haproxy is not running"
+	}
+	if lb.syncer.Status().Seq == 0 {
+		return "no config applied to haproxy yet"
+	}
+	return ""
+}

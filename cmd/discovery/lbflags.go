@@ -1,0 +1,206 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/discovery-mesos/discovery/lbsync"
+)
+
+// lbOptions is the load balancer's part of the command line: marathon-lb's flags,
+// unchanged, and ours (prefixed -lb- or -marathon-).
+type lbOptions struct {
+	cfg *lbsync.Config
+
+	// Marathon (marathon-lb's --marathon/-m, auth and CA flags).
+	marathon       []string
+	authCreds      string
+	authCredsFile  string
+	marathonCACert string
+	sse            bool
+	// marathonFollow is ours: "events" (default) or "poll".
+	marathonFollow      string
+	marathonPollSeconds int
+	marathonInsecure    bool
+
+	// HAProxy process control (ours).
+	haproxyBinary  string
+	masterSocket   string
+	external       bool
+	archiveDir     string
+	archiveVersion int
+	drainSeconds   int
+	signals        string // "auto", "on", "off"
+
+	dry bool
+
+	// ignored are marathon-lb flags given that discovery does not need, with why.
+	ignored []string
+}
+
+// marathonLBIgnored are marathon-lb flags with no job here: accepted so that
+// existing command lines keep working, and reported once at start-up.
+var marathonLBIgnored = map[string]string{
+	"command":                "discovery reloads HAProxy itself through the master CLI",
+	"c":                      "discovery reloads HAProxy itself through the master CLI",
+	"max-reload-retries":     "reloads are confirmed with show proc and retried with backoff",
+	"reload-interval":        "reloads are coalesced by the snapshot hub",
+	"skip-validation":        "every config is validated; invalid apps are left out, not the whole update",
+	"syslog-socket":          "logs go to stderr (journald, docker logs)",
+	"log-format":             "use -logFormat text|json",
+	"lru-cache-capacity":     "no DNS lookups are cached per app",
+	"dcos-auth-credentials":  "DC/OS service accounts are not supported; use --auth-credentials",
+	"listening":              "Marathon HTTP callbacks were removed from Marathon; discovery follows its event stream",
+	"l":                      "Marathon HTTP callbacks were removed from Marathon; discovery follows its event stream",
+	"callback-url":           "Marathon HTTP callbacks were removed from Marathon; discovery follows its event stream",
+	"u":                      "Marathon HTTP callbacks were removed from Marathon; discovery follows its event stream",
+	"longhelp":               "use -h",
+	"marathon-lb-group-name": "not used",
+}
+
+// marathonLBBoolIgnored are the ignored flags that take no value.
+var marathonLBBoolIgnored = map[string]bool{"skip-validation": true, "longhelp": true}
+
+func newLBOptions(fs *flag.FlagSet) *lbOptions {
+	o := &lbOptions{cfg: lbsync.DefaultConfig()}
+	o.cfg.RegisterFlags(fs)
+	multi := &stringsFlag{list: &o.marathon}
+	fs.Var(multi, "marathon", "Marathon URL (marathon-lb --marathon/-m; repeat or list several after one flag)")
+	fs.Var(multi, "m", "short for -marathon")
+	fs.StringVar(&o.authCreds, "auth-credentials", "", "Marathon user:pass (prefer -marathon-auth-credential-file: flags show in ps)")
+	fs.StringVar(&o.authCredsFile, "marathon-auth-credential-file", "", "file whose first line is the Marathon user:pass")
+	fs.StringVar(&o.marathonCACert, "marathon-ca-cert", "", "CA certificate (PEM) for Marathon over HTTPS")
+	fs.BoolVar(&o.sse, "sse", false, "follow Marathon's event stream (marathon-lb --sse; the default here)")
+	fs.BoolVar(&o.sse, "s", false, "short for -sse")
+	fs.StringVar(&o.marathonFollow, "marathon-follow", "events", "how to follow Marathon: events (server-sent events, per-app refetch) or poll")
+	fs.IntVar(&o.marathonPollSeconds, "marathon-poll-seconds", 10, "seconds between full fetches of Marathon's apps when polling")
+	fs.BoolVar(&o.marathonInsecure, "marathon-insecure", false, "accept any Marathon TLS certificate (marathon-lb did when --marathon-ca-cert was not given)")
+	fs.StringVar(&o.haproxyBinary, "lb-haproxy-binary", "/usr/sbin/haproxy", "HAProxy binary")
+	fs.StringVar(&o.masterSocket, "lb-master-socket", "/var/run/haproxy/master.sock", "HAProxy master CLI socket")
+	fs.BoolVar(&o.external, "lb-external", false, "drive an HAProxy started elsewhere (systemd) through its master and stats sockets")
+	fs.StringVar(&o.archiveDir, "lb-archive-dir", "", "keep the last configs applied here (default: beside the HAProxy config)")
+	fs.IntVar(&o.archiveVersion, "archive-versions", 5, "how many applied configs to archive (marathon-lb --archive-versions)")
+	fs.IntVar(&o.drainSeconds, "lb-drain-seconds", 30, "longest wait for a removed server's connections before it is deleted")
+	fs.StringVar(&o.signals, "lb-signal-endpoints", "auto", "/_mlb_signal/* endpoints: on, off, or auto (on only when the HTTP listener is loopback)")
+	fs.BoolVar(&o.dry, "dry", false, "print the HAProxy config once and exit (marathon-lb --dry)")
+	fs.BoolVar(&o.dry, "d", false, "short for -dry")
+	for name, why := range marathonLBIgnored {
+		fs.Var(&ignoredFlag{o: o, name: name, why: why, isBool: marathonLBBoolIgnored[name]}, name, "marathon-lb flag, accepted and ignored: "+why)
+	}
+	return o
+}
+
+// enabled reports whether the load balancer runs: marathon-lb requires --group,
+// so a --group (or a Marathon URL) is what turns it on.
+func (o *lbOptions) enabled() bool {
+	return len(o.cfg.Groups) > 0 || len(o.marathon) > 0 || o.dry
+}
+
+func (o *lbOptions) validate() error {
+	if !o.enabled() {
+		return nil
+	}
+	var errs []error
+	if err := o.cfg.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	switch o.marathonFollow {
+	case "events", "poll":
+	default:
+		errs = append(errs, fmt.Errorf("flag -marathon-follow: want events or poll, got %q", o.marathonFollow))
+	}
+	if o.marathonPollSeconds <= 0 {
+		errs = append(errs, fmt.Errorf("flag -marathon-poll-seconds: must be positive, got %d", o.marathonPollSeconds))
+	}
+	switch o.signals {
+	case "auto", "on", "off":
+	default:
+		errs = append(errs, fmt.Errorf("flag -lb-signal-endpoints: want on, off or auto, got %q", o.signals))
+	}
+	if o.archiveVersion < 0 {
+		errs = append(errs, fmt.Errorf("flag -archive-versions: must not be negative, got %d", o.archiveVersion))
+	}
+	if o.drainSeconds < 0 {
+		errs = append(errs, fmt.Errorf("flag -lb-drain-seconds: must not be negative, got %d", o.drainSeconds))
+	}
+	return errors.Join(errs...)
+}
+
+// stringsFlag collects values: repeated flags and, after normalizeArgs, the
+// several URLs marathon-lb's --marathon takes after one flag.
+type stringsFlag struct{ list *[]string }
+
+func (f *stringsFlag) String() string {
+	if f == nil || f.list == nil {
+		return ""
+	}
+	return strings.Join(*f.list, " ")
+}
+
+func (f *stringsFlag) Set(v string) error {
+	*f.list = append(*f.list, v)
+	return nil
+}
+
+type ignoredFlag struct {
+	o      *lbOptions
+	name   string
+	why    string
+	isBool bool
+}
+
+func (f *ignoredFlag) String() string   { return "" }
+func (f *ignoredFlag) IsBoolFlag() bool { return f.isBool }
+func (f *ignoredFlag) Set(v string) error {
+	if f.isBool {
+		if _, err := strconv.ParseBool(v); err != nil {
+			return fmt.Errorf("want true or false, got %q", v)
+		}
+	}
+	f.o.ignored = append(f.o.ignored, fmt.Sprintf("marathon-lb flag --%s is ignored: %s", f.name, f.why))
+	return nil
+}
+
+// multiValueFlags take several values after one flag, as marathon-lb's argparse
+// nargs="+" did: "--marathon http://a:8080 http://b:8080".
+var multiValueFlags = map[string]bool{"marathon": true, "m": true}
+
+// normalizeArgs rewrites a marathon-lb style command line for Go's flag package:
+// the container entry point's leading "sse" or "poll" word becomes -sse or
+// -marathon-follow=poll, and the values following a multi-value flag become
+// repeated flags.
+func normalizeArgs(args []string) []string {
+	out := make([]string, 0, len(args))
+	if len(args) > 0 {
+		switch args[0] {
+		case "sse":
+			out = append(out, "-sse")
+			args = args[1:]
+		case "poll":
+			out = append(out, "-marathon-follow=poll")
+			args = args[1:]
+		}
+	}
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		out = append(out, a)
+		name := strings.TrimLeft(a, "-")
+		if !strings.HasPrefix(a, "-") || strings.Contains(name, "=") || !multiValueFlags[name] {
+			continue
+		}
+		// The first value goes with the flag; each further non-flag value gets
+		// the flag again.
+		if i+1 < len(args) {
+			i++
+			out = append(out, args[i])
+		}
+		for i+1 < len(args) && !strings.HasPrefix(args[i+1], "-") {
+			i++
+			out = append(out, a, args[i])
+		}
+	}
+	return out
+}
