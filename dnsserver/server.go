@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -47,17 +48,19 @@ type ServerConfig struct {
 	// truncated answer so a real client can retry over TCP (0: 2; -1: never).
 	RateLimitSlip int
 
-	// stdUDP serves UDP with miekg/dns's server even on a specific address
-	// (tests of the wildcard-address path).
-	stdUDP bool
+	// stdUDP serves UDP with miekg/dns's server even on a specific address;
+	// forcePktinfo uses the wildcard-address read loop on a specific address
+	// (tests of the paths a wildcard address takes).
+	stdUDP, forcePktinfo bool
 }
 
-// Server is the DNS server: UDP and TCP on one address. On a specific address
-// (not 0.0.0.0 or ::) UDP is served by our own read loop, which reuses one
-// message, one scratch space and one buffer per worker and so allocates nothing
-// per in-domain query beyond unpacking it; on a wildcard address it uses
-// miekg/dns's server, which replies from the address each query was sent to.
-// TCP always uses miekg/dns's server.
+// Server is the DNS server: UDP and TCP on one address. UDP is served by our
+// own read loop, which reuses one message, one scratch space and one buffer per
+// worker and so allocates nothing per in-domain query beyond unpacking it. On a
+// wildcard address (0.0.0.0, ::) the loop reads each query's destination
+// address (IP_PKTINFO) and replies from it; where that is not supported (not
+// Linux) the wildcard address is served by miekg/dns's server, which does the
+// same. TCP always uses miekg/dns's server.
 type Server struct {
 	cfg ServerConfig
 	log *slog.Logger
@@ -74,7 +77,7 @@ type Server struct {
 	tcpSrv   *dns.Server
 	addr     netip.AddrPort
 	wg       sync.WaitGroup
-	shutdown bool
+	shutdown atomic.Bool
 }
 
 // NewServer returns a server answering from tables (an *atomic.Pointer[Table]
@@ -114,7 +117,8 @@ func NewServer(cfg ServerConfig, tables TableSource, log *slog.Logger, reg prome
 func (s *Server) Handler() *Handler { return s.h }
 
 // Start binds UDP and TCP and serves them until Shutdown. It returns once both
-// sockets accept queries, or the error that prevented it.
+// sockets accept queries, or the error that prevented it (call Shutdown then to
+// release what did start).
 func (s *Server) Start() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -142,14 +146,24 @@ func (s *Server) Start() error {
 		Listener:          netutil.LimitListener(tcp, maxConns),
 		Net:               "tcp",
 		Handler:           s.h,
-		ReadTimeout:       idle,
-		WriteTimeout:      idle,
+		ReadTimeout:       tcpIOTimeout,
+		WriteTimeout:      tcpIOTimeout,
 		IdleTimeout:       func() time.Duration { return idle },
 		NotifyStartedFunc: func() { close(tcpReady) },
 	}
-	s.serve(s.tcpSrv, "tcp")
+	tcpFailed := s.serve(s.tcpSrv, "tcp")
 
-	if s.addr.Addr().IsUnspecified() || s.cfg.stdUDP {
+	_ = udp.SetReadBuffer(udpSocketBuffer)
+	_ = udp.SetWriteBuffer(udpSocketBuffer)
+	pktinfo := false
+	if (s.addr.Addr().IsUnspecified() || s.cfg.forcePktinfo) && !s.cfg.stdUDP && pktinfoSupported {
+		if err := enablePktinfo(udp); err != nil {
+			s.log.Warn("serving udp with miekg/dns's server", "reason", err)
+		} else {
+			pktinfo = true
+		}
+	}
+	if (s.addr.Addr().IsUnspecified() && !pktinfo) || s.cfg.stdUDP {
 		udpReady := make(chan struct{})
 		s.udpSrv = &dns.Server{
 			PacketConn:        udp,
@@ -158,8 +172,9 @@ func (s *Server) Start() error {
 			UDPSize:           dns.MaxMsgSize,
 			NotifyStartedFunc: func() { close(udpReady) },
 		}
-		s.serve(s.udpSrv, "udp")
-		<-udpReady
+		if err := waitStarted(udpReady, s.serve(s.udpSrv, "udp")); err != nil {
+			return err
+		}
 	} else {
 		workers := s.cfg.UDPWorkers
 		if workers <= 0 {
@@ -169,30 +184,43 @@ func (s *Server) Start() error {
 			s.wg.Add(1)
 			go func() {
 				defer s.wg.Done()
-				s.serveUDP(udp)
+				s.serveUDP(udp, pktinfo)
 			}()
 		}
 	}
-	<-tcpReady
+	if err := waitStarted(tcpReady, tcpFailed); err != nil {
+		return err
+	}
 	s.log.Info("dns server listening", "addr", s.addr.String(), "recurseon", s.cfg.RecurseOn, "externalon", s.cfg.Forward.Enabled)
 	return nil
 }
 
-func (s *Server) serve(srv *dns.Server, proto string) {
+// serve runs srv until shutdown; the returned channel gets the error if srv
+// stops before that.
+func (s *Server) serve(srv *dns.Server, proto string) <-chan error {
+	failed := make(chan error, 1)
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
 		if err := srv.ActivateAndServe(); err != nil && !s.isShutdown() {
 			s.log.Error("dns server stopped", "proto", proto, "err", err)
+			failed <- fmt.Errorf("serving dns over %s: %w", proto, err)
 		}
 	}()
+	return failed
 }
 
-func (s *Server) isShutdown() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.shutdown
+// waitStarted waits for a miekg/dns server to start or fail.
+func waitStarted(ready <-chan struct{}, failed <-chan error) error {
+	select {
+	case <-ready:
+		return nil
+	case err := <-failed:
+		return err
+	}
 }
+
+func (s *Server) isShutdown() bool { return s.shutdown.Load() }
 
 // Addr is the address the server listens on (UDP and TCP), e.g. for tests that
 // started it on port 0.
@@ -206,11 +234,11 @@ func (s *Server) Addr() string {
 // server's goroutines until ctx is done.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
-	if !s.started || s.shutdown {
+	if !s.started || s.shutdown.Load() {
 		s.mu.Unlock()
 		return nil
 	}
-	s.shutdown = true
+	s.shutdown.Store(true)
 	s.mu.Unlock()
 
 	s.cancel()
@@ -237,6 +265,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	return errors.Join(errs...)
 }
+
+// tcpIOTimeout bounds reading a TCP client's first query and writing an
+// answer, so a client that stalls holds its connection only briefly.
+const tcpIOTimeout = 2 * time.Second
+
+// udpSocketBuffer is the socket buffer size we ask for: room for bursts while
+// the server is descheduled (the kernel caps it at net.core.rmem_max).
+const udpSocketBuffer = 4 << 20
 
 // listenBoth binds UDP and TCP on addr. With port 0 it picks a port free for
 // both.

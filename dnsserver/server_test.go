@@ -11,10 +11,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
-// hsStart starts a server on 127.0.0.1:0 and stops it when the test ends.
+// hsStart starts a server on 127.0.0.1:0 (unless cfg.Addr says another
+// loopback address) and stops it when the test ends.
 func hsStart(t *testing.T, cfg ServerConfig, tables TableSource, reg prometheus.Registerer) *Server {
 	t.Helper()
-	cfg.Addr = "127.0.0.1:0"
+	if cfg.Addr == "" {
+		cfg.Addr = "127.0.0.1:0"
+	}
 	s, err := NewServer(cfg, tables, nil, reg)
 	if err != nil {
 		t.Fatal(err)
@@ -47,15 +50,18 @@ func hsExchange(t *testing.T, proto, addr, qname string, qtype uint16, edns int)
 }
 
 func TestServerRoundTrip(t *testing.T) {
-	for _, std := range []bool{false, true} {
-		name := "own UDP loop"
-		if std {
-			name = "miekg UDP server"
-		}
-		t.Run(name, func(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  ServerConfig
+	}{
+		{"own UDP loop", ServerConfig{RecurseOn: true}},
+		{"own UDP loop with pktinfo", ServerConfig{RecurseOn: true, forcePktinfo: true}},
+		{"miekg UDP server", ServerConfig{RecurseOn: true, stdUDP: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
 			reg := prometheus.NewRegistry()
 			tables := hsTables(t, hsBigCluster(100), hsConfig())
-			s := hsStart(t, ServerConfig{RecurseOn: true, stdUDP: std}, tables, reg)
+			s := hsStart(t, tc.cfg, tables, reg)
 			addr := s.Addr()
 			for _, proto := range []string{"udp", "tcp"} {
 				r := hsExchange(t, proto, addr, "Web.Marathon.Mesos.", dns.TypeA, 0)
@@ -208,5 +214,44 @@ func TestServerAddrInUse(t *testing.T) {
 	if err := s2.Start(); err == nil {
 		t.Error("second server started on a busy address")
 		_ = s2.Shutdown(context.Background())
+	}
+}
+
+// TestServerPktinfoIPv6 runs the wildcard-address loop on an IPv6 socket: the
+// client's connected socket only takes replies from the address it asked.
+func TestServerPktinfoIPv6(t *testing.T) {
+	if !pktinfoSupported {
+		t.Skip("no IP_PKTINFO on this platform")
+	}
+	ln, err := net.ListenPacket("udp6", "[::1]:0")
+	if err != nil {
+		t.Skip("no IPv6 loopback:", err)
+	}
+	_ = ln.Close()
+	s := hsStart(t, ServerConfig{Addr: "[::1]:0", forcePktinfo: true}, hsTables(t, hsCluster(), hsConfig()), nil)
+	r := hsExchange(t, "udp", s.Addr(), "leader.mesos.", dns.TypeA, 0)
+	if len(r.Answer) != 1 {
+		t.Errorf("answer %v", r.Answer)
+	}
+}
+
+// TestServerStalledTCPClient: a TCP client that sends half a query and stops
+// must not hold up anyone else.
+func TestServerStalledTCPClient(t *testing.T) {
+	s := hsStart(t, ServerConfig{}, hsTables(t, hsCluster(), hsConfig()), nil)
+	for range 3 {
+		c, err := net.Dial("tcp", s.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if _, err := c.Write([]byte{0, 40, 1, 2}); err != nil { // 40 bytes announced, 2 sent
+			t.Fatal(err)
+		}
+	}
+	for _, proto := range []string{"udp", "tcp"} {
+		if r := hsExchange(t, proto, s.Addr(), "leader.mesos.", dns.TypeA, 0); len(r.Answer) != 1 {
+			t.Errorf("%s: %v", proto, r.Answer)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package dnsserver
 
 import (
+	"bytes"
 	"errors"
 	"net"
 	"net/netip"
@@ -22,12 +23,32 @@ import (
 // query we answer.
 const maxQuerySize = 4096
 
-// serveUDP answers queries on conn until it is closed.
-func (s *Server) serveUDP(conn *net.UDPConn) {
+// serveUDP answers queries on conn until it is closed. With pktinfo, conn is
+// a wildcard socket reporting each query's destination, and every reply is sent
+// from that address.
+func (s *Server) serveUDP(conn *net.UDPConn, pktinfo bool) {
 	qc := newQueryCtx()
 	in := make([]byte, maxQuerySize)
+	var oobIn, oobOut []byte
+	if pktinfo {
+		oobIn, oobOut = make([]byte, 256), make([]byte, 64)
+	}
 	for {
-		n, from, err := conn.ReadFromUDPAddrPort(in)
+		var (
+			n    int
+			from netip.AddrPort
+			src  []byte // control message choosing the reply's source address
+			err  error
+		)
+		if pktinfo {
+			var oobn int
+			n, oobn, _, from, err = conn.ReadMsgUDPAddrPort(in, oobIn)
+			if err == nil {
+				src = replySourceOOB(oobIn[:oobn], oobOut)
+			}
+		} else {
+			n, from, err = conn.ReadFromUDPAddrPort(in)
+		}
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
@@ -41,7 +62,7 @@ func (s *Server) serveUDP(conn *net.UDPConn) {
 				s.m.rateLimited.Inc()
 				if v == rlSlip {
 					if out := slipReply(in[:n], qc.buf); out != nil {
-						_, _ = conn.WriteToUDPAddrPort(out, from)
+						writeUDP(conn, out, src, from)
 					}
 				}
 				continue
@@ -49,14 +70,24 @@ func (s *Server) serveUDP(conn *net.UDPConn) {
 		}
 		out, fwd := s.handlePacket(in[:n], qc)
 		if fwd != nil {
-			s.forwardUDP(conn, fwd, from, start)
+			s.forwardUDP(conn, fwd, from, bytes.Clone(src), start)
 			continue
 		}
 		if out != nil {
-			_, _ = conn.WriteToUDPAddrPort(out, from)
+			writeUDP(conn, out, src, from)
 			s.m.duration.Observe(time.Since(start).Seconds())
 		}
 	}
+}
+
+// writeUDP sends b to to, from the source address src selects (nil: the
+// socket's own address).
+func writeUDP(conn *net.UDPConn, b, src []byte, to netip.AddrPort) {
+	if src != nil {
+		_, _, _ = conn.WriteMsgUDPAddrPort(b, src, to)
+		return
+	}
+	_, _ = conn.WriteToUDPAddrPort(b, to)
 }
 
 // handlePacket answers one UDP query packet. It returns the reply to send (nil:
@@ -109,7 +140,7 @@ func (s *Server) handlePacket(pkt []byte, qc *queryCtx) (out []byte, fwd *dns.Ms
 
 // forwardUDP resolves req upstream in its own goroutine (req holds an in-flight
 // slot) and sends the reply to the client.
-func (s *Server) forwardUDP(conn *net.UDPConn, req *dns.Msg, to netip.AddrPort, start time.Time) {
+func (s *Server) forwardUDP(conn *net.UDPConn, req *dns.Msg, to netip.AddrPort, src []byte, start time.Time) {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -132,7 +163,7 @@ func (s *Server) forwardUDP(conn *net.UDPConn, req *dns.Msg, to netip.AddrPort, 
 				return
 			}
 		}
-		_, _ = conn.WriteToUDPAddrPort(b, to)
+		writeUDP(conn, b, src, to)
 		s.m.duration.Observe(time.Since(start).Seconds())
 	}()
 }

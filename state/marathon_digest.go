@@ -18,46 +18,66 @@ func (s *AppSet) Seal() *AppSet {
 	return s
 }
 
+// digest combines the digests of the apps, in order: a source that changes one
+// app of many recomputes only that app's digest (appDigest) and combines
+// (combineAppDigests).
 func (s *AppSet) digest() uint64 {
+	ds := make([]uint64, len(s.Apps))
+	for i := range s.Apps {
+		ds[i] = appDigest(&s.Apps[i])
+	}
+	return combineAppDigests(ds)
+}
+
+// combineAppDigests is the Digest of a set whose apps, sorted by ID, have the
+// digests ds.
+func combineAppDigests(ds []uint64) uint64 {
 	var d digester
 	d.h.SetSeed(digestSeed)
-	d.num(uint64(len(s.Apps)))
-	for i := range s.Apps {
-		a := &s.Apps[i]
-		d.str(a.ID)
-		d.strMap(a.Labels)
-		d.str(string(a.Network))
-		d.num(uint64(len(a.Ports)))
-		for _, p := range a.Ports {
-			d.num(uint64(p.ServicePort))
-			d.num(uint64(p.ContainerPort))
-			d.num(uint64(p.HostPort))
-			d.str(p.Name)
-			d.str(p.Protocol)
-			d.strMap(p.Labels)
-		}
-		d.num(uint64(len(a.HealthChecks)))
-		for _, hc := range a.HealthChecks {
-			d.str(hc.Protocol)
-			d.str(hc.Path)
-			d.num(uint64(hc.PortIndex))
-			d.num(uint64(hc.Port))
-			d.num(uint64(hc.IntervalSeconds))
-			d.num(uint64(hc.TimeoutSeconds))
-			d.num(uint64(hc.GracePeriodSeconds))
-			d.num(uint64(hc.MaxConsecutiveFailures))
-			d.num(b2u(hc.IgnoreHTTP1xx))
-		}
-		d.num(uint64(a.Instances))
-		d.num(uint64(len(a.Deployments)))
-		for _, id := range a.Deployments {
-			d.str(id)
-		}
-		d.num(uint64(a.LastScalingAt.UnixNano()))
-		d.num(uint64(len(a.Tasks)))
-		for j := range a.Tasks {
-			d.appTask(&a.Tasks[j])
-		}
+	d.num(uint64(len(ds)))
+	for _, x := range ds {
+		d.num(x)
+	}
+	return d.h.Sum64()
+}
+
+// appDigest identifies one app's content.
+func appDigest(a *App) uint64 {
+	var d digester
+	d.h.SetSeed(digestSeed)
+	d.str(a.ID)
+	d.strMap(a.Labels)
+	d.str(string(a.Network))
+	d.num(uint64(len(a.Ports)))
+	for _, p := range a.Ports {
+		d.num(uint64(p.ServicePort))
+		d.num(uint64(p.ContainerPort))
+		d.num(uint64(p.HostPort))
+		d.str(p.Name)
+		d.str(p.Protocol)
+		d.strMap(p.Labels)
+	}
+	d.num(uint64(len(a.HealthChecks)))
+	for _, hc := range a.HealthChecks {
+		d.str(hc.Protocol)
+		d.str(hc.Path)
+		d.num(uint64(hc.PortIndex))
+		d.num(uint64(hc.Port))
+		d.num(uint64(hc.IntervalSeconds))
+		d.num(uint64(hc.TimeoutSeconds))
+		d.num(uint64(hc.GracePeriodSeconds))
+		d.num(uint64(hc.MaxConsecutiveFailures))
+		d.num(b2u(hc.IgnoreHTTP1xx))
+	}
+	d.num(uint64(a.Instances))
+	d.num(uint64(len(a.Deployments)))
+	for _, id := range a.Deployments {
+		d.str(id)
+	}
+	d.num(uint64(a.LastScalingAt.UnixNano()))
+	d.num(uint64(len(a.Tasks)))
+	for j := range a.Tasks {
+		d.appTask(&a.Tasks[j])
 	}
 	return d.h.Sum64()
 }

@@ -181,8 +181,7 @@ type appsFetched struct {
 // still lists them cannot bring them back.
 type eventView struct {
 	seq      uint64
-	apps     map[string]App
-	ids      []string // sorted keys of apps; nil when they must be re-sorted
+	apps     appList
 	applied  map[string]uint64
 	tombs    map[string]map[string]uint64
 	haveBase bool // a full resync has succeeded: the view may be published
@@ -205,6 +204,13 @@ func (s *MarathonEventSource) Run(ctx context.Context, sink Sink) error {
 	s.log.Info("following marathon events", "config", s.poller.cfg, "event_types", s.opts.EventTypes)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// The stream and fetch goroutines report failures while the loop
+	// publishes: the sink sees one call at a time.
+	sink = &serialSink{sink: sink}
+	known := make(map[string]bool, len(s.opts.EventTypes))
+	for _, t := range s.opts.EventTypes {
+		known[t] = true
+	}
 
 	stream := make(chan streamMsg, 1024)
 	results := make(chan any, s.opts.FetchConcurrency+2)
@@ -214,7 +220,6 @@ func (s *MarathonEventSource) Run(ctx context.Context, sink Sink) error {
 	workers.Go(func() { s.follow(ctx, stream, sink.FetchFailed) })
 
 	v := &eventView{
-		apps:     map[string]App{},
 		applied:  map[string]uint64{},
 		tombs:    map[string]map[string]uint64{},
 		pending:  map[string]bool{},
@@ -306,7 +311,11 @@ func (s *MarathonEventSource) Run(ctx context.Context, sink Sink) error {
 				v.seq++
 				startResync("event")
 			default:
-				s.metrics.events.WithLabelValues(m.ev.Type).Inc()
+				typ := m.ev.Type
+				if !known[typ] {
+					typ = "other" // bounds the label values a server can create
+				}
+				s.metrics.events.WithLabelValues(typ).Inc()
 				v.seq++
 				s.applyEvent(v, m.ev, markDirty, startResync)
 			}
@@ -373,7 +382,7 @@ func (s *MarathonEventSource) Run(ctx context.Context, sink Sink) error {
 		}
 		dispatch()
 		if v.changed && v.haveBase {
-			sink.PublishApps(v.snapshot())
+			sink.PublishApps(v.apps.snapshot(v.source))
 			s.metrics.publishes.Inc()
 			v.changed = false
 		}
@@ -393,23 +402,21 @@ func (s *MarathonEventSource) applyEvent(v *eventView, ev marathonEvent, markDir
 			v.tombs[id] = map[string]uint64{}
 		}
 		v.tombs[id][ev.TaskID] = v.seq
-		app, ok := v.apps[id]
+		app, ok := v.apps.get(id)
 		if !ok {
 			return
 		}
 		if i := slices.IndexFunc(app.Tasks, func(t AppTask) bool { return t.ID == ev.TaskID }); i >= 0 {
 			// Published sets share the old slice: build a new one.
 			app.Tasks = slices.Concat(app.Tasks[:i], app.Tasks[i+1:])
-			v.apps[id] = app
+			v.apps.put(app)
 			v.changed = true
 		}
 	case actAppGone:
 		id := ev.AppIDs[0]
 		v.applied[id] = v.seq
 		delete(v.tombs, id)
-		if _, ok := v.apps[id]; ok {
-			delete(v.apps, id)
-			v.ids = nil
+		if v.apps.remove(id) {
 			v.changed = true
 		}
 	case actResync:
@@ -465,18 +472,12 @@ func (s *MarathonEventSource) applyApp(v *eventView, r appFetched, resync func(s
 	v.source = r.source
 	if r.gone {
 		delete(v.tombs, r.id)
-		if _, ok := v.apps[r.id]; ok {
-			delete(v.apps, r.id)
-			v.ids = nil
+		if v.apps.remove(r.id) {
 			v.changed = true
 		}
 		return
 	}
-	app := v.bury(r.app, r.startSeq)
-	if _, ok := v.apps[r.id]; !ok {
-		v.ids = nil
-	}
-	v.apps[r.id] = app
+	v.apps.put(v.bury(r.app, r.startSeq))
 	v.changed = true
 }
 
@@ -503,27 +504,50 @@ func (v *eventView) bury(app App, start uint64) App {
 // newer than the view replaces it, every app it no longer lists (and the view
 // learnt nothing newer about) goes.
 func (s *MarathonEventSource) applyAll(v *eventView, r appsFetched) {
-	in := make(map[string]bool, len(r.set.Apps))
-	for _, app := range r.set.Apps {
-		in[app.ID] = true
-		if r.startSeq < v.applied[app.ID] {
-			continue
-		}
-		if _, ok := v.apps[app.ID]; !ok {
-			v.ids = nil
-		}
-		v.apps[app.ID] = v.bury(app, r.startSeq)
-		v.applied[app.ID] = r.startSeq
+	// Both lists are sorted by ID: merge them.
+	old, fresh := v.apps, r.set.Apps
+	var next appList
+	next.apps = make([]App, 0, max(len(old.apps), len(fresh)))
+	next.digs = make([]uint64, 0, cap(next.apps))
+	keep := func(i int) {
+		next.apps = append(next.apps, old.apps[i])
+		next.digs = append(next.digs, old.digs[i])
 	}
-	for id := range v.apps {
-		if !in[id] && r.startSeq >= v.applied[id] {
-			delete(v.apps, id)
-			v.ids = nil
+	i, j := 0, 0
+	for i < len(old.apps) || j < len(fresh) {
+		switch {
+		case j == len(fresh) || (i < len(old.apps) && old.apps[i].ID < fresh[j].ID):
+			// Gone from Marathon, unless the view learnt of it since.
+			if r.startSeq < v.applied[old.apps[i].ID] {
+				keep(i)
+			}
+			i++
+		case i == len(old.apps) || fresh[j].ID < old.apps[i].ID:
+			// New, unless the view saw it go since.
+			if r.startSeq >= v.applied[fresh[j].ID] {
+				app := v.bury(fresh[j], r.startSeq)
+				next.apps = append(next.apps, app)
+				next.digs = append(next.digs, appDigest(&app))
+				v.applied[app.ID] = r.startSeq
+			}
+			j++
+		default:
+			if r.startSeq < v.applied[old.apps[i].ID] {
+				keep(i)
+			} else {
+				app := v.bury(fresh[j], r.startSeq)
+				next.apps = append(next.apps, app)
+				next.digs = append(next.digs, appDigest(&app))
+				v.applied[app.ID] = r.startSeq
+			}
+			i++
+			j++
 		}
 	}
+	v.apps = next
 	// What the resync covers needs no remembering any more.
 	for id, seq := range v.applied {
-		if _, ok := v.apps[id]; !ok && seq <= r.startSeq {
+		if _, ok := v.apps.find(id); !ok && seq <= r.startSeq {
 			delete(v.applied, id)
 		}
 	}
@@ -540,21 +564,29 @@ func (s *MarathonEventSource) applyAll(v *eventView, r appsFetched) {
 	v.source = r.set.Source
 	v.haveBase = true
 	v.changed = true // published even when equal: the hub learns the source is fresh
-	s.log.Debug("marathon apps resynchronised", "apps", len(v.apps))
+	s.log.Debug("marathon apps resynchronised", "apps", v.apps.len())
 }
 
-// snapshot builds the sealed AppSet of the view.
-func (v *eventView) snapshot() *AppSet {
-	if v.ids == nil {
-		v.ids = make([]string, 0, len(v.apps))
-		for id := range v.apps {
-			v.ids = append(v.ids, id)
-		}
-		slices.Sort(v.ids)
-	}
-	set := &AppSet{Source: v.source, FetchedAt: time.Now(), Apps: make([]App, len(v.ids))}
-	for i, id := range v.ids {
-		set.Apps[i] = v.apps[id]
-	}
-	return set.Seal()
+// serialSink serialises the calls to a Sink.
+type serialSink struct {
+	mu   sync.Mutex
+	sink Sink
+}
+
+func (s *serialSink) PublishCluster(c *Cluster) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sink.PublishCluster(c)
+}
+
+func (s *serialSink) PublishApps(a *AppSet) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sink.PublishApps(a)
+}
+
+func (s *serialSink) FetchFailed(source string, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sink.FetchFailed(source, err)
 }

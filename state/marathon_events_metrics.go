@@ -33,7 +33,7 @@ func newEventMetrics(reg prometheus.Registerer) (*eventMetrics, error) {
 		}, []string{"type"}),
 		decodeErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "discovery_marathon_event_decode_errors_total",
-			Help: "Events that could not be decoded (each one triggers a full resync).",
+			Help: "Events that could not be decoded or were too large to read (each one triggers a full resync).",
 		}),
 		resyncs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "discovery_marathon_resyncs_total",
@@ -45,7 +45,7 @@ func newEventMetrics(reg prometheus.Registerer) (*eventMetrics, error) {
 		}),
 		reconnects: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "discovery_marathon_stream_reconnects_total",
-			Help: "Event stream connections ended or refused, by reason (eof, error, silent, probe_failed, too_large, connect).",
+			Help: "Event stream connections ended or refused, by reason (eof, error, silent, probe_failed, connect).",
 		}, []string{"reason"}),
 		refetches: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "discovery_marathon_app_refetches_total",

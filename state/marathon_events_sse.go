@@ -3,23 +3,24 @@ package state
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"io"
 	"strconv"
 )
 
 // sseEvent is one server-sent event as the WHATWG EventSource rules define it:
 // its type ("message" when the server named none), its data (the data lines
-// joined by "\n") and the last event id seen on the stream.
+// joined by "\n") and the last event id seen on the stream. Oversize is set,
+// and Data nil, when the event was longer than the reader's limit: it was read
+// past, not kept.
 type sseEvent struct {
-	Type string
-	Data []byte
-	ID   string
+	Type     string
+	Data     []byte
+	ID       string
+	Oversize bool
 }
 
-// errSSETooLarge is returned by sseReader.Next for a line or an event longer
-// than the reader's limit. The stream cannot be resynchronised after it: the
-// caller drops the connection.
+// errSSETooLarge marks an event the reader skipped for its size. The stream
+// stays usable; what the event said is lost, so the caller resynchronises.
 var errSSETooLarge = errors.New("server-sent event too large")
 
 // sseReader parses a text/event-stream. It accepts LF, CRLF and lone CR line
@@ -27,30 +28,40 @@ var errSSETooLarge = errors.New("server-sent event too large")
 // CR-only server is not delayed), skips comment lines (":" keep-alives), strips
 // a leading byte-order mark, and, as the specification says, dispatches an event
 // only at an empty line and only when it has data. An event cut off by the end
-// of the stream is dropped.
+// of the stream is dropped. Memory stays bounded by the limit: a longer line or
+// event is read past and reported as Oversize.
 type sseReader struct {
 	r     io.Reader
-	limit int // longest line, and longest event data, accepted
+	limit int // longest line, and longest event data, kept
 
-	buf     []byte // buf[start:end] is read but not yet parsed
-	start   int
-	end     int
-	skipLF  bool // the last line ended with CR: a following LF belongs to it
-	bomDone bool
-	eof     error
-	typ     []byte
-	data    []byte
-	hasData bool
-	lastID  string
-	retry   int // the last valid "retry:" field, in milliseconds; 0 when none
-	onRead  func(n int)
+	buf        []byte // buf[start:end] is read but not yet parsed
+	start, end int
+	skipLF     bool // the last line ended with CR: a following LF belongs to it
+	bomDone    bool
+	eof        error
+	// discarding is set while the rest of an over-long line is skipped; head
+	// keeps its first bytes, enough to tell its field.
+	discarding bool
+	head       []byte
+
+	typ      []byte
+	data     []byte
+	hasData  bool
+	oversize bool
+	lastID   string
+	retry    int // the last valid "retry:" field, in milliseconds; 0 when none
+	onRead   func(n int)
 }
 
-// newSSEReader returns a reader of r that refuses lines and events longer than
-// limit bytes. onRead, when not nil, is told how many bytes every read brought
-// (for liveness and byte metrics).
+// headBytes is how much of an over-long line is kept to tell its field.
+const headBytes = 16
+
+// newSSEReader returns a reader of r that keeps lines and events up to limit
+// bytes. onRead, when not nil, is told how many bytes every read brought (for
+// liveness and byte metrics).
 func newSSEReader(r io.Reader, limit int, onRead func(n int)) *sseReader {
-	return &sseReader{r: r, limit: limit, buf: make([]byte, 32<<10), onRead: onRead}
+	limit = max(limit, headBytes)
+	return &sseReader{r: r, limit: limit, buf: make([]byte, min(32<<10, limit+1)), onRead: onRead}
 }
 
 // Next returns the next dispatched event. It returns io.EOF (or the read error)
@@ -58,20 +69,23 @@ func newSSEReader(r io.Reader, limit int, onRead func(n int)) *sseReader {
 // Data is only valid until the next call.
 func (s *sseReader) Next() (sseEvent, error) {
 	for {
-		line, err := s.line()
+		line, cut, err := s.line()
 		if err != nil {
 			return sseEvent{}, err
 		}
 		if len(line) == 0 {
 			if !s.hasData {
-				s.typ = s.typ[:0]
+				s.typ, s.oversize = s.typ[:0], false
 				continue
 			}
-			ev := sseEvent{Type: "message", Data: s.data, ID: s.lastID}
+			ev := sseEvent{Type: "message", Data: s.data, ID: s.lastID, Oversize: s.oversize}
 			if len(s.typ) > 0 {
 				ev.Type = string(s.typ)
 			}
-			s.typ, s.data, s.hasData = s.typ[:0], s.data[:0], false
+			if ev.Oversize {
+				ev.Data = nil
+			}
+			s.typ, s.data, s.hasData, s.oversize = s.typ[:0], s.data[:0], false, false
 			return ev, nil
 		}
 		if line[0] == ':' {
@@ -84,12 +98,25 @@ func (s *sseReader) Next() (sseEvent, error) {
 				value = value[1:]
 			}
 		}
+		if cut {
+			// Only a data line's loss matters; an over-long type or id
+			// loses the event too, as it cannot be told apart.
+			switch string(field) {
+			case "data", "event", "id":
+				s.oversize, s.hasData = true, true
+			}
+			continue
+		}
 		switch string(field) {
 		case "event":
 			s.typ = append(s.typ[:0], value...)
 		case "data":
+			if s.oversize {
+				continue
+			}
 			if len(s.data)+len(value)+1 > s.limit {
-				return sseEvent{}, fmt.Errorf("%w: data over %d bytes", errSSETooLarge, s.limit)
+				s.oversize, s.hasData, s.data = true, true, s.data[:0]
+				continue
 			}
 			if s.hasData {
 				s.data = append(s.data, '\n')
@@ -101,8 +128,10 @@ func (s *sseReader) Next() (sseEvent, error) {
 				s.lastID = string(value)
 			}
 		case "retry":
-			if n, err := strconv.Atoi(string(value)); err == nil && n >= 0 && isDigits(value) {
-				s.retry = n
+			if isDigits(value) {
+				if n, err := strconv.Atoi(string(value)); err == nil {
+					s.retry = n
+				}
 			}
 		}
 	}
@@ -121,9 +150,12 @@ func isDigits(b []byte) bool {
 	return len(b) > 0
 }
 
-// line returns the next line without its end. The slice is valid until the
-// next call.
-func (s *sseReader) line() ([]byte, error) {
+var utf8BOM = []byte("\xef\xbb\xbf")
+
+// line returns the next line without its end, and whether it was cut: longer
+// than the limit, of which only the first headBytes are returned. The slice is
+// valid until the next call.
+func (s *sseReader) line() ([]byte, bool, error) {
 	for {
 		if s.skipLF && s.start < s.end {
 			if s.buf[s.start] == '\n' {
@@ -136,9 +168,7 @@ func (s *sseReader) line() ([]byte, error) {
 			// wait until enough has arrived to tell.
 			have := s.buf[s.start:s.end]
 			if len(have) < len(utf8BOM) && bytes.HasPrefix(utf8BOM, have) && s.eof == nil {
-				if err := s.fill(); err != nil {
-					return nil, err
-				}
+				s.fill()
 				continue
 			}
 			if bytes.HasPrefix(have, utf8BOM) {
@@ -150,34 +180,41 @@ func (s *sseReader) line() ([]byte, error) {
 		if i := bytes.IndexAny(chunk, "\r\n"); i >= 0 {
 			s.start += i + 1
 			s.skipLF = chunk[i] == '\r'
-			return chunk[:i], nil
+			if s.discarding {
+				s.discarding = false
+				return s.head, true, nil
+			}
+			if i > s.limit {
+				return chunk[:headBytes], true, nil
+			}
+			return chunk[:i], false, nil
 		}
 		if s.eof != nil {
 			// A partial line at the end of the stream is not a line: the
 			// event it belongs to is dropped.
-			return nil, s.eof
+			return nil, false, s.eof
 		}
-		if err := s.fill(); err != nil {
-			return nil, err
+		if len(chunk) > s.limit {
+			// Too long to keep: remember its start, skip the rest.
+			if !s.discarding {
+				s.head = append(s.head[:0], chunk[:headBytes]...)
+				s.discarding = true
+			}
+			s.start, s.end = 0, 0
 		}
+		s.fill()
 	}
 }
 
-var utf8BOM = []byte("\xef\xbb\xbf")
-
-// fill reads more of the stream into buf. A read error is kept in s.eof and
-// reported once the buffered lines are parsed; only a line over the limit is
-// returned at once.
-func (s *sseReader) fill() error {
-	if s.end-s.start > s.limit {
-		return fmt.Errorf("%w: line over %d bytes", errSSETooLarge, s.limit)
-	}
+// fill reads more of the stream into buf, growing it up to about the limit. A
+// read error is kept in s.eof and reported once the buffered lines are parsed.
+func (s *sseReader) fill() {
 	if s.start > 0 {
 		n := copy(s.buf, s.buf[s.start:s.end])
 		s.start, s.end = 0, n
 	}
 	if s.end == len(s.buf) {
-		nb := make([]byte, 2*len(s.buf))
+		nb := make([]byte, min(2*len(s.buf), s.limit+1+len(s.buf)))
 		copy(nb, s.buf[:s.end])
 		s.buf = nb
 	}
@@ -191,5 +228,4 @@ func (s *sseReader) fill() error {
 	if err != nil {
 		s.eof = err
 	}
-	return nil
 }

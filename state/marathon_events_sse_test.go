@@ -2,6 +2,7 @@ package state
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"slices"
 	"strings"
@@ -69,7 +70,7 @@ func TestSSEReader(t *testing.T) {
 					t.Fatalf("ended with %v, want EOF", err)
 				}
 				if len(got) != len(tt.want) {
-					t.Fatalf("got %d events %q, want %d %q", len(got), got, len(tt.want), tt.want)
+					t.Fatalf("got %d events %+v, want %d %+v", len(got), got, len(tt.want), tt.want)
 				}
 				for i := range got {
 					if got[i].Type != tt.want[i].Type || string(got[i].Data) != string(tt.want[i].Data) {
@@ -93,27 +94,64 @@ func TestSSEReaderIDAndRetry(t *testing.T) {
 	}
 }
 
+// TestSSEReaderLimits checks that an over-long line or event is read past and
+// reported, and that the stream goes on after it.
 func TestSSEReaderLimits(t *testing.T) {
 	tests := []struct {
 		name   string
 		stream string
 	}{
-		{"long line", "data: " + strings.Repeat("x", 200) + "\n\n"},
-		{"long line without end", "data: " + strings.Repeat("x", 200)},
-		{"many data lines", strings.Repeat("data: 0123456789\n", 20) + "\n"},
+		{"long data line", "event: big\ndata: " + strings.Repeat("x", 200) + "\n\n"},
+		{"long line with CRLF", "event: big\r\ndata: " + strings.Repeat("x", 300) + "\r\n\r\n"},
+		{"many data lines", "event: big\n" + strings.Repeat("data: 0123456789\n", 20) + "\n"},
+		{"long type", "event: big" + strings.Repeat("x", 200) + "\ndata: {}\n\n"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := sseAll(tt.stream, 100, false)
-			if !errors.Is(err, errSSETooLarge) {
-				t.Fatalf("err = %v, want errSSETooLarge", err)
-			}
-		})
+		for _, oneByte := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/one byte %t", tt.name, oneByte), func(t *testing.T) {
+				got, err := sseAll(tt.stream+": still there\nevent: next\ndata: ok\n\n", 100, oneByte)
+				if !errors.Is(err, io.EOF) {
+					t.Fatalf("ended with %v", err)
+				}
+				if len(got) != 2 || !got[0].Oversize || got[0].Data != nil || got[1].Oversize || got[1].Type != "next" || string(got[1].Data) != "ok" {
+					t.Fatalf("events %+v, want an oversize one then next/ok", got)
+				}
+				if !strings.HasPrefix(tt.name, "long type") && got[0].Type != "big" {
+					t.Errorf("oversize event type %q, want big", got[0].Type)
+				}
+			})
+		}
 	}
 	got, err := sseAll("data: "+strings.Repeat("x", 90)+"\n\n", 100, true)
-	if !errors.Is(err, io.EOF) || len(got) != 1 {
-		t.Fatalf("an event under the limit: %d events, %v", len(got), err)
+	if !errors.Is(err, io.EOF) || len(got) != 1 || got[0].Oversize {
+		t.Fatalf("an event under the limit: %+v, %v", got, err)
 	}
+}
+
+// TestSSEReaderBoundedMemory feeds a 64 MB line: the reader's buffer must stay
+// near its limit.
+func TestSSEReaderBoundedMemory(t *testing.T) {
+	huge := io.MultiReader(strings.NewReader("data: "), io.LimitReader(repeatReader('x'), 64<<20), strings.NewReader("\n\ndata: ok\n\n"))
+	p := newSSEReader(huge, 1<<10, nil)
+	ev, err := p.Next()
+	if err != nil || !ev.Oversize {
+		t.Fatalf("first = %+v, %v", ev, err)
+	}
+	if ev, err = p.Next(); err != nil || string(ev.Data) != "ok" {
+		t.Fatalf("second = %+v, %v", ev, err)
+	}
+	if cap(p.buf) > 64<<10 {
+		t.Errorf("buffer grew to %d bytes", cap(p.buf))
+	}
+}
+
+type repeatReader byte
+
+func (r repeatReader) Read(b []byte) (int, error) {
+	for i := range b {
+		b[i] = byte(r)
+	}
+	return len(b), nil
 }
 
 func TestSSEReaderCountsBytes(t *testing.T) {
@@ -155,11 +193,8 @@ func FuzzSSEReader(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
-		whole, err1 := sseAll(string(in), 4096, false)
-		split, err2 := sseAll(string(in), 4096, true)
-		if errors.Is(err1, errSSETooLarge) || errors.Is(err2, errSSETooLarge) {
-			return // where the limit bites depends on the buffering
-		}
+		whole, err1 := sseAll(string(in), 64, false)
+		split, err2 := sseAll(string(in), 64, true)
 		if !errors.Is(err1, io.EOF) || !errors.Is(err2, io.EOF) {
 			t.Fatalf("ended with %v / %v, want EOF", err1, err2)
 		}
@@ -167,10 +202,10 @@ func FuzzSSEReader(f *testing.F) {
 			t.Fatalf("%d events whole, %d split", len(whole), len(split))
 		}
 		for i := range whole {
-			if whole[i].Type != split[i].Type || string(whole[i].Data) != string(split[i].Data) || whole[i].ID != split[i].ID {
+			if whole[i].Type != split[i].Type || string(whole[i].Data) != string(split[i].Data) || whole[i].ID != split[i].ID || whole[i].Oversize != split[i].Oversize {
 				t.Fatalf("event %d differs: %+v / %+v", i, whole[i], split[i])
 			}
-			if len(whole[i].Data) > 4096 {
+			if len(whole[i].Data) > 64 {
 				t.Fatalf("event %d over the limit", i)
 			}
 			// Whatever came through decodes without panicking.

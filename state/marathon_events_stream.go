@@ -163,6 +163,7 @@ func (s *MarathonEventSource) connect(ctx context.Context, failed func(string, e
 			resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
 			return resp, ep, nil
 		}
+		timer.Stop()
 		cancel()
 		if err == nil {
 			resp.Body.Close()
@@ -231,16 +232,17 @@ func (s *MarathonEventSource) read(ctx context.Context, resp *http.Response, ep 
 				}
 				return *v, retry(), err
 			}
-			switch {
-			case errors.Is(err, io.EOF):
+			if errors.Is(err, io.EOF) {
 				return "eof", retry(), err
-			case errors.Is(err, errSSETooLarge):
-				return "too_large", retry(), err
 			}
 			return "error", retry(), err
 		}
 		msg := streamMsg{}
-		msg.ev, msg.badEvent = decodeMarathonEvent(raw.Type, raw.Data)
+		if raw.Oversize {
+			msg.badEvent = fmt.Errorf("%w: a %s event over %d bytes was skipped", errSSETooLarge, raw.Type, s.opts.MaxEventBytes)
+		} else {
+			msg.ev, msg.badEvent = decodeMarathonEvent(raw.Type, raw.Data)
+		}
 		select {
 		case out <- msg:
 		case <-ctx.Done():

@@ -197,6 +197,11 @@ func (s *MesosStream) Run(ctx context.Context, sink Sink) error {
 			s.log.Warn("zookeeper has not answered; trying the static masters", "waited", s.cfg.ZKDetectionTimeout)
 		}
 		t.Stop()
+		// The first leader is the one the first session asks: not a change.
+		select {
+		case <-s.leaderCh:
+		default:
+		}
 	}
 
 	b := newMesosBackoff(s.cfg.BackoffMin, s.cfg.BackoffMax)
@@ -245,16 +250,16 @@ func (s *MesosStream) watchZK(ctx context.Context) {
 		v := s.zk.View()
 		usable := !v.Listed.IsZero() && (v.Connected || time.Since(v.Since) < s.cfg.ZKDetectionTimeout)
 		changed := s.tracker.setZK(v.Masters, usable)
-		if !listed && !v.Listed.IsZero() {
-			listed = true
-			close(s.zkListed)
-			continue
-		}
 		if changed {
 			select {
 			case s.leaderCh <- struct{}{}:
 			default:
 			}
+		}
+		// After the signal, which Run drains once it has seen the listing.
+		if !listed && !v.Listed.IsZero() {
+			listed = true
+			close(s.zkListed)
 		}
 	}
 }
@@ -510,12 +515,23 @@ func (s *MesosStream) follow(ctx context.Context, sink Sink, body io.ReadCloser,
 	watchdog := time.NewTimer(timeout)
 	defer watchdog.Stop()
 
+	var last *Cluster
 	publish := func(n int) {
 		began := time.Now()
-		c := model.build(s.Name(), began, known)
-		sink.PublishCluster(c)
+		last = model.build(s.Name(), began, known)
+		sink.PublishCluster(last)
 		s.metrics.publish.Observe(time.Since(began).Seconds())
 		s.metrics.batch.Observe(float64(n))
+	}
+	// confirm tells the sink the view is current (a heartbeat proves the
+	// stream alive): the same content, fetched now, so that a quiet cluster
+	// does not look stale.
+	confirm := func() {
+		if last != nil {
+			c := *last
+			c.FetchedAt = time.Now()
+			sink.PublishCluster(&c)
+		}
 	}
 	// start applies SUBSCRIBED, and the events that followed it, once the
 	// leader and the pids are known.
@@ -538,7 +554,7 @@ func (s *MesosStream) follow(ctx context.Context, sink Sink, body io.ReadCloser,
 		res.subscribed = true
 		publish(n)
 		s.log.Info("subscribed to the mesos event stream", "master", addr,
-			"tasks", len(model.taskIDs), "agents", len(model.agents), "frameworks", len(model.frameworks))
+			"tasks", len(model.order), "agents", len(model.agents), "frameworks", len(model.frameworks))
 		if refresh {
 			fetchPIDs()
 		}
@@ -581,7 +597,7 @@ func (s *MesosStream) follow(ctx context.Context, sink Sink, body io.ReadCloser,
 			}
 			return res
 		case it := <-items:
-			n, changed, refresh := 0, false, false
+			n, changed, refresh, heartbeat := 0, false, false, false
 			for {
 				if it.err != nil {
 					if errors.Is(it.err, io.EOF) {
@@ -595,12 +611,21 @@ func (s *MesosStream) follow(ctx context.Context, sink Sink, body io.ReadCloser,
 					return res
 				}
 				n++
-				s.metrics.events.WithLabelValues(it.typ).Inc()
+				if it.e != nil {
+					s.metrics.events.WithLabelValues(it.typ).Inc()
+				} else {
+					// A type from a newer master, named by the network:
+					// not a label value.
+					s.metrics.events.WithLabelValues("unknown").Inc()
+					s.log.Debug("skipping an event of an unknown type", "type", it.typ)
+				}
 				if e := it.e; e != nil {
 					switch e.Type {
 					case master.Event_SUBSCRIBED:
-						if e.Subscribed == nil {
-							e.Subscribed = &master.Event_Subscribed{}
+						if e.Subscribed == nil || e.Subscribed.GetState == nil {
+							// An empty view would replace the good one.
+							res.err = fmt.Errorf("the master at %s sent SUBSCRIBED without get_state", addr)
+							return res
 						}
 						hb := defaultHeartbeat
 						if v := e.Subscribed.GetHeartbeatIntervalSeconds(); v > 0 {
@@ -612,6 +637,7 @@ func (s *MesosStream) follow(ctx context.Context, sink Sink, body io.ReadCloser,
 						pendingState, early, pids = e, nil, nil
 						fetchPIDs()
 					case master.Event_HEARTBEAT:
+						heartbeat = true
 					default:
 						if subscribed {
 							c, r := model.apply(e)
@@ -639,8 +665,11 @@ func (s *MesosStream) follow(ctx context.Context, sink Sink, body io.ReadCloser,
 				}
 			}
 			watchdog.Reset(timeout)
-			if changed {
+			switch {
+			case changed:
 				publish(n)
+			case heartbeat && subscribed:
+				confirm()
 			}
 			if refresh {
 				fetchPIDs()

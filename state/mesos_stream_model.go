@@ -2,7 +2,6 @@ package state
 
 import (
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -27,9 +26,12 @@ type streamModel struct {
 	frameworks map[string]*modelFramework
 	// tasks are keyed by taskKey: task IDs are unique within a framework only.
 	tasks map[string]*modelTask
-	// taskIDs is the sorted keys of tasks: build emits tasks in ID order, so
-	// Seal's sort has nothing to do.
-	taskIDs []string
+	// order is the tasks sorted by key: build emits them in ID order (Seal's
+	// sort has nothing to do) without a map lookup per task.
+	order []*modelTask
+	// maybeOrphans is set when a task may belong to no known framework, which
+	// build must then check for.
+	maybeOrphans bool
 	// parked are tasks that became unreachable: Mesos lists them apart, and a
 	// status update brings them back when their agent returns.
 	parked map[string]*modelTask
@@ -45,9 +47,12 @@ type modelFramework struct {
 }
 
 type modelTask struct {
+	key  string
 	t    Task
 	hist []slimStatus
 }
+
+func cmpTaskKey(mt *modelTask, key string) int { return strings.Compare(mt.key, key) }
 
 // taskKey keys a task by its ID, then its framework: sorting keys sorts tasks
 // by ID, as Seal does ("\x00" sorts before any byte of an ID).
@@ -82,7 +87,7 @@ func (m *streamModel) reset(st *master.Response_GetState, pids map[string]string
 		}
 	}
 	if gt := st.GetTasks; gt != nil {
-		ids := make([]string, 0, len(gt.Tasks)+len(gt.PendingTasks))
+		order := make([]*modelTask, 0, len(gt.Tasks)+len(gt.PendingTasks))
 		for _, list := range [][]mesos.Task{gt.PendingTasks, gt.Tasks} {
 			for i := range list {
 				t := &list[i]
@@ -95,13 +100,15 @@ func (m *streamModel) reset(st *master.Response_GetState, pids map[string]string
 				for n := 2; m.tasks[key] != nil; n++ {
 					key = taskKey(t.FrameworkID.Value, t.TaskID.Value) + "\x00" + strconv.Itoa(n)
 				}
-				ids = append(ids, key)
 				task, hist := taskFromV1(t)
-				m.tasks[key] = &modelTask{t: task, hist: hist}
+				mt := &modelTask{key: key, t: task, hist: hist}
+				m.tasks[key] = mt
+				order = append(order, mt)
 			}
 		}
-		sort.Strings(ids)
-		m.taskIDs = ids
+		slices.SortFunc(order, func(a, b *modelTask) int { return strings.Compare(a.key, b.key) })
+		m.order = order
+		m.maybeOrphans = true
 		for i := range gt.UnreachableTasks {
 			t := &gt.UnreachableTasks[i]
 			task, hist := taskFromV1(t)
@@ -124,10 +131,10 @@ func (m *streamModel) addAgent(a *masterAgent) {
 // lists them as unreachable or completed from then on.
 func (m *streamModel) removeAgent(id string) {
 	delete(m.agents, id)
-	for _, tid := range slices.Clone(m.taskIDs) {
-		if mt := m.tasks[tid]; mt.t.AgentID == id {
-			m.parked[tid] = mt
-			m.removeTask(tid)
+	for _, mt := range slices.Clone(m.order) {
+		if mt.t.AgentID == id {
+			m.parked[mt.key] = mt
+			m.removeTask(mt.key)
 		}
 	}
 }
@@ -163,9 +170,9 @@ func (m *streamModel) setFrameworkPIDs(pids map[string]string) bool {
 // completed frameworks).
 func (m *streamModel) removeFramework(id string) {
 	delete(m.frameworks, id)
-	for _, tid := range slices.Clone(m.taskIDs) {
-		if m.tasks[tid].t.FrameworkID == id {
-			m.removeTask(tid)
+	for _, mt := range slices.Clone(m.order) {
+		if mt.t.FrameworkID == id {
+			m.removeTask(mt.key)
 		}
 	}
 	for tid, mt := range m.parked {
@@ -183,15 +190,21 @@ func (m *streamModel) addTask(t *mesos.Task) {
 		m.removeTask(key)
 		return
 	}
-	m.putTask(key, &modelTask{t: task, hist: hist})
+	if _, ok := m.frameworks[task.FrameworkID]; !ok {
+		m.maybeOrphans = true
+	}
+	m.putTask(&modelTask{key: key, t: task, hist: hist})
 }
 
-func (m *streamModel) putTask(id string, mt *modelTask) {
-	if _, ok := m.tasks[id]; !ok {
-		i, _ := slices.BinarySearch(m.taskIDs, id)
-		m.taskIDs = slices.Insert(m.taskIDs, i, id)
+// putTask adds a task, or replaces the one with its key.
+func (m *streamModel) putTask(mt *modelTask) {
+	i, found := slices.BinarySearchFunc(m.order, mt.key, cmpTaskKey)
+	if found {
+		m.order[i] = mt
+	} else {
+		m.order = slices.Insert(m.order, i, mt)
 	}
-	m.tasks[id] = mt
+	m.tasks[mt.key] = mt
 }
 
 func (m *streamModel) removeTask(id string) {
@@ -199,8 +212,8 @@ func (m *streamModel) removeTask(id string) {
 		return
 	}
 	delete(m.tasks, id)
-	if i, ok := slices.BinarySearch(m.taskIDs, id); ok {
-		m.taskIDs = slices.Delete(m.taskIDs, i, i+1)
+	if i, ok := slices.BinarySearchFunc(m.order, id, cmpTaskKey); ok {
+		m.order = slices.Delete(m.order, i, i+1)
 	}
 }
 
@@ -216,23 +229,25 @@ func (m *streamModel) updateTask(u *master.Event_TaskUpdated) bool {
 		}
 		delete(m.parked, id)
 	}
-	// A new modelTask: the Task value is copied into published clusters, but
-	// keep the model's own entries from ever being shared half-updated.
-	nt := &modelTask{t: mt.t, hist: appendStatus(mt.hist, slimStatusFromV1(&u.Status))}
+	// In place: published clusters hold copies of the Task, and the address
+	// slices they share are never written again.
+	mt.hist = appendStatus(mt.hist, slimStatusFromV1(&u.Status))
 	state := u.Status.GetState()
 	if u.State != nil {
 		state = *u.State
 	}
-	nt.t.State = TaskState(state.String())
-	applyStatuses(&nt.t, nt.hist)
+	mt.t.State = TaskState(state.String())
+	applyStatuses(&mt.t, mt.hist)
 	if terminalTaskState(state) {
 		m.removeTask(id)
 		if state == mesos.TASK_UNREACHABLE {
-			m.parked[id] = nt
+			m.parked[id] = mt
 		}
 		return true
 	}
-	m.putTask(id, nt)
+	if _, live := m.tasks[id]; !live {
+		m.putTask(mt) // back from unreachable
+	}
 	return true
 }
 
@@ -300,14 +315,18 @@ func (m *streamModel) build(source string, at time.Time, masters []Master) *Clus
 	for _, f := range m.frameworks {
 		c.Frameworks = append(c.Frameworks, f.f)
 	}
-	tasks := make([]Task, 0, len(m.taskIDs))
-	for _, id := range m.taskIDs {
-		mt := m.tasks[id]
-		if _, ok := m.frameworks[mt.t.FrameworkID]; !ok {
-			continue
+	tasks := make([]Task, 0, len(m.order))
+	orphans := false
+	for _, mt := range m.order {
+		if m.maybeOrphans {
+			if _, ok := m.frameworks[mt.t.FrameworkID]; !ok {
+				orphans = true
+				continue
+			}
 		}
 		tasks = append(tasks, mt.t)
 	}
+	m.maybeOrphans = orphans
 	if len(tasks) > 0 {
 		c.Tasks = tasks
 	}

@@ -70,12 +70,13 @@ func (rr *recordIOReader) next() ([]byte, error) {
 		}
 		return nil, fmt.Errorf("record of %d bytes: %w", n, err)
 	}
-	// Keep a big buffer (the SUBSCRIBED record) no longer than needed: the
+	rec := rr.buf[:n:n]
+	// Keep a big buffer (the SUBSCRIBED record's) no longer than needed: the
 	// events after it are small.
 	if cap(rr.buf) > 1<<20 && n < 64<<10 {
 		rr.buf = nil
 	}
-	return rr.buf[:n:n], nil
+	return rec, nil
 }
 
 // decodeEvent decodes one JSON event record. An event of a type this mesos-go

@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -145,15 +145,7 @@ func startAPIMaster(t *testing.T, doc []byte, hb time.Duration) (*fakemaster.Mas
 // drops at once.
 func pollView(t *testing.T, m *fakemaster.Master, masters ...*fakemaster.Master) *Cluster {
 	t.Helper()
-	resp, err := http.Get(m.URL() + "/master/state")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := m.State()
 	if len(masters) == 0 {
 		masters = []*fakemaster.Master{m}
 	}
@@ -426,6 +418,12 @@ func TestMesosStreamRecoversAndResyncs(t *testing.T) {
 			if got := testutil.ToFloat64(s.metrics.reconnects); got < 1 {
 				t.Errorf("reconnects = %v, want >= 1", got)
 			}
+			if got := testutil.ToFloat64(s.metrics.events.WithLabelValues("SUBSCRIBED")); got < 2 {
+				t.Errorf("SUBSCRIBED events = %v, want >= 2", got)
+			}
+			if got := testutil.ToFloat64(s.metrics.bytes); got <= 0 || int64(got) != s.BytesReceived() {
+				t.Errorf("received bytes metric = %v, BytesReceived = %d", got, s.BytesReceived())
+			}
 			if tt.name == "silent" {
 				if got := testutil.ToFloat64(s.metrics.heartbeatTimeouts); got < 1 {
 					t.Errorf("heartbeat timeouts = %v, want >= 1", got)
@@ -529,24 +527,43 @@ func TestMesosStreamFlood(t *testing.T) {
 	converge(t, sink, 10*time.Second, "SUBSCRIBED", m)
 	_, before, _ := sink.get()
 
-	const tasks, updates = 500, 4
+	// Batches of back-to-back events (the fake rewrites its document once per
+	// batch), then single ones.
+	const tasks, updates, perBatch = 1000, 3, 100
 	events := 0
-	for i := range tasks {
-		id := fmt.Sprintf("flood-%04d.x", i)
-		if err := api.AddTask(newTask(id, genFramework, genAgent, fmt.Sprintf("127.7.%d.%d", i/250, 1+i%250), 31000+i, 1700001000)); err != nil {
+	for b := 0; b < tasks; b += perBatch {
+		err := api.Batch(func(tx *fakemaster.Tx) error {
+			for i := b; i < b+perBatch; i++ {
+				id := fmt.Sprintf("flood-%04d.x", i)
+				if err := tx.AddTask(newTask(id, genFramework, genAgent, fmt.Sprintf("127.7.%d.%d", i/250, 1+i%250), 31000+i%1000, 1700001000)); err != nil {
+					return err
+				}
+				events++
+				for u := range updates {
+					state := "TASK_RUNNING"
+					if i%3 == 0 && u == updates-1 {
+						state = "TASK_FAILED"
+					}
+					if err := tx.UpdateTask(id, state, map[string]any{"timestamp": 1700001001.0 + float64(u), "healthy": u%2 == 0}); err != nil {
+						return err
+					}
+					events++
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 1; i < tasks; i += 40 {
+		if i%3 == 0 {
+			i++ // failed already
+		}
+		if err := api.UpdateTask(fmt.Sprintf("flood-%04d.x", i), "TASK_KILLED", nil); err != nil {
 			t.Fatal(err)
 		}
 		events++
-		for u := range updates {
-			state := "TASK_RUNNING"
-			if i%3 == 0 && u == updates-1 {
-				state = "TASK_FAILED"
-			}
-			if err := api.UpdateTask(id, state, map[string]any{"timestamp": 1700001001.0 + float64(u), "healthy": u%2 == 0}); err != nil {
-				t.Fatal(err)
-			}
-			events++
-		}
 	}
 	c := converge(t, sink, 20*time.Second, fmt.Sprintf("after %d events", events), m)
 	_, after, _ := sink.get()
@@ -569,5 +586,132 @@ func TestNewMesosStreamConfigErrors(t *testing.T) {
 				t.Errorf("err = %v, want one naming %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestMesosStreamConvergesThroughEverything is the "done when" in one
+// run of one source: the stream is killed mid-flight, goes silent, loses its
+// leader and is flooded, with events in between, and after each the view
+// equals the truth /master/state serves.
+func TestMesosStreamConvergesThroughEverything(t *testing.T) {
+	doc := genMesosState(200)
+	m1, api1 := startAPIMaster(t, doc, 30*time.Millisecond)
+	m2, api2 := startAPIMaster(t, doc, 30*time.Millisecond)
+	m2.SetLeader(m1.Addr())
+	_, sink := runStream(t, staticCfg(m1, m2))
+	converge(t, sink, 10*time.Second, "SUBSCRIBED", m1, m1, m2)
+
+	addRunning := func(api *fakemaster.OperatorAPI, id string, n int) {
+		t.Helper()
+		if err := api.AddTask(newTask(id, genFramework, genAgent, fmt.Sprintf("127.4.0.%d", n), 32000+n, 1700002000)); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	addRunning(api1, "a.1", 1)
+	api1.CutStreams()
+	addRunning(api1, "a.2", 2) // while the source reconnects
+	converge(t, sink, 10*time.Second, "after the cut", m1, m1, m2)
+
+	api1.SilenceStreams()
+	addRunning(api1, "a.3", 3) // lost on the silent stream
+	converge(t, sink, 10*time.Second, "after going silent", m1, m1, m2)
+
+	// The leader changes: m2 takes over with the same cluster plus a task,
+	// and m1 redirects to it and drops its streams.
+	if err := m2.SetState(m1.State()); err != nil {
+		t.Fatal(err)
+	}
+	m1.SetLeader(m2.Addr())
+	m2.SetMode(fakemaster.Leading)
+	api1.CutStreams()
+	addRunning(api2, "b.1", 4)
+	c := converge(t, sink, 10*time.Second, "after the leader change", m2, m1, m2)
+	if c.Leader.PID != m2.PID() {
+		t.Fatalf("Leader = %+v, want m2", c.Leader)
+	}
+
+	err := api2.Batch(func(tx *fakemaster.Tx) error {
+		for i := range 1000 {
+			id := fmt.Sprintf("flood-%d.x", i)
+			if err := tx.AddTask(newTask(id, genFramework, genAgent, fmt.Sprintf("127.3.%d.%d", i/250, 1+i%250), 31000+i%1000, 1700003000)); err != nil {
+				return err
+			}
+			if i%2 == 0 {
+				if err := tx.UpdateTask(id, "TASK_KILLED", nil); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	converge(t, sink, 20*time.Second, "after the flood", m2, m1, m2)
+}
+
+func TestMesosStreamBasicAuth(t *testing.T) {
+	m, api := startAPIMaster(t, genMesosState(20), time.Second)
+	m.RequireBasicAuth("discovery", "s3cret")
+	cfg := staticCfg(m)
+	cfg.Authentication, cfg.Principal, cfg.Secret = AuthBasic, "discovery", "s3cret"
+	_, sink := runStream(t, cfg)
+	converge(t, sink, 10*time.Second, "SUBSCRIBED with credentials", m)
+	if err := api.AddTask(newTask("web.auth", genFramework, genAgent, "127.9.3.1", 31333, 1700000700)); err != nil {
+		t.Fatal(err)
+	}
+	c := converge(t, sink, 5*time.Second, "event with credentials", m)
+	for _, f := range c.Frameworks {
+		if f.ID == genFramework && f.PID == "" {
+			t.Error("framework pid missing: /master/state-summary was not read with the credentials")
+		}
+	}
+
+	t.Run("wrong secret", func(t *testing.T) {
+		cfg.Secret = "wrong"
+		_, sink := runStream(t, cfg)
+		sink.wait(t, 10*time.Second, "a failure naming the credentials", func(_ *Cluster, fails []error) bool {
+			return len(fails) > 0 && strings.Contains(fails[0].Error(), "mesosCredentials")
+		})
+	})
+}
+
+// TestMesosStreamHeartbeatsKeepTheViewFresh: a quiet cluster sends only
+// heartbeats; each one re-confirms the view (same digest, newer FetchedAt) so
+// that the hub does not report the source stale.
+func TestMesosStreamHeartbeatsKeepTheViewFresh(t *testing.T) {
+	m, _ := startAPIMaster(t, genMesosState(20), 20*time.Millisecond)
+	_, sink := runStream(t, staticCfg(m))
+	first := converge(t, sink, 10*time.Second, "SUBSCRIBED", m)
+	sink.wait(t, 5*time.Second, "a confirmation after heartbeats", func(c *Cluster, _ []error) bool {
+		return c != nil && c != first && c.Digest == first.Digest && c.FetchedAt.After(first.FetchedAt)
+	})
+}
+
+func TestMesosStreamTLSAndSlowStream(t *testing.T) {
+	m := fakemaster.Start(t, genMesosState(20), fakemaster.Options{TLS: true})
+	api := m.EnableOperatorAPI()
+	api.SetHeartbeat(time.Second)
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, m.CACertPEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := staticCfg(m)
+	cfg.HTTPS, cfg.CACertFile = true, ca
+	_, sink := runStream(t, cfg)
+	converge(t, sink, 10*time.Second, "SUBSCRIBED over TLS", m)
+
+	// A slow master (every record late) is slow, not broken: the events
+	// arrive and no resubscription is needed.
+	api.SetStreamDelay(5 * time.Millisecond)
+	for i := range 20 {
+		if err := api.AddTask(newTask(fmt.Sprintf("slow-%d.x", i), genFramework, genAgent, fmt.Sprintf("127.2.9.%d", i+1), 31000+i, 1700004000)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	converge(t, sink, 10*time.Second, "slow events", m)
+	if n := api.Subscriptions(); n != 1 {
+		t.Errorf("%d subscriptions, want the first one only", n)
 	}
 }

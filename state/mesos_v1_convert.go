@@ -291,9 +291,11 @@ func taskFromV1(t *mesos.Task) (Task, []slimStatus) {
 	if t.State != nil {
 		out.State = TaskState(t.State.String())
 	}
-	var hist []slimStatus
+	// The history as the master keeps it; appendStatus's rule is the master's
+	// and applies to updates only.
+	hist := make([]slimStatus, len(t.Statuses))
 	for i := range t.Statuses {
-		hist = appendStatus(hist, slimStatusFromV1(&t.Statuses[i]))
+		hist[i] = slimStatusFromV1(&t.Statuses[i])
 	}
 	applyStatuses(&out, hist)
 	return out, hist

@@ -55,20 +55,20 @@ perf() {
 	local host=${addr%:*} port=${addr##*:}
 	taskset -c "$PERF_CPU" dnsperf -s "$host" -p "$port" -d "$work/queries.txt" -l "$DURATION" \
 		-c "$CLIENTS" -T 1 -q "$OUTSTANDING" -t 2 >"$work/perf.out" 2>&1
-	grep -q "Queries lost:  *0 " "$work/perf.out" || grep "Queries lost" "$work/perf.out" >&2
-	awk '/Queries per second/ {print int($4)}' "$work/perf.out"
+	awk '/Queries per second/ {q=int($4)} /Queries lost/ {l=$3} END {print q, l}' "$work/perf.out"
 }
 
 best_d=0; best_f=0
-echo "tasks=$TASKS duration=${DURATION}s rounds=$ROUNDS server cpu $SERVER_CPU, dnsperf cpu $PERF_CPU"
+echo "tasks=$TASKS duration=${DURATION}s rounds=$ROUNDS server cpu $SERVER_CPU, dnsperf cpu $PERF_CPU, load average $(cut -d" " -f1-3 /proc/loadavg)"
 for round in $(seq 1 "$ROUNDS"); do
 	start discovery "$work/dnsbench" -state "$work/state.json" -addr 127.0.0.1:0
-	d=$(perf); stop
+	read -r d dl < <(perf); stop
 	start fixed "$work/fixedserver" -addr 127.0.0.1:0
-	f=$(perf); stop
-	echo "round $round: discovery $d qps, fixed-answer miekg/dns $f qps"
+	read -r f fl < <(perf); stop
+	echo "round $round: discovery $d qps (lost $dl), fixed-answer miekg/dns $f qps (lost $fl)"
 	((d > best_d)) && best_d=$d
 	((f > best_f)) && best_f=$f
 done
 ratio=$(python3 -c "print(f'{$best_d/$best_f:.3f}')")
 echo "best: discovery $best_d qps, fixed-answer miekg/dns $best_f qps, ratio $ratio"
+echo "load average at the end: $(cut -d" " -f1-3 /proc/loadavg)"

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"github.com/discovery-mesos/discovery/internal/haproxytest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -106,7 +108,7 @@ func TestEnsureSSLCerts(t *testing.T) {
 	}
 	if bin, err := exec.LookPath("haproxy"); err == nil {
 		cfg := filepath.Join(dir, "tls.cfg")
-		writeFileT(t, cfg, "frontend f\n  mode http\n  bind 127.0.0.1:0 ssl crt "+defaultSSLCert+"\n")
+		writeFileT(t, cfg, "frontend f\n  mode http\n  bind 127.0.0.1:"+strconv.Itoa(haproxytest.FreePort(t, "127.0.0.1"))+" ssl crt "+defaultSSLCert+"\n")
 		if b, err := exec.Command(bin, "-c", "-f", cfg).CombinedOutput(); err != nil {
 			t.Fatalf("haproxy rejects the self-signed certificate: %v\n%s", err, b)
 		}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -32,10 +33,12 @@ type OperatorAPI struct {
 
 	// The fields below are guarded by m.mu, so that a mutation, its events
 	// and a new subscription's state are ordered.
-	truth     truth
+	truth truth
+	// delay is read by streams without the lock, which mutations of a big
+	// cluster hold for milliseconds.
+	delay     atomic.Int64
 	subs      map[*subscriber]struct{}
 	heartbeat time.Duration
-	delay     time.Duration
 	disabled  bool
 	started   int
 }
@@ -112,11 +115,7 @@ func (a *OperatorAPI) SetAvailable(on bool) {
 
 // SetStreamDelay makes every stream slow: each record waits d before it is
 // written (zero turns it off).
-func (a *OperatorAPI) SetStreamDelay(d time.Duration) {
-	a.m.mu.Lock()
-	defer a.m.mu.Unlock()
-	a.delay = d
-}
+func (a *OperatorAPI) SetStreamDelay(d time.Duration) { a.delay.Store(int64(d)) }
 
 // CutStreams ends the open streams in the middle of a record, as a connection
 // dropped mid-flight.
@@ -341,9 +340,7 @@ func (a *OperatorAPI) serveSubscribe(w http.ResponseWriter, r *http.Request) {
 			s.queue[0] = nil
 			s.queue = s.queue[1:]
 			s.mu.Unlock()
-			a.m.mu.Lock()
-			delay := a.delay
-			a.m.mu.Unlock()
+			delay := time.Duration(a.delay.Load())
 			if delay > 0 {
 				t := time.NewTimer(delay)
 				select {

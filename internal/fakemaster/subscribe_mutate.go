@@ -20,19 +20,61 @@ var terminalStates = map[string]bool{
 	"TASK_UNREACHABLE": true,
 }
 
-// edit runs f on the synced truth under the lock, then writes the truth back.
-func (a *OperatorAPI) edit(f func(t *truth) error) error {
+// Tx makes several changes at once: their events go out back to back, and the
+// state document is rewritten once (a mutation costs a rewrite of the whole
+// document, which makes thousands of single mutations on a big cluster slow).
+type Tx struct {
+	a  *OperatorAPI
+	tr *truth
+}
+
+// Batch runs f with a Tx under the master's lock. The changes f made before an
+// error stay (their events went out).
+func (a *OperatorAPI) Batch(f func(tx *Tx) error) error {
 	a.m.mu.Lock()
 	defer a.m.mu.Unlock()
 	if err := a.truth.sync(a.m.doc); err != nil {
 		return err
 	}
-	if err := f(&a.truth); err != nil {
-		return err
-	}
+	err := f(&Tx{a: a, tr: &a.truth})
 	a.truth.writeBack(a.m.doc)
 	a.m.body = nil
-	return nil
+	return err
+}
+
+// AddTask is Tx.AddTask on its own.
+func (a *OperatorAPI) AddTask(task map[string]any) error {
+	return a.Batch(func(tx *Tx) error { return tx.AddTask(task) })
+}
+
+// UpdateTask is Tx.UpdateTask on its own.
+func (a *OperatorAPI) UpdateTask(id, state string, status map[string]any) error {
+	return a.Batch(func(tx *Tx) error { return tx.UpdateTask(id, state, status) })
+}
+
+// AddAgent is Tx.AddAgent on its own.
+func (a *OperatorAPI) AddAgent(agent map[string]any) error {
+	return a.Batch(func(tx *Tx) error { return tx.AddAgent(agent) })
+}
+
+// RemoveAgent is Tx.RemoveAgent on its own.
+func (a *OperatorAPI) RemoveAgent(id string) error {
+	return a.Batch(func(tx *Tx) error { return tx.RemoveAgent(id) })
+}
+
+// AddFramework is Tx.AddFramework on its own.
+func (a *OperatorAPI) AddFramework(fw map[string]any) error {
+	return a.Batch(func(tx *Tx) error { return tx.AddFramework(fw) })
+}
+
+// UpdateFramework is Tx.UpdateFramework on its own.
+func (a *OperatorAPI) UpdateFramework(id string, edit func(fw map[string]any)) error {
+	return a.Batch(func(tx *Tx) error { return tx.UpdateFramework(id, edit) })
+}
+
+// RemoveFramework is Tx.RemoveFramework on its own.
+func (a *OperatorAPI) RemoveFramework(id string) error {
+	return a.Batch(func(tx *Tx) error { return tx.RemoveFramework(id) })
 }
 
 // normalise round-trips v through JSON with json.Number, so that the truth
@@ -48,26 +90,25 @@ func normalise(v obj) (obj, error) {
 
 // AddTask adds a task (its "framework_id" names the framework, which must
 // exist) and emits TASK_ADDED.
-func (a *OperatorAPI) AddTask(task map[string]any) error {
+func (tx *Tx) AddTask(task map[string]any) error {
 	t, err := normalise(task)
 	if err != nil {
 		return err
 	}
 	id, fwID := asString(t["id"]), asString(t["framework_id"])
-	return a.edit(func(tr *truth) error {
-		f, ok := tr.fwByID[fwID]
-		if !ok {
-			return fmt.Errorf("fake master: task %q: no framework %q", id, fwID)
-		}
-		if _, dup := tr.taskByID[id]; dup {
-			return fmt.Errorf("fake master: task %q exists", id)
-		}
-		ft := &fakeTask{id: id, fw: f, v0: t}
-		f.tasks = append(f.tasks, ft)
-		tr.taskByID[id] = ft
-		a.broadcast(obj{"type": "TASK_ADDED", "task_added": obj{"task": v1Task(t, fwID)}})
-		return nil
-	})
+	a, tr := tx.a, tx.tr
+	f, ok := tr.fwByID[fwID]
+	if !ok {
+		return fmt.Errorf("fake master: task %q: no framework %q", id, fwID)
+	}
+	if _, dup := tr.taskByID[id]; dup {
+		return fmt.Errorf("fake master: task %q exists", id)
+	}
+	ft := &fakeTask{id: id, fw: f, v0: t}
+	f.tasks = append(f.tasks, ft)
+	tr.taskByID[id] = ft
+	a.broadcast(obj{"type": "TASK_ADDED", "task_added": obj{"task": v1Task(t, fwID)}})
+	return nil
 }
 
 // UpdateTask gives a task a new status and state, and emits TASK_UPDATED.
@@ -75,7 +116,7 @@ func (a *OperatorAPI) AddTask(task map[string]any) error {
 // "container_status"); its state defaults to state and its timestamp to now. As
 // Mesos does, a status in the same state as the task's last one replaces it. A
 // terminal state moves the task to its framework's completed tasks.
-func (a *OperatorAPI) UpdateTask(id, state string, status map[string]any) error {
+func (tx *Tx) UpdateTask(id, state string, status map[string]any) error {
 	if status == nil {
 		status = map[string]any{}
 	}
@@ -89,14 +130,13 @@ func (a *OperatorAPI) UpdateTask(id, state string, status map[string]any) error 
 	if _, ok := st["timestamp"]; !ok {
 		st["timestamp"] = json.Number(fmt.Sprintf("%.6f", float64(time.Now().UnixMicro())/1e6))
 	}
-	return a.edit(func(tr *truth) error {
-		ft, ok := tr.taskByID[id]
-		if !ok {
-			return fmt.Errorf("fake master: no task %q", id)
-		}
-		a.updateTaskLocked(tr, ft, state, st)
-		return nil
-	})
+	a, tr := tx.a, tx.tr
+	ft, ok := tr.taskByID[id]
+	if !ok {
+		return fmt.Errorf("fake master: no task %q", id)
+	}
+	a.updateTaskLocked(tr, ft, state, st)
+	return nil
 }
 
 func (a *OperatorAPI) updateTaskLocked(tr *truth, ft *fakeTask, state string, st obj) {
@@ -128,57 +168,55 @@ func (a *OperatorAPI) updateTaskLocked(tr *truth, ft *fakeTask, state string, st
 }
 
 // AddAgent adds (or replaces) an agent and emits AGENT_ADDED.
-func (a *OperatorAPI) AddAgent(agent map[string]any) error {
+func (tx *Tx) AddAgent(agent map[string]any) error {
 	ag, err := normalise(agent)
 	if err != nil {
 		return err
 	}
 	id := asString(ag["id"])
-	return a.edit(func(tr *truth) error {
-		replaced := false
-		for i, s := range tr.slaves {
-			if asString(s["id"]) == id {
-				tr.slaves[i], replaced = ag, true
-			}
+	a, tr := tx.a, tx.tr
+	replaced := false
+	for i, s := range tr.slaves {
+		if asString(s["id"]) == id {
+			tr.slaves[i], replaced = ag, true
 		}
-		if !replaced {
-			tr.slaves = append(tr.slaves, ag)
-		}
-		a.broadcast(obj{"type": "AGENT_ADDED", "agent_added": obj{"agent": v1Agent(ag)}})
-		return nil
-	})
+	}
+	if !replaced {
+		tr.slaves = append(tr.slaves, ag)
+	}
+	a.broadcast(obj{"type": "AGENT_ADDED", "agent_added": obj{"agent": v1Agent(ag)}})
+	return nil
 }
 
 // RemoveAgent removes an agent: its tasks are lost (TASK_UPDATED TASK_LOST for
 // each, as the master sends them), then AGENT_REMOVED.
-func (a *OperatorAPI) RemoveAgent(id string) error {
-	return a.edit(func(tr *truth) error {
-		found := false
-		for i, s := range tr.slaves {
-			if asString(s["id"]) == id {
-				tr.slaves = append(tr.slaves[:i:i], tr.slaves[i+1:]...)
-				found = true
-				break
+func (tx *Tx) RemoveAgent(id string) error {
+	a, tr := tx.a, tx.tr
+	found := false
+	for i, s := range tr.slaves {
+		if asString(s["id"]) == id {
+			tr.slaves = append(tr.slaves[:i:i], tr.slaves[i+1:]...)
+			found = true
+			break
+		}
+	}
+	if !found {
+		return fmt.Errorf("fake master: no agent %q", id)
+	}
+	now := json.Number(fmt.Sprintf("%.6f", float64(time.Now().UnixMicro())/1e6))
+	for _, f := range tr.frameworks {
+		for _, ft := range append([]*fakeTask(nil), f.tasks...) {
+			if firstNonEmpty(asString(ft.v0["slave_id"]), asString(ft.v0["agent_id"])) == id {
+				a.updateTaskLocked(tr, ft, "TASK_LOST", obj{"state": "TASK_LOST", "timestamp": now})
 			}
 		}
-		if !found {
-			return fmt.Errorf("fake master: no agent %q", id)
-		}
-		now := json.Number(fmt.Sprintf("%.6f", float64(time.Now().UnixMicro())/1e6))
-		for _, f := range tr.frameworks {
-			for _, ft := range append([]*fakeTask(nil), f.tasks...) {
-				if firstNonEmpty(asString(ft.v0["slave_id"]), asString(ft.v0["agent_id"])) == id {
-					a.updateTaskLocked(tr, ft, "TASK_LOST", obj{"state": "TASK_LOST", "timestamp": now})
-				}
-			}
-		}
-		a.broadcast(obj{"type": "AGENT_REMOVED", "agent_removed": obj{"agent_id": obj{"value": id}}})
-		return nil
-	})
+	}
+	a.broadcast(obj{"type": "AGENT_REMOVED", "agent_removed": obj{"agent_id": obj{"value": id}}})
+	return nil
 }
 
 // AddFramework adds a framework (without tasks) and emits FRAMEWORK_ADDED.
-func (a *OperatorAPI) AddFramework(fw map[string]any) error {
+func (tx *Tx) AddFramework(fw map[string]any) error {
 	f, err := normalise(fw)
 	if err != nil {
 		return err
@@ -186,63 +224,60 @@ func (a *OperatorAPI) AddFramework(fw map[string]any) error {
 	id := asString(f["id"])
 	delete(f, "tasks")
 	delete(f, "completed_tasks")
-	return a.edit(func(tr *truth) error {
-		if _, dup := tr.fwByID[id]; dup {
-			return fmt.Errorf("fake master: framework %q exists", id)
-		}
-		ff := &fakeFramework{id: id, fields: f}
-		tr.frameworks = append(tr.frameworks, ff)
-		tr.fwByID[id] = ff
-		a.broadcast(obj{"type": "FRAMEWORK_ADDED", "framework_added": obj{"framework": v1Framework(f)}})
-		return nil
-	})
+	a, tr := tx.a, tx.tr
+	if _, dup := tr.fwByID[id]; dup {
+		return fmt.Errorf("fake master: framework %q exists", id)
+	}
+	ff := &fakeFramework{id: id, fields: f}
+	tr.frameworks = append(tr.frameworks, ff)
+	tr.fwByID[id] = ff
+	a.broadcast(obj{"type": "FRAMEWORK_ADDED", "framework_added": obj{"framework": v1Framework(f)}})
+	return nil
 }
 
 // UpdateFramework lets edit change a framework's fields ("active", "pid",
 // "hostname", …) and emits FRAMEWORK_UPDATED.
-func (a *OperatorAPI) UpdateFramework(id string, edit func(fw map[string]any)) error {
-	return a.edit(func(tr *truth) error {
-		ff, ok := tr.fwByID[id]
-		if !ok {
-			return fmt.Errorf("fake master: no framework %q", id)
-		}
-		fields := make(obj, len(ff.fields))
-		for k, v := range ff.fields {
-			fields[k] = v
-		}
-		edit(fields)
-		f, err := normalise(fields)
-		if err != nil {
-			return err
-		}
-		ff.fields = f
-		a.broadcast(obj{"type": "FRAMEWORK_UPDATED", "framework_updated": obj{"framework": v1Framework(f)}})
-		return nil
-	})
+func (tx *Tx) UpdateFramework(id string, edit func(fw map[string]any)) error {
+	a, tr := tx.a, tx.tr
+	ff, ok := tr.fwByID[id]
+	if !ok {
+		return fmt.Errorf("fake master: no framework %q", id)
+	}
+	fields := make(obj, len(ff.fields))
+	for k, v := range ff.fields {
+		fields[k] = v
+	}
+	edit(fields)
+	f, err := normalise(fields)
+	if err != nil {
+		return err
+	}
+	ff.fields = f
+	a.broadcast(obj{"type": "FRAMEWORK_UPDATED", "framework_updated": obj{"framework": v1Framework(f)}})
+	return nil
 }
 
 // RemoveFramework tears a framework down: it leaves the frameworks list with
 // its tasks, and FRAMEWORK_REMOVED is emitted.
-func (a *OperatorAPI) RemoveFramework(id string) error {
-	return a.edit(func(tr *truth) error {
-		ff, ok := tr.fwByID[id]
-		if !ok {
-			return fmt.Errorf("fake master: no framework %q", id)
+func (tx *Tx) RemoveFramework(id string) error {
+	a, tr := tx.a, tx.tr
+	ff, ok := tr.fwByID[id]
+	if !ok {
+		return fmt.Errorf("fake master: no framework %q", id)
+	}
+	for i, f := range tr.frameworks {
+		if f == ff {
+			tr.frameworks = append(tr.frameworks[:i:i], tr.frameworks[i+1:]...)
+			break
 		}
-		for i, f := range tr.frameworks {
-			if f == ff {
-				tr.frameworks = append(tr.frameworks[:i:i], tr.frameworks[i+1:]...)
-				break
-			}
-		}
-		delete(tr.fwByID, id)
-		for _, t := range ff.tasks {
-			delete(tr.taskByID, t.id)
-		}
-		info := v1Framework(ff.fields)["framework_info"]
-		a.broadcast(obj{"type": "FRAMEWORK_REMOVED", "framework_removed": obj{"framework_info": info}})
-		return nil
-	})
+	}
+	delete(tr.fwByID, id)
+	for _, t := range ff.tasks {
+		delete(tr.taskByID, t.id)
+	}
+	info := v1Framework(ff.fields)["framework_info"]
+	a.broadcast(obj{"type": "FRAMEWORK_REMOVED", "framework_removed": obj{"framework_info": info}})
+	return nil
 }
 
 // TaskIDs returns the IDs of the tasks /master/state lists, in no order.

@@ -121,6 +121,7 @@ func (t *truth) sync(doc map[string]json.RawMessage) error {
 // writeBack renders the truth into the document. Callers hold m.mu.
 func (t *truth) writeBack(doc map[string]json.RawMessage) {
 	var b bytes.Buffer
+	b.Grow(t.fwSeen.n + t.fwSeen.n/8 + 4096) // about last time's size
 	b.WriteByte('[')
 	for i, f := range t.frameworks {
 		if i > 0 {
