@@ -40,19 +40,33 @@ func (o *BuildOptions) resolver() func(string) (netip.Addr, bool) {
 	}
 }
 
-func (o *BuildOptions) previousServers() map[string]bool {
+// wasServer returns a function telling whether a task was a server of
+// opts.Previous. The index of the previous model is built on first use: most
+// builds never ask (only tasks without health results under --health-check).
+func (o *BuildOptions) wasServer() func(taskID string) bool {
 	if o == nil || o.Previous == nil {
-		return nil
+		return func(string) bool { return false }
 	}
-	m := map[string]bool{}
-	for i := range o.Previous.Backends {
-		for _, s := range o.Previous.Backends[i].Servers {
+	var m map[string]bool
+	return func(taskID string) bool {
+		if m == nil {
+			m = previousServers(o.Previous)
+		}
+		return m[taskID]
+	}
+}
+
+// previousServers indexes the task ids of the servers of m.
+func previousServers(m *Model) map[string]bool {
+	out := map[string]bool{}
+	for i := range m.Backends {
+		for _, s := range m.Backends[i].Servers {
 			if s.TaskID != "" {
-				m[s.TaskID] = true
+				out[s.TaskID] = true
 			}
 		}
 	}
-	return m
+	return out
 }
 
 // BuildModel derives the load balancer model from apps, as marathon-lb's
@@ -68,11 +82,15 @@ func BuildModel(apps []state.App, cfg *Config, ts *Templates, opts *BuildOptions
 	if opts == nil {
 		opts = &BuildOptions{}
 	}
-	b := newBuilder(cfg, ts)
 	if !cfg.HealthCheck {
 		opts = &BuildOptions{Exclude: opts.Exclude, Resolve: opts.Resolve}
 	}
-	sel := selectServices(apps, cfg, opts)
+	return assembleModel(selectServices(apps, cfg, opts), cfg, ts)
+}
+
+// assembleModel builds the model of the selected services.
+func assembleModel(sel selection, cfg *Config, ts *Templates) (*Model, error) {
+	b := newBuilder(cfg, ts)
 	b.model.Errors = sel.errors
 	b.model.Backends = make([]Backend, 0, len(sel.services))
 	b.binds.first = make(map[int]bindOwner, len(sel.services)+4)
@@ -307,7 +325,47 @@ func (b *builder) exec(c *contribution, dst *[]byte, name string, vars ...fmtVar
 	}
 }
 
+// serviceContext is everything addService reads from what the services
+// before it added: a service's outcome is a function of the service, the
+// config, the templates and this. An outcome kept from an earlier build (the
+// service came from the ModelCache) is replayed when the context is the same.
+type serviceContext struct {
+	// bound is who already binds the service port, "" when nobody.
+	bound string
+	// appIDSeen: an earlier port of the app wrote its marathon_http_appid_in line.
+	appIDSeen bool
+	// once are the map lines written once already (--haproxy-map): the
+	// X-Marathon-App-Id, HTTP and HTTPS ones.
+	once [3]bool
+}
+
+// serviceOutcome is what addService did with a service in a context.
+type serviceOutcome struct {
+	ctx serviceContext
+	// reason is why the service was left out; "" when it was committed.
+	reason string
+	done   *committed
+}
+
+func (b *builder) context(svc *service) serviceContext {
+	ctx := serviceContext{bound: b.bindConflict(svc), appIDSeen: b.appIDSeen[svc.appID]}
+	if b.cfg.HAProxyMap {
+		ctx.once = [3]bool{b.once["appid"], b.once["http"], b.once["https"]}
+	}
+	return ctx
+}
+
 func (b *builder) addService(svc *service) {
+	ctx := b.context(svc)
+	if o := svc.outcome; o != nil && o.ctx == ctx {
+		if o.done == nil {
+			b.fail(svc, o.reason)
+		} else {
+			b.apply(svc, o.done)
+		}
+		return
+	}
+	svc.outcome = &serviceOutcome{ctx: ctx}
 	appPath := strings.ReplaceAll(strings.TrimPrefix(svc.appID, "/"), "/", "_")
 	c := &b.scratch
 	c.reset(svc, appPath+"_"+strconv.Itoa(svc.servicePort))
@@ -315,7 +373,7 @@ func (b *builder) addService(svc *service) {
 		b.fail(svc, fmt.Sprintf("HAPROXY_%d_MODE: %q is neither http nor tcp", svc.index, svc.mode))
 		return
 	}
-	if owner := b.bindConflict(svc); owner != "" {
+	if owner := ctx.bound; owner != "" {
 		b.fail(svc, fmt.Sprintf("service port %d is already bound by %s", svc.servicePort, owner))
 		return
 	}
@@ -348,7 +406,7 @@ func (b *builder) addService(svc *service) {
 	if b.bindHTTP && l.VHost != "" {
 		b.vhostACLs(c)
 	}
-	if svc.mode == "http" && !b.appIDSeen[svc.appID] {
+	if svc.mode == "http" && !ctx.appIDSeen {
 		if b.cfg.HAProxyMap {
 			if !b.once["appid"] {
 				b.exec(c, &c.appID, "MAP_HTTP_FRONTEND_APPID_ACL")
@@ -406,6 +464,9 @@ func (b *builder) addService(svc *service) {
 }
 
 func (b *builder) fail(svc *service, reason string) {
+	if svc.outcome != nil {
+		svc.outcome.reason, svc.outcome.done = reason, nil
+	}
 	b.model.Errors = append(b.model.Errors, AppError{AppID: svc.appID, Port: svc.index, Reason: reason})
 }
 
@@ -420,25 +481,86 @@ func (b *builder) bindConflict(svc *service) string {
 	return o.appID
 }
 
+// committed is a contribution made final: what apply adds to the model. Its
+// strings and slices are shared by every model it is applied to (models are
+// never modified), so that comparing two models built from the same
+// outcome compares equal pointers.
+type committed struct {
+	userlist string
+	http     string
+	https    string
+	// toHTTPS: the port has lines in marathon_https_in (possibly none).
+	toHTTPS  bool
+	weight   int
+	gOrder   []string
+	grouped  map[string]*groupedVHost
+	once     []string
+	appID    string
+	domain   [][2]string
+	appMap   [][2]string
+	frontend Frontend
+	backend  Backend
+}
+
 // commit adds a finished contribution to the model.
 func (b *builder) commit(c *contribution) {
 	svc := c.svc
+	d := &committed{
+		userlist: string(c.userlist),
+		http:     string(c.http),
+		https:    string(c.https),
+		toHTTPS:  len(c.https) > 0 || (b.bindHTTP && svc.labels.VHost != ""),
+		weight:   c.weight,
+		gOrder:   c.gOrder,
+		grouped:  c.grouped,
+		appID:    string(c.appID),
+		domain:   slices.Clone(c.domain),
+		appMap:   slices.Clone(c.appMap),
+		frontend: Frontend{
+			Name: c.backend,
+			Port: svc.servicePort,
+			Text: string(c.frontend),
+			Apps: svc.members,
+		},
+		backend: Backend{
+			Name:        c.backend,
+			AppID:       svc.appID,
+			Apps:        svc.members,
+			PortIndex:   svc.index,
+			ServicePort: svc.servicePort,
+			Mode:        svc.mode,
+			Text:        string(c.backHead),
+			Servers:     c.servers,
+		},
+	}
+	for k := range c.once {
+		d.once = append(d.once, k)
+	}
+	d.backend.Balance, d.backend.Dynamic = backendDynamics(d.backend.Text, c.servers)
+	if svc.outcome != nil {
+		svc.outcome.reason, svc.outcome.done = "", d
+	}
+	b.apply(svc, d)
+}
+
+// apply adds a committed contribution of svc to the model.
+func (b *builder) apply(svc *service, d *committed) {
 	b.binds.add(svc.servicePort, bindOwner{svc.labels.BindAddr, svc.appID, true})
-	b.userlists = append(b.userlists, c.userlist...)
+	b.userlists = append(b.userlists, d.userlist...)
 	b.seq++
-	if len(c.http) > 0 {
-		b.http = append(b.http, weighted{weight: c.weight, seq: b.seq, appID: svc.appID, text: string(c.http)})
+	if len(d.http) > 0 {
+		b.http = append(b.http, weighted{weight: d.weight, seq: b.seq, appID: svc.appID, text: d.http})
 	}
-	if len(c.https) > 0 || (b.bindHTTP && svc.labels.VHost != "") {
-		b.https = append(b.https, weighted{weight: c.weight, seq: b.seq, appID: svc.appID, text: string(c.https)})
+	if d.toHTTPS {
+		b.https = append(b.https, weighted{weight: d.weight, seq: b.seq, appID: svc.appID, text: d.https})
 	}
-	for _, vh := range c.gOrder {
+	for _, vh := range d.gOrder {
 		g := b.grouped[vh]
 		if g == nil {
 			g = &groupedVHost{}
 			b.grouped[vh] = g
 		}
-		cg := c.grouped[vh]
+		cg := d.grouped[vh]
 		for _, e := range cg.entries {
 			e.seq = b.seq
 			e.appID = svc.appID
@@ -447,40 +569,24 @@ func (b *builder) commit(c *contribution) {
 		g.certs = appendUnique(g.certs, cg.certs...)
 		g.bindOpts = appendUnique(g.bindOpts, cg.bindOpts...)
 	}
-	for k := range c.once {
+	for _, k := range d.once {
 		b.once[k] = true
 	}
 	if svc.mode == "http" && !b.appIDSeen[svc.appID] {
 		b.appIDSeen[svc.appID] = true
-		if len(c.appID) > 0 {
-			b.appIDText = append(b.appIDText, c.appID...)
+		if len(d.appID) > 0 {
+			b.appIDText = append(b.appIDText, d.appID...)
 			b.appIDApps = append(b.appIDApps, svc.appID)
 		}
 	}
-	for _, kv := range c.domain {
+	for _, kv := range d.domain {
 		b.domainMap.add(kv[0], kv[1])
 	}
-	for _, kv := range c.appMap {
+	for _, kv := range d.appMap {
 		b.appMap.add(kv[0], kv[1])
 	}
-	b.frontends = append(b.frontends, Frontend{
-		Name: c.backend,
-		Port: svc.servicePort,
-		Text: string(c.frontend),
-		Apps: svc.members,
-	})
-	be := Backend{
-		Name:        c.backend,
-		AppID:       svc.appID,
-		Apps:        svc.members,
-		PortIndex:   svc.index,
-		ServicePort: svc.servicePort,
-		Mode:        svc.mode,
-		Text:        string(c.backHead),
-		Servers:     c.servers,
-	}
-	be.Balance, be.Dynamic = backendDynamics(be.Text, c.servers)
-	b.model.Backends = append(b.model.Backends, be)
+	b.frontends = append(b.frontends, d.frontend)
+	b.model.Backends = append(b.model.Backends, d.backend)
 }
 
 func appendUnique(dst []string, items ...string) []string {

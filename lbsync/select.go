@@ -26,6 +26,9 @@ type service struct {
 	// mode is "http" or "tcp" once resolved (resolveMode).
 	mode      string
 	endpoints []endpoint
+	// outcome is what the latest build did with the service (see
+	// builder.addService); a service kept by a ModelCache carries it over.
+	outcome *serviceOutcome
 }
 
 // endpoint is one task behind a service port.
@@ -54,130 +57,198 @@ type selection struct {
 // receive traffic. Apps whose labels are bad are reported, not selected.
 func selectServices(apps []state.App, cfg *Config, opts *BuildOptions) selection {
 	var sel selection
-	resolve := opts.resolver()
-	wasServer := opts.previousServers()
-	assigner := newServicePortAssigner(cfg.MinServPortIPPerTask, cfg.MaxServPortIPPerTask)
-	groupsAll := slices.Contains(cfg.Groups, "*")
+	env := newSelectEnv(cfg, opts)
+	for _, c := range mergeDeploymentGroups(excludeApps(apps, opts.Exclude)) {
+		if env.skip(&c) {
+			continue
+		}
+		p := env.prepare(&c)
+		if p.err != nil {
+			sel.errors = append(sel.errors, *p.err)
+			continue
+		}
+		svcs, errs := env.selectCandidate(&c, &p)
+		sel.errors = append(sel.errors, errs...)
+		sel.services = append(sel.services, svcs...)
+	}
+	sortServices(sel.services)
+	return sel
+}
 
-	filtered := apps
-	if len(opts.Exclude) > 0 {
-		filtered = make([]state.App, 0, len(apps))
-		for i := range apps {
-			if !opts.Exclude[apps[i].ID] {
-				filtered = append(filtered, apps[i])
-			}
+// excludeApps returns apps without those exclude names (apps itself when none
+// is left out).
+func excludeApps(apps []state.App, exclude map[string]bool) []state.App {
+	if len(exclude) == 0 {
+		return apps
+	}
+	filtered := make([]state.App, 0, len(apps))
+	for i := range apps {
+		if !exclude[apps[i].ID] {
+			filtered = append(filtered, apps[i])
 		}
 	}
-	for _, c := range mergeDeploymentGroups(filtered) {
-		if opts.Exclude[c.app.ID] {
-			continue
-		}
-		app := c.app
-		if cfg.FrameworkName != "" && strings.TrimPrefix(app.ID, "/") == cfg.FrameworkName {
-			continue
-		}
-		appGroupList, err := appGroups(app.Labels)
-		if err != nil {
-			sel.errors = append(sel.errors, AppError{AppID: app.ID, Port: -1, Reason: err.Error()})
-			continue
-		}
-		members := c.memberIDs()
-		servicePorts := appServicePorts(app, assigner)
-		portServices := make([]*service, len(servicePorts)) // by port index; nil when skipped
-		origPort := make([]int, len(servicePorts))
-		for n, sp := range servicePorts {
-			if sp == 0 {
-				continue
-			}
-			labels, err := ParsePortLabels(app.Labels, n, cfg.StrictMode)
-			if err != nil {
-				sel.errors = append(sel.errors, AppError{AppID: app.ID, Port: n, Reason: err.Error()})
-				continue
-			}
-			if other := slices.Index(origPort[:n], sp); other >= 0 && portServices[other] != nil {
-				sel.errors = append(sel.errors, AppError{AppID: app.ID, Port: n,
-					Reason: fmt.Sprintf("service port %d is also port %d's", sp, other)})
-				continue
-			}
-			svc := &service{
-				appID:       app.ID,
-				members:     members,
-				index:       n,
-				servicePort: sp,
-				labels:      labels,
-				groups:      appGroupList,
-				healthCheck: findHealthCheck(app.HealthChecks, n),
-			}
-			if labels.Port != 0 {
-				svc.servicePort = labels.Port
-			}
-			if labels.Groups != nil {
-				svc.groups = labels.Groups
-			}
-			if svc.healthCheck == nil && labels.HealthCheckPortIndex >= 0 {
-				svc.healthCheck = findHealthCheck(app.HealthChecks, labels.HealthCheckPortIndex)
-			}
-			svc.resolveMode()
-			origPort[n] = sp
-			portServices[n] = svc
-		}
-		healthGated := cfg.HealthCheck && len(app.HealthChecks) > 0
-		for ti := range app.Tasks {
-			t := &app.Tasks[ti]
-			if t.Host == "" && app.Network != state.NetworkContainer {
-				continue
-			}
-			if t.State != state.TaskRunning && t.State != "" {
-				continue
-			}
-			if (healthGated || (cfg.HealthCheck && len(t.Health) > 0)) && !taskHealthy(t, wasServer) {
-				continue
-			}
-			ip, ports, ok := taskAddress(app, t, resolve)
-			if !ok {
-				continue
-			}
-			draining := t.Draining
-			for n := range min(len(ports), len(portServices)) {
-				svc := portServices[n]
-				if svc == nil {
-					continue
-				}
-				ep := endpoint{host: t.Host, ip: ip, port: ports[n], draining: draining,
-					taskID: t.ID, appID: c.appOf(t.ID)}
-				if k := svc.labels.HealthCheckPortIndex; k >= 0 && k < len(ports) {
-					ep.healthPort = ports[k]
-				}
-				if ep.host == "" {
-					ep.host = ip.String()
-				}
-				if svc.endpoints == nil {
-					svc.endpoints = make([]endpoint, 0, len(app.Tasks))
-				}
-				svc.endpoints = append(svc.endpoints, ep)
-			}
-		}
-		for _, svc := range portServices {
-			if svc == nil || len(svc.endpoints) == 0 {
-				continue
-			}
-			if !svc.labels.Enabled {
-				continue
-			}
-			if !groupsAll && !intersects(cfg.Groups, svc.groups) {
-				continue
-			}
-			sel.services = append(sel.services, svc)
-		}
-	}
-	// marathon-lb's order: by app id, then service port.
-	slices.SortStableFunc(sel.services, func(a, b *service) int {
+	return filtered
+}
+
+// sortServices puts services in marathon-lb's order: by app id, then service
+// port (stable: ties keep their candidate order).
+func sortServices(svcs []*service) {
+	cmpSvc := func(a, b *service) int {
 		if a.appID != b.appID {
 			return strings.Compare(a.appID, b.appID)
 		}
 		return a.servicePort - b.servicePort
-	})
-	return sel
+	}
+	if !slices.IsSortedFunc(svcs, cmpSvc) {
+		slices.SortStableFunc(svcs, cmpSvc)
+	}
+}
+
+// selectEnv is what the selection of one candidate reads beyond the
+// candidate itself: the config, the resolver, the previous model's servers
+// (--health-check) and the service port assigner shared by all candidates.
+type selectEnv struct {
+	cfg       *Config
+	exclude   map[string]bool
+	resolve   func(string) (netip.Addr, bool)
+	wasServer func(taskID string) bool
+	assigner  *servicePortAssigner
+	groupsAll bool
+}
+
+func newSelectEnv(cfg *Config, opts *BuildOptions) *selectEnv {
+	return &selectEnv{
+		cfg:       cfg,
+		exclude:   opts.Exclude,
+		resolve:   opts.resolver(),
+		wasServer: opts.wasServer(),
+		assigner:  newServicePortAssigner(cfg.MinServPortIPPerTask, cfg.MaxServPortIPPerTask),
+		groupsAll: slices.Contains(cfg.Groups, "*"),
+	}
+}
+
+// skip says whether a candidate is left out before anything is read from it:
+// excluded by its (group) id, or the framework's own app.
+func (e *selectEnv) skip(c *candidate) bool {
+	if e.exclude[c.app.ID] {
+		return true
+	}
+	return e.cfg.FrameworkName != "" && strings.TrimPrefix(c.app.ID, "/") == e.cfg.FrameworkName
+}
+
+// candidatePrep is the part of a candidate's selection that depends on the
+// candidates before it (the service port assigner): it is done for every
+// candidate of every build, in order.
+type candidatePrep struct {
+	groups       []string
+	err          *AppError
+	servicePorts []int
+}
+
+func (e *selectEnv) prepare(c *candidate) candidatePrep {
+	groups, err := appGroups(c.app.Labels)
+	if err != nil {
+		return candidatePrep{err: &AppError{AppID: c.app.ID, Port: -1, Reason: err.Error()}}
+	}
+	return candidatePrep{groups: groups, servicePorts: appServicePorts(c.app, e.assigner)}
+}
+
+// selectCandidate returns the services of one candidate and the errors of its
+// ports. Besides c and p it reads only e.cfg, e.resolve and e.wasServer.
+func (e *selectEnv) selectCandidate(c *candidate, p *candidatePrep) ([]*service, []AppError) {
+	cfg := e.cfg
+	app := c.app
+	var services []*service
+	var errs []AppError
+	members := c.memberIDs()
+	servicePorts := p.servicePorts
+	portServices := make([]*service, len(servicePorts)) // by port index; nil when skipped
+	origPort := make([]int, len(servicePorts))
+	for n, sp := range servicePorts {
+		if sp == 0 {
+			continue
+		}
+		labels, err := ParsePortLabels(app.Labels, n, cfg.StrictMode)
+		if err != nil {
+			errs = append(errs, AppError{AppID: app.ID, Port: n, Reason: err.Error()})
+			continue
+		}
+		if other := slices.Index(origPort[:n], sp); other >= 0 && portServices[other] != nil {
+			errs = append(errs, AppError{AppID: app.ID, Port: n,
+				Reason: fmt.Sprintf("service port %d is also port %d's", sp, other)})
+			continue
+		}
+		svc := &service{
+			appID:       app.ID,
+			members:     members,
+			index:       n,
+			servicePort: sp,
+			labels:      labels,
+			groups:      p.groups,
+			healthCheck: findHealthCheck(app.HealthChecks, n),
+		}
+		if labels.Port != 0 {
+			svc.servicePort = labels.Port
+		}
+		if labels.Groups != nil {
+			svc.groups = labels.Groups
+		}
+		if svc.healthCheck == nil && labels.HealthCheckPortIndex >= 0 {
+			svc.healthCheck = findHealthCheck(app.HealthChecks, labels.HealthCheckPortIndex)
+		}
+		svc.resolveMode()
+		origPort[n] = sp
+		portServices[n] = svc
+	}
+	healthGated := cfg.HealthCheck && len(app.HealthChecks) > 0
+	for ti := range app.Tasks {
+		t := &app.Tasks[ti]
+		if t.Host == "" && app.Network != state.NetworkContainer {
+			continue
+		}
+		if t.State != state.TaskRunning && t.State != "" {
+			continue
+		}
+		if (healthGated || (cfg.HealthCheck && len(t.Health) > 0)) && !taskHealthy(t, e.wasServer) {
+			continue
+		}
+		ip, ports, ok := taskAddress(app, t, e.resolve)
+		if !ok {
+			continue
+		}
+		draining := t.Draining
+		for n := range min(len(ports), len(portServices)) {
+			svc := portServices[n]
+			if svc == nil {
+				continue
+			}
+			ep := endpoint{host: t.Host, ip: ip, port: ports[n], draining: draining,
+				taskID: t.ID, appID: c.appOf(t.ID)}
+			if k := svc.labels.HealthCheckPortIndex; k >= 0 && k < len(ports) {
+				ep.healthPort = ports[k]
+			}
+			if ep.host == "" {
+				ep.host = ip.String()
+			}
+			if svc.endpoints == nil {
+				svc.endpoints = make([]endpoint, 0, len(app.Tasks))
+			}
+			svc.endpoints = append(svc.endpoints, ep)
+		}
+	}
+	for _, svc := range portServices {
+		if svc == nil || len(svc.endpoints) == 0 {
+			continue
+		}
+		if !svc.labels.Enabled {
+			continue
+		}
+		if !e.groupsAll && !intersects(cfg.Groups, svc.groups) {
+			continue
+		}
+		services = append(services, svc)
+	}
+	return services, errs
 }
 
 func intersects(a, b []string) bool {
@@ -256,9 +327,9 @@ func (s *service) resolveMode() {
 // one passing check suffices; a task Marathon has no results for yet keeps the
 // status it had (it was a server of the previous model), as marathon-lb's
 // result cache does.
-func taskHealthy(t *state.AppTask, wasServer map[string]bool) bool {
+func taskHealthy(t *state.AppTask, wasServer func(taskID string) bool) bool {
 	if len(t.Health) == 0 {
-		return wasServer[t.ID]
+		return wasServer(t.ID)
 	}
 	return slices.Contains(t.Health, true)
 }

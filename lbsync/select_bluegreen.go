@@ -19,6 +19,11 @@ type candidate struct {
 	members []string
 	// taskApp maps a task id to the id of the app it came from.
 	taskApp map[string]string
+	// src is the index of the app in the apps merged; srcs the indices of the
+	// apps of a deployment group, in the order they were merged (nil for a
+	// plain app).
+	src  int
+	srcs []int
 }
 
 // memberIDs returns the ids of the apps in the candidate.
@@ -45,7 +50,7 @@ func mergeDeploymentGroups(apps []state.App) []candidate {
 		a := &apps[i]
 		g, ok := a.Labels[LabelDeploymentGroup]
 		if !ok || g == "" || strings.ContainsAny(g, "\n\r") {
-			out = append(out, candidate{app: a})
+			out = append(out, candidate{app: a, src: i})
 			continue
 		}
 		if g[0] != '/' {
@@ -56,7 +61,7 @@ func mergeDeploymentGroups(apps []state.App) []candidate {
 		}
 		renamed := *a
 		renamed.ID = g
-		cur := candidate{app: &renamed, members: []string{a.ID}}
+		cur := candidate{app: &renamed, members: []string{a.ID}, src: i, srcs: []int{i}}
 		prev, seen := groups[g]
 		if !seen {
 			c := cur
@@ -65,6 +70,7 @@ func mergeDeploymentGroups(apps []state.App) []candidate {
 			continue
 		}
 		merged := mergePair(prev, &cur, a)
+		merged.src, merged.srcs = prev.src, append(slices.Clip(prev.srcs), i)
 		groups[g] = &merged
 	}
 	byID := func(x, y candidate) int { return cmp.Compare(x.app.ID, y.app.ID) }

@@ -2,6 +2,7 @@ package lbsync
 
 import (
 	"net/netip"
+	"sync"
 
 	"github.com/discovery-mesos/discovery/state"
 )
@@ -11,7 +12,19 @@ import (
 // templates is called on every build, so a watcher of the templates directory
 // can swap them (an atomic.Pointer) and call Syncer.Resync. resolve turns agent
 // host names into addresses; nil accepts IP literals only.
+//
+// Builds are incremental (ModelCache): only the apps that changed since the
+// previous snapshots are derived again, which is what lets a server-level
+// change reach HAProxy quickly with thousands of apps.
 func ModelBuilder(cfg *Config, templates func() *Templates, resolve func(string) (netip.Addr, bool)) BuildFunc {
+	cache := NewModelCache()
+	// The apps and digests of the latest snapshot: the rebuilds of one
+	// snapshot (apps left out after a failed validation) do not derive them
+	// again.
+	var mu sync.Mutex
+	var last *state.Snapshot
+	var apps []state.App
+	var digests []uint64
 	return func(snap *state.Snapshot, opts *BuildOptions) (*Model, error) {
 		if opts == nil {
 			opts = &BuildOptions{}
@@ -19,6 +32,13 @@ func ModelBuilder(cfg *Config, templates func() *Templates, resolve func(string)
 		if opts.Resolve == nil {
 			opts.Resolve = resolve
 		}
-		return BuildModel(SnapshotApps(snap), cfg, templates(), opts)
+		mu.Lock()
+		if snap != last || snap == nil {
+			last, apps = snap, SnapshotApps(snap)
+			digests = AppDigests(apps)
+		}
+		a, d := apps, digests
+		mu.Unlock()
+		return cache.Build(a, d, cfg, templates(), opts)
 	}
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests and benchmarks use: a real HAProxy, a real
-# ZooKeeper (with its JRE), socat, dnsperf and wrk. Safe to run again; does nothing
+# ZooKeeper (with its JRE), socat, dnsperf, wrk, dig and headless Chromium (for the
+# status page test). Safe to run again; does nothing
 # when everything is there.
 set -euo pipefail
 
@@ -11,6 +12,8 @@ command -v java >/dev/null || need+=(default-jre-headless)
 command -v socat >/dev/null || need+=(socat)
 command -v dnsperf >/dev/null || need+=(dnsperf)
 command -v wrk >/dev/null || need+=(wrk)
+command -v chromium >/dev/null || need+=(chromium)
+command -v dig >/dev/null || need+=(dnsutils)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

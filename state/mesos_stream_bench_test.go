@@ -123,7 +123,9 @@ func BenchmarkStreamApplyOnly10k(b *testing.B) {
 // over HTTP: the master encoding and sending the event, the source reading,
 // decoding and applying it, rebuilding and sealing the view. It reports the
 // median and the 99th percentile, and the bytes the master sent per event
-// (compare state-bytes/op of BenchmarkMesosPollFetch: what one poll costs).
+// (compare state-bytes/op of BenchmarkMesosPollFetch: what one poll costs),
+// and what the subscription cost: bytes (SUBSCRIBED, GET_MASTER, the state
+// summary) and the time to the first view.
 func BenchmarkStreamEndToEnd10k(b *testing.B) {
 	m, err := fakemaster.New(genMesosState(10000), fakemaster.Options{})
 	if err != nil {
@@ -138,6 +140,7 @@ func BenchmarkStreamEndToEnd10k(b *testing.B) {
 		b.Fatal(err)
 	}
 	sink := &probeSink{seen: make(chan struct{}, 1)}
+	subscribeBegan := time.Now()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = s.Run(ctx, sink) }()
@@ -155,6 +158,7 @@ func BenchmarkStreamEndToEnd10k(b *testing.B) {
 		}
 		<-sink.seen
 	}
+	subscribeTook := time.Since(subscribeBegan)
 	var lat []time.Duration
 	before := s.BytesReceived()
 	b.ResetTimer()
@@ -181,6 +185,8 @@ func BenchmarkStreamEndToEnd10k(b *testing.B) {
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
 	b.ReportMetric(float64(s.BytesReceived()-before)/float64(len(lat)), "stream-bytes/event")
+	b.ReportMetric(float64(before), "subscribe-bytes")
+	b.ReportMetric(float64(subscribeTook.Microseconds())/1000, "subscribe-ms")
 }
 
 // probeSink signals when a published view shows the expected task address.

@@ -338,13 +338,3 @@ func (m *streamModel) build(source string, at time.Time, masters []Master) *Clus
 	}
 	return c.Seal()
 }
-
-// sortedModelKeys is for tests and logs.
-func sortedModelKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, strings.Compare)
-	return keys
-}

@@ -68,6 +68,10 @@ type Config struct {
 
 	// StateFile follows a Mesos state document on disk instead of a master.
 	StateFile string `json:"stateFile"`
+	// MesosFollow is how the leading master is followed: "stream" (the v1
+	// operator API's SUBSCRIBE event stream, falling back to polling on masters
+	// without it) or "poll" (mesos-dns's way: /master/state every refreshSeconds).
+	MesosFollow string `json:"mesosFollow"`
 	// LogFormat is "text" (default) or "json".
 	LogFormat string `json:"logFormat"`
 	// LogLevel is "debug", "info" (default), "warn" or "error".
@@ -118,6 +122,7 @@ func DefaultConfig() Config {
 		IPSources:              []string{"netinfo", "mesos", "host"},
 		EnumerationOn:          true,
 		SRVRecordDefaultWeight: 1,
+		MesosFollow:            "stream",
 		LogFormat:              "text",
 		LogLevel:               "info",
 		SnapshotQuietMillis:    0,
@@ -381,6 +386,11 @@ func (c *Config) Validate() error {
 	}
 	if c.SRVRecordDefaultWeight < 0 || c.SRVRecordDefaultWeight > 65535 {
 		bad("srvRecordDefaultWeight", "must be between 0 and 65535, got %d", c.SRVRecordDefaultWeight)
+	}
+	switch c.MesosFollow {
+	case "stream", "poll":
+	default:
+		bad("mesosFollow", `want "stream" or "poll", got %q`, c.MesosFollow)
 	}
 	switch c.LogFormat {
 	case "text", "json":

@@ -78,28 +78,11 @@ func newDaemon(cfg Config, lbo *lbOptions, log *slog.Logger) (*daemon, error) {
 	case cfg.StateFile != "":
 		d.sources = append(d.sources, state.NewFileSource(cfg.StateFile, masters, log.With("component", "file-source")))
 	default:
-		p, err := state.NewMesosPoller(state.MesosPollConfig{
-			Masters:            cfg.Masters,
-			ZK:                 cfg.Zk,
-			ZKDetectionTimeout: zkDetectionTimeout(cfg.ZkDetectionTimeout),
-			RefreshInterval:    time.Duration(cfg.RefreshSeconds) * time.Second,
-			StateTimeout:       time.Duration(cfg.StateTimeoutSeconds) * time.Second,
-			Registerer:         d.reg,
-			MesosHTTPConfig: state.MesosHTTPConfig{
-				HTTPS:              cfg.MesosHTTPSOn,
-				CACertFile:         cfg.CACertFile,
-				CertFile:           cfg.CertFile,
-				KeyFile:            cfg.KeyFile,
-				InsecureSkipVerify: cfg.MesosHTTPSInsecure,
-				Authentication:     cfg.MesosAuthentication,
-				Principal:          cfg.MesosCredentials.Principal,
-				Secret:             cfg.MesosCredentials.Secret,
-			},
-		}, log.With("component", "mesos-poll"))
+		src, err := mesosSource(cfg, d.reg, log)
 		if err != nil {
 			return nil, fmt.Errorf("mesos source: %w", err)
 		}
-		d.sources = append(d.sources, p)
+		d.sources = append(d.sources, src)
 	}
 
 	if lbo != nil && lbo.enabled() {
@@ -178,6 +161,33 @@ func (d *daemon) snapshotAgeSeconds() float64 {
 		return -1
 	}
 	return time.Since(newest).Seconds()
+}
+
+// mesosSource follows the leading master: through its event stream by default
+// (falling back to polling on masters without the operator API), or by polling.
+func mesosSource(cfg Config, reg prometheus.Registerer, log *slog.Logger) (state.Source, error) {
+	pc := state.MesosPollConfig{
+		Masters:            cfg.Masters,
+		ZK:                 cfg.Zk,
+		ZKDetectionTimeout: zkDetectionTimeout(cfg.ZkDetectionTimeout),
+		RefreshInterval:    time.Duration(cfg.RefreshSeconds) * time.Second,
+		StateTimeout:       time.Duration(cfg.StateTimeoutSeconds) * time.Second,
+		Registerer:         reg,
+		MesosHTTPConfig: state.MesosHTTPConfig{
+			HTTPS:              cfg.MesosHTTPSOn,
+			CACertFile:         cfg.CACertFile,
+			CertFile:           cfg.CertFile,
+			KeyFile:            cfg.KeyFile,
+			InsecureSkipVerify: cfg.MesosHTTPSInsecure,
+			Authentication:     cfg.MesosAuthentication,
+			Principal:          cfg.MesosCredentials.Principal,
+			Secret:             cfg.MesosCredentials.Secret,
+		},
+	}
+	if cfg.MesosFollow == "poll" {
+		return state.NewMesosPoller(pc, log.With("component", "mesos-poll"))
+	}
+	return state.NewMesosStream(state.MesosStreamConfig{MesosPollConfig: pc}, log.With("component", "mesos-stream"))
 }
 
 // zkDetectionTimeout maps mesos-dns's zkDetectionTimeout: seconds, 0 meaning no
@@ -364,6 +374,7 @@ func (d *daemon) httpHandler() http.Handler {
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("/ready", d.ready)
+	mux.Handle("/", d.statusHandler())
 	if d.lb != nil {
 		d.lb.mount(mux, d.cfg.HTTPListener)
 	}

@@ -57,6 +57,9 @@ type Options struct {
 	// EventBuffer is how many events a slow /v2/events client may fall behind
 	// before the server drops its stream, as Marathon does; 1024 when zero.
 	EventBuffer int
+	// Addr is the loopback host:port to listen on (Open); "127.0.0.1:0" when
+	// empty.
+	Addr string
 }
 
 // Server is a fake Marathon. Its methods are safe for concurrent use.
@@ -80,8 +83,19 @@ type Server struct {
 	hang      chan struct{} // closed when hanging requests should end
 }
 
-// New starts a fake Marathon on 127.0.0.1 with no apps.
+// New starts a fake Marathon on 127.0.0.1 with no apps. It panics when it
+// cannot listen; Open returns the error instead.
 func New(opts Options) *Server {
+	s, err := Open(opts)
+	if err != nil {
+		panic(err.Error())
+	}
+	return s
+}
+
+// Open starts a fake Marathon with no apps on opts.Addr (a free port on
+// 127.0.0.1 when empty), as the simulator binary does on a fixed address.
+func Open(opts Options) (*Server, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -99,16 +113,20 @@ func New(opts Options) *Server {
 		subsCh:   make(chan struct{}),
 		hang:     make(chan struct{}),
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr := opts.Addr
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		panic(fmt.Sprintf("fakemarathon: listening: %v", err))
+		return nil, fmt.Errorf("fakemarathon: listening: %w", err)
 	}
 	s.addr = ln.Addr().String()
 	s.start(ln)
 	if opts.TLS {
 		s.cert = s.srv.Certificate()
 	}
-	return s
+	return s, nil
 }
 
 func (s *Server) start(ln net.Listener) {
