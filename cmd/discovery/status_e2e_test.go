@@ -232,3 +232,30 @@ func TestStatusPageInChromium(t *testing.T) {
 		}
 	}
 }
+
+// The status page of a DNS-only daemon (no HAProxy needed) on the sample
+// cluster, as a browser shows it.
+func TestStatusPageInChromiumWithoutLoadBalancer(t *testing.T) {
+	chromium := chromiumBinary(t)
+	stateFile := filepath.Join(t.TempDir(), "state.json")
+	writeAtomic(t, stateFile, statusE2EState(t))
+	d := startDaemon(t, loopbackConfig(stateFile))
+	waitFor(t, 5*time.Second, "first table", func() bool { return d.tableBuilt.Load() > 0 })
+
+	dom := runChromium(t, chromium, "http://"+d.httpLn.Addr().String()+"/?refresh=30", "--dump-dom")
+	for _, want := range []string{
+		`<div class="v" id="leader">127.0.0.1</div>`,
+		"web.marathon.mesos.",
+		"cleanup.metronome.mesos.", // a Metronome job's task
+		"The load balancer is off",
+		`<meta http-equiv="refresh" content="30">`,
+		"&lt;script&gt;alert(\"x\")&lt;/script&gt;",
+	} {
+		if !strings.Contains(dom, want) {
+			t.Errorf("rendered page lacks %q", want)
+		}
+	}
+	if strings.Contains(dom, "<script") || strings.Contains(dom, "<img") {
+		t.Error("markup from the cluster became elements")
+	}
+}

@@ -123,6 +123,7 @@ func newTestStatusPage(c *state.Cluster, sources []state.SourceStatus, lb status
 	p := &statusPage{
 		version: "test",
 		domain:  "mesos",
+		mesos:   true,
 		hub:     &fakeHub{snap: &state.Snapshot{Cluster: c, Seq: 3}, sources: sources},
 		table:   func() *dnsserver.Table { return t },
 		lb:      lb,
@@ -214,7 +215,7 @@ func TestStatusPageShowsClusterAndDNSNames(t *testing.T) {
 	}
 	found := false
 	for _, r := range web.Records {
-		found = found || r.Name == "web.marathon.mesos." && r.Type == "A" && r.Value == "127.0.3.2"
+		found = found || r.Name == "web.marathon.mesos." && r.Rtype == "A" && r.Host == "127.0.3.2"
 	}
 	if !found {
 		t.Errorf("web.2 records %+v lack web.marathon.mesos. A 127.0.3.2", web.Records)
@@ -412,6 +413,7 @@ func TestStatusPageRefreshAndRouting(t *testing.T) {
 		{"/?refresh=5&q=web", `<input type="hidden" name="refresh" value="5">`},
 		{"/?refresh=5&q=web", `href="/?q=web">stop</a>`},
 		{"/?q=a%26b", `href="/?q=a%26b&amp;refresh=5"`},
+		{"/?limit=50", `<input type="hidden" name="limit" value="50">`},
 	} {
 		if _, body := get(t, h, tc.target); !strings.Contains(body, tc.want) {
 			t.Errorf("%s: page lacks %q", tc.target, tc.want)
@@ -435,16 +437,43 @@ func TestStatusPageRefreshAndRouting(t *testing.T) {
 func TestStatusPageBeforeAnyView(t *testing.T) {
 	cfg := dnsserver.DefaultConfig()
 	empty := dnsserver.Build(nil, cfg)
-	p := &statusPage{version: "test", domain: "mesos", hub: &fakeHub{}, table: func() *dnsserver.Table { return empty },
+	p := &statusPage{version: "test", domain: "mesos", mesos: true, hub: &fakeHub{}, table: func() *dnsserver.Table { return empty },
 		staleAfter: func(string) time.Duration { return 0 }, now: func() time.Time { return statusNow }, log: slog.New(slog.DiscardHandler)}
 	code, body := get(t, p.handler(), "/")
 	if code != 200 || !strings.Contains(body, "no view of the Mesos cluster yet") || !strings.Contains(body, "WAITING") ||
 		!strings.Contains(body, "No source has reported yet") {
 		t.Errorf("empty daemon page: %d\n%s", code, body)
 	}
+	p.mesos = false // following Marathon alone
+	if _, body := get(t, p.handler(), "/"); !strings.Contains(body, "load balancer only, from Marathon") {
+		t.Error("LB-only daemon: page does not say Mesos is not followed")
+	}
 	v := getJSON(t, p.handler(), "/status.json")
 	if v.Leader != nil || v.Snapshot.AgeSeconds != -1 || v.Tasks.Items == nil || v.Frameworks == nil {
 		t.Errorf("empty json %+v", v)
+	}
+}
+
+func TestHasFold(t *testing.T) {
+	for _, tc := range []struct {
+		s, q string
+		want bool
+	}{
+		{"Web.Marathon", "web.m", true},
+		{"web", "", true},
+		{"web", "webs", false},
+		{"ABC", "bc", true},
+		{"xyz", "b", false},
+		{"xxAAb", "ab", true},
+		{"aXb_ab", "ab", true},
+		{"aXb", "ab", false},
+		{"Ba", "ba", true},
+		{"Ünïcode-App", "ünï", true},
+		{"unicode", "ünï", false},
+	} {
+		if got := hasFold(tc.s, tc.q); got != tc.want {
+			t.Errorf("hasFold(%q, %q) = %v", tc.s, tc.q, got)
+		}
 	}
 }
 
@@ -483,4 +512,46 @@ func BenchmarkStatusPage10kTasks(b *testing.B) {
 			buildTaskIndex(t)
 		}
 	})
+}
+
+// The daemon's wiring: a Mesos source (stream or poll) is stale past twice
+// refreshSeconds; a state file never is.
+func TestDaemonStatusMarksStaleMesosSources(t *testing.T) {
+	for _, follow := range []string{"stream", "poll"} {
+		t.Run(follow, func(t *testing.T) {
+			cfg := loopbackConfig("")
+			cfg.MesosFollow = follow
+			cfg.RefreshSeconds = 1
+			if err := cfg.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			cfg.Normalize()
+			d, err := newDaemon(cfg, nil, discardLog())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(d.sources) != 1 {
+				t.Fatalf("%d sources", len(d.sources))
+			}
+			c := statusCluster(0)
+			c.Source, c.FetchedAt = d.sources[0].Name(), time.Now().Add(-3*time.Second)
+			d.hub.PublishCluster(c)
+			v := getJSON(t, d.statusHandler(), "/status.json")
+			if len(v.Sources) != 1 || !v.Sources[0].Stale || v.Sources[0].StaleAfterSeconds != 2 || !v.Snapshot.Stale {
+				t.Errorf("sources %+v snapshot %+v: want the Mesos source stale after 2s", v.Sources, v.Snapshot)
+			}
+		})
+	}
+	cfg := loopbackConfig("state.json")
+	cfg.Normalize()
+	d, err := newDaemon(cfg, nil, discardLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := statusCluster(0)
+	c.Source, c.FetchedAt = d.sources[0].Name(), time.Now().Add(-time.Hour)
+	d.hub.PublishCluster(c)
+	if v := getJSON(t, d.statusHandler(), "/status.json"); len(v.Sources) != 1 || v.Sources[0].Stale {
+		t.Errorf("file source %+v: a quiet file is not stale", v.Sources)
+	}
 }
