@@ -85,16 +85,25 @@ func BuildModel(apps []state.App, cfg *Config, ts *Templates, opts *BuildOptions
 	if !cfg.HealthCheck {
 		opts = &BuildOptions{Exclude: opts.Exclude, Resolve: opts.Resolve}
 	}
-	return assembleModel(selectServices(apps, cfg, opts), cfg, ts)
+	return assembleModel(selectServices(apps, cfg, opts), cfg, ts, nil)
 }
 
-// assembleModel builds the model of the selected services.
-func assembleModel(sel selection, cfg *Config, ts *Templates) (*Model, error) {
+// assembleModel builds the model of the selected services. memo, when not
+// nil, holds what the previous assembly computed (ModelCache).
+func assembleModel(sel selection, cfg *Config, ts *Templates, memo *assemblyMemo) (*Model, error) {
 	b := newBuilder(cfg, ts)
+	b.memo = memo
 	b.model.Errors = sel.errors
-	b.model.Backends = make([]Backend, 0, len(sel.services))
+	b.backends = make([]*Backend, 0, len(sel.services))
 	b.binds.first = make(map[int]bindOwner, len(sel.services)+4)
-	b.frontends = make([]Frontend, 0, len(sel.services))
+	b.appIDSeen = make(map[string]bool, len(sel.services))
+	b.frontends = make([]*Frontend, 0, len(sel.services))
+	if memo != nil {
+		b.http = make([]weighted, 0, memo.httpLen)
+		b.https = make([]weighted, 0, memo.httpsLen)
+		b.appIDParts = make([]string, 0, memo.appIDLen)
+		b.appIDApps = make([]string, 0, memo.appIDLen)
+	}
 	b.reserveSharedPorts()
 	for _, svc := range sel.services {
 		b.addService(svc)
@@ -125,12 +134,18 @@ type builder struct {
 	https     []weighted
 	grouped   map[string]*groupedVHost
 	appIDSeen map[string]bool
-	appIDText []byte
-	appIDApps []string
-	domainMap mapLines
-	appMap    mapLines
-	frontends []Frontend
+	// appIDParts are the marathon_http_appid_in lines of each app, appIDApps
+	// their apps.
+	appIDParts []string
+	appIDApps  []string
+	domainMap  mapLines
+	appMap     mapLines
+	// frontends and backends are the per-service ones, in service order:
+	// they point into the committed contributions.
+	frontends []*Frontend
+	backends  []*Backend
 	seq       int
+	memo      *assemblyMemo
 	// scratch is reused by every addService: its buffers are copied out on
 	// commit.
 	scratch contribution
@@ -575,7 +590,7 @@ func (b *builder) apply(svc *service, d *committed) {
 	if svc.mode == "http" && !b.appIDSeen[svc.appID] {
 		b.appIDSeen[svc.appID] = true
 		if len(d.appID) > 0 {
-			b.appIDText = append(b.appIDText, d.appID...)
+			b.appIDParts = append(b.appIDParts, d.appID)
 			b.appIDApps = append(b.appIDApps, svc.appID)
 		}
 	}
@@ -585,8 +600,8 @@ func (b *builder) apply(svc *service, d *committed) {
 	for _, kv := range d.appMap {
 		b.appMap.add(kv[0], kv[1])
 	}
-	b.frontends = append(b.frontends, d.frontend)
-	b.model.Backends = append(b.model.Backends, d.backend)
+	b.frontends = append(b.frontends, &d.frontend)
+	b.backends = append(b.backends, &d.backend)
 }
 
 func appendUnique(dst []string, items ...string) []string {

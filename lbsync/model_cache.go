@@ -34,7 +34,9 @@ type ModelCache struct {
 	ts     *Templates
 	builds uint64
 	seed   maphash.Seed
-	kept   map[candidateKey]*keptCandidate
+	// kept holds the latest result of each candidate id.
+	kept map[string]*keptCandidate
+	memo *assemblyMemo
 
 	// The index of the previous model's servers (--health-check), kept while
 	// the previous model stays the same.
@@ -44,26 +46,23 @@ type ModelCache struct {
 
 // NewModelCache returns an empty cache.
 func NewModelCache() *ModelCache {
-	return &ModelCache{seed: maphash.MakeSeed(), kept: map[candidateKey]*keptCandidate{}}
+	return &ModelCache{seed: maphash.MakeSeed(), kept: map[string]*keptCandidate{}}
 }
 
-// keepBuilds is how many builds a kept result survives unused: the rebuilds
-// that leave apps out (bisecting an invalid config) must not evict them.
-const keepBuilds = 4
-
-// candidateKey identifies a candidate's content: its id and the digest of
-// its app, or of the apps of its deployment group.
-type candidateKey struct {
-	id     string
-	digest uint64
-}
+// keepBuilds is how many builds the result of an app that is gone is kept:
+// the rebuilds that leave apps out (bisecting an invalid config) must not
+// make the next build derive them again. (A changed app replaces its result.)
+const keepBuilds = 64
 
 // keptCandidate is the selection of one candidate and what it read.
 type keptCandidate struct {
-	used         uint64
-	servicePorts []int
-	services     []*service
-	errors       []AppError
+	// digest identifies the candidate's content: the digest of its app, or
+	// of the apps of its deployment group.
+	digest   uint64
+	used     uint64
+	prep     candidatePrep
+	services []*service
+	errors   []AppError
 	// custom: built with a resolver of the caller's (else IP literals only,
 	// a pure function).
 	custom   bool
@@ -103,11 +102,14 @@ func (mc *ModelCache) Build(apps []state.App, digests []uint64, cfg *Config, ts 
 		// Everything rendered depends on the config and the templates.
 		mc.cfgKey, mc.ts = key, ts
 		clear(mc.kept)
+		mc.memo = &assemblyMemo{}
 	}
 	mc.builds++
 	sel := mc.selectServices(apps, digests, cfg, opts)
-	m, err := assembleModel(sel, cfg, ts)
-	mc.evict()
+	m, err := assembleModel(sel, cfg, ts, mc.memo)
+	if mc.builds%16 == 0 {
+		mc.evict()
+	}
 	return m, err
 }
 
@@ -146,20 +148,34 @@ func (mc *ModelCache) selectServices(apps []state.App, digests []uint64, cfg *Co
 		}
 		apps, digests = fa, fd
 	}
-	for _, c := range mergeDeploymentGroups(apps) {
+	for _, c := range mergeDeploymentGroupsOrdered(apps, &mc.memo.appOrder) {
 		if env.skip(&c) {
 			continue
 		}
-		p := env.prepare(&c)
+		digest := mc.digest(&c, apps, digests)
+		kc := mc.kept[c.app.ID]
+		if kc != nil && kc.digest != digest {
+			kc = nil
+		}
+		var p candidatePrep
+		if kc != nil && !kc.prep.assigned {
+			p = kc.prep // a function of the candidate alone
+		} else {
+			p = env.prepare(&c)
+		}
 		if p.err != nil {
 			sel.errors = append(sel.errors, *p.err)
+			if kc == nil {
+				mc.kept[c.app.ID] = &keptCandidate{digest: digest, prep: p, used: mc.builds}
+			} else {
+				kc.used = mc.builds
+			}
 			continue
 		}
-		key := mc.key(&c, apps, digests)
-		kc := mc.kept[key]
 		if kc == nil || !kc.valid(env, &p, custom) {
 			kc = mc.selectCandidate(env, &c, &p, custom)
-			mc.kept[key] = kc
+			kc.digest = digest
+			mc.kept[c.app.ID] = kc
 		}
 		kc.used = mc.builds
 		sel.errors = append(sel.errors, kc.errors...)
@@ -169,10 +185,10 @@ func (mc *ModelCache) selectServices(apps []state.App, digests []uint64, cfg *Co
 	return sel
 }
 
-// key is the candidate's content key.
-func (mc *ModelCache) key(c *candidate, apps []state.App, digests []uint64) candidateKey {
+// digest identifies the candidate's content.
+func (mc *ModelCache) digest(c *candidate, apps []state.App, digests []uint64) uint64 {
 	if c.srcs == nil {
-		return candidateKey{c.app.ID, digests[c.src]}
+		return digests[c.src]
 	}
 	var h maphash.Hash
 	h.SetSeed(mc.seed)
@@ -185,13 +201,13 @@ func (mc *ModelCache) key(c *candidate, apps []state.App, digests []uint64) cand
 		}
 		h.Write(b[:])
 	}
-	return candidateKey{c.app.ID, h.Sum64()}
+	return h.Sum64()
 }
 
 // selectCandidate selects a candidate's services, recording what it asks the
 // resolver and the previous model.
 func (mc *ModelCache) selectCandidate(env *selectEnv, c *candidate, p *candidatePrep, custom bool) *keptCandidate {
-	kc := &keptCandidate{servicePorts: p.servicePorts, custom: custom}
+	kc := &keptCandidate{prep: *p, custom: custom}
 	rec := *env
 	rec.resolve = func(host string) (netip.Addr, bool) {
 		a, ok := env.resolve(host)
@@ -211,7 +227,7 @@ func (mc *ModelCache) selectCandidate(env *selectEnv, c *candidate, p *candidate
 
 // valid says whether selecting the candidate again would give the kept result.
 func (kc *keptCandidate) valid(env *selectEnv, p *candidatePrep, custom bool) bool {
-	if !slices.Equal(kc.servicePorts, p.servicePorts) {
+	if p.err != nil || kc.prep.err != nil || !slices.Equal(kc.prep.servicePorts, p.servicePorts) {
 		return false
 	}
 	if custom != kc.custom {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/discovery-mesos/discovery/state"
 )
@@ -45,6 +46,8 @@ var cacheLabelChoices = []map[string]string{
 	{"HAPROXY_0_SSL_CERT": "/etc/ssl/x.pem", "HAPROXY_0_VHOST": "f.example.com"},
 	{"HAPROXY_0_BACKEND_HEALTHCHECK_PORT_INDEX": "1"},
 	{"HAPROXY_0_BIND_ADDR": "127.0.3.1"},
+	{"HAPROXY_0_MODE": "http", "HAPROXY_1_MODE": "http"},
+	{"HAPROXY_0_VHOST": "g.example.com", "HAPROXY_1_VHOST": "g.example.com"},
 }
 
 func newCacheWorld(seed uint64) *cacheWorld {
@@ -99,13 +102,15 @@ func (w *cacheWorld) newApp(id string) state.App {
 	nports := 1 + w.r.IntN(2)
 	a := state.App{ID: id, Labels: map[string]string{"HAPROXY_GROUP": "external"}, Network: state.NetworkHost,
 		Instances: 2, LastScalingAt: time.Date(2026, 11, 1, 0, w.r.IntN(60), 0, 0, time.UTC)}
-	if w.r.IntN(6) == 0 {
+	if w.r.IntN(4) == 0 {
 		a.Network = state.NetworkContainer
 	}
+	// IP-per-task apps without service ports get them from the range.
+	assign := a.Network == state.NetworkContainer && w.r.IntN(2) == 0
 	for n := range nports {
 		sp := 10000 + w.r.IntN(60) // collisions on purpose
-		if a.Network == state.NetworkContainer && w.r.IntN(2) == 0 {
-			sp = 0 // assigned from the IP-per-task range
+		if assign {
+			sp = 0
 		}
 		a.Ports = append(a.Ports, state.AppPort{ServicePort: sp, ContainerPort: 8080 + n})
 	}
@@ -153,7 +158,7 @@ func (w *cacheWorld) step() {
 			continue // deleted by an earlier change of this step
 		}
 		a.Tasks = slices.Clone(a.Tasks)
-		switch w.r.IntN(10) {
+		switch w.r.IntN(12) {
 		case 0: // a task started
 			a.Tasks = append(a.Tasks, w.task(id, len(a.Ports)))
 		case 1: // a task stopped
@@ -184,6 +189,18 @@ func (w *cacheWorld) step() {
 			w.addApp()
 		case 8:
 			a = w.newApp(id)
+		case 10: // only a vhost renamed, or the mode forced to http
+			a.Labels = maps.Clone(a.Labels)
+			if _, ok := a.Labels["HAPROXY_0_VHOST"]; ok {
+				a.Labels["HAPROXY_0_VHOST"] = fmt.Sprintf("h%d.example.com", w.r.IntN(5))
+			} else {
+				a.Labels["HAPROXY_0_MODE"] = "http"
+			}
+		case 11: // only the service port of an HTTP app
+			a.Labels = maps.Clone(a.Labels)
+			a.Labels["HAPROXY_0_MODE"] = "http"
+			a.Ports = slices.Clone(a.Ports)
+			a.Ports[0].ServicePort = 10000 + w.r.IntN(60)
 		case 9:
 			host := "agent" + strconv.Itoa(w.r.IntN(8))
 			if w.r.IntN(4) == 0 {
@@ -198,10 +215,17 @@ func (w *cacheWorld) step() {
 	}
 }
 
+// snapshot returns the apps sorted by id, as an AppSet holds them, or, now
+// and then, in another order (BuildModel takes any).
 func (w *cacheWorld) snapshot() []state.App {
 	apps := make([]state.App, 0, len(w.apps))
 	for _, id := range slices.Sorted(maps.Keys(w.apps)) {
 		apps = append(apps, w.apps[id])
+	}
+	if w.r.IntN(3) == 0 {
+		slices.SortStableFunc(apps, func(x, y state.App) int {
+			return strings.Compare(x.ID[len(x.ID)-1:], y.ID[len(y.ID)-1:])
+		})
 	}
 	return apps
 }
@@ -228,7 +252,7 @@ func TestModelCacheMatchesBuildModel(t *testing.T) {
 		"health-check":   func(c *Config) { c.HealthCheck = true },
 		"haproxy-map":    func(c *Config) { c.HAProxyMap = true },
 		"group-by-vhost": func(c *Config) { c.GroupHTTPSByVHost = true; c.HAProxyMap = true },
-		"ip-per-task":    func(c *Config) { c.MinServPortIPPerTask, c.MaxServPortIPPerTask = 10050, 10070 },
+		"ip-per-task":    func(c *Config) { c.MinServPortIPPerTask, c.MaxServPortIPPerTask = 10050, 10054 },
 		"no-labels":      func(c *Config) { c.IgnoreTemplateLabels = true; c.HealthCheck = true },
 		"strict":         func(c *Config) { c.StrictMode = true },
 	}
@@ -246,7 +270,7 @@ func TestModelCacheMatchesBuildModel(t *testing.T) {
 			for name, cfg := range cfgs {
 				templateSets[name] = mustTemplates(t, cfg, "", nil)
 				templateSets[name+"/alt"] = mustTemplates(t, cfg, "", map[string]string{
-					"HAPROXY_BACKEND_HEAD": "backend {backend}\n  balance roundrobin\n  mode {mode}\n  timeout server 7s\n",
+					"HAPROXY_BACKEND_HEAD":      "backend {backend}\n  balance roundrobin\n  mode {mode}\n  timeout server 7s\n",
 					"HAPROXY_HTTP_FRONTEND_ACL": "  acl host_{cleanedUpHostname} hdr(host) -i {hostname}\n  use_backend {backend} if host_{cleanedUpHostname}\n",
 				})
 			}
@@ -313,4 +337,67 @@ func firstDiff(a, b string) string {
 		}
 	}
 	return fmt.Sprintf("lengths %d and %d lines", len(al), len(bl))
+}
+
+// TestModelCacheReusesUnchangedApps checks that an incremental build derives
+// only the app that changed: the other backends keep their text and servers
+// (the very same ones, which ComputePlan then skips), and the plan is the one
+// server move.
+func TestModelCacheReusesUnchangedApps(t *testing.T) {
+	apps := genApps(60, 3)
+	cfg := DefaultConfig()
+	cfg.Groups = []string{"*"}
+	ts := mustTemplates(t, cfg, "", nil)
+	cache := NewModelCache()
+	first, err := cache.Build(apps, nil, cfg, ts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := &apps[8] // tcp, roundrobin: dynamic
+	changed.Tasks = slices.Clone(changed.Tasks)
+	changed.Tasks[1].Ports = []int{changed.Tasks[1].Ports[0] + 1}
+	second, err := cache.Build(apps, nil, cfg, ts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	compareModels(t, "after one change", second, mustBuild(t, apps, cfg, ts, nil))
+	if len(first.Backends) != len(second.Backends) {
+		t.Fatalf("%d backends, then %d", len(first.Backends), len(second.Backends))
+	}
+	for i := range second.Backends {
+		a, b := &first.Backends[i], &second.Backends[i]
+		same := unsafe.StringData(a.Text) == unsafe.StringData(b.Text) && &a.Servers[0] == &b.Servers[0]
+		if want := b.AppID != changed.ID; same != want {
+			t.Errorf("backend %s (app %s): shared with the previous build = %v, want %v", b.Name, b.AppID, same, want)
+		}
+	}
+	plan := ComputePlan(first, second)
+	if len(plan.Reload) != 0 || len(plan.Runtime) != 2 {
+		t.Fatalf("plan %+v, want a server added and one removed", plan)
+	}
+}
+
+// TestKeptOrder checks that a kept sort order is reused only for the very
+// same names.
+func TestKeptOrder(t *testing.T) {
+	var o keptOrder
+	sorted := func(names []string) []string {
+		perm := o.sort(len(names), func(i int) string { return names[i] })
+		out := make([]string, len(perm))
+		for i, j := range perm {
+			out[i] = names[j]
+		}
+		return out
+	}
+	for _, names := range [][]string{
+		{"b_1", "a_2", "c_3"},
+		{"b_1", "a_2", "c_3"}, // kept
+		{"b_1", "d_2", "c_3"}, // same lengths, another order
+		{"b_1", "d_2"},
+		{"z", "y", "x"},
+	} {
+		if got, want := sorted(names), slices.Sorted(slices.Values(names)); !slices.Equal(got, want) {
+			t.Errorf("sorting %v gave %v, want %v", names, got, want)
+		}
+	}
 }

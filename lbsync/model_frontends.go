@@ -28,9 +28,7 @@ func (b *builder) finish() error {
 		}
 		shared = append(shared, fe)
 	}
-	appid := Frontend{Name: "marathon_http_appid_in", Port: b.cfg.AppIDPort, Apps: sortedUnique(b.appIDApps)}
-	appid.Text = b.ts.Get("HAPROXY_HTTP_FRONTEND_APPID_HEAD").Text + string(b.appIDText)
-	shared = append(shared, appid)
+	shared = append(shared, b.appIDFrontend())
 	if renderHTTPS {
 		if b.cfg.GroupHTTPSByVHost {
 			fes, bes, err := b.groupedHTTPS()
@@ -38,7 +36,9 @@ func (b *builder) finish() error {
 				return err
 			}
 			shared = append(shared, fes...)
-			m.Backends = append(m.Backends, bes...)
+			for i := range bes {
+				b.backends = append(b.backends, &bes[i])
+			}
 		} else {
 			vars := fmtVars{{"sslCerts", strVal(sslCertsOption(b.cfg.sslCerts()))}}
 			fe, err := b.sharedFrontend("marathon_https_in", b.cfg.HTTPSPort, "HTTPS_FRONTEND_HEAD", vars, b.https)
@@ -48,9 +48,15 @@ func (b *builder) finish() error {
 			shared = append(shared, fe)
 		}
 	}
-	b.frontends = sortedByName(b.frontends, func(f *Frontend) string { return f.Name })
-	m.Frontends = append(shared, b.frontends...)
-	m.Backends = sortedByName(m.Backends, func(b *Backend) string { return b.Name })
+	m.Frontends = make([]Frontend, 0, len(shared)+len(b.frontends))
+	m.Frontends = append(m.Frontends, shared...)
+	for _, f := range b.sortedFrontends() {
+		m.Frontends = append(m.Frontends, *f)
+	}
+	m.Backends = make([]Backend, 0, len(b.backends))
+	for _, be := range b.sortedBackends() {
+		m.Backends = append(m.Backends, *be)
+	}
 	slices.SortStableFunc(m.Errors, func(x, y AppError) int {
 		return cmp.Or(strings.Compare(x.AppID, y.AppID), cmp.Compare(x.Port, y.Port))
 	})
@@ -64,37 +70,27 @@ func (b *builder) finish() error {
 	return nil
 }
 
-// sortedByName returns items sorted by name. The items are large structs:
-// sorting indexes and copying each once beats swapping them in place.
-func sortedByName[T any](items []T, name func(*T) string) []T {
-	if slices.IsSortedFunc(items, func(x, y T) int { return strings.Compare(name(&x), name(&y)) }) {
-		return items
-	}
-	idx := make([]int32, len(items))
-	for i := range idx {
-		idx[i] = int32(i)
-	}
-	slices.SortFunc(idx, func(x, y int32) int { return strings.Compare(name(&items[x]), name(&items[y])) })
-	out := make([]T, len(items))
-	for i, j := range idx {
-		out[i] = items[j]
-	}
-	return out
-}
-
 // sharedFrontend renders a head and the weighted app lines, heaviest first
 // (ties in app order).
 func (b *builder) sharedFrontend(name string, port int, head string, vars fmtVars, entries []weighted) (Frontend, error) {
 	fe := Frontend{Name: name, Port: port}
 	t := b.ts.Get("HAPROXY_" + head)
-	size := 256
-	for i := range entries {
-		size += len(entries[i].text)
-	}
-	text, err := t.execute(make([]byte, 0, size), fmtScope{vars, b.settings})
+	headText, err := t.execute(nil, fmtScope{vars, b.settings})
 	if err != nil {
 		return fe, fmt.Errorf("rendering %s: %w", t.Name, err)
 	}
+	var kept *keptFrontend
+	if b.memo != nil {
+		kept = b.memo.shared(name)
+		if kept.port == port && string(headText) == kept.head && slices.Equal(entries, kept.entries) {
+			return kept.fe, nil
+		}
+	}
+	size := len(headText)
+	for i := range entries {
+		size += len(entries[i].text)
+	}
+	text := append(make([]byte, 0, size), headText...)
 	sorted := slices.Clone(entries)
 	slices.SortStableFunc(sorted, func(x, y weighted) int { return cmp.Or(cmp.Compare(y.weight, x.weight), cmp.Compare(x.seq, y.seq)) })
 	var apps []string
@@ -104,6 +100,9 @@ func (b *builder) sharedFrontend(name string, port int, head string, vars fmtVar
 	}
 	fe.Text = string(text)
 	fe.Apps = sortedUnique(apps)
+	if kept != nil {
+		*kept = keptFrontend{name: name, port: port, head: string(headText), entries: entries, fe: fe}
+	}
 	return fe, nil
 }
 
@@ -187,6 +186,8 @@ func sortedUnique(s []string) []string {
 		return nil
 	}
 	out := slices.Clone(s)
-	slices.Sort(out)
+	if !slices.IsSorted(out) {
+		slices.Sort(out)
+	}
 	return slices.Compact(out)
 }

@@ -195,6 +195,11 @@ func planBackend(p *Plan, old, cur *Backend, removes []RuntimeOp) []RuntimeOp {
 		p.Reload = append(p.Reload, Reason{ReasonBackendChanged, "backend " + cur.Name + ": options changed"})
 		return removes
 	}
+	if len(old.Servers) == len(cur.Servers) && (len(cur.Servers) == 0 || &old.Servers[0] == &cur.Servers[0]) {
+		// The same servers (models built incrementally share those of the
+		// backends that did not change): nothing to compare.
+		return removes
+	}
 	var ops []RuntimeOp
 	var rm []RuntimeOp
 	i, j := 0, 0

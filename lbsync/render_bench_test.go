@@ -1,9 +1,9 @@
 package lbsync
 
 import (
-	"slices"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -90,12 +90,25 @@ func BenchmarkBuildModel(b *testing.B) {
 
 // BenchmarkBuildModelIncremental measures an incremental build (ModelCache,
 // as the daemon's ModelBuilder does) of 10,000 apps × 3 tasks where one app
-// changed since the previous build: a task moved to another port. The digests
-// of all apps are computed in each build, as for a new snapshot.
+// changed since the previous build: a task moved to another port. The app
+// digests come with the snapshot (state.AppSet.AppDigests, which the Marathon
+// source computes); BenchmarkBuildModelIncrementalDigests computes them all in
+// each build instead (apps derived from the Mesos state).
 func BenchmarkBuildModelIncremental(b *testing.B) {
+	benchIncremental(b, false)
+}
+
+// BenchmarkBuildModelIncrementalDigests is BenchmarkBuildModelIncremental
+// digesting every app in each build.
+func BenchmarkBuildModelIncrementalDigests(b *testing.B) {
+	benchIncremental(b, true)
+}
+
+func benchIncremental(b *testing.B, digestAll bool) {
 	apps, cfg, ts := benchSetup(b)
+	digests := AppDigests(apps)
 	cache := NewModelCache()
-	if _, err := cache.Build(apps, nil, cfg, ts, nil); err != nil {
+	if _, err := cache.Build(apps, digests, cfg, ts, nil); err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
@@ -106,7 +119,13 @@ func BenchmarkBuildModelIncremental(b *testing.B) {
 		a := &apps[k]
 		a.Tasks = slices.Clone(a.Tasks)
 		a.Tasks[0].Ports = []int{32000 + i%1000}
-		if _, err := cache.Build(apps, nil, cfg, ts, nil); err != nil {
+		ds := digests
+		if digestAll {
+			ds = nil
+		} else {
+			digests[k] = state.AppDigest(a) // done by the source: microseconds
+		}
+		if _, err := cache.Build(apps, ds, cfg, ts, nil); err != nil {
 			b.Fatal(err)
 		}
 	}

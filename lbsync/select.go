@@ -143,6 +143,9 @@ type candidatePrep struct {
 	groups       []string
 	err          *AppError
 	servicePorts []int
+	// assigned: the service ports came from the assigner (else prepare is a
+	// function of the candidate alone).
+	assigned bool
 }
 
 func (e *selectEnv) prepare(c *candidate) candidatePrep {
@@ -150,7 +153,8 @@ func (e *selectEnv) prepare(c *candidate) candidatePrep {
 	if err != nil {
 		return candidatePrep{err: &AppError{AppID: c.app.ID, Port: -1, Reason: err.Error()}}
 	}
-	return candidatePrep{groups: groups, servicePorts: appServicePorts(c.app, e.assigner)}
+	ports, assigned := appServicePorts(c.app, e.assigner)
+	return candidatePrep{groups: groups, servicePorts: ports, assigned: assigned}
 }
 
 // selectCandidate returns the services of one candidate and the errors of its
@@ -261,9 +265,10 @@ func intersects(a, b []string) bool {
 }
 
 // appServicePorts returns the service port of each app port (0: none), with
-// IP-per-task apps that have none at all given some from the configured range.
-func appServicePorts(app *state.App, assigner *servicePortAssigner) []int {
-	ports := make([]int, len(app.Ports))
+// IP-per-task apps that have none at all given some from the configured range
+// (assigned is then true).
+func appServicePorts(app *state.App, assigner *servicePortAssigner) (ports []int, assigned bool) {
+	ports = make([]int, len(app.Ports))
 	anySet := false
 	for i, p := range app.Ports {
 		ports[i] = p.ServicePort
@@ -281,12 +286,12 @@ func appServicePorts(app *state.App, assigner *servicePortAssigner) []int {
 				}
 			}
 		}
-		return ports
+		return ports, false
 	}
 	for i, p := range app.Ports {
 		ports[i] = assigner.assign(app.ID, p.ContainerPort)
 	}
-	return ports
+	return ports, true
 }
 
 // findHealthCheck is marathon-lb's choice of the health check for port n: the

@@ -43,9 +43,16 @@ func (c *candidate) memberIDs() []string {
 // first. Apps without the label pass through. apps is not modified; the
 // result lists plain apps sorted by id, then the groups sorted by id.
 func mergeDeploymentGroups(apps []state.App) []candidate {
+	return mergeDeploymentGroupsOrdered(apps, nil)
+}
+
+// mergeDeploymentGroupsOrdered is mergeDeploymentGroups; order, when not nil,
+// keeps the order the apps were sorted in from one call to the next (apps
+// not sorted by id already usually come in the same order each time).
+func mergeDeploymentGroupsOrdered(apps []state.App, order *keptOrder) []candidate {
 	out := make([]candidate, 0, len(apps))
 	var groups map[string]*candidate
-	var order []string
+	var groupOrder []string
 	for i := range apps {
 		a := &apps[i]
 		g, ok := a.Labels[LabelDeploymentGroup]
@@ -66,7 +73,7 @@ func mergeDeploymentGroups(apps []state.App) []candidate {
 		if !seen {
 			c := cur
 			groups[g] = &c
-			order = append(order, g)
+			groupOrder = append(groupOrder, g)
 			continue
 		}
 		merged := mergePair(prev, &cur, a)
@@ -75,10 +82,16 @@ func mergeDeploymentGroups(apps []state.App) []candidate {
 	}
 	byID := func(x, y candidate) int { return cmp.Compare(x.app.ID, y.app.ID) }
 	if !slices.IsSortedFunc(out, byID) {
-		slices.SortFunc(out, byID)
+		// Candidates are large: sort their indexes, then copy each once.
+		idx := order.sort(len(out), func(i int) string { return out[i].app.ID })
+		sorted := make([]candidate, len(out), len(out)+len(groupOrder))
+		for i, j := range idx {
+			sorted[i] = out[j]
+		}
+		out = sorted
 	}
-	slices.Sort(order)
-	for _, g := range order {
+	slices.Sort(groupOrder)
+	for _, g := range groupOrder {
 		out = append(out, *groups[g])
 	}
 	return out

@@ -35,7 +35,11 @@ func ModelBuilder(cfg *Config, templates func() *Templates, resolve func(string)
 		mu.Lock()
 		if snap != last || snap == nil {
 			last, apps = snap, SnapshotApps(snap)
-			digests = AppDigests(apps)
+			if snap != nil && snap.Apps != nil && len(snap.Apps.AppDigests) == len(apps) {
+				digests = snap.Apps.AppDigests // the Marathon source's, from Seal
+			} else {
+				digests = AppDigests(apps)
+			}
 		}
 		a, d := apps, digests
 		mu.Unlock()

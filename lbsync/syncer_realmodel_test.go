@@ -11,14 +11,18 @@ import (
 	"github.com/discovery-mesos/discovery/templates"
 )
 
-// realModel builds models with BuildModel and the default templates, from the
-// Marathon apps registered for each snapshot: the whole pipeline a daemon runs.
+// realModel builds models with the default templates, from the Marathon apps
+// registered for each snapshot, incrementally as the daemon's ModelBuilder
+// does (ModelCache, with the apps' digests computed when the snapshot is
+// made, as state.AppSet.Seal does): the whole pipeline a daemon runs.
 type realModel struct {
-	t    testing.TB
-	cfg  *Config
-	ts   *Templates
-	mu   sync.Mutex
-	apps map[uint64][]state.App
+	t       testing.TB
+	cfg     *Config
+	ts      *Templates
+	cache   *ModelCache
+	mu      sync.Mutex
+	apps    map[uint64][]state.App
+	digests map[uint64][]uint64
 }
 
 func withRealModel(t testing.TB, rm *realModel) func(*SyncerOptions) {
@@ -57,15 +61,16 @@ func withRealModel(t testing.TB, rm *realModel) func(*SyncerOptions) {
 			t.Fatal(err)
 		}
 		rm.t, rm.cfg, rm.ts, rm.apps = t, cfg, ts, map[uint64][]state.App{}
+		rm.cache, rm.digests = NewModelCache(), map[uint64][]uint64{}
 		o.Build = rm.build
 	}
 }
 
 func (rm *realModel) build(snap *state.Snapshot, opts *BuildOptions) (*Model, error) {
 	rm.mu.Lock()
-	apps := rm.apps[snap.Seq]
+	apps, digests := rm.apps[snap.Seq], rm.digests[snap.Seq]
 	rm.mu.Unlock()
-	return BuildModel(apps, rm.cfg, rm.ts, opts)
+	return rm.cache.Build(apps, digests, rm.cfg, rm.ts, opts)
 }
 
 // push registers apps for the next snapshot of e and publishes it.
@@ -73,8 +78,17 @@ func (rm *realModel) push(e *lbEnv, apps ...state.App) uint64 {
 	e.mu.Lock()
 	seq := e.seq + 1
 	e.mu.Unlock()
+	digests := AppDigests(apps)
 	rm.mu.Lock()
-	rm.apps[seq] = apps
+	rm.apps[seq], rm.digests[seq] = apps, digests
+	// The syncer builds the latest snapshot only (the one before may still
+	// be in progress): a daemon keeps no more, nor should the benchmarks.
+	for s := range rm.apps {
+		if s+1 < seq {
+			delete(rm.apps, s)
+			delete(rm.digests, s)
+		}
+	}
 	rm.mu.Unlock()
 	return e.push()
 }

@@ -18,6 +18,11 @@ type AppSet struct {
 	Digest uint64
 	// Apps are sorted by ID.
 	Apps []App
+	// AppDigests are AppDigest of each of Apps, in the same order, when the
+	// source computed them (Seal does); nil otherwise. Consumers that keep
+	// results per app use them to tell the changed apps without hashing
+	// every app again.
+	AppDigests []uint64
 }
 
 // NetworkMode is how an app's tasks are reached, which decides where their

@@ -14,19 +14,19 @@ func (s *AppSet) Seal() *AppSet {
 	for i := range s.Apps {
 		slices.SortStableFunc(s.Apps[i].Tasks, func(a, b AppTask) int { return cmp.Compare(a.ID, b.ID) })
 	}
-	s.Digest = s.digest()
+	s.Digest, s.AppDigests = s.digest()
 	return s
 }
 
 // digest combines the digests of the apps, in order: a source that changes one
 // app of many recomputes only that app's digest (appDigest) and combines
-// (combineAppDigests).
-func (s *AppSet) digest() uint64 {
+// (combineAppDigests). It returns the apps' digests too.
+func (s *AppSet) digest() (uint64, []uint64) {
 	ds := make([]uint64, len(s.Apps))
 	for i := range s.Apps {
 		ds[i] = appDigest(&s.Apps[i])
 	}
-	return combineAppDigests(ds)
+	return combineAppDigests(ds), ds
 }
 
 // combineAppDigests is the Digest of a set whose apps, sorted by ID, have the

@@ -55,9 +55,10 @@ func (l *appList) len() int { return len(l.apps) }
 // shares nothing the list will change.
 func (l *appList) snapshot(source string) *AppSet {
 	return &AppSet{
-		Source:    source,
-		FetchedAt: time.Now(),
-		Digest:    combineAppDigests(l.digs),
-		Apps:      slices.Clone(l.apps),
+		Source:     source,
+		FetchedAt:  time.Now(),
+		Digest:     combineAppDigests(l.digs),
+		Apps:       slices.Clone(l.apps),
+		AppDigests: slices.Clone(l.digs),
 	}
 }

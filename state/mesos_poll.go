@@ -90,6 +90,9 @@ var _ Source = (*MesosPoller)(nil)
 // NewMesosPoller checks cfg and returns a poller; Run starts it. An error names
 // the configuration key at fault.
 func NewMesosPoller(cfg MesosPollConfig, log *slog.Logger) (*MesosPoller, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	if cfg.Name == "" {
 		cfg.Name = "mesos"
 	}

@@ -95,6 +95,9 @@ var _ Source = (*MesosStream)(nil)
 // NewMesosStream checks cfg and returns a stream source; Run starts it. An error
 // names the configuration key at fault.
 func NewMesosStream(cfg MesosStreamConfig, log *slog.Logger) (*MesosStream, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	if cfg.Name == "" {
 		cfg.Name = "mesos"
 	}

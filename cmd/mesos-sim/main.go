@@ -45,7 +45,10 @@ import (
 )
 
 func main() {
-	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "mesos-sim:", err)
 		}
@@ -53,7 +56,8 @@ func main() {
 	}
 }
 
-func run(args []string, stdout, stderr io.Writer) error {
+// run runs the simulator until ctx ends.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("mesos-sim", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	apps := fs.Int("apps", 20, "apps to start with")
@@ -83,9 +87,6 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-
 	c, err := sim.New(sim.Config{
 		Apps: nApps, TasksPerApp: *tasks, Masters: *masters, Backends: *backends, Seed: *seed,
 		MasterListen: *listen, MarathonListen: *marathonListen, Log: log,
@@ -96,8 +97,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	defer c.Close()
 
 	tr := c.Truth()
-	if *listen != "" {
-		fmt.Fprintf(stdout, "master   http://%s (also %s)\n", *listen, c.Masters()[0].URL())
+	if u := c.MasterListenURL(); u != "" {
+		fmt.Fprintf(stdout, "master   %s (also %s)\n", u, c.Masters()[0].URL())
 	} else {
 		fmt.Fprintf(stdout, "master   %s\n", c.Masters()[0].URL())
 	}

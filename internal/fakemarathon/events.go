@@ -145,12 +145,9 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 			sub.types[t] = true
 		}
 	}
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache, no-store, must-revalidate")
-	w.WriteHeader(http.StatusOK)
-	flusher.Flush()
-
+	// Subscribe before the client sees the stream open: a client that
+	// fetches /v2/apps as soon as the headers arrive must not miss the events
+	// of changes made after its fetch (they wait in sub.ch).
 	remote, _, _ := net.SplitHostPort(r.RemoteAddr)
 	s.mu.Lock()
 	s.subs[sub] = struct{}{}
@@ -159,6 +156,12 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 	}))
 	s.subsChangedLocked()
 	s.mu.Unlock()
+
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache, no-store, must-revalidate")
+	w.WriteHeader(http.StatusOK)
+	flusher.Flush()
 
 	defer func() {
 		s.mu.Lock()

@@ -27,9 +27,12 @@ type Change struct {
 	// Seq numbers the changes from 1.
 	Seq  uint64
 	Kind ChangeKind
-	// At is when the change began to be published (just before the masters
-	// and Marathon were changed); Done is when both had it.
-	At, Done time.Time
+	// At is when the change began to be published (just before the leading
+	// master was changed, Marathon next); MarathonAt is when Marathon began to
+	// be changed (zero for changes Marathon does not see); Done is when both
+	// had it. Freshness through Mesos counts from At, through Marathon from
+	// MarathonAt.
+	At, MarathonAt, Done time.Time
 	// App and Task are the app and task changed ("" when not applicable).
 	App  string
 	Task string
@@ -50,12 +53,15 @@ func (c Change) Latency(seen time.Time) time.Duration { return seen.Sub(c.At) }
 // maxChanges bounds the change log a Cluster keeps for Changes.
 const maxChanges = 1 << 16
 
-// record appends a change to the log and returns it. Callers hold c.mu.
+// recordLocked appends a change to the log and returns it. Callers hold c.mu.
 func (c *Cluster) recordLocked(ch Change) Change {
 	c.seq++
 	ch.Seq = c.seq
 	if ch.Done.IsZero() {
 		ch.Done = time.Now()
+	}
+	if ch.MarathonAt.IsZero() && ch.Kind != LeaderChanged {
+		ch.MarathonAt = ch.At
 	}
 	ch.Leader = c.masters[c.leader].Addr()
 	if len(c.changes) >= maxChanges {

@@ -67,6 +67,10 @@ type Config struct {
 	VHostDomain string
 	// Backends makes every task a real HTTP server on its address and port.
 	Backends bool
+	// BackendApps, when positive, limits Backends to the tasks of the first
+	// BackendApps apps created (a 10,000-task cluster need not hold 10,000
+	// listeners to measure routing to a few apps).
+	BackendApps int
 	// Seed makes ids, placement and random churn reproducible.
 	Seed uint64
 	// MasterListen also serves the first master on this loopback host:port
@@ -103,6 +107,7 @@ type Cluster struct {
 	masters  []*fakemaster.Master
 	apis     []*fakemaster.OperatorAPI
 	extra    *http.Server // MasterListen
+	extraURL string
 	marathon *fakemarathon.Server
 	stopping sync.WaitGroup // backends finishing requests
 
@@ -130,6 +135,7 @@ type agent struct {
 }
 
 type app struct {
+	index       int // creation order
 	id          string
 	name        string
 	taskName    string
@@ -222,6 +228,7 @@ func New(cfg Config) (*Cluster, error) {
 		if err != nil {
 			return nil, fmt.Errorf("listening for the master on %s: %w", cfg.MasterListen, err)
 		}
+		c.extraURL = "http://" + ln.Addr().String()
 		c.extra = &http.Server{Handler: c.masters[0], ErrorLog: log.New(io.Discard, "", 0)}
 		go func() { _ = c.extra.Serve(ln) }()
 	}
@@ -345,6 +352,10 @@ func (c *Cluster) masterAddrs() []string {
 	}
 	return out
 }
+
+// MasterListenURL is the base URL of Config.MasterListen, where the first
+// master is served too; "" without it.
+func (c *Cluster) MasterListenURL() string { return c.extraURL }
 
 // MarathonURL is the fake Marathon's base URL.
 func (c *Cluster) MarathonURL() string { return c.marathon.URL() }

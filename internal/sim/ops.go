@@ -32,6 +32,7 @@ func (c *Cluster) newAppLocked(name string, instances int) *app {
 	id := "/" + c.cfg.Group + "/" + name
 	sp := c.cfg.ServicePortBase + n
 	a := &app{
+		index:       n,
 		id:          id,
 		name:        name,
 		taskName:    taskName(id),
@@ -102,7 +103,7 @@ func (c *Cluster) allocPortLocked(t *task) (int, error) {
 		if ag.used[p] {
 			continue
 		}
-		if c.cfg.Backends {
+		if c.cfg.Backends && (c.cfg.BackendApps <= 0 || t.app.index < c.cfg.BackendApps) {
 			ln, taken, err := listenTaskPort(ag.ip.String(), p)
 			if taken {
 				continue
@@ -198,10 +199,11 @@ func (c *Cluster) startTaskLocked(a *app, avoid *agent) (Change, error) {
 		c.dropTaskLocked(t)
 		return Change{}, err
 	}
+	mat := time.Now()
 	if err := c.publishStartMarathonLocked(t); err != nil {
 		return Change{}, err
 	}
-	return c.recordLocked(Change{Kind: TaskStarted, At: at, App: a.id, Task: t.id, Addr: t.view().Addr(), Healthy: t.healthy}), nil
+	return c.recordLocked(Change{Kind: TaskStarted, At: at, MarathonAt: mat, App: a.id, Task: t.id, Addr: t.view().Addr(), Healthy: t.healthy}), nil
 }
 
 // KillTask kills a task (TASK_KILLED); the app asks for one instance less.
@@ -245,6 +247,7 @@ func (c *Cluster) endTaskLocked(t *task, state string) (Change, error) {
 	if err != nil {
 		return Change{}, fmt.Errorf("ending task %s at the master: %w", t.id, err)
 	}
+	ch.MarathonAt = time.Now()
 	if err := c.marathon.SetTaskState(t.app.id, t.id, state); err != nil {
 		return Change{}, fmt.Errorf("ending task %s in marathon: %w", t.id, err)
 	}
@@ -306,10 +309,11 @@ func (c *Cluster) setHealthLocked(t *task, healthy bool) (Change, error) {
 	if err != nil {
 		return Change{}, fmt.Errorf("setting the health of task %s at the master: %w", t.id, err)
 	}
+	mat := time.Now()
 	if err := c.marathon.SetTaskHealth(t.app.id, t.id, healthy); err != nil {
 		return Change{}, fmt.Errorf("setting the health of task %s in marathon: %w", t.id, err)
 	}
-	return c.recordLocked(Change{Kind: TaskHealth, At: at, App: t.app.id, Task: t.id, Addr: t.view().Addr(), Healthy: healthy}), nil
+	return c.recordLocked(Change{Kind: TaskHealth, At: at, MarathonAt: mat, App: t.app.id, Task: t.id, Addr: t.view().Addr(), Healthy: healthy}), nil
 }
 
 // ScaleApp sets an app's instance count inside a Marathon deployment: new

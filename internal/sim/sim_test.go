@@ -322,3 +322,29 @@ func TestParseRate(t *testing.T) {
 		})
 	}
 }
+
+func TestBackendAppsLimitsBackends(t *testing.T) {
+	var seen []Change
+	c := start(t, Config{Apps: 3, TasksPerApp: 2, Backends: true, BackendApps: 1, OnChange: func(ch Change) { seen = append(seen, ch) }})
+	for _, a := range c.Truth().Apps {
+		for _, tk := range a.Tasks {
+			_, has := c.BackendHits(tk.ID)
+			if want := a.ID == "/sim/app-000"; has != want {
+				t.Errorf("task %s of %s: backend %t, want %t", tk.ID, a.ID, has, want)
+			}
+		}
+	}
+	ch, err := c.StartTask("/sim/app-000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := c.BackendHits(ch.Task); !ok {
+		t.Errorf("new task of a backend app has no backend")
+	}
+	if len(seen) != 1 || seen[0] != ch {
+		t.Errorf("OnChange saw %+v, want %+v", seen, ch)
+	}
+	if ch.MarathonAt.Before(ch.At) || ch.Done.Before(ch.MarathonAt) {
+		t.Errorf("change times out of order: %+v", ch)
+	}
+}

@@ -107,6 +107,8 @@ func run(nscale, nstruct, npool int, interval time.Duration, threads, conns int,
 	})
 	var mu sync.Mutex
 	appsBySeq := map[uint64][]state.App{}
+	// Incremental builds, as the daemon's lbsync.ModelBuilder makes them.
+	cache := lbsync.NewModelCache()
 	s, err := lbsync.NewSyncer(lbsync.SyncerOptions{
 		HAProxy:     h,
 		StatsSocket: cfg.StatsSocket,
@@ -114,7 +116,7 @@ func run(nscale, nstruct, npool int, interval time.Duration, threads, conns int,
 			mu.Lock()
 			apps := appsBySeq[snap.Seq]
 			mu.Unlock()
-			return lbsync.BuildModel(apps, cfg, ts, opts)
+			return cache.Build(apps, nil, cfg, ts, opts)
 		},
 		DrainTimeout: 5 * time.Second,
 		Logger:       log.With("component", "lbsync"),

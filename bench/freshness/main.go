@@ -1,0 +1,366 @@
+// Command freshness measures how fresh discovery keeps DNS and HAProxy: the
+// time from a task change at the (simulated) master or Marathon to DNS
+// answering with or without the task, and to HAProxy routing to it, on a
+// simulated cluster of 10,000 tasks (internal/sim); and what following the
+// cluster costs the master, in requests and bytes per minute, streaming
+// versus polling.
+//
+// It runs the real discovery binary (-discovery, built by run.sh) with a real
+// HAProxy against the simulator in this process, then makes -changes changes
+// one after another to apps whose tasks are real HTTP backends: a task
+// started (DNS must list it, HAProxy must route a request to it) or killed
+// (DNS must drop it). DNS is asked over UDP every millisecond; HAProxy gets a
+// new connection every millisecond. Everything is on loopback.
+//
+// Modes (-mode):
+//
+//	stream    DNS and LB from the Mesos v1 operator API event stream
+//	marathon  DNS from the Mesos stream, LB from Marathon's /v2/events
+//	poll      DNS and LB from /master/state every -refresh seconds, LB
+//	          from Marathon polling when -lb-marathon is set
+//
+// See run.sh and README.md for the figures and the commands behind them.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/discovery-mesos/discovery/internal/sim"
+)
+
+type options struct {
+	discovery   string
+	haproxy     string
+	mode        string
+	apps, tasks int
+	backendApps int
+	changes     int
+	refresh     int
+	timeout     time.Duration
+	portBase    int
+	keep        bool
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.discovery, "discovery", "", "discovery binary (required)")
+	flag.StringVar(&o.haproxy, "haproxy", "/usr/sbin/haproxy", "HAProxy binary")
+	flag.StringVar(&o.mode, "mode", "stream", "stream, marathon or poll")
+	flag.IntVar(&o.apps, "apps", 1000, "apps in the cluster")
+	flag.IntVar(&o.tasks, "tasks", 10, "tasks per app")
+	flag.IntVar(&o.backendApps, "backend-apps", 20, "apps whose tasks are real HTTP backends (the changed ones)")
+	flag.IntVar(&o.changes, "changes", 200, "changes to measure")
+	flag.IntVar(&o.refresh, "refresh", 60, "refreshSeconds in poll mode")
+	flag.DurationVar(&o.timeout, "timeout", 30*time.Second, "longest wait for one change to be seen")
+	flag.IntVar(&o.portBase, "port-base", 21000, "first service port (HAProxy binds one per app)")
+	flag.BoolVar(&o.keep, "keep", false, "keep the work directory (discovery's log, HAProxy's config)")
+	flag.Parse()
+	if err := run(o); err != nil {
+		fmt.Fprintln(os.Stderr, "freshness:", err)
+		os.Exit(1)
+	}
+}
+
+func run(o options) error {
+	if o.discovery == "" {
+		return errors.New("-discovery is required")
+	}
+	switch o.mode {
+	case "stream", "marathon", "poll":
+	default:
+		return fmt.Errorf("-mode %q: want stream, marathon or poll", o.mode)
+	}
+	start := time.Now()
+	c, err := sim.New(sim.Config{
+		Apps: o.apps, TasksPerApp: o.tasks, Backends: true, BackendApps: o.backendApps,
+		ServicePortBase: o.portBase, Seed: 1,
+	})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	master := c.Leader()
+	fmt.Printf("cluster: %d apps × %d tasks = %d tasks, %d agents, state document %d bytes (built in %v)\n",
+		o.apps, o.tasks, len(c.Truth().Tasks()), len(c.Truth().Agents), len(master.State()), time.Since(start).Round(time.Millisecond))
+
+	dir, err := os.MkdirTemp("", "fresh")
+	if err != nil {
+		return err
+	}
+	if o.keep {
+		fmt.Println("work directory:", dir)
+	} else {
+		defer os.RemoveAll(dir)
+	}
+	dnsPort, httpPort := freePort(), freePort()
+	args := []string{
+		"-masters", master.Addr(), "-domain", "mesos",
+		"-listener", "127.0.0.1", "-port", strconv.Itoa(dnsPort),
+		"-httpListener", "127.0.0.1", "-httpport", strconv.Itoa(httpPort), "-externalon=false",
+		"-refreshSeconds", strconv.Itoa(o.refresh),
+		"--group", "external", "--dont-bind-http-https",
+		"--haproxy-config", filepath.Join(dir, "haproxy.cfg"),
+		"-lb-haproxy-binary", o.haproxy,
+		"-lb-master-socket", filepath.Join(dir, "master.sock"),
+		"-lb-stats-socket", filepath.Join(dir, "stats.sock"),
+		"-lb-stats-bind", "127.0.0.1:" + strconv.Itoa(freePort()),
+		"-lb-appid-bind", "127.0.0.1:" + strconv.Itoa(freePort()),
+		"-lb-templates-dir", filepath.Join(dir, "templates"),
+		"-lb-drain-seconds", "1",
+	}
+	switch o.mode {
+	case "stream":
+		args = append(args, "-mesosFollow", "stream")
+	case "marathon":
+		args = append(args, "-mesosFollow", "stream", "--marathon", c.MarathonURL(), "-marathon-follow", "events")
+	case "poll":
+		args = append(args, "-mesosFollow", "poll")
+	}
+	logf, err := os.Create(filepath.Join(dir, "discovery.log"))
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	cmd := exec.Command(o.discovery, args...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // HAProxy is its child: stop both
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("starting discovery: %w", err)
+	}
+	defer stop(cmd)
+
+	p := &prober{dnsAddr: net.JoinHostPort("127.0.0.1", strconv.Itoa(dnsPort)), portBase: o.portBase}
+	tr := c.Truth()
+	first := tr.Apps[0]
+	ready := time.Now()
+	deadline := time.Now().Add(5 * time.Minute)
+	for !p.dnsHas(first, first.Tasks[0].Addr()) || !p.routesTo(first, first.Tasks[0].ID, 50) {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("discovery not serving %s after 5 minutes; see %s", first.ID, logf.Name())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	fmt.Printf("discovery serving DNS and HAProxy %v after start (mode %s)\n", time.Since(ready).Round(time.Millisecond), o.mode)
+
+	// Cost: from here on, what the daemon asks of the master and Marathon.
+	reqs0, bytes0 := master.Requests(), master.BytesServed()
+	mar0 := c.Marathon().Requests("/v2/apps") + marathonAppRequests(c)
+	t0 := time.Now()
+
+	var dnsStart, dnsKill, lbStart []time.Duration
+	for i := range o.changes {
+		app := c.Truth().Apps[i%o.backendApps]
+		if i%2 == 0 {
+			ch, err := c.StartTask(app.ID)
+			if err != nil {
+				return err
+			}
+			at := ch.At
+			if o.mode == "marathon" {
+				at = ch.MarathonAt // the LB follows Marathon
+			}
+			var wg sync.WaitGroup
+			var dnsSeen, lbSeen time.Time
+			var dnsErr, lbErr error
+			wg.Add(2)
+			go func() {
+				defer wg.Done()
+				dnsSeen, dnsErr = p.until(o.timeout, func() bool { return p.dnsHas(app, ch.Addr) })
+			}()
+			go func() {
+				defer wg.Done()
+				lbSeen, lbErr = p.until(o.timeout, func() bool { return p.routesTo(app, ch.Task, 1) })
+			}()
+			wg.Wait()
+			if err := errors.Join(dnsErr, lbErr); err != nil {
+				return fmt.Errorf("change %d (start %s at %v): %w; see %s", i, ch.Task, ch.Addr, err, logf.Name())
+			}
+			dnsStart = append(dnsStart, ch.Latency(dnsSeen))
+			lbStart = append(lbStart, lbSeen.Sub(at))
+		} else {
+			victim := app.Tasks[0]
+			ch, err := c.KillTask(victim.ID)
+			if err != nil {
+				return err
+			}
+			seen, err := p.until(o.timeout, func() bool { return !p.dnsHasAddr(app, victim.Addr()) })
+			if err != nil {
+				return fmt.Errorf("change %d (kill %s): %w", i, victim.ID, err)
+			}
+			dnsKill = append(dnsKill, ch.Latency(seen))
+		}
+	}
+	elapsed := time.Since(t0)
+	perMin := func(n int64) float64 { return float64(n) / elapsed.Minutes() }
+	reqs, bytes := master.Requests()-reqs0, master.BytesServed()-bytes0
+	mar := c.Marathon().Requests("/v2/apps") + marathonAppRequests(c) - mar0
+
+	fmt.Printf("\n%d changes in %v (mode %s, %d tasks)\n", o.changes, elapsed.Round(time.Millisecond), o.mode, len(c.Truth().Tasks()))
+	fmt.Printf("  %-34s %s\n", "task started → DNS lists it", summary(dnsStart))
+	fmt.Printf("  %-34s %s\n", "task killed → DNS drops it", summary(dnsKill))
+	fmt.Printf("  %-34s %s\n", "task started → HAProxy routes to it", summary(lbStart))
+	fmt.Printf("  master: %.0f requests/min, %.0f bytes/min (%d requests, %d bytes in %v)\n",
+		perMin(reqs), perMin(bytes), reqs, bytes, elapsed.Round(time.Millisecond))
+	if o.mode == "marathon" {
+		fmt.Printf("  marathon: %.0f app requests/min (/v2/apps and /v2/apps/{id})\n", perMin(int64(mar)))
+	}
+	return nil
+}
+
+// marathonAppRequests counts the single-app fetches of the simulator's apps.
+func marathonAppRequests(c *sim.Cluster) int {
+	n := 0
+	for _, a := range c.Truth().Apps {
+		n += c.Marathon().Requests("/v2/apps" + a.ID)
+	}
+	return n
+}
+
+func freePort() int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// stop ends discovery (and HAProxy, its child, in the same process group).
+func stop(cmd *exec.Cmd) {
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+	}
+}
+
+// prober asks DNS and HAProxy what they serve.
+type prober struct {
+	dnsAddr  string
+	portBase int
+}
+
+// until polls cond every millisecond and returns when it first held.
+func (p *prober) until(timeout time.Duration, cond func() bool) (time.Time, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		if cond() {
+			return time.Now(), nil
+		}
+		if time.Now().After(deadline) {
+			return time.Time{}, fmt.Errorf("not seen within %v", timeout)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// srv returns the address:port targets DNS gives for the app's SRV name,
+// the addresses from the answer's additional A records.
+func (p *prober) srv(a sim.App) []netip.AddrPort {
+	m := new(dns.Msg)
+	m.SetQuestion("_"+a.TaskName+"._tcp.marathon.mesos.", dns.TypeSRV)
+	m.SetEdns0(65000, false)
+	c := &dns.Client{Net: "udp", Timeout: time.Second, UDPSize: 65000}
+	r, _, err := c.Exchange(m, p.dnsAddr)
+	if err != nil || r == nil {
+		return nil
+	}
+	ips := map[string]netip.Addr{}
+	for _, rr := range r.Extra {
+		if a, ok := rr.(*dns.A); ok {
+			if ip, ok := netip.AddrFromSlice(a.A.To4()); ok {
+				ips[strings.ToLower(a.Hdr.Name)] = ip
+			}
+		}
+	}
+	var out []netip.AddrPort
+	for _, rr := range r.Answer {
+		s, ok := rr.(*dns.SRV)
+		if !ok {
+			continue
+		}
+		ip, ok := ips[strings.ToLower(s.Target)]
+		if !ok {
+			ip = p.lookupA(s.Target)
+		}
+		out = append(out, netip.AddrPortFrom(ip, s.Port))
+	}
+	return out
+}
+
+func (p *prober) lookupA(name string) netip.Addr {
+	m := new(dns.Msg)
+	m.SetQuestion(name, dns.TypeA)
+	r, err := dns.Exchange(m, p.dnsAddr)
+	if err != nil || r == nil {
+		return netip.Addr{}
+	}
+	for _, rr := range r.Answer {
+		if a, ok := rr.(*dns.A); ok {
+			ip, _ := netip.AddrFromSlice(a.A.To4())
+			return ip
+		}
+	}
+	return netip.Addr{}
+}
+
+func (p *prober) dnsHas(a sim.App, addr netip.AddrPort) bool { return p.dnsHasAddr(a, addr) }
+
+func (p *prober) dnsHasAddr(a sim.App, addr netip.AddrPort) bool {
+	return slices.Contains(p.srv(a), addr)
+}
+
+var lbClient = &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+
+// routesTo sends up to tries requests, each on a new connection, to the
+// app's service port on HAProxy and reports whether the task answered one.
+func (p *prober) routesTo(a sim.App, taskID string, tries int) bool {
+	url := "http://127.0.0.1:" + strconv.Itoa(a.ServicePort) + "/"
+	for range tries {
+		resp, err := lbClient.Get(url)
+		if err != nil {
+			return false
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.Header.Get("X-Task-Id") == taskID {
+			return true
+		}
+	}
+	return false
+}
+
+// summary renders p50, p99 and max of ds.
+func summary(ds []time.Duration) string {
+	if len(ds) == 0 {
+		return "no samples"
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	q := func(f float64) time.Duration { return s[min(len(s)-1, int(f*float64(len(s))))] }
+	r := func(d time.Duration) string {
+		return strconv.FormatFloat(float64(d.Microseconds())/1000, 'f', 1, 64) + " ms"
+	}
+	return fmt.Sprintf("p50 %s  p99 %s  max %s  (n=%d)", r(q(0.50)), r(q(0.99)), r(s[len(s)-1]), len(s))
+}
