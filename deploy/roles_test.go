@@ -15,6 +15,8 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	mrand "math/rand/v2"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -49,36 +51,70 @@ var roles = []struct {
 // DISCOVERY_ARGS — first through `discovery render`, then as the daemon until
 // /ready, with flags added last that keep everything on this machine: the
 // bundled sample cluster instead of the example's masters and Marathons,
-// loopback listeners on free ports, files in a temporary directory.
+// loopback listeners, files in a temporary directory.
+//
+// Run as root with setpriv(1) at hand, the daemon runs as the units run it: as
+// an unprivileged user whose only capability is an ambient
+// CAP_NET_BIND_SERVICE, with no_new_privs, on the examples' own ports (53,
+// 8123, 80, 443, 9090, 9091) of a loopback address of its own. Otherwise it
+// runs as the current user on free ports of 127.0.0.1.
 func TestRoles(t *testing.T) {
 	bin := needBinary(t)
 	for _, r := range roles {
 		t.Run(r.name, func(t *testing.T) {
 			dir := haproxytest.Dir(t) // short: HAProxy's sockets go here
+			asUnit := unitPrivileges()
+			ip := "127.0.0.1"
+			if asUnit != nil {
+				ip = randomLoopback()
+				if err := os.Chmod(dir, 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
 			creds := filepath.Join(dir, "creds")
 			mustMkdir(t, creds)
 			copyFile(t, r.config, filepath.Join(creds, "config.json"))
 			writeSelfSigned(t, filepath.Join(creds, "haproxy.pem"))
+			if asUnit != nil {
+				// LoadCredential= makes them readable by the unit's user.
+				for _, f := range []string{"config.json", "haproxy.pem"} {
+					if err := os.Chown(filepath.Join(creds, f), unitUID, unitUID); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
 			args := commandLine(t, readUnit(t, r.unit), creds, envFile(t, r.env))
 			args = withoutMarathon(args)
 			stateFile := filepath.Join(dir, "state.json")
-			ports := loopbackState(t, "sample/state.json", stateFile)
+			ports := loopbackState(t, "sample/state.json", stateFile, ip)
 
 			local := []string{
 				"-zk=", "-masters=", "-stateFile=" + stateFile,
-				"-httpListener=127.0.0.1", "-httpport=0", "-logFormat=json",
+				"-httpListener=" + ip, "-logFormat=json",
+			}
+			if asUnit == nil {
+				local = append(local, "-httpport=0")
 			}
 			if r.lb {
 				run := filepath.Join(dir, "run")
+				lb := filepath.Join(dir, "lb")
 				mustMkdir(t, run)
+				mustMkdir(t, lb)
 				mustMkdir(t, filepath.Join(dir, "templates"))
+				if asUnit != nil {
+					// What RuntimeDirectory= and StateDirectory= give the unit.
+					for _, d := range []string{run, lb} {
+						if err := os.Chown(d, unitUID, unitUID); err != nil {
+							t.Fatal(err)
+						}
+					}
+				}
 				local = append(local,
-					"-haproxy-config="+filepath.Join(dir, "lb", "haproxy.cfg"),
+					"-haproxy-config="+filepath.Join(lb, "haproxy.cfg"),
 					"-lb-master-socket="+filepath.Join(run, "master.sock"),
 					"-lb-stats-socket="+filepath.Join(run, "socket"),
 					"-lb-templates-dir="+filepath.Join(dir, "templates"),
 				)
-				mustMkdir(t, filepath.Join(dir, "lb"))
 			}
 
 			t.Run("render", func(t *testing.T) {
@@ -104,20 +140,34 @@ func TestRoles(t *testing.T) {
 				dargs := append(append([]string{}, args...), local...)
 				if r.dns {
 					// No forwarding: nothing leaves the machine.
-					dargs = append(dargs, "-listener=127.0.0.1", "-port=0", "-externalon=false")
+					dargs = append(dargs, "-listener="+ip, "-externalon=false")
+					if asUnit == nil {
+						dargs = append(dargs, "-port=0")
+					}
 				}
-				var statsPort int
+				statsPort := 9090
 				if r.lb {
 					dargs = append(dargs, "-lb-haproxy-binary="+haproxytest.Binary(t))
-					statsPort = haproxytest.FreePort(t, "127.0.0.1")
-					dargs = append(dargs,
-						"-lb-stats-bind=127.0.0.1:"+strconv.Itoa(statsPort),
-						"-lb-http-bind=127.0.0.1:"+strconv.Itoa(haproxytest.FreePort(t, "127.0.0.1")),
-						"-lb-https-bind=127.0.0.1:"+strconv.Itoa(haproxytest.FreePort(t, "127.0.0.1")),
-						"-lb-appid-bind=127.0.0.1:"+strconv.Itoa(haproxytest.FreePort(t, "127.0.0.1")),
-					)
+					binds := map[string]int{"stats": 9090, "http": 80, "https": 443, "appid": 9091}
+					if asUnit == nil {
+						for k := range binds {
+							binds[k] = haproxytest.FreePort(t, ip)
+						}
+					}
+					statsPort = binds["stats"]
+					for _, k := range []string{"stats", "http", "https", "appid"} {
+						dargs = append(dargs, fmt.Sprintf("-lb-%s-bind=%s:%d", k, ip, binds[k]))
+					}
 				}
-				d := startDaemon(t, bin, dargs, r.dns)
+				if asUnit != nil {
+					t.Logf("running as uid %d with only CAP_NET_BIND_SERVICE on %s", unitUID, ip)
+					dargs = append(append(append([]string{}, asUnit[1:]...), bin), dargs...)
+				}
+				prog := bin
+				if asUnit != nil {
+					prog = asUnit[0]
+				}
+				d := startDaemon(t, prog, dargs, r.dns)
 				d.waitReady(t, 30*time.Second)
 
 				if body := d.get(t, "/health", 200); strings.TrimSpace(body) != "ok" {
@@ -143,7 +193,7 @@ func TestRoles(t *testing.T) {
 					if !strings.Contains(metrics, `discovery_lb_reloads_total{reason="initial"} 1`) {
 						t.Error(`/metrics: want discovery_lb_reloads_total{reason="initial"} 1`)
 					}
-					res, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/_haproxy_health_check", statsPort))
+					res, err := http.Get(fmt.Sprintf("http://%s/_haproxy_health_check", net.JoinHostPort(ip, strconv.Itoa(statsPort))))
 					if err != nil {
 						t.Fatalf("HAProxy's health check: %v", err)
 					}
@@ -318,10 +368,10 @@ func (d *daemon) stop(t *testing.T) {
 }
 
 // loopbackState copies the sample cluster to dst with every HAPROXY_{n}_PORT
-// moved to a free port and every such port bound to 127.0.0.1 only, so that
+// moved to a free port and every such port bound to ip only, so that
 // the HAProxy of the test listens on loopback addresses nobody else uses. It
 // returns the old port → new port map.
-func loopbackState(t *testing.T, src, dst string) map[int]int {
+func loopbackState(t *testing.T, src, dst, ip string) map[int]int {
 	t.Helper()
 	b, err := os.ReadFile(src)
 	if err != nil {
@@ -351,10 +401,10 @@ func loopbackState(t *testing.T, src, dst string) map[int]int {
 					t.Fatal(err)
 				}
 				if ports[old] == 0 {
-					ports[old] = haproxytest.FreePort(t, "127.0.0.1")
+					ports[old] = haproxytest.FreePort(t, ip)
 				}
 				label["value"] = strconv.Itoa(ports[old])
-				add = append(add, map[string]any{"key": "HAPROXY_" + m[1] + "_BIND_ADDR", "value": "127.0.0.1"})
+				add = append(add, map[string]any{"key": "HAPROXY_" + m[1] + "_BIND_ADDR", "value": ip})
 			}
 			if len(add) > 0 {
 				task["labels"] = append(labels, add...)
@@ -420,4 +470,31 @@ func mustMkdir(t *testing.T, dir string) {
 	if err := os.MkdirAll(dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
 		t.Fatal(err)
 	}
+}
+
+// unitUID is the user the units' DynamicUser stands for here: nobody.
+const unitUID = 65534
+
+// unitPrivileges returns the setpriv command line that runs a program as the
+// units do (unitUID, ambient CAP_NET_BIND_SERVICE only, no_new_privs), or nil
+// when the test cannot do that (not root, or no setpriv).
+func unitPrivileges() []string {
+	if os.Geteuid() != 0 {
+		return nil
+	}
+	sp, err := exec.LookPath("setpriv")
+	if err != nil {
+		return nil
+	}
+	id := strconv.Itoa(unitUID)
+	return []string{sp, "--reuid=" + id, "--regid=" + id, "--clear-groups",
+		"--inh-caps=-all,+net_bind_service", "--ambient-caps=-all,+net_bind_service",
+		"--bounding-set=-all,+net_bind_service", "--no-new-privs"}
+}
+
+// randomLoopback returns an address of 127.0.0.0/8 (all of it reaches the
+// loopback interface on Linux) that nothing else on the machine is likely to
+// use, so the examples' well-known ports are free on it.
+func randomLoopback() string {
+	return fmt.Sprintf("127.%d.%d.%d", 100+mrand.IntN(100), mrand.IntN(256), 1+mrand.IntN(254))
 }

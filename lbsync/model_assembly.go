@@ -127,7 +127,6 @@ func (b *builder) appIDFrontend() Frontend {
 	var kept *keptAppID
 	if b.memo != nil {
 		kept = &b.memo.appID
-		b.memo.httpLen, b.memo.httpsLen, b.memo.appIDLen = len(b.http), len(b.https), len(b.appIDParts)
 		if kept.port == port && kept.headText == head && slices.Equal(kept.parts, b.appIDParts) &&
 			slices.Equal(kept.apps, b.appIDApps) && kept.fe.Name != "" {
 			return kept.fe

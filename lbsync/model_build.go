@@ -108,6 +108,9 @@ func assembleModel(sel selection, cfg *Config, ts *Templates, memo *assemblyMemo
 	for _, svc := range sel.services {
 		b.addService(svc)
 	}
+	if memo != nil {
+		memo.httpLen, memo.httpsLen, memo.appIDLen = len(b.http), len(b.https), len(b.appIDParts)
+	}
 	if err := b.finish(); err != nil {
 		return nil, err
 	}

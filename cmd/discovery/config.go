@@ -72,6 +72,14 @@ type Config struct {
 	// operator API's SUBSCRIBE event stream, falling back to polling on masters
 	// without it) or "poll" (mesos-dns's way: /master/state every refreshSeconds).
 	MesosFollow string `json:"mesosFollow"`
+	// MaxStateBytes bounds one Mesos state document or SUBSCRIBED record; a
+	// larger one is a failed fetch. 64 MiB holds about 100,000 tasks.
+	MaxStateBytes int `json:"maxStateBytes"`
+	// DNSRateLimit turns on a per-client response rate limit over UDP (answers
+	// per second per client address; 0 = off), so the server cannot be used to
+	// amplify traffic towards a spoofed address. DNSRateLimitBurst is the bucket.
+	DNSRateLimit      int `json:"dnsRateLimit"`
+	DNSRateLimitBurst int `json:"dnsRateLimitBurst"`
 	// LogFormat is "text" (default) or "json".
 	LogFormat string `json:"logFormat"`
 	// LogLevel is "debug", "info" (default), "warn" or "error".
@@ -123,6 +131,7 @@ func DefaultConfig() Config {
 		EnumerationOn:          true,
 		SRVRecordDefaultWeight: 1,
 		MesosFollow:            "stream",
+		MaxStateBytes:          64 << 20,
 		LogFormat:              "text",
 		LogLevel:               "info",
 		SnapshotQuietMillis:    0,
@@ -386,6 +395,12 @@ func (c *Config) Validate() error {
 	}
 	if c.SRVRecordDefaultWeight < 0 || c.SRVRecordDefaultWeight > 65535 {
 		bad("srvRecordDefaultWeight", "must be between 0 and 65535, got %d", c.SRVRecordDefaultWeight)
+	}
+	if c.MaxStateBytes < 1<<20 {
+		bad("maxStateBytes", "must be at least 1048576 (1 MiB), got %d", c.MaxStateBytes)
+	}
+	if c.DNSRateLimit < 0 || c.DNSRateLimitBurst < 0 {
+		bad("dnsRateLimit", "must not be negative")
 	}
 	switch c.MesosFollow {
 	case "stream", "poll":

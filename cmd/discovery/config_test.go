@@ -198,3 +198,45 @@ func TestRunExitsNonZeroOnBadConfig(t *testing.T) {
 		t.Errorf("exit %d, stderr %q", code, stderr.String())
 	}
 }
+
+func TestMarathonLBCommandLinesKeepWorking(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		args     []string
+		marathon []string
+		groups   []string
+		warn     string
+		level    string
+	}{
+		{"several URLs after one flag", []string{"--marathon", "http://127.0.0.1:8080", "http://127.0.0.2:8080", "--group", "external"},
+			[]string{"http://127.0.0.1:8080", "http://127.0.0.2:8080"}, []string{"external"}, "", ""},
+		{"container entry point word, short flags", []string{"sse", "-m", "http://127.0.0.1:8080", "--group", "a,b", "--group", "c"},
+			[]string{"http://127.0.0.1:8080"}, []string{"a", "b", "c"}, "", ""},
+		{"ignored flags warn", []string{"--marathon", "http://127.0.0.1:8080", "--group", "*", "--command", "sv reload haproxy", "--skip-validation", "--skip-config-cleanup", "--max-backoff", "10"},
+			[]string{"http://127.0.0.1:8080"}, []string{"*"}, "--command", ""},
+		{"log level", []string{"--marathon", "http://127.0.0.1:8080", "--group", "*", "--log-level", "DEBUG"},
+			[]string{"http://127.0.0.1:8080"}, []string{"*"}, "", "debug"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o, err := parseArgs(tc.args, io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(o.lb.marathon, tc.marathon) || !reflect.DeepEqual(o.lb.cfg.Groups, tc.groups) {
+				t.Errorf("marathon %q groups %q", o.lb.marathon, o.lb.cfg.Groups)
+			}
+			if o.cfg.DNSOn {
+				t.Error("a marathon-lb command line started a DNS server")
+			}
+			if tc.warn != "" && !strings.Contains(strings.Join(o.warnings, "\n"), tc.warn) {
+				t.Errorf("no warning about %s: %q", tc.warn, o.warnings)
+			}
+			if tc.level != "" && o.cfg.LogLevel != tc.level {
+				t.Errorf("log level %q, want %q", o.cfg.LogLevel, tc.level)
+			}
+		})
+	}
+	if _, err := parseArgs([]string{"--marathon", "http://127.0.0.1:8080", "--group", "*", "--log-level", "LOUD"}, io.Discard); err == nil || !strings.Contains(err.Error(), "log-level") {
+		t.Errorf("bad --log-level: %v", err)
+	}
+}

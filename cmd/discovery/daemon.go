@@ -8,10 +8,12 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/discovery-mesos/discovery/dnsserver"
@@ -54,6 +56,9 @@ type daemon struct {
 
 	// started is closed once the servers listen (tests read their addresses).
 	started chan struct{}
+
+	// signals delivers SIGHUP (refetch, resync) and SIGUSR1 (reload HAProxy).
+	signals <-chan os.Signal
 }
 
 func newDaemon(cfg Config, lbo *lbOptions, log *slog.Logger) (*daemon, error) {
@@ -100,8 +105,10 @@ func newDaemon(cfg Config, lbo *lbOptions, log *slog.Logger) (*daemon, error) {
 
 	if cfg.DNSOn {
 		srv, err := dnsserver.NewServer(dnsserver.ServerConfig{
-			Addr:      net.JoinHostPort(cfg.Listener, strconv.Itoa(cfg.Port)),
-			RecurseOn: cfg.RecurseOn,
+			Addr:           net.JoinHostPort(cfg.Listener, strconv.Itoa(cfg.Port)),
+			RecurseOn:      cfg.RecurseOn,
+			RateLimit:      cfg.DNSRateLimit,
+			RateLimitBurst: cfg.DNSRateLimitBurst,
 			Forward: dnsserver.ForwardConfig{
 				Enabled:       cfg.ExternalOn,
 				Resolvers:     cfg.Resolvers,
@@ -146,7 +153,32 @@ func (d *daemon) registerMetrics() {
 		Name: "discovery_snapshot_age_seconds",
 		Help: "Time since a source last delivered a good view of the cluster (-1 before the first).",
 	}, d.snapshotAgeSeconds)
-	d.reg.MustRegister(d.tableBuilds, d.snapshotSeq, d.tasksGauge, d.recordsGauge, d.snapshotAge)
+	d.reg.MustRegister(d.tableBuilds, d.snapshotSeq, d.tasksGauge, d.recordsGauge, d.snapshotAge, sourceCollector{d.hub})
+}
+
+// sourceCollector exports each source's staleness, so that a stale Mesos view
+// cannot hide behind a fresh Marathon one in discovery_snapshot_age_seconds.
+type sourceCollector struct{ hub *state.Hub }
+
+var (
+	sourceAgeDesc = prometheus.NewDesc("discovery_source_age_seconds",
+		"Time since the source last delivered a good view (changed or not).", []string{"source"}, nil)
+	sourceFailuresDesc = prometheus.NewDesc("discovery_source_consecutive_failures",
+		"Failed fetches since the source's last good view.", []string{"source"}, nil)
+)
+
+func (c sourceCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- sourceAgeDesc
+	ch <- sourceFailuresDesc
+}
+
+func (c sourceCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, s := range c.hub.Sources() {
+		if !s.LastGood.IsZero() {
+			ch <- prometheus.MustNewConstMetric(sourceAgeDesc, prometheus.GaugeValue, time.Since(s.LastGood).Seconds(), s.Name)
+		}
+		ch <- prometheus.MustNewConstMetric(sourceFailuresDesc, prometheus.GaugeValue, float64(s.Failures), s.Name)
+	}
 }
 
 // snapshotAgeSeconds is the age of the freshest good view of any source.
@@ -172,6 +204,7 @@ func mesosSource(cfg Config, reg prometheus.Registerer, log *slog.Logger) (state
 		ZKDetectionTimeout: zkDetectionTimeout(cfg.ZkDetectionTimeout),
 		RefreshInterval:    time.Duration(cfg.RefreshSeconds) * time.Second,
 		StateTimeout:       time.Duration(cfg.StateTimeoutSeconds) * time.Second,
+		MaxStateBytes:      int64(cfg.MaxStateBytes),
 		Registerer:         reg,
 		MesosHTTPConfig: state.MesosHTTPConfig{
 			HTTPS:              cfg.MesosHTTPSOn,
@@ -277,7 +310,11 @@ func (d *daemon) run(ctx context.Context) error {
 	}
 	if d.lb != nil {
 		d.lb.start(ctx, d.hub, spawn)
+		wg.Add(1)
+		go func() { defer wg.Done(); d.lb.logLeftOut(ctx) }()
 	}
+	wg.Add(1)
+	go func() { defer wg.Done(); d.handleSignals(ctx) }()
 	for _, src := range d.sources {
 		wg.Add(1)
 		go func() {
@@ -303,6 +340,27 @@ func (d *daemon) run(ctx context.Context) error {
 		return err
 	default:
 		return nil
+	}
+}
+
+// handleSignals acts on SIGHUP and SIGUSR1 as marathon-lb did.
+func (d *daemon) handleSignals(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case sig := <-d.signals:
+			switch {
+			case d.lb == nil:
+				d.log.Info("signal ignored: the load balancer is off", "signal", sig.String())
+			case sig == syscall.SIGHUP:
+				d.log.Info("SIGHUP: refetching and resyncing HAProxy")
+				d.lb.refetch()
+			case sig == syscall.SIGUSR1:
+				d.log.Info("SIGUSR1: reloading HAProxy")
+				d.lb.syncer.Reload()
+			}
+		}
 	}
 }
 

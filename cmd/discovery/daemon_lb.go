@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -142,6 +143,45 @@ func (lb *loadBalancer) mount(mux *http.ServeMux, httpListener string) {
 	})
 	for _, p := range lbsync.HTTPPaths {
 		mux.Handle(p, h)
+	}
+}
+
+// refetch asks the sources that can to fetch now, then resyncs HAProxy (the
+// hup signal).
+func (lb *loadBalancer) refetch() {
+	for _, r := range lb.refresh {
+		r.Refresh()
+	}
+	lb.syncer.Resync()
+}
+
+// logLeftOut logs every app the load balancer leaves out (a bad label, a
+// template that fails, a config HAProxy rejects) when it is first left out, and
+// when it comes back: the status page and metrics show the current set, the log
+// keeps the history.
+func (lb *loadBalancer) logLeftOut(ctx context.Context) {
+	seen := map[string]string{}
+	for {
+		changed := lb.syncer.Changed()
+		now := map[string]string{}
+		for _, e := range lb.syncer.Status().LeftOut {
+			key := e.AppID + " port " + strconv.Itoa(e.Port)
+			now[key] = e.Reason
+			if seen[key] != e.Reason {
+				lb.log.Warn("app left out of the HAProxy config", "app", e.AppID, "port", e.Port, "reason", e.Reason)
+			}
+		}
+		for key := range seen {
+			if _, ok := now[key]; !ok {
+				lb.log.Info("app back in the HAProxy config", "app", key)
+			}
+		}
+		seen = now
+		select {
+		case <-ctx.Done():
+			return
+		case <-changed:
+		}
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -93,7 +94,7 @@ func TestDaemonLoadBalancesMesosTasks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := startDaemon(t, o.cfg, o.lb)
+	d, sigs := startDaemonSignals(t, o.cfg, o.lb)
 	url := "http://127.0.0.1:" + strconv.Itoa(servicePort) + "/"
 	// TCP mode (marathon-lb's default): each connection goes to one server, so
 	// every request needs its own connection to see the balancing.
@@ -142,6 +143,18 @@ func TestDaemonLoadBalancesMesosTasks(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 {
 		t.Errorf("/ready = %d %q with HAProxy running", resp.StatusCode, body)
+	}
+
+	// marathon-lb's signals: USR1 reloads HAProxy, HUP refetches and resyncs;
+	// neither stops the daemon.
+	before := len(d.lb.syncer.Status().Reloads)
+	sigs <- syscall.SIGUSR1
+	if !haproxytest.WaitFor(10*time.Second, func() bool { return len(d.lb.syncer.Status().Reloads) > before }) {
+		t.Fatal("SIGUSR1 did not reload HAProxy")
+	}
+	sigs <- syscall.SIGHUP
+	if body, err := haproxytest.Get(client, url); err != nil || (body != b1.Addr() && body != b2.Addr()) {
+		t.Fatalf("after SIGHUP: %q, %v", body, err)
 	}
 
 	// Scale down: the removed task stops receiving traffic.

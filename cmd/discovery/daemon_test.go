@@ -20,6 +20,13 @@ import (
 // servers listen.
 func startDaemon(t *testing.T, cfg Config, lbo ...*lbOptions) *daemon {
 	t.Helper()
+	d, _ := startDaemonSignals(t, cfg, lbo...)
+	return d
+}
+
+// startDaemonSignals is startDaemon with a channel to send it SIGHUP and SIGUSR1.
+func startDaemonSignals(t *testing.T, cfg Config, lbo ...*lbOptions) (*daemon, chan<- os.Signal) {
+	t.Helper()
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -32,6 +39,8 @@ func startDaemon(t *testing.T, cfg Config, lbo ...*lbOptions) *daemon {
 	if err != nil {
 		t.Fatal(err)
 	}
+	sigs := make(chan os.Signal, 4)
+	d.signals = sigs
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- d.run(ctx) }()
@@ -48,7 +57,7 @@ func startDaemon(t *testing.T, cfg Config, lbo ...*lbOptions) *daemon {
 	case <-time.After(10 * time.Second):
 		t.Fatal("daemon did not start")
 	}
-	return d
+	return d, sigs
 }
 
 func loopbackConfig(stateFile string) Config {

@@ -36,6 +36,8 @@ type lbOptions struct {
 	signals        string // "auto", "on", "off"
 
 	dry bool
+	// logLevel is marathon-lb's --log-level, mapped to ours ("" when not given).
+	logLevel string
 
 	// ignored are marathon-lb flags given that discovery does not need, with why.
 	ignored []string
@@ -59,10 +61,12 @@ var marathonLBIgnored = map[string]string{
 	"u":                      "Marathon HTTP callbacks were removed from Marathon; discovery follows its event stream",
 	"longhelp":               "use -h",
 	"marathon-lb-group-name": "not used",
+	"skip-config-cleanup":    "discovery never deletes files it did not write",
+	"max-backoff":            "reconnects back off with jitter up to 30 s",
 }
 
 // marathonLBBoolIgnored are the ignored flags that take no value.
-var marathonLBBoolIgnored = map[string]bool{"skip-validation": true, "longhelp": true}
+var marathonLBBoolIgnored = map[string]bool{"skip-validation": true, "longhelp": true, "skip-config-cleanup": true}
 
 func newLBOptions(fs *flag.FlagSet) *lbOptions {
 	o := &lbOptions{cfg: lbsync.DefaultConfig()}
@@ -85,6 +89,14 @@ func newLBOptions(fs *flag.FlagSet) *lbOptions {
 	fs.IntVar(&o.archiveVersion, "archive-versions", 5, "how many applied configs to archive (marathon-lb --archive-versions)")
 	fs.IntVar(&o.drainSeconds, "lb-drain-seconds", 30, "longest wait for a removed server's connections before it is deleted")
 	fs.StringVar(&o.signals, "lb-signal-endpoints", "auto", "/_mlb_signal/* endpoints: on, off, or auto (on only when the HTTP listener is loopback)")
+	fs.Func("log-level", "marathon-lb's log level (CRITICAL, ERROR, WARNING, INFO, DEBUG): sets -logLevel", func(v string) error {
+		lvl, ok := map[string]string{"CRITICAL": "error", "ERROR": "error", "WARNING": "warn", "INFO": "info", "DEBUG": "debug"}[strings.ToUpper(v)]
+		if !ok {
+			return fmt.Errorf("want CRITICAL, ERROR, WARNING, INFO or DEBUG, got %q", v)
+		}
+		o.logLevel = lvl
+		return nil
+	})
 	fs.BoolVar(&o.dry, "dry", false, "print the HAProxy config once and exit (marathon-lb --dry)")
 	fs.BoolVar(&o.dry, "d", false, "short for -dry")
 	for name, why := range marathonLBIgnored {

@@ -68,6 +68,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// marathon-lb users send HUP (refetch and resync) and USR1 (reload HAProxy)
+	// by habit: both keep the daemon running.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGUSR1)
+	defer signal.Stop(sigs)
+	opts.signals = sigs
 	if err := runDaemon(ctx, opts, log); err != nil {
 		log.Error("discovery stopped", "err", err)
 		return 1
@@ -82,6 +88,8 @@ type options struct {
 	configPath string
 	version    bool
 	warnings   []string
+	// signals delivers SIGHUP and SIGUSR1 to the running daemon.
+	signals <-chan os.Signal
 }
 
 // parseArgs reads flags and the config file into options: defaults, then the
@@ -120,6 +128,9 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 		o.cfg.StateFile = filepath.Join(filepath.Dir(o.configPath), o.cfg.StateFile)
 	}
 	o.warnings = append(o.warnings, o.lb.ignored...)
+	if o.lb.logLevel != "" && !cf.given("logLevel") {
+		o.cfg.LogLevel = o.lb.logLevel
+	}
 	// A marathon-lb command line (Marathon, no Mesos source): the load balancer
 	// alone, without a DNS server unless one is asked for.
 	lbOnly := !o.cfg.hasMesosSource() && len(o.lb.marathon) > 0
@@ -148,5 +159,6 @@ func runDaemon(ctx context.Context, o *options, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	d.signals = o.signals
 	return d.run(ctx)
 }
