@@ -95,8 +95,7 @@ func assembleModel(sel selection, cfg *Config, ts *Templates, memo *assemblyMemo
 	b.memo = memo
 	b.model.Errors = sel.errors
 	b.backends = make([]*Backend, 0, len(sel.services))
-	b.binds.first = make(map[int]bindOwner, len(sel.services)+4)
-	b.appIDSeen = make(map[string]bool, len(sel.services))
+	b.binds.owners = make([]bindOwner, 0, len(sel.services)+4)
 	b.frontends = make([]*Frontend, 0, len(sel.services))
 	if memo != nil {
 		b.http = make([]weighted, 0, memo.httpLen)
@@ -136,7 +135,11 @@ type builder struct {
 	http      []weighted
 	https     []weighted
 	grouped   map[string]*groupedVHost
-	appIDSeen map[string]bool
+	// appIDApp is the app whose marathon_http_appid_in line is decided (an
+	// earlier port of it is in HTTP mode): services come grouped by app id,
+	// so the latest one is all there is to remember.
+	appIDApp string
+	appIDSet bool
 	// appIDParts are the marathon_http_appid_in lines of each app, appIDApps
 	// their apps.
 	appIDParts []string
@@ -207,9 +210,7 @@ func newBuilder(cfg *Config, ts *Templates) *builder {
 		labelTemplates: map[[2]string]*Template{},
 		bindHTTP:       !cfg.DontBindHTTPHTTPS,
 		once:           map[string]bool{},
-		binds:          bindTable{first: map[int]bindOwner{}},
 		grouped:        map[string]*groupedVHost{},
-		appIDSeen:      map[string]bool{},
 	}
 }
 
@@ -223,16 +224,40 @@ func (b *builder) reserveSharedPorts() {
 	}
 }
 
-// bindTable records who binds each port: one owner in a map (the usual
-// case), more in a second one.
+// bindTable records who binds each port: the first owner of a port by an
+// index over every port number (ports outside 0..65535 in a map), more in
+// a second map.
 type bindTable struct {
-	first map[int]bindOwner
-	more  map[int][]bindOwner
+	// byPort[p] is 1 + the index in owners of port p's first owner, 0 when
+	// nobody binds p.
+	byPort [65536]int32
+	owners []bindOwner
+	odd    map[int]bindOwner
+	more   map[int][]bindOwner
+}
+
+func (t *bindTable) first(port int) (bindOwner, bool) {
+	if port >= 0 && port < len(t.byPort) {
+		if i := t.byPort[port]; i > 0 {
+			return t.owners[i-1], true
+		}
+		return bindOwner{}, false
+	}
+	o, ok := t.odd[port]
+	return o, ok
 }
 
 func (t *bindTable) add(port int, o bindOwner) {
-	if _, ok := t.first[port]; !ok {
-		t.first[port] = o
+	if _, ok := t.first(port); !ok {
+		if port >= 0 && port < len(t.byPort) {
+			t.owners = append(t.owners, o)
+			t.byPort[port] = int32(len(t.owners))
+			return
+		}
+		if t.odd == nil {
+			t.odd = map[int]bindOwner{}
+		}
+		t.odd[port] = o
 		return
 	}
 	if t.more == nil {
@@ -243,7 +268,7 @@ func (t *bindTable) add(port int, o bindOwner) {
 
 // conflict returns who binds port on an address that clashes with addr.
 func (t *bindTable) conflict(port int, addr string) (bindOwner, bool) {
-	o, ok := t.first[port]
+	o, ok := t.first(port)
 	if !ok {
 		return bindOwner{}, false
 	}
@@ -359,23 +384,30 @@ type serviceContext struct {
 
 // serviceOutcome is what addService did with a service in a context.
 type serviceOutcome struct {
+	// set: addService ran for the service (in ctx).
+	set bool
 	ctx serviceContext
 	// reason is why the service was left out; "" when it was committed.
 	reason string
 	done   *committed
 }
 
-func (b *builder) context(svc *service) serviceContext {
-	ctx := serviceContext{bound: b.bindConflict(svc), appIDSeen: b.appIDSeen[svc.appID]}
+// contextOf returns svc's context at this point of the build.
+func (b *builder) contextOf(svc *service) serviceContext {
+	ctx := serviceContext{bound: b.bindConflict(svc), appIDSeen: b.appIDSet && b.appIDApp == svc.appID}
 	if b.cfg.HAProxyMap {
 		ctx.once = [3]bool{b.once["appid"], b.once["http"], b.once["https"]}
 	}
 	return ctx
 }
 
+// addService adds svc's frontend, backend and routing lines to the model, or
+// its error. A service that went through addService before (kept by a
+// ModelCache) in the same context gets the same outcome again, without
+// rendering anything.
 func (b *builder) addService(svc *service) {
-	ctx := b.context(svc)
-	if o := svc.outcome; o != nil && o.ctx == ctx {
+	ctx := b.contextOf(svc)
+	if o := &svc.outcome; o.set && o.ctx == ctx {
 		if o.done == nil {
 			b.fail(svc, o.reason)
 		} else {
@@ -383,7 +415,7 @@ func (b *builder) addService(svc *service) {
 		}
 		return
 	}
-	svc.outcome = &serviceOutcome{ctx: ctx}
+	svc.outcome = serviceOutcome{set: true, ctx: ctx}
 	appPath := strings.ReplaceAll(strings.TrimPrefix(svc.appID, "/"), "/", "_")
 	c := &b.scratch
 	c.reset(svc, appPath+"_"+strconv.Itoa(svc.servicePort))
@@ -482,9 +514,7 @@ func (b *builder) addService(svc *service) {
 }
 
 func (b *builder) fail(svc *service, reason string) {
-	if svc.outcome != nil {
-		svc.outcome.reason, svc.outcome.done = reason, nil
-	}
+	svc.outcome.reason, svc.outcome.done = reason, nil
 	b.model.Errors = append(b.model.Errors, AppError{AppID: svc.appID, Port: svc.index, Reason: reason})
 }
 
@@ -555,9 +585,7 @@ func (b *builder) commit(c *contribution) {
 		d.once = append(d.once, k)
 	}
 	d.backend.Balance, d.backend.Dynamic = backendDynamics(d.backend.Text, c.servers)
-	if svc.outcome != nil {
-		svc.outcome.reason, svc.outcome.done = "", d
-	}
+	svc.outcome.reason, svc.outcome.done = "", d
 	b.apply(svc, d)
 }
 
@@ -590,8 +618,8 @@ func (b *builder) apply(svc *service, d *committed) {
 	for _, k := range d.once {
 		b.once[k] = true
 	}
-	if svc.mode == "http" && !b.appIDSeen[svc.appID] {
-		b.appIDSeen[svc.appID] = true
+	if svc.mode == "http" && !(b.appIDSet && b.appIDApp == svc.appID) {
+		b.appIDApp, b.appIDSet = svc.appID, true
 		if len(d.appID) > 0 {
 			b.appIDParts = append(b.appIDParts, d.appID)
 			b.appIDApps = append(b.appIDApps, svc.appID)

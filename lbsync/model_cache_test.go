@@ -276,7 +276,10 @@ func TestModelCacheMatchesBuildModel(t *testing.T) {
 			}
 			cache := NewModelCache()
 			name, alt := names[0], ""
+			// prev is the model HAProxy runs: usually the latest, sometimes an
+			// older one or none (a failed apply, a restart).
 			var prev *Model
+			var history []*Model
 			for step := range 300 {
 				if w.r.IntN(25) == 0 {
 					name = names[w.r.IntN(len(names))]
@@ -310,8 +313,14 @@ func TestModelCacheMatchesBuildModel(t *testing.T) {
 					}
 					compareModels(t, fmt.Sprintf("step %d (%s%s) excluding %v", step, name, alt, ex), got, want)
 				}
-				if w.r.IntN(10) != 0 {
+				history = append(history, want)
+				switch k := w.r.IntN(10); {
+				case k < 6:
 					prev = want
+				case k < 8:
+					prev = history[w.r.IntN(len(history))]
+				case k < 9:
+					prev = nil
 				}
 				w.step()
 			}

@@ -28,7 +28,7 @@ type service struct {
 	endpoints []endpoint
 	// outcome is what the latest build did with the service (see
 	// builder.addService); a service kept by a ModelCache carries it over.
-	outcome *serviceOutcome
+	outcome serviceOutcome
 }
 
 // endpoint is one task behind a service port.

@@ -16,7 +16,8 @@ import (
 // WatchTemplates reloads the templates whenever a file in dir changes (written in
 // place, replaced by a rename, created or removed) and hands every good set to
 // apply; marathon-lb users edit template files in place and expect the config
-// to follow. A set that fails to load is logged and the current one stays.
+// to follow. The templates are loaded once when the watch starts, then after
+// every change. A set that fails to load is logged and the current one stays.
 // It returns when ctx is done, or at once with an error when dir cannot be
 // watched (a missing dir is watched from its parent until it appears).
 func WatchTemplates(ctx context.Context, cfg *Config, dir string, getenv func(string) string, apply func(*Templates), log *slog.Logger) error {
@@ -52,8 +53,9 @@ func WatchTemplates(ctx context.Context, cfg *Config, dir string, getenv func(st
 	watch()
 
 	const quiet = 100 * time.Millisecond
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
+	// Load once as soon as the watch is in place: a change made before it was
+	// is seen by this load, a change after it by an event.
+	timer := time.NewTimer(0)
 	for {
 		select {
 		case <-ctx.Done():
