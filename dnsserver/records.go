@@ -27,7 +27,24 @@ type generator struct {
 // generate adds every record for c (which may be nil) to b, in mesos-dns's
 // order: frameworks, agents, the name server, masters, tasks.
 func generate(b *builder, c *state.Cluster) {
-	g := &generator{
+	g := newGenerator(b)
+	if c != nil {
+		g.frameworks(c)
+		g.agents(c)
+	}
+	g.nameServer()
+	if c == nil {
+		b.infraEntries, b.infraNodes = len(b.entries), len(b.refs)
+		return
+	}
+	g.masters(c)
+	b.infraEntries, b.infraNodes = len(b.entries), len(b.refs)
+	g.tasks(c)
+}
+
+// newGenerator returns a generator feeding b.
+func newGenerator(b *builder) *generator {
+	return &generator{
 		b:    b,
 		spec: specFor(&b.cfg),
 		zone: b.zone,
@@ -37,16 +54,6 @@ func generate(b *builder, c *state.Cluster) {
 		lb2:  make([]byte, 0, 256),
 		sb:   make([]byte, 0, 256),
 	}
-	if c != nil {
-		g.frameworks(c)
-		g.agents(c)
-	}
-	g.nameServer()
-	if c == nil {
-		return
-	}
-	g.masters(c)
-	g.tasks(c)
 }
 
 // hostAddr turns a host as Mesos reports it into an address. Like mesos-dns we
@@ -117,7 +124,7 @@ func (g *generator) frameworks(c *state.Cluster) {
 // agents adds "slave.domain." A/AAAA for each agent and "_slave._tcp.domain."
 // SRV to its port, and remembers each agent's address for its tasks.
 func (g *generator) agents(c *state.Cluster) {
-	g.agentAddrs = make(map[string][]netip.Addr, len(c.Agents))
+	g.agentAddrs = agentAddrMap(c)
 	slave := g.name(nil, "slave.")
 	srvName := g.name(nil, "_slave._tcp.")
 	for i := range c.Agents {
@@ -130,7 +137,6 @@ func (g *generator) agents(c *state.Cluster) {
 		if a.Port > 0 && a.Port <= 0xffff {
 			g.b.addSRV(srvName, slave, uint16(a.Port))
 		}
-		g.agentAddrs[a.ID] = []netip.Addr{addr}
 	}
 }
 
@@ -251,27 +257,43 @@ func (g *generator) masters(c *state.Cluster) {
 
 // tasks adds the records of every running task on a known agent.
 func (g *generator) tasks(c *state.Cluster) {
+	g.b.spans = make([]taskSpan, len(c.Tasks))
 	for i := range c.Tasks {
-		t := &c.Tasks[i]
-		if t.State != state.TaskRunning {
-			continue
-		}
-		agent, ok := g.agentAddrs[t.AgentID]
-		if !ok {
-			continue
-		}
-		f := c.Framework(t.FrameworkID)
-		if f == nil {
-			continue
-		}
-		fname := g.frameworkName(f)
-		if g.b.rec != nil {
-			if r, ok := g.b.rec.(taskRecorder); ok {
-				r.beginTask(f, t)
-			}
-		}
-		g.task(t, fname, agent)
+		g.b.spans[i] = g.taskIn(c, &c.Tasks[i])
 	}
+}
+
+// taskSpan is where one task's records and the nodes it uses sit in the
+// builder's entries and tnodes.
+type taskSpan struct {
+	e0, e1, n0, n1 uint32
+}
+
+// taskIn adds the records of t, a task of c, if it is running on a known
+// agent, and returns where they went.
+func (g *generator) taskIn(c *state.Cluster, t *state.Task) (sp taskSpan) {
+	b := g.b
+	sp = taskSpan{e0: uint32(len(b.entries)), n0: uint32(len(b.tnodes))}
+	defer func() { sp.e1, sp.n1 = uint32(len(b.entries)), uint32(len(b.tnodes)) }()
+	if t.State != state.TaskRunning {
+		return sp
+	}
+	agent, ok := g.agentAddrs[t.AgentID]
+	if !ok {
+		return sp
+	}
+	f := c.Framework(t.FrameworkID)
+	if f == nil {
+		return sp
+	}
+	fname := g.frameworkName(f)
+	if b.rec != nil {
+		if r, ok := b.rec.(taskRecorder); ok {
+			r.beginTask(f, t)
+		}
+	}
+	g.task(t, fname, agent)
+	return sp
 }
 
 // taskRecorder is a recorder that groups records by task (enumeration).
@@ -484,8 +506,12 @@ func (g *generator) taskNamed(t *state.Task, tname []byte, fname string, ips [2]
 	var cb [maxLabel]byte
 	canonical := appendShortLabel(cb[:0], long)
 	// The parents of the canonical names exist once the shared names do.
-	canon := g.b.intern(g.appendName(g.nb[:0], canonical, dotB, fb, dotB), m.a != noNode)
-	canonSlave := g.b.intern(g.appendName(g.nb[:0], canonical, dotB, fb, slaveB), m.slaveA != noNode)
+	canon := g.b.intern(g.appendName(g.nb[:0], canonical, dotB, fb, dotB), g.b.parentOf(m.a))
+	canonSlave := g.b.intern(g.appendName(g.nb[:0], canonical, dotB, fb, slaveB), g.b.parentOf(m.slaveA))
+	g.b.uses(m.a, m.slaveA, m.srvSlave[0], m.srvSlave[1], m.srvFw[0], m.srvFw[1], canon, canonSlave)
+	for _, ns := range m.diNodes {
+		g.b.uses(ns[:]...)
+	}
 
 	for _, a := range ips {
 		if a.IsValid() {

@@ -10,8 +10,9 @@ import (
 )
 
 // Table is the immutable set of records for one snapshot. It is built whole by
-// Build and never changed afterwards, so any number of goroutines may read it while
-// the next one is being built; the server swaps tables with an atomic pointer.
+// Build, or from the previous table by Update, and never changed afterwards, so
+// any number of goroutines may read it while the next one is being built; the
+// server swaps tables with an atomic pointer.
 //
 // Records are stored compactly (a name index, IPv4/IPv6 addresses and SRV targets
 // in flat arrays) and turned into miekg/dns RRs per query in caller-provided
@@ -41,6 +42,12 @@ type Table struct {
 	nameCount int // names with records
 	cluster   *state.Cluster
 	built     time.Time
+
+	// dead marks nodes an Update left behind: names no task uses any more,
+	// which do not exist (nil when there are none).
+	dead []bool
+	// inc is what Update reuses; nil for tables that cannot be updated.
+	inc *incremental
 }
 
 // node is the records of one name: ranges in the table's flat arrays.
@@ -171,7 +178,7 @@ func (t *Table) Lookup(qname string, qtype uint16, s *Scratch) Result {
 		}
 	}
 	idx, _, _, found := probe(&t.index, name, t.refs, t.arena)
-	if !found {
+	if !found || t.isDead(idx) {
 		res.Rcode = dns.RcodeNameError
 		return res
 	}
@@ -303,8 +310,11 @@ func (t *Table) find(name string) (uint32, bool) {
 	var buf [maxName + 1]byte
 	n := copy(buf[:], name)
 	idx, _, _, found := probe(&t.index, buf[:n], t.refs, t.arena)
-	return idx, found
+	return idx, found && !t.isDead(idx)
 }
+
+// isDead reports whether node i is a name an Update left behind.
+func (t *Table) isDead(i uint32) bool { return t.dead != nil && t.dead[i] }
 
 func containsU32(s []uint32, v uint32) bool {
 	for _, x := range s {

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"runtime"
+	"slices"
 	"syscall"
 	"testing"
 	"time"
@@ -162,5 +163,33 @@ func TestLookupDoesNotAllocate(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Fatalf("Lookup allocates %.1f times per call", allocs)
+	}
+}
+
+// BenchmarkUpdate measures Table.Update for the change the Mesos event stream
+// usually brings: one task gone and one started, from the previous table.
+func BenchmarkUpdate(b *testing.B) {
+	for _, n := range []int{10_000, 100_000} {
+		b.Run(fmt.Sprintf("tasks=%d", n), func(b *testing.B) {
+			c := genCluster(n)
+			cfg := testConfig()
+			// Alternate between two clusters that differ by one task each way.
+			started := c.Tasks[0]
+			started.ID += "-restarted"
+			started.NetInfo = []netip.Addr{netip.MustParseAddr("127.9.9.9")}
+			other := &state.Cluster{Leader: c.Leader, Masters: c.Masters, Agents: c.Agents, Frameworks: c.Frameworks,
+				Tasks: append(slices.Clone(c.Tasks[1:]), started)}
+			other.Seal()
+			clusters := [2]*state.Cluster{c, other}
+			tab := Build(c, cfg)
+			b.ReportAllocs()
+			cpu0 := cpuTime()
+			i := 0
+			for b.Loop() {
+				i++
+				tab = tab.Update(clusters[i%2])
+			}
+			b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+		})
 	}
 }

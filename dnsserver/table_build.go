@@ -55,6 +55,21 @@ type builder struct {
 	// rec, when set, is told about every record as mesos-dns's enumeration
 	// would list it (see table_enum.go); nil when building a table.
 	rec recorder
+
+	// What Table.Update needs to reuse this build (see table_update.go):
+	// each node's parent, the records of everything but the tasks (the first
+	// infraEntries entries, on the first infraNodes nodes), and per task of
+	// the cluster its records and the nodes it uses.
+	parents []uint32
+	// borrowed is set while arena, refs, parents and index are those of the
+	// table Update started from (base is its arena): a change that adds no
+	// name copies none of them. The first new name makes them the builder's.
+	borrowed     bool
+	base         string
+	infraEntries int
+	infraNodes   int
+	spans        []taskSpan
+	tnodes       []uint32
 }
 
 // recorder receives records as they are generated, for /v1/enumerate.
@@ -76,6 +91,7 @@ func newBuilder(cfg Config, c *state.Cluster) *builder {
 		refs:    make([]nameRef, 0, hint),
 		index:   newNameIndex(hint),
 		entries: make([]entry, 0, 4*hint),
+		parents: make([]uint32, 0, hint),
 	}
 	b.node([]byte(zone))
 	return b
@@ -91,13 +107,13 @@ func (b *builder) nameOf(idx uint32) string {
 // ancestors up to the zone. It returns noNode for names outside the zone or not
 // valid in DNS; such names get no records.
 func (b *builder) node(name []byte) uint32 {
-	return b.intern(name, false)
+	return b.intern(name, noNode)
 }
 
-// intern is node; with parentKnown the caller promises the parent name exists,
-// which saves walking the ancestors.
-func (b *builder) intern(name []byte, parentKnown bool) uint32 {
-	idx, slot, h, found := probe(&b.index, name, b.refs, b.arena)
+// intern is node; with a parent other than noNode the caller promises that
+// it is the node of name's parent, which saves walking the ancestors.
+func (b *builder) intern(name []byte, parent uint32) uint32 {
+	idx, slot, h, found := b.probe(name)
 	if found {
 		return idx
 	}
@@ -109,26 +125,53 @@ func (b *builder) intern(name []byte, parentKnown bool) uint32 {
 		return noNode
 	}
 	idx = b.newNode(name, slot, h)
-	if parentKnown {
+	if parent != noNode {
+		b.parents[idx] = parent
 		return idx
 	}
 	// Ancestors exist too (empty non-terminals), so that they answer NODATA.
+	child := idx
 	for i := 0; i < len(name)-len(b.zone); i++ {
 		if name[i] != '.' {
 			continue
 		}
-		parent := name[i+1:]
-		_, slot, h, found := probe(&b.index, parent, b.refs, b.arena)
+		pname := name[i+1:]
+		p, slot, h, found := b.probe(pname)
+		if !found {
+			p = b.newNode(pname, slot, h)
+		}
+		b.parents[child] = p
 		if found {
 			break
 		}
-		b.newNode(parent, slot, h)
+		child = p
 	}
 	return idx
 }
 
+// probe looks name up in the builder's index.
+func (b *builder) probe(name []byte) (node uint32, slot, h uint64, found bool) {
+	if b.borrowed {
+		return probe(&b.index, name, b.refs, b.base)
+	}
+	return probe(&b.index, name, b.refs, b.arena)
+}
+
+// own makes the borrowed names the builder's own, to add to them.
+func (b *builder) own() {
+	grow := func(n int) int { return n + n/8 + 64 }
+	b.arena = append(make([]byte, 0, grow(len(b.base))), b.base...)
+	b.refs = append(make([]nameRef, 0, grow(len(b.refs))), b.refs...)
+	b.parents = append(make([]uint32, 0, grow(len(b.parents))), b.parents...)
+	b.index.slots = slices.Clone(b.index.slots)
+	b.borrowed, b.base = false, ""
+}
+
 // newNode adds a node for name, whose probe ended at slot with hash h.
 func (b *builder) newNode(name []byte, slot, h uint64) uint32 {
+	if b.borrowed {
+		b.own()
+	}
 	idx := uint32(len(b.refs))
 	if b.index.full(len(b.refs)) {
 		b.index.grow(b.refs, b.arena)
@@ -137,6 +180,7 @@ func (b *builder) newNode(name []byte, slot, h uint64) uint32 {
 		b.index.slots[slot] = h>>32<<32 | uint64(idx+1)
 	}
 	b.refs = append(b.refs, nameRef{off: uint32(len(b.arena)), len: uint8(len(name))})
+	b.parents = append(b.parents, noNode) // the zone's; intern sets the others'
 	b.arena = append(b.arena, name...)
 	return idx
 }
@@ -246,7 +290,11 @@ func (b *builder) finish() *Table {
 	a4 = shrink(a4, int(w4))
 	a6 = shrink(a6, int(w6))
 	srv = shrink(srv, int(ws))
+	return b.table(nodes, a4, a6, srv, nameCount)
+}
 
+// table returns the table of b's names with the records grouped by name.
+func (b *builder) table(nodes []node, a4 [][4]byte, a6 [][16]byte, srv []srvTarget, nameCount int) *Table {
 	built := time.Now()
 	serial := b.cfg.SOASerial
 	if serial == 0 {
@@ -256,7 +304,7 @@ func (b *builder) finish() *Table {
 		cfg:       b.cfg,
 		zone:      b.zone,
 		serial:    serial,
-		arena:     string(b.arena),
+		arena:     b.arenaString(),
 		refs:      b.refs,
 		index:     b.index,
 		nodes:     nodes,
@@ -267,6 +315,17 @@ func (b *builder) finish() *Table {
 		nameCount: nameCount,
 		cluster:   b.cluster,
 		built:     built,
+	}
+	if b.rec == nil {
+		t.inc = &incremental{
+			entries:      b.entries,
+			a6:           b.a6,
+			parents:      b.parents,
+			infraEntries: b.infraEntries,
+			infraNodes:   b.infraNodes,
+			spans:        b.spans,
+			tnodes:       b.tnodes,
+		}
 	}
 	t.soa = &dns.SOA{
 		Hdr:     dns.RR_Header{Name: b.zone, Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: b.cfg.TTL},
@@ -283,6 +342,14 @@ func (b *builder) finish() *Table {
 		Ns:  b.cfg.soaMname(),
 	}
 	return t
+}
+
+// arenaString returns the arena for a table: the borrowed one as it is.
+func (b *builder) arenaString() string {
+	if b.borrowed {
+		return b.base
+	}
+	return string(b.arena)
 }
 
 // shrink returns s[:n], copied to a right-sized array when that saves memory.

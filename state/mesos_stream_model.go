@@ -50,6 +50,9 @@ type modelTask struct {
 	key  string
 	t    Task
 	hist []slimStatus
+	// dig is taskDigest(&t), zero until build computes it: whatever changes
+	// t must zero it.
+	dig uint64
 }
 
 func cmpTaskKey(mt *modelTask, key string) int { return strings.Compare(mt.key, key) }
@@ -238,6 +241,7 @@ func (m *streamModel) updateTask(u *master.Event_TaskUpdated) bool {
 	}
 	mt.t.State = TaskState(state.String())
 	applyStatuses(&mt.t, mt.hist)
+	mt.dig = 0
 	if terminalTaskState(state) {
 		m.removeTask(id)
 		if state == mesos.TASK_UNREACHABLE {
@@ -316,6 +320,7 @@ func (m *streamModel) build(source string, at time.Time, masters []Master) *Clus
 		c.Frameworks = append(c.Frameworks, f.f)
 	}
 	tasks := make([]Task, 0, len(m.order))
+	digests := make([]uint64, 0, len(m.order))
 	orphans := false
 	for _, mt := range m.order {
 		if m.maybeOrphans {
@@ -324,7 +329,11 @@ func (m *streamModel) build(source string, at time.Time, masters []Master) *Clus
 				continue
 			}
 		}
+		if mt.dig == 0 {
+			mt.dig = taskDigest(&mt.t)
+		}
 		tasks = append(tasks, mt.t)
+		digests = append(digests, mt.dig)
 	}
 	m.maybeOrphans = orphans
 	if len(tasks) > 0 {
@@ -336,5 +345,7 @@ func (m *streamModel) build(source string, at time.Time, masters []Master) *Clus
 	if len(c.Frameworks) == 0 {
 		c.Frameworks = nil
 	}
-	return c.Seal()
+	// The tasks are in ID order (m.order), and only those that changed since
+	// the last build need digesting.
+	return c.sealTasksDigested(digests)
 }

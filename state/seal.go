@@ -17,9 +17,18 @@ var digestSeed = maphash.MakeSeed()
 // computes its Digest. Sources call it once, before publishing; c must not be
 // changed afterwards.
 func (c *Cluster) Seal() *Cluster {
+	slices.SortFunc(c.Tasks, func(a, b Task) int { return cmp.Compare(a.ID, b.ID) })
+	return c.sealTasksDigested(nil)
+}
+
+// sealTasksDigested is Seal for a cluster whose tasks are sorted by ID already,
+// given taskDigest of each task (in order) where known: ds[i] != 0 is trusted
+// to be taskDigest(&c.Tasks[i]), a zero or missing one is computed. Sources
+// that keep their tasks between views (the event stream) digest only the tasks
+// that changed.
+func (c *Cluster) sealTasksDigested(ds []uint64) *Cluster {
 	slices.SortFunc(c.Agents, func(a, b Agent) int { return cmp.Compare(a.ID, b.ID) })
 	slices.SortFunc(c.Frameworks, func(a, b Framework) int { return cmp.Compare(a.ID, b.ID) })
-	slices.SortFunc(c.Tasks, func(a, b Task) int { return cmp.Compare(a.ID, b.ID) })
 	c.agentIndex = make(map[string]int, len(c.Agents))
 	for i := range c.Agents {
 		c.agentIndex[c.Agents[i].ID] = i
@@ -28,7 +37,7 @@ func (c *Cluster) Seal() *Cluster {
 	for i := range c.Frameworks {
 		c.frameworkIndex[c.Frameworks[i].ID] = i
 	}
-	c.Digest = c.digest()
+	c.Digest = c.digest(ds)
 	return c
 }
 
@@ -82,7 +91,9 @@ func (d *digester) master(m Master) {
 	d.num(uint64(m.Port))
 }
 
-func (c *Cluster) digest() uint64 {
+// digest combines the digest of everything but the tasks with each task's
+// taskDigest, taken from ds where given (see sealTasksDigested).
+func (c *Cluster) digest(ds []uint64) uint64 {
 	var d digester
 	d.h.SetSeed(digestSeed)
 	d.master(c.Leader)
@@ -120,45 +131,65 @@ func (c *Cluster) digest() uint64 {
 		d.num(b2u(f.Active))
 	}
 	d.num(uint64(len(c.Tasks)))
+	var td digester
 	for i := range c.Tasks {
-		t := &c.Tasks[i]
-		d.str(t.ID)
-		d.str(t.Name)
-		d.str(t.FrameworkID)
-		d.str(t.AgentID)
-		d.str(string(t.State))
-		d.labels(t.Labels)
-		switch {
-		case t.Healthy == nil:
-			d.num(2)
-		case *t.Healthy:
-			d.num(1)
-		default:
-			d.num(0)
+		var x uint64
+		if i < len(ds) {
+			x = ds[i]
 		}
-		d.addrs(t.NetInfo)
-		d.addrs(t.Docker)
-		d.addrs(t.Mesos)
-		d.ranges(t.Ports)
-		if t.Discovery == nil {
-			d.num(0)
-		} else {
-			di := t.Discovery
-			d.num(1)
-			d.str(di.Visibility)
-			d.str(di.Name)
-			d.labels(di.Labels)
-			d.num(uint64(len(di.Ports)))
-			for _, p := range di.Ports {
-				d.num(uint64(p.Number))
-				d.str(p.Name)
-				d.str(p.Protocol)
-				d.labels(p.Labels)
-			}
+		if x == 0 {
+			x = td.task(&c.Tasks[i])
 		}
-		d.num(uint64(t.RunningSince.UnixNano()))
+		d.num(x)
 	}
 	return d.h.Sum64()
+}
+
+// taskDigest identifies one task's content; never zero.
+func taskDigest(t *Task) uint64 {
+	var d digester
+	return d.task(t)
+}
+
+// task returns t's digest, using d (reset first) to compute it.
+func (d *digester) task(t *Task) uint64 {
+	d.h.SetSeed(digestSeed) // resets
+	d.str(t.ID)
+	d.str(t.Name)
+	d.str(t.FrameworkID)
+	d.str(t.AgentID)
+	d.str(string(t.State))
+	d.labels(t.Labels)
+	switch {
+	case t.Healthy == nil:
+		d.num(2)
+	case *t.Healthy:
+		d.num(1)
+	default:
+		d.num(0)
+	}
+	d.addrs(t.NetInfo)
+	d.addrs(t.Docker)
+	d.addrs(t.Mesos)
+	d.ranges(t.Ports)
+	if t.Discovery == nil {
+		d.num(0)
+	} else {
+		di := t.Discovery
+		d.num(1)
+		d.str(di.Visibility)
+		d.str(di.Name)
+		d.labels(di.Labels)
+		d.num(uint64(len(di.Ports)))
+		for _, p := range di.Ports {
+			d.num(uint64(p.Number))
+			d.str(p.Name)
+			d.str(p.Protocol)
+			d.labels(p.Labels)
+		}
+	}
+	d.num(uint64(t.RunningSince.UnixNano()))
+	return max(d.h.Sum64(), 1)
 }
 
 func b2u(b bool) uint64 {

@@ -33,6 +33,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -56,6 +57,8 @@ type options struct {
 	timeout     time.Duration
 	portBase    int
 	keep        bool
+	trace       string
+	lbProbe     bool
 }
 
 func main() {
@@ -71,6 +74,8 @@ func main() {
 	flag.DurationVar(&o.timeout, "timeout", 30*time.Second, "longest wait for one change to be seen")
 	flag.IntVar(&o.portBase, "port-base", 21000, "first service port (HAProxy binds one per app)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the work directory (discovery's log, HAProxy's config)")
+	flag.BoolVar(&o.lbProbe, "lb-probe", true, "probe HAProxy after each start (false: DNS only, to see what probing HAProxy every millisecond costs the DNS figures)")
+	flag.StringVar(&o.trace, "trace", "", "write each change's times to this CSV file (kind, change began, DNS answered with it, that question sent; Unix ns)")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "freshness:", err)
@@ -162,11 +167,15 @@ func run(o options) error {
 	// Cost: from here on, what the daemon asks of the master and Marathon.
 	reqs0, bytes0 := master.Requests(), master.BytesServed()
 	mar0 := c.Marathon().Requests("/v2/apps") + marathonAppRequests(c)
+	cpu0, load0 := cpuUse(cmd.Process.Pid), loadAvg()
 	t0 := time.Now()
 
 	var dnsStart, dnsKill, lbStart []time.Duration
+	var trace strings.Builder
 	for i := range o.changes {
-		app := c.Truth().Apps[i%o.backendApps]
+		// A start then a kill on each app in turn: apps keep their size however
+		// many changes are asked for.
+		app := c.Truth().Apps[(i/2)%o.backendApps]
 		if i%2 == 0 {
 			ch, err := c.StartTask(app.ID)
 			if err != nil {
@@ -177,23 +186,29 @@ func run(o options) error {
 				at = ch.MarathonAt // the LB follows Marathon
 			}
 			var wg sync.WaitGroup
-			var dnsSeen, lbSeen time.Time
+			var dnsSeen, dnsSent, lbSeen time.Time
 			var dnsErr, lbErr error
 			wg.Add(2)
 			go func() {
 				defer wg.Done()
 				dnsSeen, dnsErr = p.until(o.timeout, func() bool { return p.dnsHas(app, ch.Addr) })
+				dnsSent = p.lastSent()
 			}()
 			go func() {
 				defer wg.Done()
-				lbSeen, lbErr = p.until(o.timeout, func() bool { return p.routesTo(app, ch.Task, 1) })
+				if o.lbProbe {
+					lbSeen, lbErr = p.until(o.timeout, func() bool { return p.routesTo(app, ch.Task, 1) })
+				}
 			}()
 			wg.Wait()
 			if err := errors.Join(dnsErr, lbErr); err != nil {
 				return fmt.Errorf("change %d (start %s at %v): %w; see %s", i, ch.Task, ch.Addr, err, logf.Name())
 			}
 			dnsStart = append(dnsStart, ch.Latency(dnsSeen))
-			lbStart = append(lbStart, lbSeen.Sub(at))
+			fmt.Fprintf(&trace, "start,%d,%d,%d\n", ch.At.UnixNano(), dnsSeen.UnixNano(), dnsSent.UnixNano())
+			if o.lbProbe {
+				lbStart = append(lbStart, lbSeen.Sub(at))
+			}
 		} else {
 			victim := app.Tasks[0]
 			ch, err := c.KillTask(victim.ID)
@@ -205,9 +220,16 @@ func run(o options) error {
 				return fmt.Errorf("change %d (kill %s): %w", i, victim.ID, err)
 			}
 			dnsKill = append(dnsKill, ch.Latency(seen))
+			fmt.Fprintf(&trace, "kill,%d,%d,%d\n", ch.At.UnixNano(), seen.UnixNano(), p.lastSent().UnixNano())
 		}
 	}
 	elapsed := time.Since(t0)
+	cpu1, load1 := cpuUse(cmd.Process.Pid), loadAvg()
+	if o.trace != "" {
+		if err := os.WriteFile(o.trace, []byte(trace.String()), 0o644); err != nil {
+			return err
+		}
+	}
 	perMin := func(n int64) float64 { return float64(n) / elapsed.Minutes() }
 	reqs, bytes := master.Requests()-reqs0, master.BytesServed()-bytes0
 	mar := c.Marathon().Requests("/v2/apps") + marathonAppRequests(c) - mar0
@@ -221,7 +243,96 @@ func run(o options) error {
 	if o.mode == "marathon" {
 		fmt.Printf("  marathon: %.0f app requests/min (/v2/apps and /v2/apps/{id})\n", perMin(int64(mar)))
 	}
+	fmt.Printf("  CPU used meanwhile (%d cores): ", runtime.NumCPU())
+	for i, k := range []string{"bench+sim", "discovery", "haproxy"} {
+		if i > 0 {
+			fmt.Print(", ")
+		}
+		d := cpu1[k] - cpu0[k]
+		fmt.Printf("%s %.2f s (%.0f%% of a core)", k, d.Seconds(), 100*d.Seconds()/elapsed.Seconds())
+	}
+	fmt.Printf("; load average %s → %s\n", load0, load1)
+	fmt.Printf("  waiting for a CPU while ready to run (the machine's share): discovery %.2f s, bench+sim %.2f s\n",
+		(cpu1["discovery wait"] - cpu0["discovery wait"]).Seconds(), (cpu1["bench+sim wait"] - cpu0["bench+sim wait"]).Seconds())
 	return nil
+}
+
+// cpuUse returns the CPU time (user + system) used so far by this process
+// ("bench+sim": the prober and the simulated cluster), by discovery (pid) and
+// by HAProxy (discovery's descendants).
+func cpuUse(pid int) map[string]time.Duration {
+	out := map[string]time.Duration{}
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+		out["bench+sim"] = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	type proc struct {
+		ppid int
+		cpu  time.Duration
+	}
+	procs := map[int]proc{}
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, f := range stats {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid pgrp session tty tpgid flags minflt cminflt
+		// majflt cmajflt utime stime ...; comm may hold spaces.
+		end := strings.LastIndexByte(string(b), ')')
+		if end < 0 {
+			continue
+		}
+		fields := strings.Fields(string(b[end+1:]))
+		if len(fields) < 13 {
+			continue
+		}
+		p, _ := strconv.Atoi(strings.Fields(string(b))[0])
+		ppid, _ := strconv.Atoi(fields[1])
+		utime, _ := strconv.ParseInt(fields[11], 10, 64)
+		stime, _ := strconv.ParseInt(fields[12], 10, 64)
+		procs[p] = proc{ppid, time.Duration(utime+stime) * (time.Second / 100)} // USER_HZ
+	}
+	out["discovery"] = procs[pid].cpu
+	out["discovery wait"] = runQueueWait(pid)
+	out["bench+sim wait"] = runQueueWait(os.Getpid())
+	for p, pr := range procs {
+		for a, hops := pr.ppid, 0; a > 1 && hops < 8; a, hops = procs[a].ppid, hops+1 {
+			if a == pid {
+				out["haproxy"] += procs[p].cpu
+				break
+			}
+		}
+	}
+	return out
+}
+
+// runQueueWait returns how long the threads of process pid have waited for
+// a CPU while ready to run (the second field of schedstat): the time the
+// machine, not the program, cost.
+func runQueueWait(pid int) time.Duration {
+	files, _ := filepath.Glob("/proc/" + strconv.Itoa(pid) + "/task/*/schedstat")
+	var total time.Duration
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		if fs := strings.Fields(string(b)); len(fs) >= 2 {
+			ns, _ := strconv.ParseInt(fs[1], 10, 64)
+			total += time.Duration(ns)
+		}
+	}
+	return total
+}
+
+// loadAvg returns the 1-minute load average.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	return strings.Fields(string(b))[0]
 }
 
 // marathonAppRequests counts the single-app fetches of the simulator's apps.
@@ -259,6 +370,21 @@ func stop(cmd *exec.Cmd) {
 type prober struct {
 	dnsAddr  string
 	portBase int
+
+	mu   sync.Mutex // one DNS query at a time on conn
+	conn net.Conn
+	buf  []byte
+	id   uint16
+	// sent is when the latest DNS query was sent (for -trace: a slow answer
+	// and a late question tell the daemon's delay from the prober's).
+	sent time.Time
+}
+
+// lastSent returns when the latest DNS query was sent.
+func (p *prober) lastSent() time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.sent
 }
 
 // until polls cond every millisecond and returns when it first held.
@@ -275,14 +401,53 @@ func (p *prober) until(timeout time.Duration, cond func() bool) (time.Time, erro
 	}
 }
 
+// exchange asks DNS m over one long-lived UDP socket with a reused buffer:
+// probing every millisecond through dns.Client (a new socket and a 64 KB
+// buffer per query) cost the machine the daemon shares more CPU than the
+// daemon's own query handling.
+func (p *prober) exchange(m *dns.Msg) (*dns.Msg, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.conn == nil {
+		c, err := net.Dial("udp", p.dnsAddr)
+		if err != nil {
+			return nil, err
+		}
+		p.conn, p.buf = c, make([]byte, 65535)
+	}
+	p.id++
+	m.Id = p.id
+	q, err := m.Pack()
+	if err != nil {
+		return nil, err
+	}
+	if err := p.conn.SetDeadline(time.Now().Add(time.Second)); err != nil {
+		return nil, err
+	}
+	p.sent = time.Now()
+	if _, err := p.conn.Write(q); err != nil {
+		return nil, err
+	}
+	for {
+		n, err := p.conn.Read(p.buf)
+		if err != nil {
+			return nil, err
+		}
+		r := new(dns.Msg)
+		if r.Unpack(p.buf[:n]) == nil && r.Id == m.Id {
+			return r, nil
+		}
+		// A late answer to an earlier query that timed out: read on.
+	}
+}
+
 // srv returns the address:port targets DNS gives for the app's SRV name,
 // the addresses from the answer's additional A records.
 func (p *prober) srv(a sim.App) []netip.AddrPort {
 	m := new(dns.Msg)
 	m.SetQuestion("_"+a.TaskName+"._tcp.marathon.mesos.", dns.TypeSRV)
 	m.SetEdns0(65000, false)
-	c := &dns.Client{Net: "udp", Timeout: time.Second, UDPSize: 65000}
-	r, _, err := c.Exchange(m, p.dnsAddr)
+	r, err := p.exchange(m)
 	if err != nil || r == nil {
 		return nil
 	}
@@ -312,7 +477,7 @@ func (p *prober) srv(a sim.App) []netip.AddrPort {
 func (p *prober) lookupA(name string) netip.Addr {
 	m := new(dns.Msg)
 	m.SetQuestion(name, dns.TypeA)
-	r, err := dns.Exchange(m, p.dnsAddr)
+	r, err := p.exchange(m)
 	if err != nil || r == nil {
 		return netip.Addr{}
 	}

@@ -375,11 +375,15 @@ func (d *daemon) shutdownDNS() {
 	}
 }
 
-// buildTables rebuilds the DNS table whenever the Mesos view changes and swaps
-// it in; queries in flight keep the table they loaded.
+// buildTables makes the DNS table anew whenever the Mesos view changes and
+// swaps it in; queries in flight keep the table they loaded. Each table is
+// updated from the previous one (Table.Update regenerates only the tasks that
+// changed), and the hub's one-snapshot channel means a build that falls
+// behind skips to the latest view rather than queueing.
 func (d *daemon) buildTables(ctx context.Context) {
 	sub := d.hub.Subscribe()
 	var last *state.Cluster
+	prev := d.tables.Load()
 	for {
 		var snap *state.Snapshot
 		select {
@@ -393,8 +397,9 @@ func (d *daemon) buildTables(ctx context.Context) {
 		}
 		last = snap.Cluster
 		start := time.Now()
-		t := dnsserver.Build(snap.Cluster, d.dnsCfg)
+		t := prev.Update(snap.Cluster)
 		d.tables.Store(t)
+		prev = t
 		took := time.Since(start)
 		d.tableBuilds.Observe(took.Seconds())
 		d.tasksGauge.Set(float64(len(snap.Cluster.Tasks)))

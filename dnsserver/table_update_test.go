@@ -1,0 +1,245 @@
+package dnsserver
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/miekg/dns"
+
+	"github.com/discovery-mesos/discovery/state"
+)
+
+// withTasks returns a sealed copy of c with its tasks replaced by tasks.
+func withTasks(c *state.Cluster, tasks []state.Task) *state.Cluster {
+	return (&state.Cluster{
+		Source: c.Source, Leader: c.Leader, Masters: slices.Clone(c.Masters),
+		Agents: slices.Clone(c.Agents), Frameworks: slices.Clone(c.Frameworks), Tasks: tasks,
+	}).Seal()
+}
+
+// lookupDump renders everything a table answers for name.
+func lookupDump(tab *Table, name string) string {
+	var s Scratch
+	var sb strings.Builder
+	rrs := func(rs []dns.RR) string {
+		out := make([]string, len(rs))
+		for i, rr := range rs {
+			out[i] = rr.String()
+		}
+		if len(out) > 16 {
+			// Large RRsets are ordered by node number, which Update keeps
+			// and Build assigns afresh.
+			slices.Sort(out)
+		}
+		return strings.Join(out, " | ")
+	}
+	for _, qt := range []uint16{dns.TypeA, dns.TypeAAAA, dns.TypeSRV, dns.TypeANY} {
+		res := tab.Lookup(name, qt, &s)
+		fmt.Fprintf(&sb, "%s rcode=%d answer=[%s] extra=[%s]\n", dns.TypeToString[qt], res.Rcode, rrs(res.Answer), rrs(res.Extra))
+	}
+	return sb.String()
+}
+
+// sameAnswers fails t unless got answers every name either table knows
+// exactly as want does.
+func sameAnswers(t *testing.T, got, want *Table) {
+	t.Helper()
+	if got.Names() != want.Names() || got.Records() != want.Records() {
+		t.Errorf("names/records = %d/%d, want %d/%d", got.Names(), got.Records(), want.Names(), want.Records())
+	}
+	names := map[string]bool{}
+	for _, tab := range []*Table{got, want} {
+		for i := range tab.refs {
+			names[tab.nodeName(uint32(i))] = true
+		}
+	}
+	bad := 0
+	for name := range names {
+		if g, w := lookupDump(got, name), lookupDump(want, name); g != w {
+			if bad++; bad <= 5 {
+				t.Errorf("%s:\n got %s\nwant %s", name, g, w)
+			}
+		}
+	}
+	if bad > 0 {
+		t.Errorf("%d of %d names answer differently", bad, len(names))
+	}
+}
+
+// mutate makes one random change to the tasks (or, rarely, an agent) of c.
+func mutate(r *rand.Rand, c *state.Cluster, step int) *state.Cluster {
+	tasks := slices.Clone(c.Tasks)
+	pick := func() int { return r.IntN(len(tasks)) }
+	switch k := r.IntN(11); {
+	case k < 3: // a task killed
+		i := pick()
+		tasks = slices.Delete(tasks, i, i+1)
+	case k < 6: // a task started: an instance of an app, or of a new app
+		nt := tasks[pick()]
+		if r.IntN(3) == 0 {
+			nt.Name = fmt.Sprintf("new-app-%d", step)
+			if nt.Discovery != nil {
+				d := *nt.Discovery
+				d.Name = nt.Name
+				nt.Discovery = &d
+			}
+		}
+		nt.ID = fmt.Sprintf("%s.started-%d", nt.Name, step)
+		nt.NetInfo = []netip.Addr{netip.AddrFrom4([4]byte{127, 9, byte(step / 250), byte(1 + step%250)})}
+		tasks = append(tasks, nt)
+	case k < 7: // a task's address changed
+		i := pick()
+		tasks[i].NetInfo = []netip.Addr{netip.MustParseAddr(fmt.Sprintf("fd00::%x", step+1))}
+	case k < 8: // a task killing (no longer running)
+		tasks[pick()].State = state.TaskKilling
+	case k < 9: // a task moved to another agent
+		i := pick()
+		tasks[i].AgentID = c.Agents[r.IntN(len(c.Agents))].ID
+		tasks[i].ID += "-moved"
+	case k < 10: // a task staged (no records yet: the table is only retargeted)
+		nt := tasks[pick()]
+		nt.ID = fmt.Sprintf("%s.staged-%d", nt.Name, step)
+		nt.State = state.TaskStaging
+		tasks = append(tasks, nt)
+	default: // an agent's address changed: a full build
+		out := withTasks(c, tasks)
+		out.Agents[0].Host = fmt.Sprintf("127.8.0.%d", 1+step%250)
+		return out.Seal()
+	}
+	return withTasks(c, tasks)
+}
+
+func TestUpdateMatchesBuild(t *testing.T) {
+	cfg := testConfig()
+	cases := []struct {
+		name  string
+		c     *state.Cluster
+		cfg   Config
+		steps int
+	}{
+		{"generated", genCluster(200), cfg, 80},
+		{"small", smallCluster(), cfg, 60},
+		{"fixture rfc952", fixtureCluster(t), func() Config { c := cfg; c.EnforceRFC952 = true; return c }(), 60},
+		{"fixture host first", fixtureCluster(t), func() Config { c := cfg; c.IPSources = []string{"host", "netinfo"}; return c }(), 30},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := rand.New(rand.NewPCG(7, uint64(len(tc.name))))
+			c := tc.c
+			tab := Build(c, tc.cfg)
+			incremental, rebuilt, retargeted, patched := 0, 0, 0, 0
+			for step := range tc.steps {
+				next := mutate(r, c, step)
+				if len(next.Tasks) == 0 {
+					break
+				}
+				got := tab.Update(next)
+				switch {
+				case got.inc != nil && &got.inc.entries[0] == &tab.inc.entries[0]:
+					retargeted++
+				case got.inc != nil && got.inc.garbage > 0:
+					patched++
+					incremental++
+				case got.inc != nil && got.inc.deadNodes > 0:
+					incremental++
+				default:
+					rebuilt++
+				}
+				sameAnswers(t, got, Build(next, tc.cfg))
+				if t.Failed() {
+					t.Fatalf("step %d", step)
+				}
+				c, tab = next, got
+			}
+			if incremental == 0 || rebuilt == 0 || retargeted == 0 || patched == 0 {
+				t.Errorf("%d incremental updates (%d patched), %d full builds, %d retargeted: want each",
+					incremental, patched, rebuilt, retargeted)
+			}
+		})
+	}
+}
+
+// TestUpdateEachTask removes each task of the fixture in turn, then puts it
+// back, updating one table throughout.
+func TestUpdateEachTask(t *testing.T) {
+	cfg := testConfig()
+	c := fixtureCluster(t)
+	tab := Build(c, cfg)
+	for i := range c.Tasks {
+		without := withTasks(c, slices.Delete(slices.Clone(c.Tasks), i, i+1))
+		tab = tab.Update(without)
+		sameAnswers(t, tab, Build(without, cfg))
+		back := withTasks(c, slices.Clone(c.Tasks))
+		tab = tab.Update(back)
+		sameAnswers(t, tab, Build(back, cfg))
+		if t.Failed() {
+			t.Fatalf("task %d (%s)", i, c.Tasks[i].ID)
+		}
+	}
+}
+
+// TestUpdateDropsDeadNames: a name only the killed task had is gone
+// (NXDOMAIN), not left empty (NODATA).
+func TestUpdateDropsDeadNames(t *testing.T) {
+	c := smallCluster()
+	tab := Build(c, testConfig())
+	name := "v6.marathon.mesos."
+	if res := tab.Lookup(name, dns.TypeAAAA, &Scratch{}); res.Rcode != dns.RcodeSuccess || len(res.Answer) == 0 {
+		t.Fatalf("before: %s rcode %d, %d answers", name, res.Rcode, len(res.Answer))
+	}
+	tasks := slices.DeleteFunc(slices.Clone(c.Tasks), func(t state.Task) bool { return t.ID == "v6.1" })
+	upd := tab.Update(withTasks(c, tasks))
+	if upd.inc == nil || upd.inc.deadNodes == 0 {
+		t.Fatalf("update left no dead names")
+	}
+	if res := upd.Lookup(name, dns.TypeAAAA, &Scratch{}); res.Rcode != dns.RcodeNameError {
+		t.Errorf("after: %s rcode %d, want NXDOMAIN", name, res.Rcode)
+	}
+	if _, ok := upd.find(name); ok {
+		t.Errorf("find(%s) found a dead name", name)
+	}
+}
+
+// TestUpdateLeavesOldTableAlone: tables made by Update from one table, even
+// several from the same one, leave it answering as before, while it serves.
+func TestUpdateLeavesOldTableAlone(t *testing.T) {
+	c := genCluster(200)
+	tab := Build(c, testConfig())
+	before := map[string]string{}
+	for i := range tab.refs {
+		name := tab.nodeName(uint32(i))
+		before[name] = lookupDump(tab, name)
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() { // queries in flight on the old table
+		defer close(done)
+		var s Scratch
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			for name := range before {
+				tab.Lookup(name, dns.TypeSRV, &s)
+			}
+		}
+	}()
+	r := rand.New(rand.NewPCG(1, 1))
+	for step := range 20 {
+		next := tab.Update(mutate(r, c, step)) // always from tab
+		next.Update(mutate(r, c, step+100))    // and on from the new one
+	}
+	close(stop)
+	<-done
+	for name, want := range before {
+		if got := lookupDump(tab, name); got != want {
+			t.Errorf("%s changed:\n got %s\nwant %s", name, got, want)
+		}
+	}
+}
