@@ -16,18 +16,26 @@ import (
 
 // runtimeAPI carries out server-level operations on the worker's stats socket
 // with client-native, and finishes the removals it started: a removed server is
-// drained at once (no new connections), and deleted once it has no connection
-// left or DrainTimeout has passed, whichever comes first.
+// drained at once (no new connections), and parked in maintenance once it has no
+// connection left or DrainTimeout has passed, whichever comes first.
 //
-// Why "add server"/"del server" rather than pre-allocated server-template
+// A parked server is not deleted ("del server"): HAProxy 2.6 (Debian 12's
+// 2.6.12) can crash when a dynamic server is deleted while a stream still refers
+// to it, e.g. one being redispatched (haproxy/haproxy#2298, #2323, #2378, fixed
+// in later releases); our churn tests hit it under traffic. A parked server takes
+// no traffic and runs no check; the next reload, which writes the config without
+// it, drops it, and a task that comes back under the same name takes its parked
+// server back with "set server addr" and "state ready".
+//
+// Why "add server" rather than pre-allocated server-template
 // slots moved with "set server addr": server names stay the task-derived names
 // the config file and marathon-lb's templates use, so the rewritten config and
 // the running worker agree line for line and the stats page names tasks; there
 // is no slot count to outgrow (which would force a reload) and no idle slot to
 // health-check in each of thousands of backends. The costs are known and
 // handled: "add server" refuses "cookie" (such backends are not Dynamic and
-// reload instead), checks start disabled (we enable them), and "del server"
-// wants maintenance and no connection (we drain, then delete when idle).
+// reload instead), checks start disabled (we enable them), and removed servers
+// are parked rather than deleted (above).
 type runtimeAPI struct {
 	socket       string
 	drainTimeout time.Duration
@@ -37,7 +45,9 @@ type runtimeAPI struct {
 	mu      sync.Mutex
 	client  hrt.Runtime
 	pending map[serverKey]*pendingRemoval
-	wake    chan struct{}
+	// parked are removed servers kept in maintenance until the next reload.
+	parked map[serverKey]bool
+	wake   chan struct{}
 }
 
 type serverKey struct{ backend, server string }
@@ -53,6 +63,7 @@ func newRuntimeAPI(socket string, drainTimeout time.Duration, log *slog.Logger, 
 		log:          log,
 		metrics:      m,
 		pending:      map[serverKey]*pendingRemoval{},
+		parked:       map[serverKey]bool{},
 		wake:         make(chan struct{}, 1),
 	}
 }
@@ -77,9 +88,18 @@ func (r *runtimeAPI) Forget() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	clear(r.pending)
+	clear(r.parked)
 }
 
-// Pending returns the number of servers draining towards deletion.
+// Parked returns the number of removed servers parked in maintenance until the
+// next reload.
+func (r *runtimeAPI) Parked() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.parked)
+}
+
+// Pending returns the number of servers still draining.
 func (r *runtimeAPI) Pending() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -120,9 +140,10 @@ func (r *runtimeAPI) apply(c hrt.Runtime, op RuntimeOp) error {
 	switch op.Kind {
 	case OpAdd:
 		key := serverKey{b, s.Name}
-		if _, ok := r.pending[key]; ok {
-			// Removed a moment ago and still draining: take it back.
+		if _, ok := r.pending[key]; ok || r.parked[key] {
+			// Removed a moment ago, still draining or parked: take it back.
 			delete(r.pending, key)
+			delete(r.parked, key)
 			if err := c.SetServerAddr(b, s.Name, s.Host, s.Port); err != nil {
 				return err
 			}
@@ -191,9 +212,9 @@ func hasOption(opts, keyword string) bool {
 	return false
 }
 
-// RunReaper deletes drained servers until ctx ends: every tick (or when woken
-// by a removal) it deletes the pending servers that have no connection left, or
-// that have drained for longer than the drain timeout (closing what remains).
+// RunReaper parks drained servers until ctx ends: every tick (or when woken by
+// a removal) it parks the pending servers that have no connection left, or that
+// have drained for longer than the drain timeout (closing what remains).
 func (r *runtimeAPI) RunReaper(ctx context.Context, tick time.Duration) {
 	t := time.NewTicker(tick)
 	defer t.Stop()
@@ -250,17 +271,19 @@ func (r *runtimeAPI) reap(ctx context.Context) {
 		case err != nil || n > 0:
 			r.log.Debug("server still draining", "backend", key.backend, "server", key.server, "sessions", n, "err", err)
 		default:
-			derr := deleteServer(c, key.backend, key.server)
+			perr := parkServer(c, key.backend, key.server)
 			switch {
-			case derr == nil || errors.Is(derr, errNoSuchServer):
+			case errors.Is(perr, errNoSuchServer):
 				delete(r.pending, key)
-				r.log.Debug("server deleted", "backend", key.backend, "server", key.server,
-					"drained", now.Sub(p.since).Round(time.Millisecond), "forced", expired)
+			case perr == nil:
+				delete(r.pending, key)
+				r.parked[key] = true
+				r.log.Debug("drained server parked in maintenance until the next reload", "backend", key.backend,
+					"server", key.server, "drained", now.Sub(p.since).Round(time.Millisecond), "forced", expired)
 			case now.Sub(p.since) >= 2*r.drainTimeout:
-				// It stays in maintenance, taking no traffic, until the next reload.
 				delete(r.pending, key)
-				r.log.Warn("server left in maintenance, cannot delete it", "backend", key.backend,
-					"server", key.server, "err", derr)
+				r.log.Warn("cannot park a drained server in maintenance; it stays draining until the next reload",
+					"backend", key.backend, "server", key.server, "err", perr)
 			}
 		}
 		r.mu.Unlock()
@@ -319,17 +342,15 @@ func serverSessions(c hrt.Runtime, backend, server string) (int, error) {
 	return 0, errNoSuchServer
 }
 
-// deleteServer takes a drained server out: maintenance, close what is left,
-// delete.
-func deleteServer(c hrt.Runtime, backend, server string) error {
+// parkServer takes a drained server out of service without deleting it:
+// maintenance (no traffic, no check), then close what connections are left.
+func parkServer(c hrt.Runtime, backend, server string) error {
 	if err := c.SetServerState(backend, server, "maint"); err != nil {
 		if strings.Contains(err.Error(), "No such server") || strings.Contains(err.Error(), "No such backend") {
 			return errNoSuchServer
 		}
 		return err
 	}
-	if _, err := c.ExecuteRaw("shutdown sessions server " + backend + "/" + server); err != nil {
-		return err
-	}
-	return c.DeleteServer(backend, server)
+	_, err := c.ExecuteRaw("shutdown sessions server " + backend + "/" + server)
+	return err
 }

@@ -336,7 +336,7 @@ func TestRemovedServerDrainsBeforeDeletion(t *testing.T) {
 			t.Fatalf("in-flight request: %q, %v", r.body, r.err)
 		}
 		if !haproxytest.WaitFor(3*time.Second, func() bool { return e.s.Status().Draining == 0 }) {
-			t.Fatal("drained server not deleted once idle")
+			t.Fatal("drained server not parked once idle")
 		}
 	})
 	t.Run("drain is bounded", func(t *testing.T) {
@@ -353,7 +353,7 @@ func TestRemovedServerDrainsBeforeDeletion(t *testing.T) {
 			t.Fatal("server still draining past the bound")
 		}
 		if took := time.Since(start); took < 1400*time.Millisecond {
-			t.Fatalf("deleted after %v, before the drain bound", took)
+			t.Fatalf("parked after %v, before the drain bound", took)
 		}
 		if r := <-inflight; r.err == nil {
 			t.Fatalf("a request past the drain bound was not cut: %q after %v", r.body, r.took)
@@ -492,5 +492,49 @@ func TestUnwritableConfigKeepsRunningConfig(t *testing.T) {
 		return err == nil
 	}) {
 		t.Fatalf("change not applied after the disk came back: %+v", e.s.Status())
+	}
+}
+
+// A removed server is parked in maintenance (never "del server": HAProxy 2.6 can
+// crash deleting a server a stream still refers to), takes no traffic, is taken
+// back without a reload when its task returns, and is dropped by the next reload.
+func TestRemovedServerIsParkedAndTakenBack(t *testing.T) {
+	e := newLBEnv(t, func(o *SyncerOptions) { o.DrainTimeout = time.Second })
+	b1 := haproxytest.StartBackend(t, "127.0.0.2")
+	b2 := haproxytest.StartBackend(t, "127.0.0.3")
+	app := testApp{ID: "/web", Port: haproxytest.FreePort(t, "127.0.0.1"), Servers: []*haproxytest.Backend{b1, b2}}
+	e.apply(app)
+	reloads := e.masterReloads()
+
+	app.Servers = []*haproxytest.Backend{b1}
+	e.apply(app)
+	if !haproxytest.WaitFor(5*time.Second, func() bool { return e.s.rt.Parked() == 1 && e.s.Status().Draining == 0 }) {
+		t.Fatalf("removed server not parked: parked %d, draining %d", e.s.rt.Parked(), e.s.Status().Draining)
+	}
+	if got := spread(t, app, 10); got[b1.Addr()] != 10 {
+		t.Fatalf("a parked server takes traffic: %v", got)
+	}
+
+	app.Servers = []*haproxytest.Backend{b1, b2}
+	e.apply(app)
+	if e.s.rt.Parked() != 0 {
+		t.Fatal("the returning task did not take its parked server back")
+	}
+	if !haproxytest.WaitFor(5*time.Second, func() bool { return spread(t, app, 10)[b2.Addr()] > 0 }) {
+		t.Fatal("the server taken back gets no traffic")
+	}
+	if n := e.masterReloads(); n != reloads {
+		t.Fatalf("%d reloads for a removal and a return, want none", n-reloads)
+	}
+
+	// Parked again, then a reload (forced) forgets it: the new worker never had it.
+	app.Servers = []*haproxytest.Backend{b1}
+	e.apply(app)
+	if !haproxytest.WaitFor(5*time.Second, func() bool { return e.s.rt.Parked() == 1 }) {
+		t.Fatal("not parked the second time")
+	}
+	e.s.Reload()
+	if !haproxytest.WaitFor(10*time.Second, func() bool { return e.s.rt.Parked() == 0 && e.masterReloads() > reloads }) {
+		t.Fatalf("a reload did not drop the parked server (parked %d)", e.s.rt.Parked())
 	}
 }

@@ -138,32 +138,55 @@ func (c *mesosClient) get(ctx context.Context, url string) (*http.Response, erro
 var errBodyTooLarge = errors.New("body too large")
 
 // readBody reads at most limit bytes of resp's body. A longer body is an error
-// as soon as it is known to be longer, so a runaway response costs at most
-// limit bytes of memory.
+// as soon as it is known to be longer. With a Content-Length the body is read
+// into one buffer of that size; without one it is read in fixed chunks and
+// copied once into a buffer of the final size, so that a runaway response costs
+// at most limit bytes (growing one buffer by doubling would cost up to three
+// times that until the garbage collector runs).
 func readBody(resp *http.Response, limit int64) ([]byte, error) {
 	if resp.ContentLength > limit {
 		return nil, fmt.Errorf("%w: Content-Length %d exceeds the %d byte limit", errBodyTooLarge, resp.ContentLength, limit)
 	}
-	size := int64(64 << 10)
-	if resp.ContentLength > 0 {
-		size = resp.ContentLength + 1
-	}
-	buf := make([]byte, 0, size)
 	r := io.LimitReader(resp.Body, limit+1)
-	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
+	if resp.ContentLength >= 0 {
+		buf := make([]byte, resp.ContentLength)
+		n, err := io.ReadFull(r, buf)
+		if err != nil {
+			return nil, fmt.Errorf("reading body after %d of %d bytes: %w", n, resp.ContentLength, err)
 		}
-		n, err := r.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if int64(len(buf)) > limit {
+		var extra [1]byte
+		if m, _ := r.Read(extra[:]); m > 0 {
+			return nil, fmt.Errorf("body longer than its Content-Length %d", resp.ContentLength)
+		}
+		return buf, nil
+	}
+	const chunk = 1 << 20
+	var chunks [][]byte
+	var total int64
+	for {
+		c := make([]byte, chunk)
+		n, err := io.ReadFull(r, c)
+		total += int64(n)
+		if total > limit {
 			return nil, fmt.Errorf("%w: more than the %d byte limit", errBodyTooLarge, limit)
 		}
-		if err == io.EOF {
-			return buf, nil
+		if n > 0 {
+			chunks = append(chunks, c[:n])
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			break
 		}
 		if err != nil {
-			return nil, fmt.Errorf("reading body after %d bytes: %w", len(buf), err)
+			return nil, fmt.Errorf("reading body after %d bytes: %w", total, err)
 		}
 	}
+	if len(chunks) == 1 {
+		return chunks[0], nil
+	}
+	buf := make([]byte, 0, total)
+	for i, c := range chunks {
+		buf = append(buf, c...)
+		chunks[i] = nil // let the chunk go as soon as it is copied
+	}
+	return buf, nil
 }

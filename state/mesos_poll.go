@@ -226,15 +226,14 @@ func (p *MesosPoller) Run(ctx context.Context, sink Sink) error {
 		fetching    bool
 		pending     bool
 		cancelFetch context.CancelFunc = func() {}
-		fetchDone                      = make(chan struct{}, 1)
+		fetchDone                      = make(chan bool, 1)
 	)
 	start := func() {
 		fctx, cancel := context.WithCancel(ctx)
 		fetching, cancelFetch = true, cancel
 		go func() {
 			defer cancel()
-			p.fetch(fctx, sink)
-			fetchDone <- struct{}{}
+			fetchDone <- p.fetch(fctx, sink)
 		}()
 	}
 	// trigger fetches now, or after the running fetch; urgent abandons the
@@ -281,9 +280,15 @@ func (p *MesosPoller) Run(ctx context.Context, sink Sink) error {
 			case mastersChanged:
 				trigger(false)
 			}
-		case <-fetchDone:
+		case ok := <-fetchDone:
 			fetching = false
-			timer.Reset(p.cfg.RefreshInterval)
+			next := p.cfg.RefreshInterval
+			if !ok {
+				// The last good view stays; try again soon, so that a master coming
+				// back is followed within a second, not a refresh interval later.
+				next = min(next, failedFetchRetry)
+			}
+			timer.Reset(next)
 			if pending {
 				pending = false
 				start()
@@ -334,7 +339,14 @@ func equalStrings(a, b []string) bool {
 // fetch asks the candidate masters in turn and publishes the first good state.
 // When none serves one it reports the failure; the last good view stays. A
 // cancelled fetch reports nothing: a newer one follows, or the source stops.
-func (p *MesosPoller) fetch(ctx context.Context, sink Sink) {
+// failedFetchRetry is the wait after a failed fetch (at most RefreshInterval).
+// Asking a master that is down costs a refused connection.
+const failedFetchRetry = 500 * time.Millisecond
+
+// fetch fetches the state from the first master that serves it and hands it to
+// sink; it reports whether a view was published (an abandoned fetch counts as
+// published: a new one is already on its way).
+func (p *MesosPoller) fetch(ctx context.Context, sink Sink) bool {
 	p.updateZK()
 	known := p.tracker.known()
 	candidates := p.tracker.candidates()
@@ -344,14 +356,14 @@ func (p *MesosPoller) fetch(ctx context.Context, sink Sink) {
 		p.log.Error("fetching state failed", "err", err)
 		p.metrics.fetched(false, began, 0)
 		sink.FetchFailed(p.Name(), err)
-		return
+		return false
 	}
 	var errs []error
 	for _, addr := range candidates {
 		c, servedBy, size, err := p.fetchFrom(ctx, addr, known)
 		if ctx.Err() != nil {
 			p.log.Debug("fetch abandoned", "master", addr)
-			return
+			return true
 		}
 		if err != nil {
 			p.log.Warn("fetching state failed", "master", addr, "err", err)
@@ -363,12 +375,13 @@ func (p *MesosPoller) fetch(ctx context.Context, sink Sink) {
 			"tasks", len(c.Tasks), "agents", len(c.Agents), "took", time.Since(began))
 		p.metrics.fetched(true, began, size)
 		sink.PublishCluster(c)
-		return
+		return true
 	}
 	err := fmt.Errorf("no master served the state, keeping the last good view: %w", errors.Join(errs...))
 	p.log.Error("fetching state failed from every master", "masters", candidates, "err", err)
 	p.metrics.fetched(false, began, 0)
 	sink.FetchFailed(p.Name(), err)
+	return false
 }
 
 // fetchFrom fetches and decodes the state from the master at addr, following

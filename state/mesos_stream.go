@@ -26,9 +26,11 @@ const (
 	// an event before the stream is taken for dead.
 	DefaultMissedHeartbeats = 5
 	// DefaultStreamBackoffMin and DefaultStreamBackoffMax bound the wait between
-	// subscriptions; it doubles after each failed one, with jitter.
-	DefaultStreamBackoffMin = 250 * time.Millisecond
-	DefaultStreamBackoffMax = 30 * time.Second
+	// subscriptions; it doubles after each failed one, with jitter. The cap is
+	// short so that a master coming back is followed within a second: an attempt
+	// at a master that is down costs a refused connection.
+	DefaultStreamBackoffMin = 100 * time.Millisecond
+	DefaultStreamBackoffMax = 500 * time.Millisecond
 	// DefaultFallbackRetry is how long the source polls a master without an
 	// operator API before it tries to subscribe again.
 	DefaultFallbackRetry = 5 * time.Minute
@@ -251,6 +253,11 @@ func (s *MesosStream) watchZK(ctx context.Context) {
 		case <-s.zk.Changed():
 		}
 		v := s.zk.View()
+		if v.Connected {
+			s.poller.metrics.zkConnected.Set(1)
+		} else {
+			s.poller.metrics.zkConnected.Set(0)
+		}
 		usable := !v.Listed.IsZero() && (v.Connected || time.Since(v.Since) < s.cfg.ZKDetectionTimeout)
 		changed := s.tracker.setZK(v.Masters, usable)
 		if changed {

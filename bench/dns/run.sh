@@ -6,7 +6,8 @@
 # servers so that machine noise hits both alike.
 #
 # usage: bench/dns/run.sh            (TASKS=10000 DURATION=15 ROUNDS=3)
-# Prints qps per round, the best of each and the ratio discovery/fixed.
+# Prints qps per round with its ratio, the best of each, their ratio, and the
+# median per-round ratio (discovery/fixed).
 set -euo pipefail
 
 TASKS=${TASKS:-10000}
@@ -58,17 +59,20 @@ perf() {
 	awk '/Queries per second/ {q=int($4)} /Queries lost/ {l=$3} END {print q, l}' "$work/perf.out"
 }
 
-best_d=0; best_f=0
+best_d=0; best_f=0; ratios=()
 echo "tasks=$TASKS duration=${DURATION}s rounds=$ROUNDS server cpu $SERVER_CPU, dnsperf cpu $PERF_CPU, load average $(cut -d" " -f1-3 /proc/loadavg)"
 for round in $(seq 1 "$ROUNDS"); do
 	start discovery "$work/dnsbench" -state "$work/state.json" -addr 127.0.0.1:0
 	read -r d dl < <(perf); stop
 	start fixed "$work/fixedserver" -addr 127.0.0.1:0
 	read -r f fl < <(perf); stop
-	echo "round $round: discovery $d qps (lost $dl), fixed-answer miekg/dns $f qps (lost $fl)"
+	echo "round $round: discovery $d qps (lost $dl), fixed-answer miekg/dns $f qps (lost $fl), ratio $(python3 -c "print(f'{$d/$f:.3f}')")"
+	ratios+=("$d/$f")
 	((d > best_d)) && best_d=$d
 	((f > best_f)) && best_f=$f
 done
 ratio=$(python3 -c "print(f'{$best_d/$best_f:.3f}')")
-echo "best: discovery $best_d qps, fixed-answer miekg/dns $best_f qps, ratio $ratio"
+joined=$(IFS=,; echo "${ratios[*]}")
+median=$(python3 -c "import statistics; print(f'{statistics.median([$joined]):.3f}')")
+echo "best: discovery $best_d qps, fixed-answer miekg/dns $best_f qps, ratio $ratio; median per-round ratio $median"
 echo "load average at the end: $(cut -d" " -f1-3 /proc/loadavg)"
