@@ -100,7 +100,8 @@ func newDaemon(cfg Config, lbo *lbOptions, log *slog.Logger) (*daemon, error) {
 	}
 
 	d.dnsCfg = dnsConfig(cfg)
-	d.tables.Store(dnsserver.Build(nil, d.dnsCfg))
+	// No table until the first view of the cluster: queries get SERVFAIL, which
+	// resolvers retry, not an NXDOMAIN they would cache for SOAMinttl.
 	d.registerMetrics()
 
 	if cfg.DNSOn {
@@ -383,7 +384,7 @@ func (d *daemon) shutdownDNS() {
 func (d *daemon) buildTables(ctx context.Context) {
 	sub := d.hub.Subscribe()
 	var last *state.Cluster
-	prev := d.tables.Load()
+	prev := dnsserver.Build(nil, d.dnsCfg) // what the first Update starts from
 	for {
 		var snap *state.Snapshot
 		select {

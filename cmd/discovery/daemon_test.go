@@ -256,3 +256,22 @@ func mustAtoi(t *testing.T, s string) int {
 }
 
 func discardLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// Before the first view, names in the domain get SERVFAIL (retried by resolvers),
+// never an NXDOMAIN that they would cache.
+func TestDaemonAnswersServfailBeforeTheFirstView(t *testing.T) {
+	cfg := loopbackConfig(filepath.Join(t.TempDir(), "missing-state.json"))
+	d := startDaemon(t, cfg)
+	r := query(t, "udp", d.dns.Addr(), "web.marathon.mesos", dns.TypeA)
+	if r.Rcode != dns.RcodeServerFailure {
+		t.Fatalf("before any view: rcode %s, want SERVFAIL", dns.RcodeToString[r.Rcode])
+	}
+	resp, err := http.Get("http://" + d.httpLn.Addr().String() + "/ready")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("/ready before any view = %d, want 503", resp.StatusCode)
+	}
+}
