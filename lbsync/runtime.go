@@ -271,7 +271,7 @@ func (r *runtimeAPI) reap(ctx context.Context) {
 		case err != nil || n > 0:
 			r.log.Debug("server still draining", "backend", key.backend, "server", key.server, "sessions", n, "err", err)
 		default:
-			perr := parkServer(c, key.backend, key.server)
+			perr := parkServer(c, key.backend, key.server, expired)
 			switch {
 			case errors.Is(perr, errNoSuchServer):
 				delete(r.pending, key)
@@ -343,13 +343,18 @@ func serverSessions(c hrt.Runtime, backend, server string) (int, error) {
 }
 
 // parkServer takes a drained server out of service without deleting it:
-// maintenance (no traffic, no check), then close what connections are left.
-func parkServer(c hrt.Runtime, backend, server string) error {
+// maintenance (no traffic, no check). Connections still open are closed only
+// when the drain bound has passed (cut): killing streams is the other path to
+// the HAProxy 2.6 crashes above, so an idle server is never asked to.
+func parkServer(c hrt.Runtime, backend, server string, cut bool) error {
 	if err := c.SetServerState(backend, server, "maint"); err != nil {
 		if strings.Contains(err.Error(), "No such server") || strings.Contains(err.Error(), "No such backend") {
 			return errNoSuchServer
 		}
 		return err
+	}
+	if !cut {
+		return nil
 	}
 	_, err := c.ExecuteRaw("shutdown sessions server " + backend + "/" + server)
 	return err
