@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync"
 	"time"
 )
 
@@ -137,6 +138,16 @@ func (c *mesosClient) get(ctx context.Context, url string) (*http.Response, erro
 // errBodyTooLarge is returned by readBody for a body over the limit.
 var errBodyTooLarge = errors.New("body too large")
 
+// bodyChunks recycles the fixed-size chunks readBody reads bodies without a
+// Content-Length into, so that repeated oversized answers (a fault retried every
+// half second) reuse the same memory instead of each allocating up to the limit.
+var bodyChunks = sync.Pool{New: func() any {
+	b := make([]byte, bodyChunkSize)
+	return &b
+}}
+
+const bodyChunkSize = 1 << 20
+
 // readBody reads at most limit bytes of resp's body. A longer body is an error
 // as soon as it is known to be longer. With a Content-Length the body is read
 // into one buffer of that size; without one it is read in fixed chunks and
@@ -160,18 +171,24 @@ func readBody(resp *http.Response, limit int64) ([]byte, error) {
 		}
 		return buf, nil
 	}
-	const chunk = 1 << 20
-	var chunks [][]byte
+	// Pooled chunks are never trimmed (a trimmed one would come back short);
+	// the bytes read into each are counted in lens.
+	var chunks []*[]byte
+	var lens []int
+	defer func() {
+		for _, c := range chunks {
+			bodyChunks.Put(c)
+		}
+	}()
 	var total int64
 	for {
-		c := make([]byte, chunk)
-		n, err := io.ReadFull(r, c)
+		c := bodyChunks.Get().(*[]byte)
+		chunks = append(chunks, c)
+		n, err := io.ReadFull(r, *c)
+		lens = append(lens, n)
 		total += int64(n)
 		if total > limit {
 			return nil, fmt.Errorf("%w: more than the %d byte limit", errBodyTooLarge, limit)
-		}
-		if n > 0 {
-			chunks = append(chunks, c[:n])
 		}
 		if err == io.EOF || err == io.ErrUnexpectedEOF {
 			break
@@ -180,13 +197,9 @@ func readBody(resp *http.Response, limit int64) ([]byte, error) {
 			return nil, fmt.Errorf("reading body after %d bytes: %w", total, err)
 		}
 	}
-	if len(chunks) == 1 {
-		return chunks[0], nil
-	}
 	buf := make([]byte, 0, total)
 	for i, c := range chunks {
-		buf = append(buf, c...)
-		chunks[i] = nil // let the chunk go as soon as it is copied
+		buf = append(buf, (*c)[:lens[i]]...)
 	}
 	return buf, nil
 }
