@@ -136,7 +136,7 @@ func TestTakeOverStaleHAProxy(t *testing.T) {
 	}
 	load := haproxytest.StartLoad(url(app), 2, 1_000_000)
 	h := NewHAProxy(HAProxyOptions{Binary: bin, ConfigPath: cfgPath, MasterSocket: master, StopTimeout: 300 * time.Millisecond,
-		Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})).With("component", "haproxy")})
+		Logger: slog.New(slog.NewTextHandler(newTestWriter(t), &slog.HandlerOptions{Level: slog.LevelDebug})).With("component", "haproxy")})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = h.Run(ctx) }()

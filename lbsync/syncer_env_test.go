@@ -73,7 +73,7 @@ func newLBEnv(t testing.TB, opts ...any) *lbEnv {
 		head:   map[uint64]string{},
 		done:   make(chan struct{}),
 	}
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	log := slog.New(slog.NewTextHandler(newTestWriter(t), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	if os.Getenv("LBSYNC_TEST_DEBUG") != "" {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
@@ -136,10 +136,33 @@ func (e *lbEnv) stop() {
 	}
 }
 
-type testWriter struct{ t testing.TB }
+// testWriter sends log lines to the test log until the test's cleanup stops it:
+// HAProxy's output is copied by a goroutine that can outlive the test, and
+// logging to a finished test is a race.
+type testWriter struct {
+	t       testing.TB
+	mu      sync.Mutex
+	stopped bool
+}
 
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
+// newTestWriter returns a writer stopped by a cleanup registered now, so that it
+// runs after the cleanups registered later (those stop HAProxy).
+func newTestWriter(t testing.TB) *testWriter {
+	w := &testWriter{t: t}
+	t.Cleanup(func() {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		w.stopped = true
+	})
+	return w
+}
+
+func (w *testWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.stopped {
+		w.t.Log(strings.TrimRight(string(p), "\n"))
+	}
 	return len(p), nil
 }
 
