@@ -80,7 +80,9 @@ func ParseZKURL(raw string) (ZKURL, error) {
 			// No port: "h1" or "[::1]" or "::1".
 			host, port = strings.Trim(h, "[]"), "2181"
 		}
-		if host == "" || strings.ContainsAny(host, "/?#@ ") {
+		// Brackets only ever wrap an IPv6 address; any left inside a host are
+		// not an address (found by FuzzParseZKURL: "zk://0]0/0").
+		if host == "" || strings.ContainsAny(host, "/?#@ []") {
 			return ZKURL{}, fmt.Errorf("%q: bad server %q", redactZK(raw), h)
 		}
 		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
