@@ -45,7 +45,10 @@
 //   - a framework name longer than the longest name built on it allows
 //     (253 - 142 - the domain's length, room for "_port._task._udp." and
 //     ".slave.") is cut the same way: its first limit-6 characters, "-", and
-//     the hash of the whole sanitised name.
+//     the hash of the whole sanitised name;
+//   - a sanitised label never ends in a dash: where mesos-dns's refill after the
+//     length cut ends in one (a name like "A000…..0." under enforceRFC952),
+//     the trailing dashes are dropped.
 //
 // Both rules are deterministic, so the names stay the same from one state to the
 // next, and names that fit are exactly mesos-dns's. A name that still does not

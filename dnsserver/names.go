@@ -58,10 +58,11 @@ func appendRFC952(dst []byte, name string) []byte {
 }
 
 // appendLabel appends the label made from name to dst. It follows mesos-dns's
-// rule exactly: map the characters, drop leading dashes (and digits under RFC
-// 952), cut at maxLen, drop the dashes the cut leaves at the end, and if any
-// were dropped refill from the characters after the cut (skipping dashes) up to
-// maxLen.
+// rule: map the characters, drop leading dashes (and digits under RFC 952), cut
+// at maxLen, drop the dashes the cut leaves at the end, and if any were dropped
+// refill from the characters after the cut (skipping dashes) up to maxLen. Where
+// that refill ends in a dash (mesos-dns then emits an invalid label), the
+// trailing dashes are dropped.
 func appendLabel(dst []byte, name string, maxLen int, noLeadingDigit bool) []byte {
 	start := len(dst)
 	// Map the characters; skip the leading cutset as we go.
@@ -102,7 +103,13 @@ func appendLabel(dst []byte, name string, maxLen int, noLeadingDigit bool) []byt
 	}
 	n := min(len(mapped)-tail, size-head)
 	copy(mapped[head:], mapped[tail:tail+n])
-	return dst[:start+head+n]
+	// mesos-dns stops here, and the refill can end in a dash ("a0…0--0-" cut at
+	// 24 becomes "a0…00-"): not a valid label. Drop trailing dashes again.
+	end := head + n
+	for end > 0 && mapped[end-1] == '-' {
+		end--
+	}
+	return dst[:start+end]
 }
 
 // appendDomainFrag appends name's dot-separated parts, each made a label by
