@@ -5,6 +5,7 @@
 // Usage:
 //
 //	discovery [-config config.json] [flags]   run the daemon
+//	discovery -dev [flags]                    run it against a simulated cluster, to try it
 //	discovery render [flags]                  print the HAProxy config once and exit
 //	discovery version                         print the version
 //
@@ -74,7 +75,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGUSR1)
 	defer signal.Stop(sigs)
 	opts.signals = sigs
-	if err := runDaemon(ctx, opts, log); err != nil {
+	if opts.dev.on {
+		err = runDev(ctx, opts, log, stderr)
+	} else {
+		err = runDaemon(ctx, opts, log)
+	}
+	if err != nil {
 		log.Error("discovery stopped", "err", err)
 		return 1
 	}
@@ -88,6 +94,7 @@ type options struct {
 	configPath string
 	version    bool
 	warnings   []string
+	dev        *devFlags
 	// signals delivers SIGHUP and SIGUSR1 to the running daemon.
 	signals <-chan os.Signal
 }
@@ -102,15 +109,20 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	cf := newConfigFlags(fs)
 	o.lb = newLBOptions(fs)
+	o.dev = newDevFlags(fs)
 	if err := fs.Parse(normalizeArgs(args)); err != nil {
 		return nil, err
 	}
+	o.dev.record(fs)
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	o.cfg = DefaultConfig()
 	if o.version {
 		return o, nil
+	}
+	if o.dev.on {
+		devConfig(&o.cfg)
 	}
 	if o.configPath != "" {
 		w, err := LoadConfigFile(o.configPath, &o.cfg)
@@ -137,8 +149,9 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 	if lbOnly && o.configPath == "" && !cf.given("dnson") {
 		o.cfg.DNSOn = false
 	}
-	err := errors.Join(o.cfg.Validate(), o.lb.validate())
-	if !o.cfg.hasMesosSource() && !lbOnly {
+	err := errors.Join(o.cfg.Validate(), o.lb.validate(), o.dev.validate())
+	// -dev's masters are its simulated cluster's, known once it runs.
+	if !o.cfg.hasMesosSource() && !lbOnly && !o.dev.on {
 		err = errors.Join(err, errors.New(`key "masters": give masters, zk or stateFile (or --marathon for the load balancer alone)`))
 	}
 	if err != nil {

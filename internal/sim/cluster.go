@@ -65,6 +65,10 @@ type Config struct {
 	// VHostDomain is appended to the app name for HAPROXY_0_VHOST
 	// ("app-000.sim.localhost"), default "sim.localhost".
 	VHostDomain string
+	// AppLabels are added to every app's labels (and so to its tasks'), over
+	// the simulator's own: HAPROXY_0_BIND_ADDR=127.0.0.1 keeps the load
+	// balancer's service ports on loopback.
+	AppLabels map[string]string
 	// Backends makes every task a real HTTP server on its address and port.
 	Backends bool
 	// BackendApps, when positive, limits Backends to the tasks of the first

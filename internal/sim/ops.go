@@ -45,6 +45,9 @@ func (c *Cluster) newAppLocked(name string, instances int) *app {
 		"HAPROXY_0_PORT":  strconv.Itoa(sp),
 		"HAPROXY_0_VHOST": a.vhost,
 	}
+	for k, v := range c.cfg.AppLabels {
+		a.labels[k] = v
+	}
 	i, _ := slices.BinarySearchFunc(c.apps, id, func(x *app, id string) int { return cmp.Compare(x.id, id) })
 	c.apps = slices.Insert(c.apps, i, a)
 	c.appByID[id] = a
