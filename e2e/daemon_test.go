@@ -96,6 +96,13 @@ func startDaemonEnv(t *testing.T, wantDNS bool, env []string, args ...string) *d
 	}()
 	t.Cleanup(func() {
 		d.stop()
+		if dir := os.Getenv("E2E_LOG_DIR"); dir != "" {
+			// The whole log, for a run to study afterwards.
+			name := filepath.Join(dir, strings.ReplaceAll(t.Name(), "/", "_")+"."+strconv.Itoa(d.cmd.Process.Pid)+".log")
+			if err := os.WriteFile(name, []byte(d.logText()+"\n"), 0o644); err != nil {
+				t.Logf("keeping the daemon log: %v", err)
+			}
+		}
 		if t.Failed() {
 			lines := d.logLines()
 			if len(lines) > 200 {

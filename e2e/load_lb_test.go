@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	osexec "os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,38 +35,9 @@ func churnDuration() time.Duration {
 // during the run that was healthy for a second or more received traffic.
 func TestLoadTrafficThroughChurn(t *testing.T) {
 	skipShort(t)
-	if os.Getenv("E2E_CHURN") == "" {
-		// Kept out of the default run until fixed, so that CI is not flaky; run
-		// it with E2E_CHURN=1.
-		t.Skip("BUG (issue #4/#7): under runtime server churn with traffic, Debian 12's HAProxy " +
-			"2.6.12 worker still segfaults in about 1 run in 5 (removed servers are already parked, " +
-			"never deleted), and about 1 request in 100,000 gets a 503; set E2E_CHURN=1 to run")
-	}
 	gaps := newTaskGaps()
 	c := newCluster(t, sim.Config{Apps: 3, TasksPerApp: 3, Seed: 101, OnChange: gaps.record, Backends: true})
 	lb := newLB(t)
-	if os.Getenv("E2E_RETRY_ON") != "" {
-		// The experiment behind the report: the default HAPROXY_HEAD with
-		// HAProxy retrying idempotent requests on another server when one
-		// closes without answering (a task killed under a request).
-		head, err := os.ReadFile("../templates/HAPROXY_HEAD.tmpl")
-		if err != nil {
-			t.Fatal(err)
-		}
-		statsBind := ""
-		for i, a := range lb.args {
-			if a == "-lb-stats-bind" {
-				statsBind = lb.args[i+1]
-			}
-		}
-		text := strings.NewReplacer("{hardStopAfter}", "30s", "{statsSocket}", lb.statsSock,
-			"{statsBindAddr}:{statsPort}", statsBind,
-			"{globalDefaultOptions}", "  option dontlognull\n  option http-server-close\n  option redispatch",
-			"  retries 3\n", "  retries 3\n  retry-on conn-failure empty-response response-timeout\n").Replace(string(head))
-		if err := os.WriteFile(filepath.Join(lb.dir, "templates", "HAPROXY_HEAD"), []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
 	d := startDaemon(t, true, append([]string{"-masters=" + c.Masters()[0].Addr()}, lb.args...)...)
 	waitLB(t, lb.cfg, c, 30*time.Second)
 	waitTraffic(t, c, 15*time.Second)
@@ -89,10 +59,13 @@ func TestLoadTrafficThroughChurn(t *testing.T) {
 	}
 	var reqMu sync.Mutex
 	var reqs []reqRecord
+	type failure struct {
+		app        string
+		began, end time.Time
+		why        string
+	}
 	var failMu sync.Mutex
-	var failures []string
-	kinds := map[string]int{}
-	firstOf := map[string]time.Time{}
+	var failing []failure
 	var wg sync.WaitGroup
 	// Three workers per app, so that an app whose requests wait (no task
 	// for a moment) does not hold up the others' traffic.
@@ -121,11 +94,7 @@ func TestLoadTrafficThroughChurn(t *testing.T) {
 				reqMu.Lock()
 				reqs = append(reqs, reqRecord{a.ID, began, time.Since(began), why})
 				reqMu.Unlock()
-				if why != "" && gaps.emptyWithin(a.ID, time.Now(), time.Since(began)+time.Second) {
-					// The app had no running task a moment ago: nothing
-					// could have served it.
-					excused.Add(1)
-				} else if why != "" {
+				if why != "" {
 					running, healthy := 0, 0
 					if ta, ok := c.Truth().App(a.ID); ok {
 						running = len(ta.Tasks)
@@ -135,29 +104,8 @@ func TestLoadTrafficThroughChurn(t *testing.T) {
 							}
 						}
 					}
-					kind := why
-					switch {
-					case strings.Contains(why, "refused"):
-						kind = "connection refused"
-					case strings.Contains(why, "EOF"):
-						kind = "EOF"
-					case strings.Contains(why, "reset"):
-						kind = "connection reset"
-					case strings.Contains(why, "timeout") || strings.Contains(why, "deadline"):
-						kind = "timeout"
-					case strings.HasPrefix(why, "answered by"):
-						kind = "wrong app"
-					}
-					why += fmt.Sprintf(" (now %d tasks, %d healthy)", running, healthy)
-					failed.Add(1)
 					failMu.Lock()
-					if kinds[kind] == 0 {
-						firstOf[kind] = time.Now()
-					}
-					kinds[kind]++
-					if len(failures) < 10 {
-						failures = append(failures, fmt.Sprintf("%s %s: %s", time.Now().Format("15:04:05.000"), a.ID, why))
-					}
+					failing = append(failing, failure{a.ID, began, time.Now(), fmt.Sprintf("%s (now %d tasks, %d healthy)", why, running, healthy)})
 					failMu.Unlock()
 				}
 			}
@@ -224,6 +172,41 @@ func TestLoadTrafficThroughChurn(t *testing.T) {
 	}
 	changes := len(c.Changes(seq))
 
+	// Failures are judged once every change is known: a request that failed
+	// while (or just after) its app had no running task could not be served.
+	var failures []string
+	kinds := map[string]int{}
+	firstOf := map[string]time.Time{}
+	for _, f := range failing {
+		if gaps.emptyWithin(f.app, f.end, f.end.Sub(f.began)+time.Second) {
+			excused.Add(1)
+			continue
+		}
+		kind := f.why
+		switch {
+		case strings.Contains(f.why, "refused"):
+			kind = "connection refused"
+		case strings.Contains(f.why, "EOF"):
+			kind = "EOF"
+		case strings.Contains(f.why, "reset"):
+			kind = "connection reset"
+		case strings.Contains(f.why, "timeout") || strings.Contains(f.why, "deadline"):
+			kind = "timeout"
+		case strings.HasPrefix(f.why, "answered by"):
+			kind = "wrong app"
+		case strings.HasPrefix(f.why, "503"):
+			kind = "503 Service Unavailable"
+		}
+		failed.Add(1)
+		if kinds[kind] == 0 {
+			firstOf[kind] = f.end
+		}
+		kinds[kind]++
+		if len(failures) < 10 {
+			failures = append(failures, fmt.Sprintf("%s %s: %s", f.end.Format("15:04:05.000"), f.app, f.why))
+		}
+	}
+
 	// servedWhile counts the requests to app that began in [from, to] and
 	// were answered (by some task of the app).
 	servedWhile := func(app string, from, to time.Time) int {
@@ -260,9 +243,16 @@ func TestLoadTrafficThroughChurn(t *testing.T) {
 	t.Logf("%v: %d changes, %d requests (%.0f/s), %d failed (and %d while the app had no task); %d tasks started, %d healthy ≥1s while their app was served, %d of those without traffic",
 		churnDuration(), changes, sent.Load(), float64(sent.Load())/churnDuration().Seconds(), failed.Load(), excused.Load(), started, proven, len(starved))
 	t.Logf("reloads: %v; runtime ops: %v", d.metric(t, "discovery_lb_reloads_total"), d.metric(t, "discovery_lb_runtime_ops_total"))
-	if n := strings.Count(d.logText(), "exited with code 139 (Segmentation fault)"); n > 0 {
-		t.Errorf("BUG: the HAProxy worker crashed (SIGSEGV) %d times under this churn of runtime server adds and deletes (HAProxy %s); the daemon restarted it, but connections were refused meanwhile",
-			n, haproxyVersion(t))
+	// A worker serving traffic must never crash. A former worker (one a
+	// reload replaced) crashing as it exits, once its last connection has
+	// ended, is HAProxy 2.6.12's deinit bug (fd_updt freed before the
+	// listeners are unbound); it costs no request, and is only counted.
+	logs := d.logText()
+	if n := countCrashes(logs, "Current worker"); n > 0 {
+		t.Errorf("BUG: the serving HAProxy worker crashed %d times under this churn (HAProxy %s)", n, haproxyVersion(t))
+	}
+	if n := countCrashes(logs, "Former worker"); n > 0 {
+		t.Logf("%d former workers crashed while exiting after their last connection (HAProxy %s deinit bug; no request affected)", n, haproxyVersion(t))
 	}
 	if failed.Load() > 0 {
 		t.Errorf("%d of %d requests failed while their app had a task, by kind %v; first: %v",
@@ -347,9 +337,6 @@ func (g *taskGaps) record(ch sim.Change) {
 func (g *taskGaps) emptyWithin(app string, at time.Time, window time.Duration) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if len(g.running[app]) == 0 {
-		return true
-	}
 	ts := g.emptyAt[app]
 	for i := 0; i < len(ts); i += 2 {
 		end := at
@@ -414,4 +401,17 @@ func haproxyVersion(t *testing.T) string {
 	out, _ := osexec.Command(haproxytest.Binary(t), "-v").Output()
 	v, _, _ := strings.Cut(string(out), "\n")
 	return strings.TrimSpace(v)
+}
+
+// countCrashes counts HAProxy master lines saying a worker of the kind
+// ("Current worker", "Former worker") ended on a signal.
+func countCrashes(logs, kind string) int {
+	n := 0
+	for _, line := range strings.Split(logs, "\n") {
+		if strings.Contains(line, kind+" (") && strings.Contains(line, "exited with code 1") &&
+			(strings.Contains(line, "Segmentation fault") || strings.Contains(line, "Aborted") || strings.Contains(line, "code 139") || strings.Contains(line, "code 134")) {
+			n++
+		}
+	}
+	return n
 }

@@ -34,6 +34,9 @@ type ApplyResult struct {
 	// Reached is when HAProxy ran the change: the runtime operations were done,
 	// or the reload was confirmed.
 	Reached time.Time
+	// Bridged counts the runtime operations run before a reload, so that server
+	// changes reach traffic without waiting for it (see BridgeModel).
+	Bridged int
 }
 
 // ReloadRecord is one reload, for the status page.
@@ -110,6 +113,9 @@ func (a *applier) apply(ctx context.Context, full *Model, rebuild rebuildFunc, f
 	plan.Reload = append(plan.Reload, force...)
 	res := ApplyResult{Plan: plan, Invalid: sortedKeys(known)}
 
+	if len(plan.Reload) > 0 && len(force) == 0 {
+		a.bridge(ctx, running, next, &res)
+	}
 	if len(plan.Reload) == 0 {
 		var err error
 		if len(plan.Runtime) > 0 {
@@ -160,7 +166,9 @@ func (a *applier) reload(ctx context.Context, full, next *Model, known map[strin
 	}
 	defer func() { os.Remove(tmp) }() // gone already once committed
 	res.Checks++
+	checkStart := time.Now()
 	cerr := a.h.Check(ctx, tmp)
+	checkTook := time.Since(checkStart)
 	var ce *CheckError
 	if cerr != nil && !errors.As(cerr, &ce) {
 		return res, fmt.Errorf("validating config: %w", cerr)
@@ -232,9 +240,11 @@ func (a *applier) reload(ctx context.Context, full, next *Model, known map[strin
 	}
 	res.Plan = Plan{Reload: reasons}
 
+	var reloadTook time.Duration
 	if err := commitTemp(tmp, a.configPath); err != nil {
 		return res, fmt.Errorf("writing config: %w", err)
 	}
+	a.diskStale = false
 	a.m.configWrites.Inc()
 
 	if !a.h.External() && running == nil {
@@ -248,7 +258,9 @@ func (a *applier) reload(ctx context.Context, full, next *Model, known map[strin
 		}
 		res.Via = "start"
 	} else {
+		reloadStart := time.Now()
 		err := a.h.Reload(ctx)
+		reloadTook = time.Since(reloadStart)
 		if err != nil && !errors.Is(err, ErrNotRunning) {
 			a.m.reloadFailures.Inc()
 			a.record(ReloadRecord{At: start, Reasons: reasons, Took: time.Since(start), Err: err.Error()})
@@ -272,7 +284,8 @@ func (a *applier) reload(ctx context.Context, full, next *Model, known map[strin
 	a.m.reloads.WithLabelValues(reasons[0].Class).Inc()
 	a.record(ReloadRecord{At: start, Reasons: reasons, Took: time.Since(start)})
 	a.log.Info("haproxy reloaded", "reason", reasons[0].Class, "reasons", reasonStrings(reasons),
-		"took", time.Since(start).Round(time.Microsecond), "via", res.Via)
+		"took", time.Since(start).Round(time.Microsecond), "via", res.Via, "bridged_ops", res.Bridged,
+		"check_took", checkTook.Round(time.Microsecond), "reload_took", reloadTook.Round(time.Microsecond))
 	return res, nil
 }
 

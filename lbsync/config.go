@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Config holds the load balancer options that shape the HAProxy config. Every
@@ -90,6 +91,11 @@ type Config struct {
 	// HardStopAfter bounds how long an old worker may keep serving its
 	// connections after a reload, as HAProxy writes a time ("30s").
 	HardStopAfter string
+	// AppLinger is how long an app known only from its Mesos tasks keeps its
+	// frontend and backend (with no server) after its last task ended, so that
+	// an app restarting or briefly at zero causes no reload. Zero turns it off.
+	// Apps from Marathon need none: Marathon lists an app scaled to zero.
+	AppLinger time.Duration
 }
 
 // DefaultConfig returns marathon-lb's defaults (and ours for the rest). Groups
@@ -112,6 +118,7 @@ func DefaultConfig() *Config {
 		AppIDBindAddr:        "*",
 		AppIDPort:            9091,
 		HardStopAfter:        "30s",
+		AppLinger:            2 * time.Minute,
 	}
 }
 

@@ -12,7 +12,14 @@
 //   - The applying half compares the model HAProxy runs with the new one.
 //     When they are StructuralEqual, only servers changed and the Runtime API
 //     does the job; otherwise the rendered config is validated and HAProxy is
-//     reloaded through its master socket.
+//     reloaded through its master socket. The server changes that come with a
+//     structural one are made through the Runtime API first (BridgeModel), so
+//     that traffic never waits for a reload to leave a dead task.
+//
+// Reloads are what let stale servers linger and cost CPU, so the model avoids
+// them where marathon-lb did not: an app known only from its Mesos tasks keeps
+// its frontend and an empty backend for a while after its last task ended
+// (appLinger), so a restart of a single-instance app is a Runtime API change.
 //
 // One bad app must never block the others: a label that does not parse, a
 // value that would break out of its line, or a per-app template that does not

@@ -503,7 +503,7 @@ func (b *builder) addService(svc *service) {
 	}
 	b.exec(c, &c.frontend, "FRONTEND_BACKEND_GLUE", backendV)
 	b.servers(c)
-	if c.err == nil && len(c.servers) == 0 {
+	if c.err == nil && len(c.servers) == 0 && !svc.lingering {
 		c.err = errors.New("no server")
 	}
 	if c.err != nil {

@@ -26,6 +26,9 @@ type service struct {
 	// mode is "http" or "tcp" once resolved (resolveMode).
 	mode      string
 	endpoints []endpoint
+	// lingering: the app's last task ended a moment ago (appLinger); the
+	// service is kept with no server.
+	lingering bool
 	// outcome is what the latest build did with the service (see
 	// builder.addService); a service kept by a ModelCache carries it over.
 	outcome serviceOutcome
@@ -190,6 +193,7 @@ func (e *selectEnv) selectCandidate(c *candidate, p *candidatePrep) ([]*service,
 			labels:      labels,
 			groups:      p.groups,
 			healthCheck: findHealthCheck(app.HealthChecks, n),
+			lingering:   lingering(app),
 		}
 		if labels.Port != 0 {
 			svc.servicePort = labels.Port
@@ -241,7 +245,7 @@ func (e *selectEnv) selectCandidate(c *candidate, p *candidatePrep) ([]*service,
 		}
 	}
 	for _, svc := range portServices {
-		if svc == nil || len(svc.endpoints) == 0 {
+		if svc == nil || len(svc.endpoints) == 0 && !svc.lingering {
 			continue
 		}
 		if !svc.labels.Enabled {

@@ -88,6 +88,7 @@ func newLBOptions(fs *flag.FlagSet) *lbOptions {
 	fs.StringVar(&o.archiveDir, "lb-archive-dir", "", "keep the last configs applied here (default: beside the HAProxy config)")
 	fs.IntVar(&o.archiveVersion, "archive-versions", 5, "how many applied configs to archive (marathon-lb --archive-versions)")
 	fs.IntVar(&o.drainSeconds, "lb-drain-seconds", 30, "longest wait for a removed server's connections before it is deleted")
+	fs.DurationVar(&o.cfg.AppLinger, "lb-app-linger", o.cfg.AppLinger, "how long an app known only from its Mesos tasks keeps its frontend and backend after its last task ended (no reload when it comes back); 0 turns it off")
 	fs.StringVar(&o.signals, "lb-signal-endpoints", "auto", "/_mlb_signal/* endpoints: on, off, or auto (on only when the HTTP listener is loopback)")
 	fs.Func("log-level", "marathon-lb's log level (CRITICAL, ERROR, WARNING, INFO, DEBUG): sets -logLevel", func(v string) error {
 		lvl, ok := map[string]string{"CRITICAL": "error", "ERROR": "error", "WARNING": "warn", "INFO": "info", "DEBUG": "debug"}[strings.ToUpper(v)]
@@ -137,6 +138,9 @@ func (o *lbOptions) validate() error {
 	}
 	if o.drainSeconds < 0 {
 		errs = append(errs, fmt.Errorf("flag -lb-drain-seconds: must not be negative, got %d", o.drainSeconds))
+	}
+	if o.cfg.AppLinger < 0 {
+		errs = append(errs, fmt.Errorf("flag -lb-app-linger: must not be negative, got %v", o.cfg.AppLinger))
 	}
 	return errors.Join(errs...)
 }
