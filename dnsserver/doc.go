@@ -66,6 +66,36 @@
 // names below them do (slave.mesos., _tcp.marathon.mesos.) answer NODATA rather
 // than mesos-dns's NXDOMAIN, so resolvers that minimise query names still work.
 //
+// # Serving
+//
+// Server answers over UDP and TCP on one address (listener:port), authoritative
+// (AA) for the domain: NXDOMAIN for a name that does not exist, NOERROR with no
+// answer (NODATA) for a name without records of the type asked, both with the
+// domain's SOA in the authority section so resolvers cache the negative answer
+// for the SOA's minimum TTL. Answers keep the question's case and carry ttl.
+// Multi-record answers are rotated per query, so every task leads in turn. RA is
+// set per recurseon.
+//
+// EDNS0: a UDP answer never exceeds the client's advertised buffer (512 octets
+// without EDNS); what does not fit is cut at a record boundary with TC set, so
+// the client asks again over TCP and gets everything. ANY gets a minimal answer
+// (RFC 8482: one record set: A, else AAAA, else SRV, else the SOA), so it is no
+// amplifier; an optional per-client response rate limit (dnsRateLimit) bounds
+// what any one address can draw.
+//
+// Names outside the domain go to Forwarder: resolvers in order, each within
+// timeout; zoneResolvers by longest matching zone; a truncated upstream answer
+// is fetched again over TCP; REFUSED when externalon is false; and at most
+// MaxInFlight upstream queries at once (SERVFAIL beyond), so a slow upstream
+// cannot exhaust the server or slow the answers for the domain.
+//
+// Tables are immutable. A new snapshot builds a new one (Update reuses what did
+// not change) that is swapped in atomically; a query reads whichever table is
+// current and never waits for a build, and an unchanged snapshot builds nothing.
+// No packet, however malformed, crashes or stalls the server: the handler
+// answers an unparsable query FORMERR (or drops it when not even the header
+// parses), and recovers from a panic (counted) with SERVFAIL.
+//
 // # HTTP
 //
 // NewHTTPHandler serves mesos-dns's /v1 API (version, config, hosts, services,
