@@ -76,6 +76,8 @@ func (t *Table) Update(c *state.Cluster) *Table {
 	if !changed {
 		return t.retarget(c, match)
 	}
+	// The records and nodes kept become the next table's (never appended to
+	// again): room for a few changed tasks, not for a growing cluster.
 	b := &builder{
 		cfg:          t.cfg,
 		zone:         t.zone,
@@ -85,26 +87,38 @@ func (t *Table) Update(c *state.Cluster) *Table {
 		refs:         t.refs,
 		parents:      inc.parents,
 		index:        t.index,
-		entries:      make([]entry, 0, len(inc.entries)+len(inc.entries)/8),
+		entries:      make([]entry, 0, len(inc.entries)+len(inc.entries)/64+256),
 		a6:           slices.Clip(inc.a6), // appended to: never in place
 		infraEntries: inc.infraEntries,
 		infraNodes:   inc.infraNodes,
 		spans:        make([]taskSpan, len(c.Tasks)),
-		tnodes:       make([]uint32, 0, len(inc.tnodes)+len(inc.tnodes)/8),
+		tnodes:       make([]uint32, 0, len(inc.tnodes)+len(inc.tnodes)/64+256),
 	}
 	b.entries = append(b.entries, inc.entries[:inc.infraEntries]...)
 	g := newGenerator(b)
 	g.agentAddrs = agentAddrMap(c)
-	for j := range c.Tasks {
-		if i := match[j]; i >= 0 {
-			sp := inc.spans[i]
-			e0, n0 := uint32(len(b.entries)), uint32(len(b.tnodes))
-			b.entries = append(b.entries, inc.entries[sp.e0:sp.e1]...)
-			b.tnodes = append(b.tnodes, inc.tnodes[sp.n0:sp.n1]...)
-			b.spans[j] = taskSpan{e0: e0, e1: uint32(len(b.entries)), n0: n0, n1: uint32(len(b.tnodes))}
+	for j := 0; j < len(c.Tasks); {
+		if match[j] < 0 {
+			b.spans[j] = g.taskIn(c, &c.Tasks[j])
+			j++
 			continue
 		}
-		b.spans[j] = g.taskIn(c, &c.Tasks[j])
+		// A run of kept tasks that were next to each other in t, records
+		// and nodes too (as a build lays them out): copied at once.
+		k := j + 1
+		for k < len(c.Tasks) && match[k] == match[k-1]+1 &&
+			inc.spans[match[k]].e0 == inc.spans[match[k-1]].e1 && inc.spans[match[k]].n0 == inc.spans[match[k-1]].n1 {
+			k++
+		}
+		first, last := inc.spans[match[j]], inc.spans[match[k-1]]
+		// Offsets move by the difference (modulo 2^32, which the sums undo).
+		de, dn := uint32(len(b.entries))-first.e0, uint32(len(b.tnodes))-first.n0
+		b.entries = append(b.entries, inc.entries[first.e0:last.e1]...)
+		b.tnodes = append(b.tnodes, inc.tnodes[first.n0:last.n1]...)
+		for ; j < k; j++ {
+			sp := inc.spans[match[j]]
+			b.spans[j] = taskSpan{e0: sp.e0 + de, e1: sp.e1 + de, n0: sp.n0 + dn, n1: sp.n1 + dn}
+		}
 	}
 
 	// The names that exist: those of everything but the tasks, those the
@@ -215,9 +229,24 @@ func sameDiscovery(a, b *state.Discovery) bool {
 func (t *Table) matchTasks(c *state.Cluster) (match []int32, changed bool) {
 	old, spans := t.cluster.Tasks, t.inc.spans
 	hadRecords := func(i int) bool { return spans[i].e1 > spans[i].e0 || spans[i].n1 > spans[i].n0 }
+	// Sealed clusters carry their tasks' digests: an equal one is an equal
+	// task (both lists sorted by ID), found without comparing IDs or fields.
+	od, nd := t.cluster.TaskDigests(), c.TaskDigests()
+	digested := od != nil && nd != nil
+	same := func(i, j int) bool {
+		if digested {
+			return od[i] == nd[j]
+		}
+		return sameTask(&old[i], &c.Tasks[j])
+	}
 	match = make([]int32, len(c.Tasks))
 	i := 0
 	for j := range c.Tasks {
+		if digested && i < len(old) && od[i] == nd[j] {
+			match[j] = int32(i)
+			i++
+			continue
+		}
 		nt := &c.Tasks[j]
 		match[j] = -1
 		for i < len(old) && old[i].ID < nt.ID {
@@ -225,7 +254,7 @@ func (t *Table) matchTasks(c *state.Cluster) (match []int32, changed bool) {
 			i++
 		}
 		if i < len(old) && old[i].ID == nt.ID {
-			if sameTask(&old[i], nt) {
+			if same(i, j) {
 				match[j] = int32(i)
 				i++
 				continue

@@ -42,6 +42,13 @@ type ModelCache struct {
 	// the previous model stays the same.
 	prev      *Model
 	prevIndex map[string]bool
+
+	// The latest model built and what it was built from, for a build whose
+	// apps have not changed (a snapshot that changed only what the load
+	// balancer does not read): see same.
+	last        *Model
+	lastDigests []uint64
+	lastPrev    *Model
 }
 
 // NewModelCache returns an empty cache.
@@ -103,6 +110,10 @@ func (mc *ModelCache) Build(apps []state.App, digests []uint64, cfg *Config, ts 
 		mc.cfgKey, mc.ts = key, ts
 		clear(mc.kept)
 		mc.memo = &assemblyMemo{}
+		mc.last = nil
+	}
+	if mc.same(digests, opts) {
+		return mc.last, nil
 	}
 	mc.builds++
 	sel := mc.selectServices(apps, digests, cfg, opts)
@@ -110,7 +121,22 @@ func (mc *ModelCache) Build(apps []state.App, digests []uint64, cfg *Config, ts 
 	if mc.builds%16 == 0 {
 		mc.evict()
 	}
+	mc.last, mc.lastDigests, mc.lastPrev = nil, mc.lastDigests[:0], nil
+	if err == nil && len(opts.Exclude) == 0 && opts.Resolve == nil {
+		mc.last, mc.lastDigests, mc.lastPrev = m, append(mc.lastDigests, digests...), opts.Previous
+	}
 	return m, err
+}
+
+// same reports whether the latest model is the one a build of apps with
+// digests would give: the same apps (digests), config and templates (Build
+// forgets the latest model when they change), no app excluded and no
+// resolver (whose answers may change), and the same previous model where it
+// counts (--health-check). A model is read-only, so it is returned as is:
+// the syncer then finds nothing to change at once.
+func (mc *ModelCache) same(digests []uint64, opts *BuildOptions) bool {
+	return mc.last != nil && len(opts.Exclude) == 0 && opts.Resolve == nil && opts.Previous == mc.lastPrev &&
+		slices.Equal(digests, mc.lastDigests)
 }
 
 // AppDigests returns state.AppDigest of each app.

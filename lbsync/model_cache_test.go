@@ -410,3 +410,55 @@ func TestKeptOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestModelCacheSameAppsSameModel: a build of apps whose digests are those
+// of the latest build gives that model itself (a snapshot that changed only
+// what the load balancer does not read costs no build), unless apps are
+// excluded, a resolver is given, the previous model (with --health-check),
+// the config or the templates differ; any changed app builds anew.
+func TestModelCacheSameAppsSameModel(t *testing.T) {
+	apps := genApps(30, 3)
+	cfg := DefaultConfig()
+	cfg.Groups = []string{"*"}
+	ts := mustTemplates(t, cfg, "", nil)
+	cache := NewModelCache()
+	build := func(apps []state.App, cfg *Config, ts *Templates, opts *BuildOptions) *Model {
+		t.Helper()
+		m, err := cache.Build(apps, nil, cfg, ts, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	first := build(apps, cfg, ts, nil)
+	if build(slices.Clone(apps), cfg, ts, &BuildOptions{Previous: first}) != first {
+		t.Error("the same apps (another slice) made a new model")
+	}
+	if build(apps, cfg, ts, &BuildOptions{Exclude: map[string]bool{apps[0].ID: true}}) == first {
+		t.Error("a build excluding an app gave the full model")
+	}
+	m := build(apps, cfg, ts, nil)
+	if build(apps, cfg, ts, &BuildOptions{Resolve: func(string) (netip.Addr, bool) { return netip.Addr{}, false }}) == m {
+		t.Error("a build with a resolver was taken as the same")
+	}
+	m = build(apps, cfg, ts, nil)
+	apps[4].Tasks = slices.Clone(apps[4].Tasks)
+	apps[4].Tasks[0].Ports = []int{apps[4].Tasks[0].Ports[0] + 1} // in place, same slice
+	changed := build(apps, cfg, ts, nil)
+	if changed == m {
+		t.Fatal("a changed app gave the previous model")
+	}
+	compareModels(t, "after a change in place", changed, mustBuild(t, apps, cfg, ts, nil))
+	if build(apps, cfg, mustTemplates(t, cfg, "", map[string]string{"HAPROXY_BACKEND_HEAD": "backend {backend}\n  balance roundrobin\n  mode {mode}\n"}), nil) == changed {
+		t.Error("new templates gave the previous model")
+	}
+	hc := *cfg
+	hc.HealthCheck = true
+	m1 := build(apps, &hc, ts, &BuildOptions{Previous: changed})
+	if build(apps, &hc, ts, &BuildOptions{Previous: changed}) != m1 {
+		t.Error("--health-check, same previous model: a new model")
+	}
+	if build(apps, &hc, ts, &BuildOptions{Previous: m1}) == m1 {
+		t.Error("--health-check, another previous model: taken as the same")
+	}
+}

@@ -169,7 +169,14 @@ func (s *Syncer) process(ctx context.Context) error {
 			return s.opts.Build(snap, &BuildOptions{Previous: previous, Exclude: ex})
 		}
 		var res ApplyResult
-		res, err = s.applier.apply(ctx, model, rebuild, force)
+		if model == previous && len(force) == 0 && !s.applier.diskStale {
+			// The build gave back the model HAProxy runs (ModelBuilder's
+			// cache: nothing the load balancer reads changed, e.g. a Mesos
+			// view in Marathon mode): nothing to plan, render or write.
+			res.Via = "none"
+		} else {
+			res, err = s.applier.apply(ctx, model, rebuild, force)
+		}
 		s.m.checks.Add(float64(res.Checks))
 		var took time.Duration
 		if !res.Reached.IsZero() {

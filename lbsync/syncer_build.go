@@ -18,6 +18,10 @@ import (
 // change reach HAProxy quickly with thousands of apps.
 func ModelBuilder(cfg *Config, templates func() *Templates, resolve func(string) (netip.Addr, bool)) BuildFunc {
 	cache := NewModelCache()
+	// Apps derived from the Mesos view (no Marathon source) are derived
+	// incrementally too: the event stream publishes a view per task change.
+	mesosApps := state.NewMesosApps()
+	linger := newAppLinger(cfg.AppLinger)
 	// The apps and digests of the latest snapshot: the rebuilds of one
 	// snapshot (apps left out after a failed validation) do not derive them
 	// again.
@@ -34,11 +38,17 @@ func ModelBuilder(cfg *Config, templates func() *Templates, resolve func(string)
 		}
 		mu.Lock()
 		if snap != last || snap == nil {
-			last, apps = snap, SnapshotApps(snap)
-			if snap != nil && snap.Apps != nil && len(snap.Apps.AppDigests) == len(apps) {
-				digests = snap.Apps.AppDigests // the Marathon source's, from Seal
-			} else {
-				digests = AppDigests(apps)
+			last = snap
+			switch {
+			case snap != nil && snap.Apps == nil && snap.Cluster != nil:
+				apps, digests = linger.Apply(mesosApps.Apps(snap.Cluster)) // SnapshotApps, incrementally
+			default:
+				apps = SnapshotApps(snap)
+				if snap != nil && snap.Apps != nil && len(snap.Apps.AppDigests) == len(apps) {
+					digests = snap.Apps.AppDigests // the Marathon source's, from Seal
+				} else {
+					digests = AppDigests(apps)
+				}
 			}
 		}
 		a, d := apps, digests

@@ -38,6 +38,11 @@ const (
 	DefaultMaxBatch = 10000
 )
 
+// maxFollowerWait bounds how long the stream waits for a record whose first
+// bytes came with the one before it before publishing without it: a record
+// cut across network packets should not hold the view back for long.
+const maxFollowerWait = 5 * time.Millisecond
+
 // defaultHeartbeat is Mesos's heartbeat interval, for a SUBSCRIBED that names
 // none.
 const defaultHeartbeat = 15 * time.Second
@@ -470,6 +475,9 @@ type mesosStreamItem struct {
 	e   *master.Event
 	typ string
 	err error
+	// more: bytes of the next record had arrived already when this one was
+	// decoded (the master sent them together).
+	more bool
 }
 
 // follow reads the stream from addr until it fails, keeping the model and
@@ -524,6 +532,11 @@ func (s *MesosStream) follow(ctx context.Context, sink Sink, body io.ReadCloser,
 	timeout := s.cfg.StateTimeout
 	watchdog := time.NewTimer(timeout)
 	defer watchdog.Stop()
+	// follower bounds the wait for a record that arrived with the one before
+	// it (see mesosStreamItem.more).
+	follower := time.NewTimer(time.Hour)
+	follower.Stop()
+	defer follower.Stop()
 
 	var last *Cluster
 	publish := func(n int) {
@@ -666,6 +679,20 @@ func (s *MesosStream) follow(ctx context.Context, sink Sink, body io.ReadCloser,
 					continue
 				default:
 				}
+				if it.more {
+					// The next record came with this one (a task's
+					// TASK_ADDED and its TASK_RUNNING, say): apply it
+					// too rather than publish a view it replaces at once.
+					// Its bytes are here; only decoding them is left.
+					follower.Reset(maxFollowerWait)
+					select {
+					case it = <-items:
+						follower.Stop()
+						continue
+					case <-follower.C:
+					case <-ctx.Done():
+					}
+				}
 				break
 			}
 			if !watchdog.Stop() {
@@ -696,6 +723,7 @@ func (s *MesosStream) read(ctx context.Context, r io.Reader, items chan<- mesosS
 		rec, err := rr.next()
 		var it mesosStreamItem
 		if err == nil {
+			it.more = rr.buffered() > 0
 			it.e, it.typ, err = decodeEventGuarded(rec)
 		}
 		it.err = err

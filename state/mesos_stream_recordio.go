@@ -79,6 +79,10 @@ func (rr *recordIOReader) next() ([]byte, error) {
 	return rec, nil
 }
 
+// buffered returns how many bytes of the stream have been read but not yet
+// returned as records.
+func (rr *recordIOReader) buffered() int { return rr.r.Buffered() }
+
 // decodeEvent decodes one JSON event record. An event of a type this mesos-go
 // does not know (a newer master's) is skipped: it returns nil and the type's
 // name. A record that is not an event object is an error.

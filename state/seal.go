@@ -25,7 +25,8 @@ func (c *Cluster) Seal() *Cluster {
 // given taskDigest of each task (in order) where known: ds[i] != 0 is trusted
 // to be taskDigest(&c.Tasks[i]), a zero or missing one is computed. Sources
 // that keep their tasks between views (the event stream) digest only the tasks
-// that changed.
+// that changed. The cluster keeps ds (filled in) as its taskDigests when it
+// has one per task; the caller must not change it afterwards.
 func (c *Cluster) sealTasksDigested(ds []uint64) *Cluster {
 	slices.SortFunc(c.Agents, func(a, b Agent) int { return cmp.Compare(a.ID, b.ID) })
 	slices.SortFunc(c.Frameworks, func(a, b Framework) int { return cmp.Compare(a.ID, b.ID) })
@@ -37,8 +38,20 @@ func (c *Cluster) sealTasksDigested(ds []uint64) *Cluster {
 	for i := range c.Frameworks {
 		c.frameworkIndex[c.Frameworks[i].ID] = i
 	}
-	c.Digest = c.digest(ds)
+	c.Digest, c.taskDigests = c.digest(ds)
 	return c
+}
+
+// TaskDigests returns, for each of c.Tasks in order, a digest of its
+// content: equal digests (within a process) mean equal tasks. It is nil when
+// c was not sealed. Consumers that keep something per task (the DNS table,
+// MesosApps) use them to tell the tasks that changed between two views
+// without comparing them field by field. The slice is read-only.
+func (c *Cluster) TaskDigests() []uint64 {
+	if len(c.taskDigests) != len(c.Tasks) {
+		return nil
+	}
+	return c.taskDigests
 }
 
 // digester writes values into a maphash with separators, so that ("ab","c") and
@@ -92,8 +105,9 @@ func (d *digester) master(m Master) {
 }
 
 // digest combines the digest of everything but the tasks with each task's
-// taskDigest, taken from ds where given (see sealTasksDigested).
-func (c *Cluster) digest(ds []uint64) uint64 {
+// taskDigest, taken from ds where given (see sealTasksDigested). It returns
+// the tasks' digests too: ds, filled in, when it has one per task.
+func (c *Cluster) digest(ds []uint64) (uint64, []uint64) {
 	var d digester
 	d.h.SetSeed(digestSeed)
 	d.master(c.Leader)
@@ -131,18 +145,22 @@ func (c *Cluster) digest(ds []uint64) uint64 {
 		d.num(b2u(f.Active))
 	}
 	d.num(uint64(len(c.Tasks)))
+	all := ds
+	if len(all) != len(c.Tasks) {
+		all = make([]uint64, len(c.Tasks))
+		copy(all, ds)
+	}
 	var td digester
 	for i := range c.Tasks {
-		var x uint64
-		if i < len(ds) {
-			x = ds[i]
+		if all[i] == 0 {
+			all[i] = td.task(&c.Tasks[i])
 		}
-		if x == 0 {
-			x = td.task(&c.Tasks[i])
-		}
-		d.num(x)
+		d.num(all[i])
 	}
-	return d.h.Sum64()
+	if len(all) == 0 {
+		all = nil
+	}
+	return d.h.Sum64(), all
 }
 
 // taskDigest identifies one task's content; never zero.

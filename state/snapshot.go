@@ -56,6 +56,10 @@ type Cluster struct {
 
 	agentIndex     map[string]int
 	frameworkIndex map[string]int
+	// taskDigests are taskDigest of each of Tasks, in order, set by Seal:
+	// consumers that derive something per task (MesosApps) tell the tasks
+	// that changed between two views without hashing them again.
+	taskDigests []uint64
 }
 
 // Master is a Mesos master.

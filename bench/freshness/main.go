@@ -19,6 +19,10 @@
 //	poll      DNS and LB from /master/state every -refresh seconds, LB
 //	          from Marathon polling when -lb-marathon is set
 //
+// -pin D:B runs discovery and HAProxy on CPUs D and this process (the
+// simulator and the prober) on CPUs B (taskset), so that the bench does not
+// take the daemon's CPU; the figures are still what a probe sees.
+//
 // See run.sh and README.md for the figures and the commands behind them.
 package main
 
@@ -59,6 +63,7 @@ type options struct {
 	keep        bool
 	trace       string
 	lbProbe     bool
+	pin         string
 }
 
 func main() {
@@ -76,6 +81,7 @@ func main() {
 	flag.BoolVar(&o.keep, "keep", false, "keep the work directory (discovery's log, HAProxy's config)")
 	flag.BoolVar(&o.lbProbe, "lb-probe", true, "probe HAProxy after each start (false: DNS only, to see what probing HAProxy every millisecond costs the DNS figures)")
 	flag.StringVar(&o.trace, "trace", "", "write each change's times to this CSV file (kind, change began, DNS answered with it, that question sent; Unix ns)")
+	flag.StringVar(&o.pin, "pin", "", "CPUS:CPUS — run discovery (and HAProxy, its child) on the first CPU list and this process (the simulator and the prober) on the second, e.g. 0:1 (taskset lists)")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "freshness:", err)
@@ -144,6 +150,18 @@ func run(o options) error {
 	}
 	defer logf.Close()
 	cmd := exec.Command(o.discovery, args...)
+	if o.pin != "" {
+		daemonCPUs, benchCPUs, ok := strings.Cut(o.pin, ":")
+		if !ok || daemonCPUs == "" || benchCPUs == "" {
+			return fmt.Errorf("-pin %q: want DAEMON_CPUS:BENCH_CPUS, e.g. 0:1", o.pin)
+		}
+		if err := pinSelf(benchCPUs); err != nil {
+			return err
+		}
+		// taskset execs discovery: the pid is discovery's.
+		cmd = exec.Command("taskset", append([]string{"-c", daemonCPUs, o.discovery}, args...)...)
+		fmt.Printf("pinned: discovery and HAProxy on CPUs %s, the simulator and the prober on CPUs %s\n", daemonCPUs, benchCPUs)
+	}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // HAProxy is its child: stop both
 	if err := cmd.Start(); err != nil {
@@ -324,6 +342,16 @@ func runQueueWait(pid int) time.Duration {
 		}
 	}
 	return total
+}
+
+// pinSelf restricts this process's threads (the simulator and the prober)
+// to cpus, a taskset list.
+func pinSelf(cpus string) error {
+	out, err := exec.Command("taskset", "-a", "-p", "-c", cpus, strconv.Itoa(os.Getpid())).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("pinning the bench to CPUs %s: %v: %s", cpus, err, out)
+	}
+	return nil
 }
 
 // loadAvg returns the 1-minute load average.

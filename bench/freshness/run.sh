@@ -6,6 +6,7 @@
 #
 #   bench/freshness/run.sh                  # stream, marathon, then poll (refresh 5 s)
 #   bench/freshness/run.sh stream -changes 400
+#   bench/freshness/run.sh stream -pin 0:1      # discovery+HAProxy on CPU 0, the bench on CPU 1
 set -eu
 cd "$(dirname "$0")/../.."
 command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || { echo "haproxy is not installed" >&2; exit 2; }

@@ -124,6 +124,11 @@ type Master struct {
 	hugeLen  bool
 	perPath  map[string]int64
 
+	// unwritten is the operator API's truth when doc lags it: mutations
+	// write it back when the document is next read (docLocked), not each
+	// time (a rewrite of a 10,000-task document costs milliseconds).
+	unwritten *truth
+
 	requests atomic.Int64
 	bytes    atomic.Int64
 }
@@ -316,14 +321,25 @@ func (m *Master) SetState(doc []byte) error {
 	defer m.mu.Unlock()
 	m.doc = d
 	m.body = nil
+	m.unwritten = nil // the truth parses the new document (truth.sync)
 	return nil
+}
+
+// docLocked returns the document, brought up to date with the operator API's
+// mutations. Callers hold m.mu.
+func (m *Master) docLocked() map[string]json.RawMessage {
+	if m.unwritten != nil {
+		m.unwritten.writeBack(m.doc)
+		m.unwritten = nil
+	}
+	return m.doc
 }
 
 // EditState decodes the current document, lets edit change it, and serves the
 // result from then on. It is how tests add, remove and move tasks.
 func (m *Master) EditState(edit func(doc map[string]any) error) error {
 	m.mu.Lock()
-	raw, err := json.Marshal(m.doc)
+	raw, err := json.Marshal(m.docLocked())
 	m.mu.Unlock()
 	if err != nil {
 		return err
@@ -516,8 +532,9 @@ func (m *Master) render(leader string) []byte {
 	if m.body != nil && m.mode != StaleFollower {
 		return m.body
 	}
-	d := make(map[string]json.RawMessage, len(m.doc)+4)
-	for k, v := range m.doc {
+	doc := m.docLocked()
+	d := make(map[string]json.RawMessage, len(doc)+4)
+	for k, v := range doc {
 		d[k] = v
 	}
 	str := func(s string) json.RawMessage { b, _ := json.Marshal(s); return b }

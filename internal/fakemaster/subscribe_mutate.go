@@ -21,8 +21,8 @@ var terminalStates = map[string]bool{
 }
 
 // Tx makes several changes at once: their events go out back to back, and the
-// state document is rewritten once (a mutation costs a rewrite of the whole
-// document, which makes thousands of single mutations on a big cluster slow).
+// state document is rewritten once, when it is next read (a rewrite of the
+// whole document costs milliseconds on a big cluster).
 type Tx struct {
 	a  *OperatorAPI
 	tr *truth
@@ -37,7 +37,7 @@ func (a *OperatorAPI) Batch(f func(tx *Tx) error) error {
 		return err
 	}
 	err := f(&Tx{a: a, tr: &a.truth})
-	a.truth.writeBack(a.m.doc)
+	a.m.unwritten = &a.truth // written back when the document is read
 	a.m.body = nil
 	return err
 }
