@@ -169,7 +169,8 @@ func run(o options) error {
 	}
 	defer stop(cmd)
 
-	p := &prober{dnsAddr: net.JoinHostPort("127.0.0.1", strconv.Itoa(dnsPort)), portBase: o.portBase}
+	p := &prober{dnsAddr: net.JoinHostPort("127.0.0.1", strconv.Itoa(dnsPort)), portBase: o.portBase,
+		statsSock: filepath.Join(dir, "stats.sock")}
 	tr := c.Truth()
 	first := tr.Apps[0]
 	ready := time.Now()
@@ -188,7 +189,7 @@ func run(o options) error {
 	cpu0, load0 := cpuUse(cmd.Process.Pid), loadAvg()
 	t0 := time.Now()
 
-	var dnsStart, dnsKill, lbStart []time.Duration
+	var dnsStart, dnsKill, lbStart, lbKill []time.Duration
 	var trace strings.Builder
 	for i := range o.changes {
 		// A start then a kill on each app in turn: apps keep their size however
@@ -233,11 +234,34 @@ func run(o options) error {
 			if err != nil {
 				return err
 			}
-			seen, err := p.until(o.timeout, func() bool { return !p.dnsHasAddr(app, victim.Addr()) })
-			if err != nil {
+			at := ch.At
+			if o.mode == "marathon" {
+				at = ch.MarathonAt
+			}
+			var wg sync.WaitGroup
+			var seen, lbSeen time.Time
+			var dnsErr, lbErr error
+			wg.Add(2)
+			go func() {
+				defer wg.Done()
+				seen, dnsErr = p.until(o.timeout, func() bool { return !p.dnsHasAddr(app, victim.Addr()) })
+			}()
+			go func() {
+				defer wg.Done()
+				if o.lbProbe {
+					// Routed away: HAProxy's server for the task is draining, in
+					// maintenance or gone (a new connection can no longer reach it).
+					lbSeen, lbErr = p.until(o.timeout, func() bool { return !p.lbServerReady(app, victim.Addr()) })
+				}
+			}()
+			wg.Wait()
+			if err := errors.Join(dnsErr, lbErr); err != nil {
 				return fmt.Errorf("change %d (kill %s): %w", i, victim.ID, err)
 			}
 			dnsKill = append(dnsKill, ch.Latency(seen))
+			if o.lbProbe {
+				lbKill = append(lbKill, lbSeen.Sub(at))
+			}
 			fmt.Fprintf(&trace, "kill,%d,%d,%d\n", ch.At.UnixNano(), seen.UnixNano(), p.lastSent().UnixNano())
 		}
 	}
@@ -256,6 +280,7 @@ func run(o options) error {
 	fmt.Printf("  %-34s %s\n", "task started → DNS lists it", summary(dnsStart))
 	fmt.Printf("  %-34s %s\n", "task killed → DNS drops it", summary(dnsKill))
 	fmt.Printf("  %-34s %s\n", "task started → HAProxy routes to it", summary(lbStart))
+	fmt.Printf("  %-34s %s\n", "task killed → HAProxy routes away", summary(lbKill))
 	fmt.Printf("  master: %.0f requests/min, %.0f bytes/min (%d requests, %d bytes in %v)\n",
 		perMin(reqs), perMin(bytes), reqs, bytes, elapsed.Round(time.Millisecond))
 	if o.mode == "marathon" {
@@ -396,8 +421,9 @@ func stop(cmd *exec.Cmd) {
 
 // prober asks DNS and HAProxy what they serve.
 type prober struct {
-	dnsAddr  string
-	portBase int
+	dnsAddr   string
+	portBase  int
+	statsSock string // HAProxy's worker stats socket
 
 	mu   sync.Mutex // one DNS query at a time on conn
 	conn net.Conn
@@ -539,6 +565,36 @@ func (p *prober) routesTo(a sim.App, taskID string, tries int) bool {
 		resp.Body.Close()
 		if resp.Header.Get("X-Task-Id") == taskID {
 			return true
+		}
+	}
+	return false
+}
+
+// lbServerReady reports whether HAProxy has a server at addr in the app's
+// backend that takes new connections: operational and in no admin state
+// (drain, maintenance). It asks "show servers state BACKEND" on the stats
+// socket; an unanswered question counts as ready (not yet routed away).
+func (p *prober) lbServerReady(a sim.App, addr netip.AddrPort) bool {
+	backend := strings.ReplaceAll(strings.Trim(a.ID, "/"), "/", "_") + "_" + strconv.Itoa(a.ServicePort)
+	conn, err := net.DialTimeout("unix", p.statsSock, time.Second)
+	if err != nil {
+		return true
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(2 * time.Second))
+	if _, err := io.WriteString(conn, "show servers state "+backend+"\n"); err != nil {
+		return true
+	}
+	out, err := io.ReadAll(conn)
+	if err != nil || !strings.Contains(string(out), backend) {
+		return true
+	}
+	host, port := addr.Addr().String(), strconv.Itoa(int(addr.Port()))
+	for _, line := range strings.Split(string(out), "\n") {
+		// be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state … srv_port (19th)
+		f := strings.Fields(line)
+		if len(f) > 18 && f[1] == backend && f[4] == host && f[18] == port {
+			return f[5] != "0" && f[6] == "0"
 		}
 	}
 	return false
