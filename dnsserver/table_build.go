@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"slices"
 	"time"
+	"unsafe"
 
 	"github.com/miekg/dns"
 
@@ -79,10 +80,13 @@ type recorder interface {
 
 func newBuilder(cfg Config, c *state.Cluster) *builder {
 	zone := cfg.Zone()
-	hint := 64
+	hint, infra, uses, entries := 64, 64, 0, 0
 	if c != nil {
-		hint += 3*len(c.Tasks) + len(c.Agents) + len(c.Frameworks)
+		infra += len(c.Agents) + len(c.Frameworks)
+		hint += 3*len(c.Tasks) + infra
+		uses, entries = taskHints(c)
 	}
+	entries += 4 * infra // everything but the tasks
 	b := &builder{
 		cfg:     cfg,
 		zone:    zone,
@@ -90,11 +94,59 @@ func newBuilder(cfg Config, c *state.Cluster) *builder {
 		arena:   make([]byte, 0, 48*hint),
 		refs:    make([]nameRef, 0, hint),
 		index:   newNameIndex(hint),
-		entries: make([]entry, 0, 4*hint),
+		entries: make([]entry, 0, entries+entries/16),
 		parents: make([]uint32, 0, hint),
+		tnodes:  make([]uint32, 0, uses),
 	}
 	b.node([]byte(zone))
 	return b
+}
+
+// taskHints is about how many nodes the tasks of c use (tnodes) and how many
+// records they get (entries), counted as generate counts them. Per running
+// task: six shared and canonical names, and either the two framework SRV names
+// (no DiscoveryInfo) or per DiscoveryInfo port one per protocol (tcp and udp
+// when it names none), twice when the port has a name; records: an A for the task's and one for its agent's address
+// under two names each, SRV records for each port resource under two names
+// (four without DiscoveryInfo) and for each DiscoveryInfo port under each of
+// its names. Tasks with an IPv6 address too, several agent addresses or legacy
+// names need more, and get them by append. Growing both by append from a
+// guess instead would copy them (and leave the copies to the collector) at
+// 100,000 tasks; guessing high would keep the slack for as long as the table.
+func taskHints(c *state.Cluster) (nodes, entries int) {
+	for i := range c.Tasks {
+		t := &c.Tasks[i]
+		if t.State != state.TaskRunning {
+			continue
+		}
+		hasDI := t.Discovery != nil && t.Discovery.Name != ""
+		ports := 0
+		for _, r := range t.Ports {
+			if r.Begin <= r.End && r.Begin <= 0xffff {
+				ports += int(min(r.End, 0xffff)-r.Begin) + 1
+			}
+		}
+		nodes += 6
+		entries += 4
+		if !hasDI {
+			nodes += 2
+			entries += 4 * ports
+			continue
+		}
+		entries += 2 * ports
+		for _, p := range t.Discovery.Ports {
+			k := 2 // tcp and udp
+			if p.Protocol != "" {
+				k = 1
+			}
+			if p.Name != "" {
+				k *= 2 // and again prefixed with the name
+			}
+			nodes += k
+			entries += k
+		}
+	}
+	return nodes, entries
 }
 
 // nameOf returns node idx's name as a string (allocates: enumeration only).
@@ -344,18 +396,21 @@ func (b *builder) table(nodes []node, a4 [][4]byte, a6 [][16]byte, srv []srvTarg
 	return t
 }
 
-// arenaString returns the arena for a table: the borrowed one as it is.
+// arenaString returns the arena for a table: the borrowed one as it is, or the
+// builder's without a copy (the builder is done with it: nothing appends to the
+// arena once the table is made, so the string's bytes never change).
 func (b *builder) arenaString() string {
 	if b.borrowed {
 		return b.base
 	}
-	return string(b.arena)
+	return unsafe.String(unsafe.SliceData(b.arena), len(b.arena))
 }
 
-// shrink returns s[:n], copied to a right-sized array when that saves memory.
+// shrink returns s[:n], copied to a right-sized array when that saves much
+// memory: a copy costs as much again until the collector frees s.
 func shrink[T any](s []T, n int) []T {
-	if n == len(s) {
-		return s
+	if n >= len(s)-len(s)/8 {
+		return s[:n:n]
 	}
 	out := make([]T, n)
 	copy(out, s)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -137,16 +138,25 @@ func (s *FileSource) Run(ctx context.Context, sink Sink) error {
 // load reads and decodes the file and hands on the result. Unless force is set, a
 // file that looks unchanged (same file, size and modification time) is not read
 // again; a file whose content is unchanged is never decoded again.
+//
+// The file is read twice, never held whole: once to hash it, and if it
+// changed, once more as it is decoded. Should it change in between, the hash is
+// of the older content and the change's own event decodes the file once more.
 func (s *FileSource) load(sink Sink, last *fileVersion, force bool) {
 	info, err := os.Stat(s.path)
 	if err == nil && !force && last.info != nil && sameFileVersion(last.info, info) {
 		return
 	}
-	var data []byte
+	var sum uint64
 	if err == nil {
-		data, err = os.ReadFile(s.path)
+		sum, err = hashFile(s.path)
 	}
-	if err != nil {
+	var c *Cluster
+	if err == nil && (last.info == nil || sum != last.sum) {
+		c, err = s.decodeFile()
+	}
+	var notState *fileDecodeError
+	if err != nil && !errors.As(err, &notState) {
 		err = fmt.Errorf("reading state file: %w", err)
 		if last.info == nil && last.failure == err.Error() {
 			return
@@ -155,20 +165,76 @@ func (s *FileSource) load(sink Sink, last *fileVersion, force bool) {
 		s.fail(sink, err)
 		return
 	}
-	sum := maphash.Bytes(fileSeed, data)
 	if last.info != nil && sum == last.sum {
 		last.info = info
 		return
 	}
 	*last = fileVersion{info: info, sum: sum}
-	c, err := DecodeMesosState(data, FetchMeta{Source: s.Name(), FetchedAt: time.Now(), Masters: s.masters})
 	if err != nil {
 		last.failure = err.Error()
-		s.fail(sink, fmt.Errorf("reading state file %s: %w", s.path, err))
+		s.fail(sink, fmt.Errorf("reading state file %s: %w", s.path, notState.err))
 		return
 	}
 	s.log.Info("state file loaded", "agents", len(c.Agents), "frameworks", len(c.Frameworks), "tasks", len(c.Tasks))
 	sink.PublishCluster(c)
+}
+
+// fileDecodeError is a state file that was read but is not a state.
+type fileDecodeError struct{ err error }
+
+func (e *fileDecodeError) Error() string { return e.err.Error() }
+
+// decodeFile decodes the state file as it reads it. An error reading the file
+// is returned as it is; one decoding it as a *fileDecodeError.
+func (s *FileSource) decodeFile() (*Cluster, error) {
+	f, err := os.Open(s.path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	meta := FetchMeta{Source: s.Name(), Masters: s.masters}
+	if info, err := f.Stat(); err == nil {
+		meta.Size = info.Size()
+	}
+	rd := &errRecorder{r: f}
+	c, err := DecodeMesosStateFrom(rd, meta)
+	switch {
+	case rd.err != nil:
+		return nil, rd.err
+	case err != nil:
+		return nil, &fileDecodeError{err}
+	}
+	c.FetchedAt = time.Now() // outside the digest: the read ended just now
+	return c, nil
+}
+
+// hashFile hashes the content of the file at path.
+func hashFile(path string) (uint64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	var h maphash.Hash
+	h.SetSeed(fileSeed)
+	if _, err := io.Copy(&h, f); err != nil {
+		return 0, err
+	}
+	return h.Sum64(), nil
+}
+
+// errRecorder keeps the first error other than io.EOF that reading r gave.
+type errRecorder struct {
+	r   io.Reader
+	err error
+}
+
+func (e *errRecorder) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && err != io.EOF && e.err == nil {
+		e.err = err
+	}
+	return n, err
 }
 
 func (s *FileSource) fail(sink Sink, err error) {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"testing/iotest"
 )
 
 // readBody without a Content-Length reads through pooled chunks: bodies of every
@@ -32,5 +33,58 @@ func TestReadBodyWithoutLength(t *testing.T) {
 	resp = &http.Response{ContentLength: 10, Body: io.NopCloser(strings.NewReader(strings.Repeat("z", 11)))}
 	if _, err := readBody(resp, 100); err == nil {
 		t.Fatal("a body longer than its Content-Length was accepted")
+	}
+}
+
+// stateBody reads what readBody would accept, byte for byte, and fails where
+// readBody fails: over the limit, longer or shorter than the Content-Length,
+// or on a read error, which it keeps for the caller.
+func TestStateBody(t *testing.T) {
+	broken := errors.New("connection reset")
+	tests := []struct {
+		name   string
+		body   io.Reader
+		length int64
+		limit  int64
+		want   string // "" for success
+		is     error
+	}{
+		{"no length", strings.NewReader("hello"), -1, 5, "", nil},
+		{"exact length", strings.NewReader("hello"), 5, 5, "", nil},
+		{"empty", strings.NewReader(""), -1, 5, "", nil},
+		{"over the limit", strings.NewReader("hello!"), -1, 5, "byte limit", errBodyTooLarge},
+		{"length over the limit", strings.NewReader("hello!"), 6, 5, "Content-Length 6 exceeds", errBodyTooLarge},
+		{"longer than its length", strings.NewReader("hello!"), 5, 10, "longer than its Content-Length", nil},
+		{"shorter than its length", strings.NewReader("hell"), 5, 10, "after 4 of 5 bytes", io.ErrUnexpectedEOF},
+		{"read error", iotest.TimeoutReader(strings.NewReader("hello")), -1, 10, "reading body after", iotest.ErrTimeout},
+		{"read error with length", &errAfter{strings.NewReader("hel"), broken}, 5, 10, "after 3 of 5 bytes", broken},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp := &http.Response{ContentLength: tt.length, Body: io.NopCloser(tt.body)}
+			body, err := openStateBody(resp, tt.limit)
+			var got []byte
+			if err == nil {
+				got, err = io.ReadAll(iotest.OneByteReader(body))
+				if body.err != err && err != nil {
+					t.Errorf("kept error %v, read error %v", body.err, err)
+				}
+				if int(body.n) < len(got) {
+					t.Errorf("counted %d bytes, read %d", body.n, len(got))
+				}
+			}
+			if tt.want == "" {
+				if err != nil || string(got) != "hello" && len(got) != 0 {
+					t.Fatalf("got %q, %v", got, err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error %v, want one containing %q", err, tt.want)
+			}
+			if tt.is != nil && !errors.Is(err, tt.is) {
+				t.Errorf("error %v is not %v", err, tt.is)
+			}
+		})
 	}
 }

@@ -203,3 +203,77 @@ func readBody(resp *http.Response, limit int64) ([]byte, error) {
 	}
 	return buf, nil
 }
+
+// stateBody reads a response body as a decoder consumes it, with readBody's
+// limits: at most limit bytes, and exactly the Content-Length when there is
+// one. It counts the bytes read and keeps the first error, so that a caller can
+// tell a body that could not be read (err) from one that was read but is not a
+// state.
+type stateBody struct {
+	r      io.Reader
+	left   int64 // bytes that may still be read before the limit is checked
+	length int64 // the Content-Length, or -1
+	limit  int64
+	n      int64
+	err    error
+}
+
+// openStateBody checks resp's Content-Length against limit and returns a
+// reader of its body.
+func openStateBody(resp *http.Response, limit int64) (*stateBody, error) {
+	if resp.ContentLength > limit {
+		return nil, fmt.Errorf("%w: Content-Length %d exceeds the %d byte limit", errBodyTooLarge, resp.ContentLength, limit)
+	}
+	left := limit
+	if resp.ContentLength >= 0 {
+		left = resp.ContentLength
+	}
+	return &stateBody{r: resp.Body, left: left, length: resp.ContentLength, limit: limit}, nil
+}
+
+func (b *stateBody) Read(p []byte) (int, error) {
+	if b.err != nil {
+		return 0, b.err
+	}
+	if b.left == 0 {
+		// All that may be read has been: anything more is an error.
+		var extra [1]byte
+		m, err := 0, error(nil)
+		for range 100 { // a Read may return nothing and no error
+			if m, err = b.r.Read(extra[:]); m > 0 || err != nil {
+				break
+			}
+		}
+		switch {
+		case m > 0 && b.length >= 0:
+			b.err = fmt.Errorf("body longer than its Content-Length %d", b.length)
+		case m > 0:
+			b.err = fmt.Errorf("%w: more than the %d byte limit", errBodyTooLarge, b.limit)
+		case err == nil || err == io.EOF:
+			return 0, io.EOF
+		default:
+			b.err = fmt.Errorf("reading body after %d bytes: %w", b.n, err)
+		}
+		return 0, b.err
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.r.Read(p)
+	b.n += int64(n)
+	b.left -= int64(n)
+	switch {
+	case err == io.EOF && b.length >= 0 && b.n < b.length:
+		b.err = fmt.Errorf("reading body after %d of %d bytes: %w", b.n, b.length, io.ErrUnexpectedEOF)
+	case err != nil && err != io.EOF:
+		if b.length >= 0 {
+			b.err = fmt.Errorf("reading body after %d of %d bytes: %w", b.n, b.length, err)
+		} else {
+			b.err = fmt.Errorf("reading body after %d bytes: %w", b.n, err)
+		}
+	}
+	if b.err != nil {
+		return n, b.err
+	}
+	return n, err
+}

@@ -3,6 +3,7 @@ package state
 import (
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net/netip"
 	"slices"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unsafe"
 )
 
 // FetchMeta is what a source knows about a fetch besides the document itself.
@@ -21,7 +23,22 @@ type FetchMeta struct {
 	// Masters are the masters the source knows of (static list, ZooKeeper), in
 	// order; they become Cluster.Masters.
 	Masters []Master
+	// Size is the document's size in bytes when the source knows it ahead
+	// (Content-Length, file size), else 0. DecodeMesosStateFrom sizes its task
+	// slice from it and the size of the first tasks, so that the tasks of a
+	// large first state are not decoded into chunks and then copied together.
+	Size int64
+	// MaxDecoded bounds the memory the decoded agents, frameworks and tasks may
+	// take (approximately: their structs, and the room slices grow into); 0
+	// means no bound. Sources set it to maxStateBytes: decoding from a stream,
+	// a document of small objects under the byte limit could otherwise decode
+	// into many times its size ({"id":"x"} is 10 bytes, a Task 240).
+	MaxDecoded int64
 }
+
+// ErrStateTooLarge is returned when decoding a state would take more memory
+// than FetchMeta.MaxDecoded.
+var ErrStateTooLarge = errors.New("state too large")
 
 // ErrNoLeader is returned for a state document that names no leading master: a
 // master that has not been elected (or lost its leader) serves such a document,
@@ -62,8 +79,41 @@ var (
 // JSON, is truncated, is not an object, or has a known field of the wrong type is
 // an error: a source keeps its last good view rather than publish an empty one.
 func DecodeMesosState(data []byte, meta FetchMeta) (*Cluster, error) {
-	d := mesosDecoder{r: jsonReader{data: data}, tasks: newTaskSlice()}
-	if err := d.document(); err != nil {
+	return decodeMesosState(jsonReader{data: data}, meta)
+}
+
+// DecodeMesosStateFrom is DecodeMesosState for a document read from rd as it is
+// decoded, which is how sources should decode a fetched state: the document
+// (64 MB at 100,000 tasks, several times what the Cluster made of it costs) is
+// never held whole, only a window of it of a few hundred kilobytes.
+//
+// rd is read to its end (io.EOF): what follows the document must be
+// whitespace. An error reading it fails the decode, even when what was read is
+// a complete document, and is returned wrapped (errors.Is finds it) in place of
+// the truncated document it leaves. Once the document proves malformed, rd is
+// read no further.
+func DecodeMesosStateFrom(rd io.Reader, meta FetchMeta) (*Cluster, error) {
+	return decodeMesosState(newStreamReader(rd, stateWindow), meta)
+}
+
+// stateWindow is the window DecodeMesosStateFrom starts with: a few hundred
+// kilobytes, so that reading costs a call per few thousand tasks.
+const stateWindow = 256 << 10
+
+func decodeMesosState(r jsonReader, meta FetchMeta) (*Cluster, error) {
+	d := mesosDecoder{r: r, size: int(meta.Size), firstTask: -1, budget: int(meta.MaxDecoded)}
+	d.tasks = newTaskSlice()
+	if d.budget > 0 && cap(d.tasks)*taskBytes > d.budget/2 {
+		d.tasks = nil // the last state's size would spend the budget: grow in chunks
+	}
+	err := d.charge(cap(d.tasks) * taskBytes)
+	if err == nil {
+		err = d.document()
+	}
+	if d.r.err != nil {
+		return nil, fmt.Errorf("reading mesos state: %w", d.r.err)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("decoding mesos state: %w", err)
 	}
 	// A new Cluster, not a pointer into d: the decoder's scratch space must not
@@ -75,7 +125,7 @@ func DecodeMesosState(data []byte, meta FetchMeta) (*Cluster, error) {
 		Masters:    slices.Clone(meta.Masters),
 		Agents:     d.c.Agents,
 		Frameworks: d.c.Frameworks,
-		Tasks:      sortTasks(d.tasks),
+		Tasks:      sortTaskChunks(append(d.full, d.tasks)),
 	}
 	return c.Seal(), nil
 }
@@ -91,8 +141,20 @@ type mesosDecoder struct {
 	dports slabAlloc[DiscoveryPort]
 	discos slabAlloc[Discovery]
 
-	c     Cluster
+	c Cluster
+	// tasks is the chunk tasks are appended to; full are the chunks filled
+	// before it, in document order. Chunks, rather than one growing slice,
+	// because growing copies: a 100,000-task state would copy (and leave for
+	// the collector) tens of megabytes of tasks before it is sorted.
 	tasks []Task
+	full  [][]Task
+	// ntasks counts the tasks in full.
+	ntasks int
+	// size is FetchMeta.Size; firstTask the document offset of the first
+	// task, -1 until it is seen.
+	size, firstTask int
+	// budget is FetchMeta.MaxDecoded (0: none); spent what charge counted.
+	budget, spent int
 
 	// What the top level says about masters, resolved into c.Leader at the end.
 	leaderPID     string
@@ -161,12 +223,15 @@ func inPath(err error, elem string) error {
 	return &mesosPathError{path: elem, err: err}
 }
 
-// inKey is inPath for an object member; the key is converted only on error.
-func inKey(err error, key []byte) error {
+// inKey marks err, returned by an object member's callback, as one to place
+// under the member's key: jsonReader.object adds the key to its path. The key
+// the callback was given may be gone by then (the window moved on while the
+// value was read); the reader keeps it for this.
+func inKey(err error, _ []byte) error {
 	if err == nil {
 		return nil
 	}
-	return inPath(err, string(key))
+	return &keyedError{err}
 }
 
 // inIndex is inPath for an array element.
@@ -374,6 +439,12 @@ func (d *mesosDecoder) agent() error {
 	}
 	a.Host, a.Port, _ = splitPID(a.PID)
 	a.Ports = d.ranges.copy(d.taskRanges)
+	if len(d.c.Agents) == cap(d.c.Agents) {
+		// append doubles: the new array, and the old one left to the collector
+		if err := d.charge(2 * max(cap(d.c.Agents), 4) * agentBytes); err != nil {
+			return err
+		}
+	}
 	d.c.Agents = append(d.c.Agents, a)
 	return nil
 }
@@ -437,7 +508,7 @@ func (d *mesosDecoder) attributes() (map[string]string, error) {
 func (d *mesosDecoder) framework() error {
 	r := &d.r
 	f := Framework{Active: true}
-	first := len(d.tasks)
+	first := d.ntasks + len(d.tasks)
 	err := r.object(func(key []byte) error {
 		var err error
 		switch string(key) {
@@ -469,8 +540,11 @@ func (d *mesosDecoder) framework() error {
 	// A task belongs to the framework that lists it (mesos-dns names it after
 	// that framework), whatever its own framework_id says.
 	if f.ID != "" {
-		for i := first; i < len(d.tasks); i++ {
-			d.tasks[i].FrameworkID = f.ID
+		d.setFrameworkID(first, f.ID)
+	}
+	if len(d.c.Frameworks) == cap(d.c.Frameworks) {
+		if err := d.charge(2 * max(cap(d.c.Frameworks), 4) * frameworkBytes); err != nil {
+			return err
 		}
 	}
 	d.c.Frameworks = append(d.c.Frameworks, f)
@@ -479,6 +553,9 @@ func (d *mesosDecoder) framework() error {
 
 func (d *mesosDecoder) task() error {
 	r := &d.r
+	if d.firstTask < 0 {
+		d.firstTask = r.offset(r.pos)
+	}
 	var t Task
 	d.taskLabels = d.taskLabels[:0]
 	d.taskRanges = d.taskRanges[:0]
@@ -555,12 +632,79 @@ func (d *mesosDecoder) task() error {
 		}
 	}
 	if len(d.tasks) == cap(d.tasks) {
-		// Double, rather than let append grow a large slice by a quarter at a
-		// time: without a hint, a 100,000-task state would copy it ten times.
-		d.tasks = slices.Grow(d.tasks, max(len(d.tasks), 256))
+		d.newTaskChunk()
+		if err := d.charge(cap(d.tasks) * taskBytes); err != nil {
+			return err
+		}
 	}
 	d.tasks = append(d.tasks, t)
 	return nil
+}
+
+// Sizes of what the decoder keeps, for its budget.
+const (
+	agentBytes     = int(unsafe.Sizeof(Agent{}))
+	frameworkBytes = int(unsafe.Sizeof(Framework{}))
+	taskBytes      = int(unsafe.Sizeof(Task{}))
+)
+
+// charge counts n bytes of decoded state against the budget.
+func (d *mesosDecoder) charge(n int) error {
+	d.spent += n
+	if d.budget > 0 && d.spent > d.budget {
+		return fmt.Errorf("%w: decoding it takes more than %d bytes of memory (maxStateBytes)", ErrStateTooLarge, d.budget)
+	}
+	return nil
+}
+
+// maxTaskChunk is the most tasks a chunk holds after the first (a megabyte).
+const maxTaskChunk = 4096
+
+// sampleTasks is how many tasks the decoder reads before it estimates how many
+// the document holds, when it knows the document's size.
+const sampleTasks = 256
+
+// newTaskChunk starts a new chunk of tasks, the current one being full.
+func (d *mesosDecoder) newTaskChunk() {
+	if cap(d.tasks) == 0 {
+		d.tasks = make([]Task, 0, sampleTasks)
+		return
+	}
+	if len(d.full) == 0 && len(d.tasks) == sampleTasks && d.size > 0 {
+		// Estimate the tasks from the size of those read so far, as if the
+		// rest of the document were tasks like them, and leave a quarter more
+		// room: the first tasks may be larger than most. An estimate too
+		// small falls back on chunks; one much too large is trimmed by
+		// sortTaskChunks. Tasks are taken to be 256 bytes at least (real ones
+		// are several times that), which bounds the estimate by the size of
+		// the document.
+		span := d.r.offset(d.r.pos) - d.firstTask
+		est := (d.size - d.firstTask) / max(span/sampleTasks, 256)
+		if d.budget > 0 && (est+est/4+64)*taskBytes > d.budget/2 {
+			est = 0 // would spend the budget at once: grow in chunks, each charged
+		}
+		if est > 2*sampleTasks {
+			d.tasks = append(make([]Task, 0, est+est/4+64), d.tasks...)
+			return
+		}
+	}
+	d.full = append(d.full, d.tasks)
+	d.ntasks += len(d.tasks)
+	d.tasks = make([]Task, 0, min(max(d.ntasks, 64), maxTaskChunk))
+}
+
+// setFrameworkID files the tasks from the first'th on under framework id.
+func (d *mesosDecoder) setFrameworkID(first int, id string) {
+	at := 0 // index of the chunk's first task
+	for _, ch := range d.full {
+		for i := max(first-at, 0); i < len(ch); i++ {
+			ch[i].FrameworkID = id
+		}
+		at += len(ch)
+	}
+	for i := max(first-at, 0); i < len(d.tasks); i++ {
+		d.tasks[i].FrameworkID = id
+	}
 }
 
 // mesosTime converts a Mesos timestamp (seconds since the epoch, as a float) to a
@@ -803,29 +947,38 @@ func newTaskSlice() []Task {
 }
 
 // sortTasks sorts tasks by ID, and tasks with equal IDs (some documents repeat
-// them) in document order, which leaves Seal's sort with nothing to do. It
-// sorts a small index and then moves each task once, following the cycles of
-// the permutation, rather than swapping whole tasks around. A slice much larger
-// than needed (a hint from a bigger cluster) is copied into one of the right
-// size.
-func sortTasks(tasks []Task) []Task {
-	n := len(tasks)
+// them) in document order, which leaves Seal's sort with nothing to do.
+func sortTasks(tasks []Task) []Task { return sortTaskChunks([][]Task{tasks}) }
+
+// sortTaskChunks is sortTasks for the tasks of chunks, in order. It sorts a
+// small index and then moves each task once: from the chunks into one slice of
+// the right size, or when there is one chunk, in place, following the cycles
+// of the permutation rather than swapping whole tasks around. A single chunk
+// much larger than needed (a hint from a bigger cluster, an estimate far off)
+// is copied into a slice of the right size.
+func sortTaskChunks(chunks [][]Task) []Task {
+	n := 0
+	for _, ch := range chunks {
+		n += len(ch)
+	}
 	taskCapHint.Store(int64(n))
 	if n == 0 {
 		return nil
 	}
-	if cap(tasks) > n+n/16+64 {
-		tasks = slices.Clone(tasks)
-	}
 	// Most IDs differ in their first eight bytes: compare those as one integer.
+	// c and i place the task: chunk and index in it.
 	type ref struct {
 		prefix uint64
 		id     string
-		i      int32
+		c, i   int32
 	}
 	refs := make([]ref, n)
-	for i := range tasks {
-		refs[i] = ref{taskIDPrefix(tasks[i].ID), tasks[i].ID, int32(i)}
+	k := 0
+	for c, ch := range chunks {
+		for i := range ch {
+			refs[k] = ref{taskIDPrefix(ch[i].ID), ch[i].ID, int32(c), int32(i)}
+			k++
+		}
 	}
 	slices.SortFunc(refs, func(a, b ref) int {
 		if a.prefix != b.prefix {
@@ -837,8 +990,31 @@ func sortTasks(tasks []Task) []Task {
 		if c := strings.Compare(a.id, b.id); c != 0 {
 			return c
 		}
+		if a.c != b.c {
+			return int(a.c - b.c)
+		}
 		return int(a.i - b.i)
 	})
+	var tasks []Task
+	for _, ch := range chunks {
+		if len(ch) > 0 {
+			if len(ch) < n {
+				tasks = nil // more than one chunk holds tasks
+				break
+			}
+			tasks = ch
+		}
+	}
+	if tasks == nil {
+		out := make([]Task, n)
+		for k, r := range refs {
+			out[k] = chunks[r.c][r.i]
+		}
+		return out
+	}
+	if cap(tasks) > n+n/4+64 {
+		tasks = slices.Clone(tasks)
+	}
 	// Position k takes the task at refs[k].i. Follow each cycle from k, moving
 	// tasks into place and marking placed positions with -1.
 	for k := range refs {

@@ -408,15 +408,22 @@ func (p *MesosPoller) fetchFrom(ctx context.Context, addr string, known []Master
 		}
 		switch resp.StatusCode {
 		case http.StatusOK:
-			data, err := readBody(resp, p.cfg.MaxStateBytes)
+			// Decoded as it arrives: the document is never held whole.
+			body, err := openStateBody(resp, p.cfg.MaxStateBytes)
+			if err != nil {
+				resp.Body.Close()
+				return nil, "", 0, fmt.Errorf("fetching state from %s: %w", u, err)
+			}
+			c, err := decodeGuarded(body, FetchMeta{Source: p.Name(), Masters: known, Size: max(resp.ContentLength, 0), MaxDecoded: int64(p.cfg.MaxStateBytes)})
 			resp.Body.Close()
-			if err != nil {
-				return nil, "", 0, fmt.Errorf("fetching state from %s: %w", u, p.timeoutErr(ctx, err))
+			size := int(body.n)
+			if body.err != nil {
+				return nil, "", 0, fmt.Errorf("fetching state from %s: %w", u, p.timeoutErr(ctx, body.err))
 			}
-			c, err := decodeGuarded(data, FetchMeta{Source: p.Name(), FetchedAt: time.Now(), Masters: known})
 			if err != nil {
-				return nil, "", len(data), fmt.Errorf("decoding state from %s: %w", u, err)
+				return nil, "", size, fmt.Errorf("decoding state from %s: %w", u, err)
 			}
+			c.FetchedAt = time.Now() // outside the digest: the read ended just now
 			leader := masterAddr(c.Leader)
 			if leader == "" {
 				if h, port, ok := pidHostPort(c.Leader.PID); ok {
@@ -424,13 +431,13 @@ func (p *MesosPoller) fetchFrom(ctx context.Context, addr string, known []Master
 				}
 			}
 			if leader == "" {
-				return nil, "", len(data), fmt.Errorf("state from %s names no leading master", u)
+				return nil, "", size, fmt.Errorf("state from %s names no leading master", u)
 			}
 			if leader != u.Host {
 				// A non-leading master before Mesos 1.1 serves its own (empty)
 				// state naming the leader instead of redirecting.
 				if hops >= p.cfg.MaxRedirects {
-					return nil, "", len(data), fmt.Errorf("state from %s names %s as the leader: gave up after %d hops", u, leader, hops)
+					return nil, "", size, fmt.Errorf("state from %s names %s as the leader: gave up after %d hops", u, leader, hops)
 				}
 				p.log.Debug("master names another leader", "master", u.Host, "leader", leader)
 				p.metrics.redirects.Inc()
@@ -438,7 +445,7 @@ func (p *MesosPoller) fetchFrom(ctx context.Context, addr string, known []Master
 				u = &url.URL{Scheme: u.Scheme, Host: leader, Path: u.Path}
 				continue
 			}
-			return c, u.Host, len(data), nil
+			return c, u.Host, size, nil
 
 		case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther,
 			http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
@@ -493,15 +500,16 @@ func (p *MesosPoller) fetchFrom(ctx context.Context, addr string, known []Master
 	}
 }
 
-// decodeGuarded decodes a state document, turning a decoder panic into an
-// error: a document from the network must never take the daemon down.
-func decodeGuarded(data []byte, meta FetchMeta) (c *Cluster, err error) {
+// decodeGuarded decodes a state document as rd yields it, turning a decoder
+// panic into an error: a document from the network must never take the daemon
+// down.
+func decodeGuarded(rd io.Reader, meta FetchMeta) (c *Cluster, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			c, err = nil, fmt.Errorf("decoder panic: %v\n%s", r, debug.Stack())
 		}
 	}()
-	return DecodeMesosState(data, meta)
+	return DecodeMesosStateFrom(rd, meta)
 }
 
 // timeoutErr explains an error caused by the StateTimeout running out.

@@ -11,23 +11,164 @@ import (
 	"unsafe"
 )
 
-// jsonReader is a small pull reader over one JSON document held in memory. It
-// exists because the Mesos master state is large (64 MB for 100,000 tasks) and we
-// keep only a small part of it: decoding it with encoding/json into wire structs
-// costs several times more time and memory than walking the bytes once and
-// building the slim types directly.
+// jsonReader is a small pull reader over one JSON document. It exists because
+// the Mesos master state is large (64 MB for 100,000 tasks) and we keep only a
+// small part of it: decoding it with encoding/json into wire structs costs
+// several times more time and memory than walking the bytes once and building
+// the slim types directly.
+//
+// The document is either held whole (data, src nil) or read from src through a
+// window that slides over it, so that a fetched state is decoded as it arrives
+// and never held whole: the window holds the token being read and what follows
+// it, and grows only for a single token larger than itself.
 //
 // The reader validates everything it passes over, including the values it skips,
 // so a truncated or broken document is always an error. Strings it returns point
-// into the document or into a scratch buffer that the next read overwrites;
+// into the window or into a scratch buffer that the next read overwrites;
 // callers copy what they keep.
 type jsonReader struct {
+	// data is the window: the document from offset base on, as far as it has
+	// been read. Bytes before pos are consumed.
 	data  []byte
 	pos   int
 	depth int
 	// buf holds unescaped strings.
 	buf []byte
+	// keyAt and keyLen place the key of the member being read at each depth
+	// in the window (keyAt -1: in saved instead). Callers name the key in
+	// errors after reading its value, and reading it may move the window: more
+	// saves the keys it would overwrite first, rather than object copying every
+	// key.
+	keyAt, keyLen [maxJSONDepth + 2]int32
+	saved         [][]byte
+
+	// src is where the rest of the document comes from; nil once it has ended
+	// (or for a document held whole).
+	src io.Reader
+	// base is the document offset of data[0].
+	base int
+	// err is the error src ended with, other than io.EOF.
+	err error
 }
+
+// minJSONRead is the least room more leaves to read into before it slides the
+// window: smaller reads are not worth a call each.
+const minJSONRead = 4 << 10
+
+// newStreamReader returns a reader of the document src yields, with a window of
+// size bytes to start with.
+func newStreamReader(src io.Reader, size int) jsonReader {
+	return jsonReader{data: make([]byte, 0, max(size, 1)), src: src}
+}
+
+// more reads more of the document into the window, keeping the bytes from pos
+// on (and nothing before them). It returns how far those bytes moved towards
+// the start of the window, to subtract from indices into data, and whether any
+// new byte arrived; false means the document has ended (or src failed: see
+// err).
+func (r *jsonReader) more() (shift int, ok bool) {
+	if r.src == nil {
+		return 0, false
+	}
+	d := r.data
+	if cap(d)-len(d) < minJSONRead {
+		// Slide what is kept to the start of the window, growing the window
+		// when what is kept (one token) fills more than half of it.
+		keep := len(d) - r.pos
+		to := d[:0:cap(d)]
+		if keep > cap(d)/2 {
+			to = make([]byte, 0, 2*cap(d))
+		}
+		shift = r.pos
+		r.saveKeys(shift)
+		r.base += shift
+		r.data = append(to, d[r.pos:]...)
+		r.pos = 0
+		d = r.data
+	}
+	for range 100 {
+		n, err := r.src.Read(d[len(d):cap(d)])
+		r.data = d[:len(d)+n]
+		if err != nil {
+			if err != io.EOF {
+				r.err = err
+			}
+			r.src = nil
+			return shift, n > 0
+		}
+		if n > 0 {
+			return shift, true
+		}
+	}
+	r.err, r.src = io.ErrNoProgress, nil
+	return shift, false
+}
+
+// saveKeys prepares the keys of the members being read for the window to move
+// shift bytes down: keys before pos are copied out, the others moved along.
+func (r *jsonReader) saveKeys(shift int) {
+	for depth := 1; depth <= r.depth; depth++ {
+		at := int(r.keyAt[depth])
+		switch {
+		case at < 0:
+		case at+int(r.keyLen[depth]) > len(r.data):
+			r.keyAt[depth] = -1 // left by an object that failed: never used
+		case at >= r.pos:
+			r.keyAt[depth] -= int32(shift)
+		default:
+			for len(r.saved) <= depth {
+				r.saved = append(r.saved, nil)
+			}
+			r.saved[depth] = append(r.saved[depth][:0], r.data[at:at+int(r.keyLen[depth])]...)
+			r.keyAt[depth] = -1
+		}
+	}
+}
+
+// noteKey records where key, just read by the object at depth, is, so that
+// key can return it once the window has moved.
+func (r *jsonReader) noteKey(depth int, key []byte) {
+	// An unescaped key is in the window, just before the closing quote at pos-1.
+	at := r.pos - 1 - len(key)
+	if len(key) > 0 && at >= 0 && &r.data[at] == &key[0] {
+		r.keyAt[depth], r.keyLen[depth] = int32(at), int32(len(key))
+		return
+	}
+	for len(r.saved) <= depth {
+		r.saved = append(r.saved, nil)
+	}
+	r.saved[depth] = append(r.saved[depth][:0], key...)
+	r.keyAt[depth] = -1
+}
+
+// key returns the key of the member object at depth is reading.
+func (r *jsonReader) key(depth int) []byte {
+	if at := int(r.keyAt[depth]); at >= 0 {
+		return r.data[at : at+int(r.keyLen[depth])]
+	}
+	return r.saved[depth]
+}
+
+// keyedError is an error a member's callback returns to have the member's key
+// added to its path (see inKey).
+type keyedError struct{ err error }
+
+func (e *keyedError) Error() string { return e.err.Error() }
+func (e *keyedError) Unwrap() error { return e.err }
+
+// ensure makes at least n bytes from pos on available in the window, unless the
+// document ends first; it reports whether they are.
+func (r *jsonReader) ensure(n int) bool {
+	for len(r.data)-r.pos < n {
+		if _, ok := r.more(); !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// offset is the document offset of position i of the window.
+func (r *jsonReader) offset(i int) int { return r.base + i }
 
 // maxJSONDepth bounds nesting; Mesos documents are about a dozen levels deep.
 const maxJSONDepth = 1000
@@ -46,13 +187,13 @@ func (e *jsonSyntaxError) Error() string {
 func (e *jsonSyntaxError) Unwrap() error { return e.err }
 
 func (r *jsonReader) fail(format string, args ...any) error {
-	return &jsonSyntaxError{Offset: r.pos, msg: fmt.Sprintf(format, args...)}
+	return &jsonSyntaxError{Offset: r.offset(r.pos), msg: fmt.Sprintf(format, args...)}
 }
 
 // unexpected reports the byte at the current position (or the end of input).
 func (r *jsonReader) unexpected(what string) error {
 	if r.pos >= len(r.data) {
-		return &jsonSyntaxError{Offset: r.pos, msg: "unexpected end of input, " + what, err: io.ErrUnexpectedEOF}
+		return &jsonSyntaxError{Offset: r.offset(r.pos), msg: "unexpected end of input, " + what, err: io.ErrUnexpectedEOF}
 	}
 	return r.fail("unexpected %s, %s", jsonQuoteByte(r.data[r.pos]), what)
 }
@@ -64,18 +205,43 @@ func jsonQuoteByte(c byte) string {
 	return strconv.QuoteRune(rune(c))
 }
 
-// ws skips whitespace and returns the next byte, or 0 at the end of input.
+// ws skips whitespace and returns the next byte, or 0 at the end of input (pos
+// is then len(data); a NUL byte in the document also reads as 0).
 func (r *jsonReader) ws() byte {
-	d, i := r.data, r.pos
-	for ; i < len(d); i++ {
-		c := d[i]
-		if c > ' ' || (c != ' ' && c != '\n' && c != '\r' && c != '\t') {
-			r.pos = i
+	// Most tokens follow their separator directly (see separator).
+	if r.pos < len(r.data) {
+		if c := r.data[r.pos]; c > ' ' {
 			return c
 		}
 	}
-	r.pos = i
-	return 0
+	return r.skipWS()
+}
+
+// skipWS is ws for the other cases.
+func (r *jsonReader) skipWS() byte {
+	for {
+		d, i := r.data, r.pos
+		for ; i < len(d); i++ {
+			c := d[i]
+			if c > ' ' || (c != ' ' && c != '\n' && c != '\r' && c != '\t') {
+				r.pos = i
+				return c
+			}
+		}
+		r.pos = i
+		if _, ok := r.more(); !ok {
+			return 0
+		}
+	}
+}
+
+// separator consumes the ':' or ',' at pos and the one space many writers put
+// after it (", " and ": "), which saves ws a call.
+func (r *jsonReader) separator() {
+	r.pos++
+	if r.pos < len(r.data) && r.data[r.pos] == ' ' {
+		r.pos++
+	}
 }
 
 // jsonKind names the JSON type starting with c, for error messages.
@@ -118,7 +284,7 @@ func (r *jsonReader) null() (bool, error) {
 }
 
 func (r *jsonReader) literal(lit string) error {
-	if len(r.data)-r.pos >= len(lit) && string(r.data[r.pos:r.pos+len(lit)]) == lit {
+	if (len(r.data)-r.pos >= len(lit) || r.ensure(len(lit))) && string(r.data[r.pos:r.pos+len(lit)]) == lit {
 		r.pos += len(lit)
 		return nil
 	}
@@ -153,6 +319,7 @@ func (r *jsonReader) object(fn func(key []byte) error) error {
 		r.depth--
 		return nil
 	}
+	depth := r.depth
 	for {
 		if r.ws() != '"' {
 			return r.unexpected("looking for an object key")
@@ -161,19 +328,30 @@ func (r *jsonReader) object(fn func(key []byte) error) error {
 		if err != nil {
 			return err
 		}
+		r.noteKey(depth, key)
+		base := r.base
 		if r.ws() != ':' {
 			return r.unexpected("looking for ':' after an object key")
 		}
-		r.pos++
+		r.separator()
+		if r.base != base {
+			// Looking for the ':' moved the window: take the key from where
+			// noteKey and saveKeys keep it.
+			key = r.key(depth)
+		}
 		if err := fn(key); err != nil {
+			if k, ok := err.(*keyedError); ok {
+				return inPath(k.err, string(r.key(depth)))
+			}
 			return err
 		}
 		switch r.ws() {
 		case ',':
-			r.pos++
+			r.separator()
 		case '}':
 			r.pos++
 			r.depth--
+			r.keyAt[depth] = -1 // no key: saveKeys leaves it alone
 			return nil
 		default:
 			return r.unexpected("looking for ',' or '}' in an object")
@@ -207,7 +385,7 @@ func (r *jsonReader) array(fn func(i int) error) error {
 		}
 		switch r.ws() {
 		case ',':
-			r.pos++
+			r.separator()
 		case ']':
 			r.pos++
 			r.depth--
@@ -256,7 +434,6 @@ func (r *jsonReader) number() ([]byte, error) {
 
 // float reads a number as a float64; null reads as absent.
 func (r *jsonReader) float() (float64, bool, error) {
-	start := r.pos
 	b, err := r.number()
 	if err != nil || b == nil {
 		return 0, false, err
@@ -266,7 +443,7 @@ func (r *jsonReader) float() (float64, bool, error) {
 	}
 	f, err := strconv.ParseFloat(unsafe.String(unsafe.SliceData(b), len(b)), 64)
 	if err != nil {
-		r.pos = start
+		r.pos -= len(b)
 		return 0, false, r.fail("number %s out of range", string(b))
 	}
 	return f, true, nil
@@ -311,14 +488,13 @@ func simpleFloat(b []byte) (float64, bool) {
 
 // uint32 reads a non-negative integer that fits 32 bits; null reads as absent.
 func (r *jsonReader) uint32() (uint32, bool, error) {
-	start := r.pos
 	b, err := r.number()
 	if err != nil || b == nil {
 		return 0, false, err
 	}
 	n, err := strconv.ParseUint(unsafe.String(unsafe.SliceData(b), len(b)), 10, 32)
 	if err != nil {
-		r.pos = start
+		r.pos -= len(b)
 		return 0, false, r.fail("number %s is not a 32-bit unsigned integer", string(b))
 	}
 	return uint32(n), true, nil
@@ -328,6 +504,22 @@ func jsonDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 // rawNumber scans a number at r.pos, checking the JSON grammar.
 func (r *jsonReader) rawNumber() ([]byte, error) {
+	start := r.pos
+	for {
+		b, err := r.scanNumber()
+		if r.pos < len(r.data) || r.src == nil {
+			return b, err
+		}
+		// The scan ran into the end of the window: the number may go on.
+		// Read more and scan it again.
+		r.pos = start
+		r.more()
+		start = r.pos
+	}
+}
+
+// scanNumber is rawNumber within the window.
+func (r *jsonReader) scanNumber() ([]byte, error) {
 	d, start := r.data, r.pos
 	i := start
 	if i < len(d) && d[i] == '-' {
@@ -399,13 +591,19 @@ func jsonScanPlain(d []byte, i int) int {
 
 // rawString reads the string whose opening quote is at r.pos.
 func (r *jsonReader) rawString() ([]byte, error) {
-	d := r.data
 	start := r.pos + 1
 	i := start
 	ascii := true
 	for {
+		d := r.data
 		i = jsonScanPlain(d, i)
 		if i >= len(d) {
+			r.pos = start
+			shift, ok := r.more()
+			start, i = start-shift, i-shift
+			if ok {
+				continue
+			}
 			r.pos = i
 			return nil, r.unexpected("in a string")
 		}
@@ -436,10 +634,22 @@ func (r *jsonReader) rawString() ([]byte, error) {
 // escapedString continues a string at the backslash at r.pos, unescaping into
 // r.buf (which holds the part before it).
 func (r *jsonReader) escapedString() ([]byte, error) {
-	d := r.data
 	i := r.pos
 	ascii := true
-	for i < len(d) {
+	for {
+		// Read on, so that an escape's second byte is in the window too.
+		for i+1 >= len(r.data) {
+			r.pos = i
+			shift, ok := r.more()
+			i -= shift
+			if !ok {
+				break
+			}
+		}
+		d := r.data
+		if i >= len(d) {
+			break
+		}
 		c := d[i]
 		switch {
 		case c == '"':
@@ -486,17 +696,15 @@ func (r *jsonReader) escapedString() ([]byte, error) {
 			if utf16.IsSurrogate(ch) {
 				ch = utf8.RuneError
 				// A high surrogate followed by an escaped low one is one rune.
-				if r.pos+1 < len(d) && d[r.pos] == '\\' && d[r.pos+1] == 'u' {
-					save := r.pos
-					r.pos += 2
-					if c2, ok := r.hex4(); ok {
-						if dec := utf16.DecodeRune(rune(c1), rune(c2)); dec != utf8.RuneError {
-							ch = dec
-						} else {
-							r.pos = save
+				if r.ensure(6) {
+					d := r.data[r.pos : r.pos+6]
+					if d[0] == '\\' && d[1] == 'u' {
+						if c2, ok := hex4(d[2:]); ok {
+							if dec := utf16.DecodeRune(rune(c1), rune(c2)); dec != utf8.RuneError {
+								ch = dec
+								r.pos += 6
+							}
 						}
-					} else {
-						r.pos = save
 					}
 				}
 			}
@@ -509,19 +717,32 @@ func (r *jsonReader) escapedString() ([]byte, error) {
 		}
 		i++
 	}
-	r.pos = len(d)
+	r.pos = len(r.data)
 	return nil, r.unexpected("in a string")
 }
 
-// hex4 reads four hex digits at r.pos.
+// hex4 reads four hex digits at r.pos; on failure pos is at the first byte
+// that is not one (or at the end of input).
 func (r *jsonReader) hex4() (uint16, bool) {
-	if len(r.data)-r.pos < 4 {
+	if !r.ensure(4) {
 		r.pos = len(r.data)
 		return 0, false
 	}
+	v, ok := hex4(r.data[r.pos : r.pos+4])
+	if ok {
+		r.pos += 4
+		return v, true
+	}
+	for isHex(r.data[r.pos]) {
+		r.pos++
+	}
+	return 0, false
+}
+
+// hex4 decodes the four hex digits of b.
+func hex4(b []byte) (uint16, bool) {
 	var v uint16
-	for k := 0; k < 4; k++ {
-		c := r.data[r.pos]
+	for _, c := range b[:4] {
 		switch {
 		case c >= '0' && c <= '9':
 			c -= '0'
@@ -533,9 +754,12 @@ func (r *jsonReader) hex4() (uint16, bool) {
 			return 0, false
 		}
 		v = v<<4 | uint16(c)
-		r.pos++
 	}
 	return v, true
+}
+
+func isHex(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
 }
 
 // fixUTF8 replaces each invalid byte in r.buf with U+FFFD.
@@ -579,12 +803,18 @@ func (r *jsonReader) skip() error {
 
 // skipString passes over a string without unescaping it.
 func (r *jsonReader) skipString() error {
-	d := r.data
 	i := r.pos + 1
 	for {
+		d := r.data
 		i = jsonScanPlain(d, i)
 		if i >= len(d) {
+			// Nothing before i is needed again.
 			r.pos = i
+			shift, ok := r.more()
+			i -= shift
+			if ok {
+				continue
+			}
 			return r.unexpected("in a string")
 		}
 		switch c := d[i]; {
@@ -606,7 +836,7 @@ func (r *jsonReader) skipString() error {
 
 // end checks that nothing but whitespace follows the document.
 func (r *jsonReader) end() error {
-	if r.ws() != 0 {
+	if r.ws() != 0 || r.pos < len(r.data) {
 		return r.fail("unexpected %s after the document", jsonQuoteByte(r.data[r.pos]))
 	}
 	return nil

@@ -4,8 +4,12 @@
 // it on a loopback address, printing the address on stdout once it answers.
 //
 // With -measure it reports, as one JSON line, how long it took from the state
-// bytes in memory to serving every record (decode + build + swap) and the
-// process's resident memory, then keeps serving (or exits with -exit).
+// to serving every record (read + decode, build, swap) and the process's
+// resident memory, then keeps serving (or exits with -exit). The state is
+// decoded as it is read (state.DecodeMesosStateFrom), as the daemon decodes a
+// fetched state, so the peak includes everything the daemon would hold; with
+// -whole it is read into memory first and decoded from there
+// (state.DecodeMesosState), the way it was before.
 package main
 
 import (
@@ -13,6 +17,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/netip"
 	"os"
@@ -38,6 +43,10 @@ func main() {
 	measure := flag.Bool("measure", false, "print decode/build/swap time and RSS as JSON")
 	exit := flag.Bool("exit", false, "with -measure: exit after measuring instead of serving")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the serving to this file")
+	memprofile := flag.String("memprofile", "", "with -measure: write a heap profile (allocations and what is live) to this file")
+	whole := flag.Bool("whole", false, "read the whole state into memory before decoding it (timing starts after the read)")
+	loadprofile := flag.String("loadprofile", "", "write a CPU profile of the load (read, decode, build, swap) to this file")
+	refetch := flag.Bool("refetch", false, "with -measure: then decode the state again and update the table from the one serving, as the daemon does on every later fetch, and report that too")
 	flag.Parse()
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
@@ -46,36 +55,69 @@ func main() {
 		}
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})).With("component", "dnsbench")
-	if err := run(*statePath, *addr, *measure, *exit, log); err != nil {
+	if err := run(*statePath, *addr, *measure, *exit, *whole, *refetch, *memprofile, *loadprofile, log); err != nil {
 		log.Error("dnsbench", "err", err)
 		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
 
-func run(statePath, addr string, measure, exit bool, log *slog.Logger) error {
+func run(statePath, addr string, measure, exit, whole, refetch bool, memprofile, loadprofile string, log *slog.Logger) error {
+	if memprofile != "" {
+		runtime.MemProfileRate = 64 << 10
+	}
 	ap, err := netip.ParseAddrPort(addr)
 	if err != nil || !ap.Addr().IsLoopback() {
 		return fmt.Errorf("the benchmark serves on loopback only, not %q", addr)
 	}
-	data, err := os.ReadFile(statePath)
+	var data []byte
+	f, err := os.Open(statePath)
+	if err == nil && whole {
+		data, err = io.ReadAll(f)
+	}
 	if err != nil {
 		return fmt.Errorf("reading state: %w", err)
 	}
+	defer f.Close()
 	var tables atomic.Pointer[dnsserver.Table]
 	cfg := dnsserver.DefaultConfig()
 	cfg.NameServerAddrs = []netip.Addr{ap.Addr()}
 
-	// Decode + build + swap: what the daemon does between a fetch and serving it.
+	// Read and decode, build, swap: what the daemon does between asking for the
+	// state and serving it.
 	runtime.GC()
+	if loadprofile != "" {
+		pf, err := os.Create(loadprofile)
+		if err != nil {
+			return err
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return err
+		}
+	}
+	cpu0 := cpuTime()
 	t0 := time.Now()
-	c, err := state.DecodeMesosState(data, state.FetchMeta{Source: "file " + statePath, FetchedAt: t0})
+	meta := state.FetchMeta{Source: "file " + statePath, FetchedAt: t0}
+	if info, err := f.Stat(); err == nil {
+		meta.Size = info.Size() // as the file source and a Content-Length tell it
+	}
+	var c *state.Cluster
+	if whole {
+		c, err = state.DecodeMesosState(data, meta)
+	} else {
+		c, err = state.DecodeMesosStateFrom(f, meta)
+	}
 	if err != nil {
 		return err
 	}
 	t1 := time.Now()
 	tables.Store(dnsserver.Build(c, cfg))
 	t2 := time.Now()
+	cpu := cpuTime() - cpu0
+	if loadprofile != "" {
+		pprof.StopCPUProfile()
+	}
 
 	srv, err := dnsserver.NewServer(dnsserver.ServerConfig{Addr: addr, RecurseOn: true}, &tables, log, nil)
 	if err != nil {
@@ -94,25 +136,68 @@ func run(statePath, addr string, measure, exit bool, log *slog.Logger) error {
 		runtime.GC()
 		debug.FreeOSMemory()
 		t := tables.Load()
+		// Memory now, before the attribution below builds a second table.
+		rss, peak, heap := procStatusMB("VmRSS"), procStatusMB("VmHWM"), heapMB()
+		answer := sample(srv.Addr(), c)
+		if memprofile != "" {
+			if f, err := os.Create(memprofile); err == nil {
+				_ = pprof.Lookup("allocs").WriteTo(f, 0)
+				f.Close()
+			}
+		}
 		// Attribute the heap: build a second table and see what it adds.
 		heapAll := heapMB()
 		extra := dnsserver.Build(c, cfg)
 		runtime.GC()
 		tableHeap := heapMB() - heapAll
 		runtime.KeepAlive(extra)
-		runtime.GC()
-		debug.FreeOSMemory()
+		mode := "stream"
+		if whole {
+			mode = "whole"
+		}
 		report := map[string]any{
+			"mode":           mode,
+			"loadavg":        loadAvg(),
 			"table_heap_mb":  tableHeap,
 			"tasks":          len(c.Tasks),
 			"records":        t.Records(),
 			"decode_ms":      ms(t1.Sub(t0)),
 			"build_swap_ms":  ms(t2.Sub(t1)),
 			"total_ms":       ms(t2.Sub(t0)),
-			"rss_mb":         procStatusMB("VmRSS"),
-			"peak_rss_mb":    procStatusMB("VmHWM"),
-			"go_heap_mb":     heapMB(),
-			"answers_sample": sample(srv.Addr(), c),
+			"total_cpu_ms":   ms(cpu),
+			"rss_mb":         rss,
+			"peak_rss_mb":    peak,
+			"go_heap_mb":     heap,
+			"answers_sample": answer,
+		}
+		if refetch {
+			// The daemon's later fetches: the cluster and table being served
+			// stay live while the next state is decoded and the table updated.
+			extra, t = nil, nil
+			runtime.GC()
+			f2, err := os.Open(statePath)
+			if err != nil {
+				return err
+			}
+			cpu0, t0 := cpuTime(), time.Now()
+			meta := state.FetchMeta{Source: "file " + statePath, FetchedAt: t0}
+			if info, err := f2.Stat(); err == nil {
+				meta.Size = info.Size()
+			}
+			c2, err := state.DecodeMesosStateFrom(f2, meta)
+			f2.Close()
+			if err != nil {
+				return err
+			}
+			tables.Store(tables.Load().Update(c2))
+			report["refetch_ms"] = ms(time.Since(t0))
+			report["refetch_cpu_ms"] = ms(cpuTime() - cpu0)
+			report["refetch_peak_rss_mb"] = procStatusMB("VmHWM")
+			c = c2
+			runtime.GC()
+			debug.FreeOSMemory()
+			report["refetch_rss_mb"] = procStatusMB("VmRSS")
+			report["refetch_go_heap_mb"] = heapMB()
 		}
 		b, _ := json.Marshal(report)
 		fmt.Fprintln(os.Stderr, string(b))
@@ -125,6 +210,26 @@ func run(statePath, addr string, measure, exit bool, log *slog.Logger) error {
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	<-sig
 	return nil
+}
+
+// loadAvg is the machine's 1-minute load average, to judge the timings by.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	return strings.Fields(string(b))[0]
+}
+
+// cpuTime is the CPU time the process has used (user and system): on a
+// machine shared with other work, the wall time of a run includes waiting for
+// the CPU, and this does not.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
