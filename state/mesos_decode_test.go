@@ -731,8 +731,8 @@ func TestDecodeMesosStateGenerated(t *testing.T) {
 	}
 }
 
-// The bundled sample cluster (deploy/sample) is what the README's first command
-// serves: it must decode and show every feature it promises, on loopback only.
+// The bundled sample cluster (deploy/sample) is what the README's state-file
+// example serves: it must decode and show every feature it promises, on loopback only.
 func TestDecodeMesosStateSample(t *testing.T) {
 	c, err := DecodeMesosState(readFixture(t, "../deploy/sample/state.json"), FetchMeta{})
 	if err != nil {
