@@ -39,6 +39,9 @@ type SyncerOptions struct {
 	// RetryBackoff is the first delay before retrying a failed apply (doubling
 	// up to 30s); 1s when zero.
 	RetryBackoff time.Duration
+	// ListenerCheck is how often HAProxy's listeners are checked to accept
+	// connections (watchListeners); default 3 s.
+	ListenerCheck time.Duration
 	// Registerer receives the discovery_lb_* metrics; nil registers none.
 	Registerer prometheus.Registerer
 	// Logger is the syncer's logger (with "component", "lbsync").
@@ -58,6 +61,8 @@ type Syncer struct {
 	m       *metrics
 
 	kick chan struct{}
+	// reloaded is signalled after each reload, for watchListeners.
+	reloaded chan struct{}
 
 	mu        sync.Mutex
 	latest    *state.Snapshot
@@ -84,6 +89,9 @@ func NewSyncer(opts SyncerOptions) (*Syncer, error) {
 	if opts.RetryBackoff <= 0 {
 		opts.RetryBackoff = time.Second
 	}
+	if opts.ListenerCheck <= 0 {
+		opts.ListenerCheck = 3 * time.Second
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -92,14 +100,15 @@ func NewSyncer(opts SyncerOptions) (*Syncer, error) {
 	m := newMetrics(opts.Registerer, func() float64 { return float64(h.Restarts()) })
 	rt := newRuntimeAPI(opts.StatsSocket, opts.DrainTimeout, log, m)
 	s := &Syncer{
-		opts:    opts,
-		log:     log,
-		h:       h,
-		rt:      rt,
-		applier: newApplier(h, rt, newArchive(opts.ArchiveDir, opts.ArchiveKeep), m, log),
-		m:       m,
-		kick:    make(chan struct{}, 1),
-		changed: make(chan struct{}),
+		opts:     opts,
+		log:      log,
+		h:        h,
+		rt:       rt,
+		applier:  newApplier(h, rt, newArchive(opts.ArchiveDir, opts.ArchiveKeep), m, log),
+		m:        m,
+		kick:     make(chan struct{}, 1),
+		reloaded: make(chan struct{}, 1),
+		changed:  make(chan struct{}),
 	}
 	h.setOnRestart(func() {
 		s.rt.Forget()
@@ -112,6 +121,7 @@ func NewSyncer(opts SyncerOptions) (*Syncer, error) {
 // servers in the background.
 func (s *Syncer) Run(ctx context.Context, snaps <-chan *state.Snapshot) error {
 	go s.rt.RunReaper(ctx, 100*time.Millisecond)
+	go s.watchListeners(ctx, s.opts.ListenerCheck)
 	var retry <-chan time.Time
 	backoff := s.opts.RetryBackoff
 	for {
@@ -181,6 +191,12 @@ func (s *Syncer) process(ctx context.Context) error {
 		var took time.Duration
 		if !res.Reached.IsZero() {
 			took = res.Reached.Sub(arrived)
+		}
+		if err == nil && res.Via == "reload" {
+			select {
+			case s.reloaded <- struct{}{}:
+			default:
+			}
 		}
 		if err == nil && res.Via != "none" {
 			s.m.applyDuration.WithLabelValues(res.Via).Observe(took.Seconds())

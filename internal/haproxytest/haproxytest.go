@@ -6,6 +6,7 @@ package haproxytest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -15,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -169,8 +171,10 @@ func WaitFor(timeout time.Duration, cond func() bool) bool {
 // max requests were sent, and counts successes and failures.
 type Load struct {
 	OK, Failed atomic.Int64
-	errs       atomic.Pointer[[]string]
-	stopWait   func()
+	// Refused counts the failures that were refused connections.
+	Refused  atomic.Int64
+	errs     atomic.Pointer[[]string]
+	stopWait func()
 }
 
 // StartLoad begins a bounded request loop; call Stop to end it and wait.
@@ -194,6 +198,9 @@ func StartLoad(url string, workers int, max int64) *Load {
 				}
 				if _, err := Get(c, url); err != nil {
 					l.Failed.Add(1)
+					if errors.Is(err, syscall.ECONNREFUSED) {
+						l.Refused.Add(1)
+					}
 					l.addErr(err)
 				} else {
 					l.OK.Add(1)
