@@ -14,7 +14,10 @@
 //     does the job; otherwise the rendered config is validated and HAProxy is
 //     reloaded through its master socket. The server changes that come with a
 //     structural one are made through the Runtime API first (BridgeModel), so
-//     that traffic never waits for a reload to leave a dead task.
+//     that traffic never waits for a reload to leave a dead task. After every
+//     reload, and every few seconds, one listener is checked to accept
+//     connections (watchListeners): HAProxy 2.6 can leave its listeners
+//     paused by a reload, and another reload mends it.
 //
 // Reloads are what let stale servers linger and cost CPU, so the model avoids
 // them where marathon-lb did not: an app known only from its Mesos tasks keeps
