@@ -35,6 +35,27 @@ echo "== go test -race (e2e: faults, load, security)"
 go test -race -count=1 -p 1 -timeout 20m ./e2e
 
 echo "== fuzz (each target briefly)"
+# fuzz_target runs one target. Go 1.26's fuzzing coordinator can fail a run
+# with a bare "context deadline exceeded" as -fuzztime ends (golang/go#75804,
+# fixed in Go 1.27): no input is written, nothing is found. Such a run is tried
+# again once; a real finding ("Failing input written to …", a panic, a failed
+# check) always fails.
+fuzz_target() {
+  local pkg=$1 target=$2 log attempt
+  log=$(mktemp)
+  for attempt in 1 2; do
+    if go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" -fuzzminimizetime 2s "$pkg" >"$log" 2>&1; then
+      cat "$log"; rm -f "$log"; return 0
+    fi
+    cat "$log"
+    if ! grep -q 'context deadline exceeded' "$log" || grep -q 'Failing input written\|panic:\|_test.go:[0-9]*:' "$log"; then
+      rm -f "$log"; return 1
+    fi
+    echo "-- $target: the fuzzing coordinator's deadline race (golang/go#75804), no input found; attempt $attempt"
+  done
+  rm -f "$log"
+  echo "-- $target: the deadline race twice, nothing found; counted as passed"
+}
 fuzztime=${FUZZTIME:-10s}
 ntargets=0
 for entry in $(go list -f '{{.ImportPath}}={{.Dir}}' ./...); do
@@ -45,7 +66,7 @@ for entry in $(go list -f '{{.ImportPath}}={{.Dir}}' ./...); do
   for target in $targets; do
     echo "-- $pkg $target ($fuzztime)"
     # New coverage inputs are minimised too; bound it so large inputs cannot stall.
-    go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" -fuzzminimizetime 2s "$pkg"
+    fuzz_target "$pkg" "$target"
     ntargets=$((ntargets + 1))
   done
 done
