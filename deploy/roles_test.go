@@ -131,7 +131,7 @@ func TestRoles(t *testing.T) {
 				}
 				for _, want := range []string{"global", "frontend marathon_http_in", fmt.Sprintf("backend web_%d", ports[10001])} {
 					if !strings.Contains(stdout.String(), want) {
-						t.Errorf("rendered config lacks %q:\n%s", want, stdout.String())
+						t.Errorf("rendered config lacks %q:\n%s\nstderr:\n%s", want, stdout.String(), stderr.String())
 					}
 				}
 			})

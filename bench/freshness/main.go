@@ -47,6 +47,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/discovery-mesos/discovery/internal/freeport"
 	"github.com/discovery-mesos/discovery/internal/sim"
 )
 
@@ -398,12 +399,11 @@ func marathonAppRequests(c *sim.Cluster) int {
 }
 
 func freePort() int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := freeport.Take("127.0.0.1")
 	if err != nil {
 		panic(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return p
 }
 
 // stop ends discovery (and HAProxy, its child, in the same process group).

@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/discovery-mesos/discovery/internal/freeport"
 )
 
 // Binary returns the haproxy executable, skipping the test when there is none.
@@ -49,15 +51,15 @@ func Dir(t testing.TB) string {
 	return d
 }
 
-// FreePort returns a TCP port free on ip at the time of the call.
+// FreePort returns a TCP port free on ip at the time of the call, never one
+// handed out before in this process (see package freeport).
 func FreePort(t testing.TB, ip string) int {
 	t.Helper()
-	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+	p, err := freeport.Take(ip)
 	if err != nil {
-		t.Fatalf("finding a free port on %s: %v", ip, err)
+		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return p
 }
 
 // Head returns a global and defaults section for tests: the worker stats socket

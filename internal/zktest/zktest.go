@@ -28,6 +28,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/discovery-mesos/discovery/internal/freeport"
 	"github.com/go-zookeeper/zk"
 )
 
@@ -99,15 +100,9 @@ func findZooKeeper() (string, error) {
 	return java, nil
 }
 
-// FreePort returns a loopback TCP port that was free a moment ago.
-func FreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
+// FreePort returns a loopback TCP port that was free a moment ago and was not
+// handed out before in this process (see package freeport).
+func FreePort() (int, error) { return freeport.Take("127.0.0.1") }
 
 // Addr is the server's "127.0.0.1:port".
 func (s *Server) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port)) }

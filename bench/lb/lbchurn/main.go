@@ -30,6 +30,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/discovery-mesos/discovery/internal/freeport"
 	"github.com/discovery-mesos/discovery/lbsync"
 	"github.com/discovery-mesos/discovery/state"
 	"github.com/discovery-mesos/discovery/templates"
@@ -333,14 +334,7 @@ func startBackend(ip string) (*backend, error) {
 
 func (b *backend) close() { _ = b.srv.Close() }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
+func freePort() (int, error) { return freeport.Take("127.0.0.1") }
 
 func waitServing(url string) error {
 	c := &http.Client{Timeout: time.Second}
