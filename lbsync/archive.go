@@ -10,8 +10,8 @@ import (
 	"time"
 )
 
-// archive keeps copies of the last configs applied, so that an operator can see
-// what ran before a change (and diff two of them). Names sort by time:
+// archive keeps copies of the last configs reloads loaded, so that an operator
+// can see what ran before a change (and diff two of them). Names sort by time:
 // haproxy-20260102T150405.000000000Z-000042.cfg.
 type archive struct {
 	dir  string

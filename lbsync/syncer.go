@@ -29,8 +29,8 @@ type SyncerOptions struct {
 	StatsSocket string
 	// Build builds models from snapshots (required).
 	Build BuildFunc
-	// ArchiveDir keeps the last ArchiveKeep configs written; none when either
-	// is zero.
+	// ArchiveDir keeps the last ArchiveKeep configs that reloads loaded (not
+	// the rewrites after runtime changes); none when either is zero.
 	ArchiveDir  string
 	ArchiveKeep int
 	// DrainTimeout bounds how long a removed server drains before it is

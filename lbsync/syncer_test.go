@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -31,6 +32,10 @@ func TestScaleThroughRuntimeAPIWithoutReload(t *testing.T) {
 		t.Fatalf("before scaling: %v, want all on %s", got, b1.Addr())
 	}
 	reloads := e.masterReloads()
+	archived, err := e.s.applier.arch.Files()
+	if err != nil || len(archived) != 1 {
+		t.Fatalf("archive after the first config: %v (%v), want one file", archived, err)
+	}
 
 	t.Run("scale up", func(t *testing.T) {
 		app.Servers = []*haproxytest.Backend{b1, b2, b3}
@@ -62,6 +67,10 @@ func TestScaleThroughRuntimeAPIWithoutReload(t *testing.T) {
 	})
 	if got := e.masterReloads(); got != reloads {
 		t.Fatalf("master reloads went from %d to %d: scaling must not reload", reloads, got)
+	}
+	// The archive keeps what reloads loaded, not every runtime rewrite.
+	if files, err := e.s.applier.arch.Files(); err != nil || !slices.Equal(files, archived) {
+		t.Errorf("archive after runtime changes: %v (%v), want %v", files, err, archived)
 	}
 	if n := e.counter("discovery_lb_runtime_ops_total", "add"); n != 2 {
 		t.Errorf("runtime add ops = %v, want 2", n)
@@ -136,6 +145,14 @@ func TestStructuralChangeReloads(t *testing.T) {
 	files, err := e.s.applier.arch.Files()
 	if err != nil || len(files) == 0 || len(files) > 5 {
 		t.Fatalf("archive holds %d files (%v), want 1..5", len(files), err)
+	}
+	// The newest archived config is the one the last reload loaded.
+	newest, err := os.ReadFile(files[len(files)-1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(newest, e.s.Config()) {
+		t.Errorf("newest archived config is not the running one:\n%s", newest)
 	}
 }
 
