@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -110,6 +111,11 @@ type MarathonEventSource struct {
 	log     *slog.Logger
 	metrics *eventMetrics
 	refresh chan struct{}
+	// settled is the number of events handled when the loop last had nothing
+	// left to do for them (no app waiting, none in flight, no resync running).
+	// Tests wait on it to know the work an event caused is over, not only
+	// that the published view looks right.
+	settled atomic.Uint64
 }
 
 // NewMarathonEventSource checks cfg (as NewMarathonPoller does; its Interval
@@ -196,6 +202,12 @@ type eventView struct {
 	resyncing   bool
 	resyncAgain string // reason for one more resync after the running one
 	resyncFails int
+}
+
+// idle reports that no event's work is left: nothing marked, queued or in
+// flight, and no resync running.
+func (v *eventView) idle() bool {
+	return len(v.pending) == 0 && len(v.readyQ) == 0 && len(v.inflight) == 0 && !v.resyncing
 }
 
 // Run implements Source: it follows the event stream and publishes the apps
@@ -385,6 +397,9 @@ func (s *MarathonEventSource) Run(ctx context.Context, sink Sink) error {
 			sink.PublishApps(v.apps.snapshot(v.source))
 			s.metrics.publishes.Inc()
 			v.changed = false
+		}
+		if v.idle() {
+			s.settled.Store(v.seq)
 		}
 	}
 }

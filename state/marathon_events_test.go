@@ -110,6 +110,15 @@ func (s *evSink) waitTruth(t testing.TB, fake *fakemarathon.Server) *AppSet {
 	})
 }
 
+// waitSettled waits until the source has handled every event the fake has
+// sent and has no fetch or resync left for them.
+func waitSettled(t testing.TB, src *MarathonEventSource, fake *fakemarathon.Server) {
+	t.Helper()
+	waitUntil(t, "the source to settle every event the fake sent", func() bool {
+		return src.settled.Load() == uint64(fake.EventsSent())
+	})
+}
+
 // waitUntil polls cond until it holds, failing after 10 s.
 func waitUntil(t testing.TB, what string, cond func() bool) {
 	t.Helper()
@@ -214,6 +223,7 @@ func TestMarathonEventsPerApp(t *testing.T) {
 	if err := fake.WaitSubscribers(context.Background(), 1); err != nil {
 		t.Fatal(err)
 	}
+	waitSettled(t, src, fake)
 	all := []string{"/a", "/b", "/g/c", "/new"}
 	var deployment string
 	tests := []struct {
@@ -253,6 +263,10 @@ func TestMarathonEventsPerApp(t *testing.T) {
 				t.Fatal(err)
 			}
 			sink.waitTruth(t, fake)
+			// The view can be right before the event's work is over (a
+			// deployment's end refetches apps that did not change): count
+			// once every fetch the event caused has come back.
+			waitSettled(t, src, fake)
 			after := appRequests(fake, all...)
 			for _, id := range all {
 				want := 0

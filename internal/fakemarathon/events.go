@@ -66,12 +66,22 @@ func (s *Server) emitLocked(ev event) {
 		}
 		select {
 		case sub.ch <- ev:
+			s.sent++
 		default:
 			// Too far behind: drop the stream, as Marathon does with slow
 			// clients. The client must reconnect and resynchronise.
 			sub.drop()
 		}
 	}
+}
+
+// EventsSent is how many events have been queued to event streams so far
+// (one per stream that wanted it). A test compares it with what a client has
+// handled, to know the client has seen everything the fake said.
+func (s *Server) EventsSent() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sent
 }
 
 // DisconnectEventStreams ends every open /v2/events stream.
