@@ -79,7 +79,7 @@ type Server struct {
 	requests  map[string]int
 	subs      map[*subscriber]struct{}
 	paused    bool
-	sent      int // events queued to a stream, over every stream ever open
+	sent      int           // events queued to a stream, over every stream ever open
 	subsCh    chan struct{} // closed and replaced whenever subs changes
 	hang      chan struct{} // closed when hanging requests should end
 }
