@@ -2,6 +2,12 @@
 // a drop-in replacement for mesos-dns that gives the same answers for the same
 // cluster and configuration, faster, in less memory, and without invalid names.
 //
+// It is the DNS consumer of the snapshot pipeline, shaped like the load
+// balancer's (lbsync.Syncer): it owns record generation (mesos-dns naming), the
+// record table, the Updater that keeps the table in step with the snapshots,
+// the DNS server and its forwarder, and mesos-dns's /v1 HTTP API. The daemon
+// only wires them together.
+//
 // # Records
 //
 // Build turns a state.Cluster into an immutable Table holding exactly the
@@ -89,12 +95,20 @@
 // MaxInFlight upstream queries at once (SERVFAIL beyond), so a slow upstream
 // cannot exhaust the server or slow the answers for the domain.
 //
-// Tables are immutable. A new snapshot builds a new one (Update reuses what did
-// not change) that is swapped in atomically; a query reads whichever table is
-// current and never waits for a build, and an unchanged snapshot builds nothing.
 // No packet, however malformed, crashes or stalls the server: the handler
 // answers an unparsable query FORMERR (or drops it when not even the header
 // parses), and recovers from a panic (counted) with SERVFAIL.
+//
+// # Keeping the table current
+//
+// Tables are immutable. Updater.Run reads the hub's snapshots (latest-wins, so
+// a slow build skips intermediate views rather than queueing), builds a new
+// table from each new Mesos view (Table.Update reuses what did not change) and
+// swaps it in atomically; a query reads whichever table is current and never
+// waits for a build, and a snapshot whose Mesos view did not change (a
+// Marathon-only change) builds nothing. Every build is logged ("dns table
+// built") and measured (discovery_dns_table_build_seconds,
+// discovery_dns_records) beside the loop, in updater_metrics.go.
 //
 // # HTTP
 //

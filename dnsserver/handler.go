@@ -11,9 +11,10 @@ import (
 	"github.com/miekg/dns"
 )
 
-// TableSource gives the record table to answer from. *atomic.Pointer[Table]
-// implements it: the daemon stores a new table after every rebuild and queries
-// in flight keep the table they loaded, so no query ever waits for a rebuild.
+// TableSource gives the record table to answer from. The Updater implements
+// it (so does *atomic.Pointer[Table]): it swaps in a new table after every
+// rebuild and queries in flight keep the table they loaded, so no query ever
+// waits for a rebuild.
 type TableSource interface {
 	Load() *Table
 }

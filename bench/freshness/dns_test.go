@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,37 +18,16 @@ import (
 // The daemon's DNS path alone, in process: the time from a task change at the
 // simulated master to a DNS table that answers with (or without) it, through
 // the Mesos event stream, the hub (the daemon's default coalescing: deliver at
-// once, at most 200 ms late) and Table.Update as the daemon's buildTables runs
-// it, on a 10,000-task cluster. No HAProxy, no load balancer, no sockets
-// between the table and the question: what main.go measures end to end, less
-// those.
+// once, at most 200 ms late) and the daemon's dnsserver.Updater, on a
+// 10,000-task cluster. No HAProxy, no load balancer, no sockets between the
+// table and the question: what main.go measures end to end, less those.
 
-// dnsPath runs the DNS half of the daemon: it keeps tab up to date with the
-// hub's snapshots and pokes built after each table.
-func dnsPath(ctx context.Context, hub *state.Hub, tab *atomic.Pointer[dnsserver.Table], built chan<- struct{}) {
-	sub := hub.Subscribe()
-	var last *state.Cluster
-	for {
-		var snap *state.Snapshot
-		select {
-		case <-ctx.Done():
-			return
-		case snap = <-sub:
-		}
-		if snap.Cluster == nil || snap.Cluster == last {
-			continue
-		}
-		last = snap.Cluster
-		tab.Store(tab.Load().Update(snap.Cluster))
-		select {
-		case built <- struct{}{}:
-		default:
-		}
-	}
-}
-
-// srvHas reports whether the table's SRV answer for the app lists the task at addr.
+// srvHas reports whether the table's SRV answer for the app lists the task at
+// addr (never before the first table).
 func srvHas(t *dnsserver.Table, s *dnsserver.Scratch, app sim.App, want string) bool {
+	if t == nil {
+		return false
+	}
 	res := t.Lookup("_"+app.TaskName+"._tcp.marathon.mesos.", dns.TypeSRV, s)
 	ips := map[string]string{}
 	for _, rr := range res.Extra {
@@ -90,16 +68,14 @@ func BenchmarkMesosStreamDNSFreshness10k(b *testing.B) {
 		b.Fatal(err)
 	}
 	hub := state.NewHub(0, 200*time.Millisecond, log) // the daemon's defaults
-	var tab atomic.Pointer[dnsserver.Table]
 	cfg := dnsserver.DefaultConfig()
 	cfg.Domain = "mesos"
-	tab.Store(dnsserver.Build(nil, cfg))
-	built := make(chan struct{}, 1)
+	tab := dnsserver.NewUpdater(dnsserver.UpdaterOptions{Config: cfg})
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(3)
 	go func() { defer wg.Done(); hub.Run(ctx) }()
-	go func() { defer wg.Done(); dnsPath(ctx, hub, &tab, built) }()
+	go func() { defer wg.Done(); _ = tab.Run(ctx, hub.Subscribe()) }()
 	go func() { defer wg.Done(); _ = src.Run(ctx, hub) }()
 	defer func() { cancel(); wg.Wait() }()
 
@@ -107,14 +83,17 @@ func BenchmarkMesosStreamDNSFreshness10k(b *testing.B) {
 	wait := func(cond func() bool) (time.Time, bool) {
 		deadline := time.NewTimer(60 * time.Second)
 		defer deadline.Stop()
-		for !cond() {
+		for {
+			built := tab.Changed()
+			if cond() {
+				return time.Now(), true
+			}
 			select {
 			case <-built:
 			case <-deadline.C:
 				return time.Time{}, false
 			}
 		}
-		return time.Now(), true
 	}
 	apps := c.Truth().Apps
 	first := apps[0]

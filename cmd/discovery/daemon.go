@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -24,8 +23,8 @@ import (
 )
 
 // daemon is the running discovery process: sources feed the hub, the hub feeds
-// the DNS table builder (and the load balancer), and the servers answer from
-// what the consumers built. Everything that can fail on a bad configuration is
+// the DNS table's updater (and the load balancer's syncer), and the servers
+// answer from what the consumers built. Everything that can fail on a bad configuration is
 // built by newDaemon, before anything starts.
 type daemon struct {
 	cfg Config
@@ -35,24 +34,17 @@ type daemon struct {
 	hub     *state.Hub
 	sources []state.Source
 
-	dnsCfg dnsserver.Config
-	tables atomic.Pointer[dnsserver.Table]
-	dns    *dnsserver.Server
+	// dnsTable keeps the DNS record table in step with the snapshots; the
+	// DNS server, /v1 and the status page read from it.
+	dnsTable *dnsserver.Updater
+	dns      *dnsserver.Server
 
 	httpLn  net.Listener
 	httpSrv *http.Server
 
 	lb *loadBalancer // nil when the load balancer is off
 
-	// tableBuilt counts table builds; tests wait on it.
-	tableBuilt    atomic.Uint64
-	tableBuilds   prometheus.Histogram
-	snapshotSeq   prometheus.Gauge
-	tasksGauge    prometheus.Gauge
-	recordsGauge  prometheus.Gauge
-	snapshotAge   prometheus.GaugeFunc
-	builtNotifyMu sync.Mutex
-	builtNotify   chan struct{}
+	snapshotAge prometheus.GaugeFunc
 
 	// started is closed once the servers listen (tests read their addresses).
 	started chan struct{}
@@ -63,11 +55,10 @@ type daemon struct {
 
 func newDaemon(cfg Config, lbo *lbOptions, log *slog.Logger) (*daemon, error) {
 	d := &daemon{
-		cfg:         cfg,
-		log:         log,
-		reg:         prometheus.NewRegistry(),
-		builtNotify: make(chan struct{}),
-		started:     make(chan struct{}),
+		cfg:     cfg,
+		log:     log,
+		reg:     prometheus.NewRegistry(),
+		started: make(chan struct{}),
 	}
 	d.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	d.hub = state.NewHub(time.Duration(cfg.SnapshotQuietMillis)*time.Millisecond,
@@ -99,9 +90,9 @@ func newDaemon(cfg Config, lbo *lbOptions, log *slog.Logger) (*daemon, error) {
 		d.sources = append(d.sources, srcs...)
 	}
 
-	d.dnsCfg = dnsConfig(cfg)
 	// No table until the first view of the cluster: queries get SERVFAIL, which
 	// resolvers retry, not an NXDOMAIN they would cache for SOAMinttl.
+	d.dnsTable = dnsserver.NewUpdater(dnsserver.UpdaterOptions{Config: dnsConfig(cfg), Registerer: d.reg, Logger: log})
 	d.registerMetrics()
 
 	if cfg.DNSOn {
@@ -116,7 +107,7 @@ func newDaemon(cfg Config, lbo *lbOptions, log *slog.Logger) (*daemon, error) {
 				ZoneResolvers: cfg.ZoneResolvers,
 				Timeout:       time.Duration(cfg.Timeout) * time.Second,
 			},
-		}, &d.tables, log.With("component", "dns"), d.reg)
+		}, d.dnsTable, log.With("component", "dns"), d.reg)
 		if err != nil {
 			return nil, err
 		}
@@ -132,29 +123,14 @@ func newDaemon(cfg Config, lbo *lbOptions, log *slog.Logger) (*daemon, error) {
 	return d, nil
 }
 
+// registerMetrics registers the sources' staleness; the consumers register
+// their own (dnsserver.Updater, lbsync.Syncer).
 func (d *daemon) registerMetrics() {
-	d.tableBuilds = prometheus.NewHistogram(prometheus.HistogramOpts{
-		Name:    "discovery_dns_table_build_seconds",
-		Help:    "Time to build the DNS record table from a snapshot.",
-		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
-	})
-	d.snapshotSeq = prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "discovery_snapshot_sequence",
-		Help: "Sequence number of the latest snapshot delivered to consumers.",
-	})
-	d.tasksGauge = prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "discovery_snapshot_tasks",
-		Help: "Tasks in the latest Mesos view.",
-	})
-	d.recordsGauge = prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "discovery_dns_records",
-		Help: "Records in the DNS table being served.",
-	})
 	d.snapshotAge = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "discovery_snapshot_age_seconds",
 		Help: "Time since a source last delivered a good view of the cluster (-1 before the first).",
 	}, d.snapshotAgeSeconds)
-	d.reg.MustRegister(d.tableBuilds, d.snapshotSeq, d.tasksGauge, d.recordsGauge, d.snapshotAge, sourceCollector{d.hub})
+	d.reg.MustRegister(d.snapshotAge, sourceCollector{d.hub})
 }
 
 // sourceCollector exports each source's staleness, so that a stale Mesos view
@@ -297,7 +273,7 @@ func (d *daemon) run(ctx context.Context) error {
 	wg.Add(1)
 	go func() { defer wg.Done(); d.hub.Run(ctx) }()
 	wg.Add(1)
-	go func() { defer wg.Done(); d.buildTables(ctx) }()
+	go func() { defer wg.Done(); _ = d.dnsTable.Run(ctx, d.hub.Subscribe()) }()
 	errc := make(chan error, len(d.sources)+4)
 	spawn := func(name string, f func(context.Context) error) {
 		wg.Add(1)
@@ -376,56 +352,10 @@ func (d *daemon) shutdownDNS() {
 	}
 }
 
-// buildTables makes the DNS table anew whenever the Mesos view changes and
-// swaps it in; queries in flight keep the table they loaded. Each table is
-// updated from the previous one (Table.Update regenerates only the tasks that
-// changed), and the hub's one-snapshot channel means a build that falls
-// behind skips to the latest view rather than queueing.
-func (d *daemon) buildTables(ctx context.Context) {
-	sub := d.hub.Subscribe()
-	var last *state.Cluster
-	prev := dnsserver.Build(nil, d.dnsCfg) // what the first Update starts from
-	for {
-		var snap *state.Snapshot
-		select {
-		case <-ctx.Done():
-			return
-		case snap = <-sub:
-		}
-		d.snapshotSeq.Set(float64(snap.Seq))
-		if snap.Cluster == nil || snap.Cluster == last {
-			continue // a Marathon-only change: nothing for DNS
-		}
-		last = snap.Cluster
-		start := time.Now()
-		t := prev.Update(snap.Cluster)
-		d.tables.Store(t)
-		prev = t
-		took := time.Since(start)
-		d.tableBuilds.Observe(took.Seconds())
-		d.tasksGauge.Set(float64(len(snap.Cluster.Tasks)))
-		d.recordsGauge.Set(float64(t.Records()))
-		d.log.Info("dns table built", "seq", snap.Seq, "source", snap.Cluster.Source,
-			"tasks", len(snap.Cluster.Tasks), "names", t.Names(), "records", t.Records(), "took", took.Round(time.Microsecond))
-		d.tableBuilt.Add(1)
-		d.builtNotifyMu.Lock()
-		close(d.builtNotify)
-		d.builtNotify = make(chan struct{})
-		d.builtNotifyMu.Unlock()
-	}
-}
-
-// tableBuiltCh returns a channel closed at the next table build (tests).
-func (d *daemon) tableBuiltCh() <-chan struct{} {
-	d.builtNotifyMu.Lock()
-	defer d.builtNotifyMu.Unlock()
-	return d.builtNotify
-}
-
 func (d *daemon) httpHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", dnsserver.NewHTTPHandler(dnsserver.HTTPOptions{
-		Table:          d.tables.Load,
+		Table:          d.dnsTable.Load,
 		Version:        version,
 		Config:         func() any { return mesosDNSConfigView(d.cfg) },
 		RefreshSeconds: d.cfg.RefreshSeconds,
@@ -458,7 +388,7 @@ func (d *daemon) ready(w http.ResponseWriter, r *http.Request) {
 	case d.cfg.DNSOn && d.cfg.hasMesosSource() && snap.Cluster == nil:
 		reasons = append(reasons, "no view of the Mesos cluster loaded yet")
 	case d.cfg.DNSOn && snap.Cluster != nil:
-		if t := d.tables.Load(); t == nil || t.Cluster() != snap.Cluster {
+		if t := d.dnsTable.Load(); t == nil || t.Cluster() != snap.Cluster {
 			reasons = append(reasons, "dns table not built from the latest view yet")
 		}
 	}

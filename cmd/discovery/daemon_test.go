@@ -120,7 +120,7 @@ func TestDaemonServesSampleClusterOverUDPAndTCP(t *testing.T) {
 	stateFile := filepath.Join(dir, "state.json")
 	copyFile(t, "../../deploy/sample/state.json", stateFile)
 	d := startDaemon(t, loopbackConfig(stateFile))
-	waitFor(t, 5*time.Second, "first table", func() bool { return d.tableBuilt.Load() > 0 })
+	waitFor(t, 5*time.Second, "first table", func() bool { return d.dnsTable.Builds() > 0 })
 
 	for _, proto := range []string{"udp", "tcp"} {
 		r := query(t, proto, d.dns.Addr(), "web.marathon.mesos", dns.TypeA)
@@ -163,7 +163,7 @@ func TestDaemonPicksUpStateFileChangesWithinASecond(t *testing.T) {
 	stateFile := filepath.Join(dir, "state.json")
 	copyFile(t, "../../deploy/sample/state.json", stateFile)
 	d := startDaemon(t, loopbackConfig(stateFile))
-	waitFor(t, 5*time.Second, "first table", func() bool { return d.tableBuilt.Load() > 0 })
+	waitFor(t, 5*time.Second, "first table", func() bool { return d.dnsTable.Builds() > 0 })
 	addr := d.dns.Addr()
 	if got := aRecords(query(t, "udp", addr, "moved.marathon.mesos", dns.TypeA)); len(got) != 0 {
 		t.Fatalf("moved.marathon.mesos exists before the change: %v", got)
@@ -192,7 +192,7 @@ func TestDaemonPicksUpStateFileChangesWithinASecond(t *testing.T) {
 	t.Logf("rename served after %v", time.Since(start))
 
 	// A malformed write: reported, and the last good view keeps answering.
-	builds := d.tableBuilt.Load()
+	builds := d.dnsTable.Builds()
 	if err := os.WriteFile(stateFile, []byte(`{"frameworks": [`), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -204,8 +204,8 @@ func TestDaemonPicksUpStateFileChangesWithinASecond(t *testing.T) {
 		}
 		return false
 	})
-	if got := aRecords(query(t, "udp", addr, "moved.marathon.mesos", dns.TypeA)); len(got) == 0 || d.tableBuilt.Load() != builds {
-		t.Fatalf("a malformed state replaced the good view: answers %v, builds %d -> %d", got, builds, d.tableBuilt.Load())
+	if got := aRecords(query(t, "udp", addr, "moved.marathon.mesos", dns.TypeA)); len(got) == 0 || d.dnsTable.Builds() != builds {
+		t.Fatalf("a malformed state replaced the good view: answers %v, builds %d -> %d", got, builds, d.dnsTable.Builds())
 	}
 
 	// Written in place: picked up too.

@@ -86,7 +86,7 @@ func (d *daemon) statusHandler() http.Handler {
 		domain:  d.cfg.Domain,
 		mesos:   d.cfg.hasMesosSource(),
 		hub:     d.hub,
-		table:   d.tables.Load,
+		table:   d.dnsTable.Load,
 		now:     time.Now,
 		log:     d.log.With("component", "status"),
 	}

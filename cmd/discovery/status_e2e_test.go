@@ -177,7 +177,7 @@ func TestStatusPageInChromium(t *testing.T) {
 	d := startDaemon(t, o.cfg, o.lb)
 	if !haproxytest.WaitFor(15*time.Second, func() bool {
 		st := d.lb.syncer.Status()
-		return d.tableBuilt.Load() > 0 && len(st.Reloads) > 0 && len(st.LeftOut) > 0
+		return d.dnsTable.Builds() > 0 && len(st.Reloads) > 0 && len(st.LeftOut) > 0
 	}) {
 		t.Fatalf("no table or no applied config; lb status %+v", d.lb.syncer.Status())
 	}
@@ -240,7 +240,7 @@ func TestStatusPageInChromiumWithoutLoadBalancer(t *testing.T) {
 	stateFile := filepath.Join(t.TempDir(), "state.json")
 	writeAtomic(t, stateFile, statusE2EState(t))
 	d := startDaemon(t, loopbackConfig(stateFile))
-	waitFor(t, 5*time.Second, "first table", func() bool { return d.tableBuilt.Load() > 0 })
+	waitFor(t, 5*time.Second, "first table", func() bool { return d.dnsTable.Builds() > 0 })
 
 	dom := runChromium(t, chromium, "http://"+d.httpLn.Addr().String()+"/?refresh=30", "--dump-dom")
 	for _, want := range []string{

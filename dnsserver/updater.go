@@ -1,0 +1,122 @@
+package dnsserver
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/discovery-mesos/discovery/state"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// UpdaterOptions configure an Updater.
+type UpdaterOptions struct {
+	// Config is the record configuration every table is built with.
+	Config Config
+	// Registerer receives the table's metrics (updater_metrics.go); nil
+	// registers none.
+	Registerer prometheus.Registerer
+	// Logger logs every table built ("dns table built"); nil discards.
+	Logger *slog.Logger
+}
+
+// Updater is the DNS side's consumer of snapshots, as lbsync.Syncer is the load
+// balancer's: it keeps the record table in step with the latest Mesos view and
+// swaps each new table in atomically. Queries in flight keep the table they
+// loaded and never wait for a build.
+//
+// Each table is updated from the previous one (Table.Update regenerates only
+// the tasks that changed), and a snapshot whose Mesos view did not change (a
+// Marathon-only change) builds nothing. Run reads snapshots as they come from
+// a latest-wins channel (the hub's), so a build that falls behind skips to the
+// latest view rather than queueing.
+//
+// An Updater is a TableSource: hand it to NewServer, and its Load to
+// HTTPOptions.Table. Until the first view arrives Load returns nil, so queries
+// get SERVFAIL (which resolvers retry), never an NXDOMAIN they would cache.
+type Updater struct {
+	cfg Config
+	log *slog.Logger
+	m   *updaterMetrics
+
+	table  atomic.Pointer[Table]
+	builds atomic.Uint64
+
+	mu      sync.Mutex
+	changed chan struct{} // closed and replaced after each build
+}
+
+// NewUpdater returns an updater building tables with opts.Config.
+func NewUpdater(opts UpdaterOptions) *Updater {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Updater{
+		cfg:     opts.Config,
+		log:     log,
+		m:       newUpdaterMetrics(opts.Registerer),
+		changed: make(chan struct{}),
+	}
+}
+
+// Run builds a table from every new Mesos view read from snaps until ctx ends.
+// It always returns nil (the signature matches the daemon's other loops).
+func (u *Updater) Run(ctx context.Context, snaps <-chan *state.Snapshot) error {
+	var last *state.Cluster
+	prev := Build(nil, u.cfg) // what the first Update starts from
+	for {
+		var snap *state.Snapshot
+		select {
+		case <-ctx.Done():
+			return nil
+		case s, ok := <-snaps:
+			if !ok {
+				snaps = nil // closed: wait for ctx, as lbsync.Syncer does
+				continue
+			}
+			snap = s
+		}
+		u.m.snapshotSeq.Set(float64(snap.Seq))
+		if snap.Cluster == nil || snap.Cluster == last {
+			continue // a Marathon-only change: nothing for DNS
+		}
+		last = snap.Cluster
+		prev = u.update(prev, snap)
+	}
+}
+
+// update builds the table of snap from prev, swaps it in, and reports it.
+func (u *Updater) update(prev *Table, snap *state.Snapshot) *Table {
+	start := time.Now()
+	t := prev.Update(snap.Cluster)
+	u.table.Store(t)
+	took := time.Since(start)
+	u.m.buildSeconds.Observe(took.Seconds())
+	u.m.tasks.Set(float64(len(snap.Cluster.Tasks)))
+	u.m.records.Set(float64(t.Records()))
+	u.log.Info("dns table built", "seq", snap.Seq, "source", snap.Cluster.Source,
+		"tasks", len(snap.Cluster.Tasks), "names", t.Names(), "records", t.Records(), "took", took.Round(time.Microsecond))
+	u.builds.Add(1)
+	u.mu.Lock()
+	close(u.changed)
+	u.changed = make(chan struct{})
+	u.mu.Unlock()
+	return t
+}
+
+// Load returns the table being served, nil before the first Mesos view.
+func (u *Updater) Load() *Table { return u.table.Load() }
+
+// Builds counts the tables built so far.
+func (u *Updater) Builds() uint64 { return u.builds.Load() }
+
+// Changed returns a channel closed after the next table is built and swapped
+// in. Tests wait on it instead of sleeping.
+func (u *Updater) Changed() <-chan struct{} {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.changed
+}
