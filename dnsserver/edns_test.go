@@ -7,6 +7,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/discovery-mesos/discovery/internal/dnstest"
 	"github.com/discovery-mesos/discovery/state"
 )
 
@@ -69,7 +70,7 @@ func TestTruncation(t *testing.T) {
 					if len(got.Answer) >= len(full.Answer) {
 						t.Errorf("TC set with the whole answer (%d records)", len(got.Answer))
 					}
-					if len(hsRRStrings(got.Extra)) != 0 {
+					if len(dnstest.Strings(got.Extra)) != 0 {
 						t.Errorf("truncated answer kept %d additional records", len(got.Extra))
 					}
 					if len(got.Answer) == 0 {

@@ -2,11 +2,12 @@ package dnsserver
 
 import (
 	"net"
-	"slices"
 	"strings"
 	"testing"
 
 	"github.com/miekg/dns"
+
+	"github.com/discovery-mesos/discovery/internal/dnstest"
 )
 
 // hsRecorder is a dns.ResponseWriter that keeps what the handler wrote.
@@ -54,168 +55,134 @@ func hsServe(t *testing.T, h *Handler, req *dns.Msg, udp bool) (*dns.Msg, int) {
 	return m, len(rec.wrote[0])
 }
 
-// hsRRStrings renders rrs sorted, for order-independent comparison.
-func hsRRStrings(rrs []dns.RR) []string {
-	out := make([]string, 0, len(rrs))
-	for _, rr := range rrs {
-		if rr.Header().Rrtype == dns.TypeOPT {
-			continue
-		}
-		out = append(out, strings.ReplaceAll(rr.String(), "\t", " "))
-	}
-	slices.Sort(out)
-	return out
-}
-
+// TestHandlerAnswers asks the handler each question of a table of cases, as
+// CoreDNS's tests do, and compares the whole reply: rcode, the three sections
+// (sorted), and the header flags an authoritative server sets.
 func TestHandlerAnswers(t *testing.T) {
 	h := NewHandler(hsTables(t, hsCluster(), hsConfig()), nil, HandlerConfig{RecurseOn: true}, nil)
-	soa := "mesos. 60 IN SOA ns1.mesos. root.ns1.mesos. 42 60 600 86400 60"
-	webSRV := func(owner string) []string {
-		var out []string
+	soa := dnstest.SOA("mesos. 60 IN SOA ns1.mesos. root.ns1.mesos. 42 60 600 86400 60")
+	webSRV := func(owner string) []dns.RR {
+		var out []dns.RR
 		for _, s := range []string{
 			"31000 web-q9rt1-s1", "31001 web-q9rt1-s1", "31002 web-e844k-s2",
 			"31003 web-e844k-s2", "31004 web-izm16-s1", "31005 web-izm16-s1",
 		} {
 			port, host, _ := strings.Cut(s, " ")
-			out = append(out, owner+" 60 IN SRV 0 1 "+port+" "+host+".marathon.slave.mesos.")
+			out = append(out, dnstest.SRV(owner+" 60 IN SRV 0 1 "+port+" "+host+".marathon.slave.mesos."))
 		}
 		return out
 	}
+	A, AAAA, NS := dnstest.A, dnstest.AAAA, dnstest.NS
 	tests := []struct {
-		name   string
-		qname  string
-		qtype  uint16
-		rcode  int
-		answer []string
-		ns     []string
-		extra  []string
+		name string
+		dnstest.Case
 	}{
-		{
-			name: "task A", qname: "web.marathon.mesos.", qtype: dns.TypeA,
-			answer: []string{
-				"web.marathon.mesos. 60 IN A 127.0.2.1",
-				"web.marathon.mesos. 60 IN A 127.0.2.2",
-				"web.marathon.mesos. 60 IN A 127.0.2.3",
+		{"task A", dnstest.Case{
+			Qname: "web.marathon.mesos.", Qtype: dns.TypeA,
+			Answer: []dns.RR{
+				A("web.marathon.mesos. 60 IN A 127.0.2.1"),
+				A("web.marathon.mesos. 60 IN A 127.0.2.2"),
+				A("web.marathon.mesos. 60 IN A 127.0.2.3"),
 			},
-		},
-		{
-			name: "mixed case keeps the question's case", qname: "WeB.MaRaThOn.MESOS.", qtype: dns.TypeA,
-			answer: []string{
-				"WeB.MaRaThOn.MESOS. 60 IN A 127.0.2.1",
-				"WeB.MaRaThOn.MESOS. 60 IN A 127.0.2.2",
-				"WeB.MaRaThOn.MESOS. 60 IN A 127.0.2.3",
+		}},
+		{"mixed case keeps the question's case", dnstest.Case{
+			Qname: "WeB.MaRaThOn.MESOS.", Qtype: dns.TypeA,
+			Answer: []dns.RR{
+				A("WeB.MaRaThOn.MESOS. 60 IN A 127.0.2.1"),
+				A("WeB.MaRaThOn.MESOS. 60 IN A 127.0.2.2"),
+				A("WeB.MaRaThOn.MESOS. 60 IN A 127.0.2.3"),
 			},
-		},
-		{
-			name: "agent form", qname: "web-q9rt1-s1.marathon.slave.mesos.", qtype: dns.TypeA,
-			answer: []string{"web-q9rt1-s1.marathon.slave.mesos. 60 IN A 127.0.1.1"},
-		},
-		{
-			name: "SRV with glue", qname: "_web._tcp.marathon.mesos.", qtype: dns.TypeSRV,
-			answer: webSRV("_web._tcp.marathon.mesos."),
-			extra: []string{
-				"web-e844k-s2.marathon.slave.mesos. 60 IN A 127.0.1.2",
-				"web-izm16-s1.marathon.slave.mesos. 60 IN A 127.0.1.1",
-				"web-q9rt1-s1.marathon.slave.mesos. 60 IN A 127.0.1.1",
+		}},
+		{"agent form", dnstest.Case{
+			Qname: "web-q9rt1-s1.marathon.slave.mesos.", Qtype: dns.TypeA,
+			Answer: []dns.RR{A("web-q9rt1-s1.marathon.slave.mesos. 60 IN A 127.0.1.1")},
+		}},
+		{"SRV with glue", dnstest.Case{
+			Qname: "_web._tcp.marathon.mesos.", Qtype: dns.TypeSRV,
+			Answer: webSRV("_web._tcp.marathon.mesos."),
+			Extra: []dns.RR{
+				A("web-e844k-s2.marathon.slave.mesos. 60 IN A 127.0.1.2"),
+				A("web-izm16-s1.marathon.slave.mesos. 60 IN A 127.0.1.1"),
+				A("web-q9rt1-s1.marathon.slave.mesos. 60 IN A 127.0.1.1"),
 			},
-		},
-		{
-			name: "AAAA of an IPv6 task", qname: "db.marathon.mesos.", qtype: dns.TypeAAAA,
-			answer: []string{"db.marathon.mesos. 60 IN AAAA fd00::7"},
-		},
-		{
-			name: "AAAA of an A-only name is NODATA", qname: "web.marathon.mesos.", qtype: dns.TypeAAAA,
-			ns: []string{soa},
-		},
-		{
-			name: "SRV of an A-only name is NODATA", qname: "leader.mesos.", qtype: dns.TypeSRV,
-			ns: []string{soa},
-		},
-		{
-			name: "missing name is NXDOMAIN with the SOA", qname: "missing.mesos.", qtype: dns.TypeA,
-			rcode: dns.RcodeNameError, ns: []string{soa},
-		},
-		{
-			name: "missing SRV is NXDOMAIN", qname: "_nope._tcp.marathon.mesos.", qtype: dns.TypeSRV,
-			rcode: dns.RcodeNameError, ns: []string{soa},
-		},
-		{
-			name: "empty non-terminal is NODATA", qname: "_tcp.marathon.mesos.", qtype: dns.TypeA,
-			ns: []string{soa},
-		},
-		{
-			name: "apex SOA", qname: "mesos.", qtype: dns.TypeSOA,
-			answer: []string{soa},
-		},
-		{
-			name: "apex NS", qname: "MESOS.", qtype: dns.TypeNS,
-			answer: []string{"MESOS. 60 IN NS ns1.mesos."},
-		},
-		{
-			name: "SOA below the apex is NODATA", qname: "leader.mesos.", qtype: dns.TypeSOA,
-			ns: []string{soa},
-		},
-		{
-			name: "name server's own A", qname: "ns1.mesos.", qtype: dns.TypeA,
-			answer: []string{"ns1.mesos. 60 IN A 127.0.0.53"},
-		},
-		{
-			name: "ANY gets one RRset (RFC 8482)", qname: "db.marathon.mesos.", qtype: dns.TypeANY,
-			answer: []string{"db.marathon.mesos. 60 IN A 127.0.1.1"},
-		},
-		{
-			name: "unknown type is NODATA", qname: "web.marathon.mesos.", qtype: dns.TypeMX,
-			ns: []string{soa},
-		},
-		{
-			name: "AXFR is refused", qname: "mesos.", qtype: dns.TypeAXFR,
-			rcode: dns.RcodeRefused,
-		},
-		{
-			name: "outside name without forwarding is refused", qname: "example.org.", qtype: dns.TypeA,
-			rcode: dns.RcodeRefused,
-		},
+		}},
+		{"AAAA of an IPv6 task", dnstest.Case{
+			Qname: "db.marathon.mesos.", Qtype: dns.TypeAAAA,
+			Answer: []dns.RR{AAAA("db.marathon.mesos. 60 IN AAAA fd00::7")},
+		}},
+		{"AAAA of an A-only name is NODATA", dnstest.Case{
+			Qname: "web.marathon.mesos.", Qtype: dns.TypeAAAA,
+			Ns: []dns.RR{soa},
+		}},
+		{"SRV of an A-only name is NODATA", dnstest.Case{
+			Qname: "leader.mesos.", Qtype: dns.TypeSRV,
+			Ns: []dns.RR{soa},
+		}},
+		{"missing name is NXDOMAIN with the SOA", dnstest.Case{
+			Qname: "missing.mesos.", Qtype: dns.TypeA,
+			Rcode: dns.RcodeNameError, Ns: []dns.RR{soa},
+		}},
+		{"missing SRV is NXDOMAIN", dnstest.Case{
+			Qname: "_nope._tcp.marathon.mesos.", Qtype: dns.TypeSRV,
+			Rcode: dns.RcodeNameError, Ns: []dns.RR{soa},
+		}},
+		{"empty non-terminal is NODATA", dnstest.Case{
+			Qname: "_tcp.marathon.mesos.", Qtype: dns.TypeA,
+			Ns: []dns.RR{soa},
+		}},
+		{"apex SOA", dnstest.Case{
+			Qname: "mesos.", Qtype: dns.TypeSOA,
+			Answer: []dns.RR{soa},
+		}},
+		{"apex NS", dnstest.Case{
+			Qname: "MESOS.", Qtype: dns.TypeNS,
+			Answer: []dns.RR{NS("MESOS. 60 IN NS ns1.mesos.")},
+		}},
+		{"SOA below the apex is NODATA", dnstest.Case{
+			Qname: "leader.mesos.", Qtype: dns.TypeSOA,
+			Ns: []dns.RR{soa},
+		}},
+		{"name server's own A", dnstest.Case{
+			Qname: "ns1.mesos.", Qtype: dns.TypeA,
+			Answer: []dns.RR{A("ns1.mesos. 60 IN A 127.0.0.53")},
+		}},
+		{"ANY gets one RRset (RFC 8482)", dnstest.Case{
+			Qname: "db.marathon.mesos.", Qtype: dns.TypeANY,
+			Answer: []dns.RR{A("db.marathon.mesos. 60 IN A 127.0.1.1")},
+		}},
+		{"unknown type is NODATA", dnstest.Case{
+			Qname: "web.marathon.mesos.", Qtype: dns.TypeMX,
+			Ns: []dns.RR{soa},
+		}},
+		{"AXFR is refused", dnstest.Case{
+			Qname: "mesos.", Qtype: dns.TypeAXFR,
+			Rcode: dns.RcodeRefused,
+		}},
+		{"outside name without forwarding is refused", dnstest.Case{
+			Qname: "example.org.", Qtype: dns.TypeA,
+			Rcode: dns.RcodeRefused,
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			req := new(dns.Msg).SetQuestion(tt.qname, tt.qtype)
+			req := tt.Msg()
 			got, _ := hsServe(t, h, req, true)
-			if got.Rcode != tt.rcode {
-				t.Errorf("rcode %s, want %s", dns.RcodeToString[got.Rcode], dns.RcodeToString[tt.rcode])
-			}
+			dnstest.CheckMsg(t, tt.Case, got)
 			if got.Id != req.Id || !got.Response || !got.RecursionDesired {
 				t.Errorf("header %+v does not answer %+v", got.MsgHdr, req.MsgHdr)
 			}
-			inZone := tt.rcode != dns.RcodeRefused || tt.qtype == dns.TypeAXFR
+			inZone := tt.Rcode != dns.RcodeRefused || tt.Qtype == dns.TypeAXFR
 			if got.Authoritative != inZone {
 				t.Errorf("AA = %v, want %v", got.Authoritative, inZone)
 			}
 			if !got.RecursionAvailable {
 				t.Error("RA not set with recurseon")
 			}
-			if len(got.Question) != 1 || got.Question[0].Name != tt.qname {
-				t.Errorf("question %v, want %s", got.Question, tt.qname)
-			}
-			if a, want := hsRRStrings(got.Answer), hsSorted(tt.answer); !slices.Equal(a, want) {
-				t.Errorf("answer:\n%s\nwant:\n%s", strings.Join(a, "\n"), strings.Join(want, "\n"))
-			}
-			if a, want := hsRRStrings(got.Ns), hsSorted(tt.ns); !slices.Equal(a, want) {
-				t.Errorf("authority:\n%s\nwant:\n%s", strings.Join(a, "\n"), strings.Join(want, "\n"))
-			}
-			if a, want := hsRRStrings(got.Extra), hsSorted(tt.extra); !slices.Equal(a, want) {
-				t.Errorf("additional:\n%s\nwant:\n%s", strings.Join(a, "\n"), strings.Join(want, "\n"))
+			if len(got.Question) != 1 || got.Question[0].Name != tt.Qname {
+				t.Errorf("question %v, want %s", got.Question, tt.Qname)
 			}
 		})
 	}
-}
-
-func hsSorted(s []string) []string {
-	out := slices.Clone(s)
-	if out == nil {
-		out = []string{}
-	}
-	slices.Sort(out)
-	return out
 }
 
 func TestHandlerRecursionFlag(t *testing.T) {

@@ -1,6 +1,7 @@
 package dnsserver
 
 import (
+	"net"
 	"net/netip"
 	"slices"
 	"strings"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/discovery-mesos/discovery/internal/dnstest"
 	"github.com/discovery-mesos/discovery/state"
 )
 
@@ -105,45 +107,27 @@ func TestHashMatchesMesosDNS(t *testing.T) {
 	}
 }
 
-type lookupCase struct {
-	qname  string
-	qtype  uint16
-	rcode  int
-	answer []string // RR strings, compared sorted
-	extra  []string
-}
-
-func runLookups(t *testing.T, tab *Table, cases []lookupCase) {
+// runLookups asks tab each case's question and compares the rcode and the
+// answer; the additional records only when the case gives them (nil Extra is
+// not checked here). Table lookups have no authority section.
+func runLookups(t *testing.T, tab *Table, cases []dnstest.Case) {
 	t.Helper()
 	var s Scratch
 	for _, tc := range cases {
-		t.Run(tc.qname+"/"+dns.TypeToString[tc.qtype], func(t *testing.T) {
-			res := tab.Lookup(tc.qname, tc.qtype, &s)
+		t.Run(tc.Name(), func(t *testing.T) {
+			res := tab.Lookup(tc.Qname, tc.Qtype, &s)
 			if !res.InZone {
 				t.Fatalf("not in zone")
 			}
-			if res.Rcode != tc.rcode {
-				t.Errorf("rcode %s, want %s", dns.RcodeToString[res.Rcode], dns.RcodeToString[tc.rcode])
+			if res.Rcode != tc.Rcode {
+				t.Errorf("rcode %s, want %s", dns.RcodeToString[res.Rcode], dns.RcodeToString[tc.Rcode])
 			}
-			if got := rrStrings(res.Answer); !slices.Equal(got, sorted(tc.answer)) {
-				t.Errorf("answer:\n got %q\nwant %q", got, sorted(tc.answer))
-			}
-			if tc.extra != nil {
-				if got := rrStrings(res.Extra); !slices.Equal(got, sorted(tc.extra)) {
-					t.Errorf("extra:\n got %q\nwant %q", got, sorted(tc.extra))
-				}
+			dnstest.CheckSection(t, "answer", res.Answer, tc.Answer)
+			if tc.Extra != nil {
+				dnstest.CheckSection(t, "extra", res.Extra, tc.Extra)
 			}
 		})
 	}
-}
-
-func rrStrings(rrs []dns.RR) []string {
-	out := make([]string, 0, len(rrs))
-	for _, rr := range rrs {
-		out = append(out, strings.ReplaceAll(rr.String(), "\t", " "))
-	}
-	slices.Sort(out)
-	return out
 }
 
 func sorted(s []string) []string {
@@ -164,111 +148,167 @@ func TestLookupSmallCluster(t *testing.T) {
 	c2 := "nginx-" + h2 + "-s2"
 	cw := "web-" + hw + "-s1"
 	A, AAAA, SRV := dns.TypeA, dns.TypeAAAA, dns.TypeSRV
-	ok, nx := dns.RcodeSuccess, dns.RcodeNameError
-	runLookups(t, tab, []lookupCase{
+	nx := dns.RcodeNameError
+	runLookups(t, tab, []dnstest.Case{
 		// Task names: task IP from IPSources (netinfo, mesos, host).
-		{"nginx.marathon.mesos.", A, ok, []string{
-			"nginx.marathon.mesos. 60 IN A 127.0.1.1",
-			"nginx.marathon.mesos. 60 IN A 127.0.3.2",
-		}, nil},
-		{"nginx.marathon.mesos.", AAAA, ok, []string{"nginx.marathon.mesos. 60 IN AAAA fd00::2"}, nil},
-		{c1 + ".marathon.mesos.", A, ok, []string{c1 + ".marathon.mesos. 60 IN A 127.0.1.1"}, nil},
-		{c2 + ".marathon.mesos.", A, ok, []string{c2 + ".marathon.mesos. 60 IN A 127.0.3.2"}, nil},
+		{Qname: "nginx.marathon.mesos.", Qtype: A,
+			Answer: []dns.RR{
+				dnstest.A("nginx.marathon.mesos. 60 IN A 127.0.1.1"),
+				dnstest.A("nginx.marathon.mesos. 60 IN A 127.0.3.2"),
+			},
+		},
+		{Qname: "nginx.marathon.mesos.", Qtype: AAAA, Answer: []dns.RR{dnstest.AAAA("nginx.marathon.mesos. 60 IN AAAA fd00::2")}},
+		{Qname: c1 + ".marathon.mesos.", Qtype: A, Answer: []dns.RR{dnstest.A(c1 + ".marathon.mesos. 60 IN A 127.0.1.1")}},
+		{Qname: c2 + ".marathon.mesos.", Qtype: A, Answer: []dns.RR{dnstest.A(c2 + ".marathon.mesos. 60 IN A 127.0.3.2")}},
 		// Agent names.
-		{"nginx.marathon.slave.mesos.", A, ok, []string{
-			"nginx.marathon.slave.mesos. 60 IN A 127.0.1.1",
-			"nginx.marathon.slave.mesos. 60 IN A 127.0.1.2",
-		}, nil},
-		{c2 + ".marathon.slave.mesos.", A, ok, []string{c2 + ".marathon.slave.mesos. 60 IN A 127.0.1.2"}, nil},
+		{Qname: "nginx.marathon.slave.mesos.", Qtype: A,
+			Answer: []dns.RR{
+				dnstest.A("nginx.marathon.slave.mesos. 60 IN A 127.0.1.1"),
+				dnstest.A("nginx.marathon.slave.mesos. 60 IN A 127.0.1.2"),
+			},
+		},
+		{Qname: c2 + ".marathon.slave.mesos.", Qtype: A, Answer: []dns.RR{dnstest.A(c2 + ".marathon.slave.mesos. 60 IN A 127.0.1.2")}},
 		// Case is kept from the question.
-		{"NGINX.Marathon.MESOS.", AAAA, ok, []string{"NGINX.Marathon.MESOS. 60 IN AAAA fd00::2"}, nil},
+		{Qname: "NGINX.Marathon.MESOS.", Qtype: AAAA, Answer: []dns.RR{dnstest.AAAA("NGINX.Marathon.MESOS. 60 IN AAAA fd00::2")}},
 		// SRV from port resources, with the targets' addresses as extra records.
-		{"_nginx._tcp.marathon.mesos.", SRV, ok, []string{
-			"_nginx._tcp.marathon.mesos. 60 IN SRV 0 1 31000 " + c1 + ".marathon.slave.mesos.",
-			"_nginx._tcp.marathon.mesos. 60 IN SRV 0 1 31001 " + c1 + ".marathon.slave.mesos.",
-			"_nginx._tcp.marathon.mesos. 60 IN SRV 0 1 31005 " + c2 + ".marathon.slave.mesos.",
-		}, []string{
-			c1 + ".marathon.slave.mesos. 60 IN A 127.0.1.1",
-			c2 + ".marathon.slave.mesos. 60 IN A 127.0.1.2",
-		}},
-		{"_nginx._udp.marathon.slave.mesos.", SRV, ok, []string{
-			"_nginx._udp.marathon.slave.mesos. 60 IN SRV 0 1 31000 " + c1 + ".marathon.slave.mesos.",
-			"_nginx._udp.marathon.slave.mesos. 60 IN SRV 0 1 31001 " + c1 + ".marathon.slave.mesos.",
-			"_nginx._udp.marathon.slave.mesos. 60 IN SRV 0 1 31005 " + c2 + ".marathon.slave.mesos.",
-		}, nil},
+		{Qname: "_nginx._tcp.marathon.mesos.", Qtype: SRV,
+			Answer: []dns.RR{
+				dnstest.SRV("_nginx._tcp.marathon.mesos. 60 IN SRV 0 1 31000 " + c1 + ".marathon.slave.mesos."),
+				dnstest.SRV("_nginx._tcp.marathon.mesos. 60 IN SRV 0 1 31001 " + c1 + ".marathon.slave.mesos."),
+				dnstest.SRV("_nginx._tcp.marathon.mesos. 60 IN SRV 0 1 31005 " + c2 + ".marathon.slave.mesos."),
+			},
+			Extra: []dns.RR{
+				dnstest.A(c1 + ".marathon.slave.mesos. 60 IN A 127.0.1.1"),
+				dnstest.A(c2 + ".marathon.slave.mesos. 60 IN A 127.0.1.2"),
+			},
+		},
+		{Qname: "_nginx._udp.marathon.slave.mesos.", Qtype: SRV,
+			Answer: []dns.RR{
+				dnstest.SRV("_nginx._udp.marathon.slave.mesos. 60 IN SRV 0 1 31000 " + c1 + ".marathon.slave.mesos."),
+				dnstest.SRV("_nginx._udp.marathon.slave.mesos. 60 IN SRV 0 1 31001 " + c1 + ".marathon.slave.mesos."),
+				dnstest.SRV("_nginx._udp.marathon.slave.mesos. 60 IN SRV 0 1 31005 " + c2 + ".marathon.slave.mesos."),
+			},
+		},
 		// DiscoveryInfo: name from DiscoveryInfo, SRV to the task name for its ports.
-		{"web.marathon.mesos.", A, ok, []string{"web.marathon.mesos. 60 IN A 127.0.3.3"}, nil},
-		{"web-app.marathon.mesos.", A, nx, nil, nil},
-		{"_web._tcp.marathon.mesos.", SRV, ok, []string{
-			"_web._tcp.marathon.mesos. 60 IN SRV 0 1 80 " + cw + ".marathon.mesos.",
-			"_web._tcp.marathon.mesos. 60 IN SRV 0 1 53 " + cw + ".marathon.mesos.",
-		}, []string{cw + ".marathon.mesos. 60 IN A 127.0.3.3"}},
-		{"_web._udp.marathon.mesos.", SRV, ok, []string{
-			"_web._udp.marathon.mesos. 60 IN SRV 0 1 53 " + cw + ".marathon.mesos.",
-		}, nil},
-		{"_http._web._tcp.marathon.mesos.", SRV, ok, []string{
-			"_http._web._tcp.marathon.mesos. 60 IN SRV 0 1 80 " + cw + ".marathon.mesos.",
-		}, nil},
+		{Qname: "web.marathon.mesos.", Qtype: A, Answer: []dns.RR{dnstest.A("web.marathon.mesos. 60 IN A 127.0.3.3")}},
+		{Qname: "web-app.marathon.mesos.", Qtype: A, Rcode: nx},
+		{Qname: "_web._tcp.marathon.mesos.", Qtype: SRV,
+			Answer: []dns.RR{
+				dnstest.SRV("_web._tcp.marathon.mesos. 60 IN SRV 0 1 80 " + cw + ".marathon.mesos."),
+				dnstest.SRV("_web._tcp.marathon.mesos. 60 IN SRV 0 1 53 " + cw + ".marathon.mesos."),
+			},
+			Extra: []dns.RR{
+				dnstest.A(cw + ".marathon.mesos. 60 IN A 127.0.3.3"),
+			},
+		},
+		{Qname: "_web._udp.marathon.mesos.", Qtype: SRV,
+			Answer: []dns.RR{
+				dnstest.SRV("_web._udp.marathon.mesos. 60 IN SRV 0 1 53 " + cw + ".marathon.mesos."),
+			},
+		},
+		{Qname: "_http._web._tcp.marathon.mesos.", Qtype: SRV,
+			Answer: []dns.RR{
+				dnstest.SRV("_http._web._tcp.marathon.mesos. 60 IN SRV 0 1 80 " + cw + ".marathon.mesos."),
+			},
+		},
 		// With DiscoveryInfo, port resources only give .slave SRV records.
-		{"_web._tcp.marathon.slave.mesos.", SRV, ok, []string{
-			"_web._tcp.marathon.slave.mesos. 60 IN SRV 0 1 31010 " + cw + ".marathon.slave.mesos.",
-		}, nil},
+		{Qname: "_web._tcp.marathon.slave.mesos.", Qtype: SRV,
+			Answer: []dns.RR{
+				dnstest.SRV("_web._tcp.marathon.slave.mesos. 60 IN SRV 0 1 31010 " + cw + ".marathon.slave.mesos."),
+			},
+		},
 		// IPv6 agent: host IP source gives AAAA.
-		{"v6.marathon.mesos.", AAAA, ok, []string{"v6.marathon.mesos. 60 IN AAAA 2001:db8::3"}, nil},
-		{"v6.marathon.mesos.", A, ok, nil, nil},
+		{Qname: "v6.marathon.mesos.", Qtype: AAAA, Answer: []dns.RR{dnstest.AAAA("v6.marathon.mesos. 60 IN AAAA 2001:db8::3")}},
+		{Qname: "v6.marathon.mesos.", Qtype: A},
 		// Not running, unknown agent: nothing.
-		{"staging.marathon.mesos.", A, nx, nil, nil},
-		{"lost.marathon.mesos.", A, nx, nil, nil},
+		{Qname: "staging.marathon.mesos.", Qtype: A, Rcode: nx},
+		{Qname: "lost.marathon.mesos.", Qtype: A, Rcode: nx},
 		// Framework name sanitised per label; framework records.
-		{"report-job.chronos-2-0-1.mesos.", A, nx, nil, nil},
-		{"report-job.chronos2.0.1.mesos.", A, ok, []string{"report-job.chronos2.0.1.mesos. 60 IN A 127.0.1.2"}, nil},
-		{"marathon.mesos.", A, ok, []string{"marathon.mesos. 60 IN A 127.0.2.1"}, nil},
-		{"chronos2.0.1.mesos.", A, ok, []string{"chronos2.0.1.mesos. 60 IN A 127.0.2.2"}, nil},
-		{"_framework._tcp.marathon.mesos.", SRV, ok, []string{
-			"_framework._tcp.marathon.mesos. 60 IN SRV 0 1 8080 marathon.mesos.",
-		}, []string{"marathon.mesos. 60 IN A 127.0.2.1"}},
+		{Qname: "report-job.chronos-2-0-1.mesos.", Qtype: A, Rcode: nx},
+		{Qname: "report-job.chronos2.0.1.mesos.", Qtype: A,
+			Answer: []dns.RR{
+				dnstest.A("report-job.chronos2.0.1.mesos. 60 IN A 127.0.1.2"),
+			},
+		},
+		{Qname: "marathon.mesos.", Qtype: A, Answer: []dns.RR{dnstest.A("marathon.mesos. 60 IN A 127.0.2.1")}},
+		{Qname: "chronos2.0.1.mesos.", Qtype: A, Answer: []dns.RR{dnstest.A("chronos2.0.1.mesos. 60 IN A 127.0.2.2")}},
+		{Qname: "_framework._tcp.marathon.mesos.", Qtype: SRV,
+			Answer: []dns.RR{
+				dnstest.SRV("_framework._tcp.marathon.mesos. 60 IN SRV 0 1 8080 marathon.mesos."),
+			},
+			Extra: []dns.RR{
+				dnstest.A("marathon.mesos. 60 IN A 127.0.2.1"),
+			},
+		},
 		// No PID, no SRV.
-		{"_framework._tcp.chronos2.0.1.mesos.", SRV, nx, nil, nil},
+		{Qname: "_framework._tcp.chronos2.0.1.mesos.", Qtype: SRV, Rcode: nx},
 		// Masters and agents.
-		{"leader.mesos.", A, ok, []string{"leader.mesos. 60 IN A 127.0.0.1"}, nil},
-		{"master.mesos.", A, ok, []string{
-			"master.mesos. 60 IN A 127.0.0.1", "master.mesos. 60 IN A 127.0.0.2", "master.mesos. 60 IN A 127.0.0.3",
-		}, nil},
-		{"master0.mesos.", A, ok, []string{"master0.mesos. 60 IN A 127.0.0.1"}, nil},
-		{"master2.mesos.", A, ok, []string{"master2.mesos. 60 IN A 127.0.0.3"}, nil},
-		{"master3.mesos.", A, nx, nil, nil},
-		{"_leader._tcp.mesos.", SRV, ok, []string{"_leader._tcp.mesos. 60 IN SRV 0 1 5050 leader.mesos."},
-			[]string{"leader.mesos. 60 IN A 127.0.0.1"}},
-		{"_leader._udp.mesos.", SRV, ok, []string{"_leader._udp.mesos. 60 IN SRV 0 1 5050 leader.mesos."}, nil},
-		{"_master._tcp.mesos.", SRV, ok, []string{
-			"_master._tcp.mesos. 60 IN SRV 0 1 5050 master0.mesos.",
-			"_master._tcp.mesos. 60 IN SRV 0 1 5050 master1.mesos.",
-			"_master._tcp.mesos. 60 IN SRV 0 1 5050 master2.mesos.",
-		}, nil},
-		{"slave.mesos.", A, ok, []string{
-			"slave.mesos. 60 IN A 127.0.1.1", "slave.mesos. 60 IN A 127.0.1.2",
-		}, nil},
-		{"slave.mesos.", AAAA, ok, []string{"slave.mesos. 60 IN AAAA 2001:db8::3"}, nil},
-		{"_slave._tcp.mesos.", SRV, ok, []string{"_slave._tcp.mesos. 60 IN SRV 0 1 5051 slave.mesos."}, nil},
+		{Qname: "leader.mesos.", Qtype: A, Answer: []dns.RR{dnstest.A("leader.mesos. 60 IN A 127.0.0.1")}},
+		{Qname: "master.mesos.", Qtype: A,
+			Answer: []dns.RR{
+				dnstest.A("master.mesos. 60 IN A 127.0.0.1"),
+				dnstest.A("master.mesos. 60 IN A 127.0.0.2"),
+				dnstest.A("master.mesos. 60 IN A 127.0.0.3"),
+			},
+		},
+		{Qname: "master0.mesos.", Qtype: A, Answer: []dns.RR{dnstest.A("master0.mesos. 60 IN A 127.0.0.1")}},
+		{Qname: "master2.mesos.", Qtype: A, Answer: []dns.RR{dnstest.A("master2.mesos. 60 IN A 127.0.0.3")}},
+		{Qname: "master3.mesos.", Qtype: A, Rcode: nx},
+		{Qname: "_leader._tcp.mesos.", Qtype: SRV,
+			Answer: []dns.RR{
+				dnstest.SRV("_leader._tcp.mesos. 60 IN SRV 0 1 5050 leader.mesos."),
+			},
+			Extra: []dns.RR{
+				dnstest.A("leader.mesos. 60 IN A 127.0.0.1"),
+			},
+		},
+		{Qname: "_leader._udp.mesos.", Qtype: SRV,
+			Answer: []dns.RR{
+				dnstest.SRV("_leader._udp.mesos. 60 IN SRV 0 1 5050 leader.mesos."),
+			},
+		},
+		{Qname: "_master._tcp.mesos.", Qtype: SRV,
+			Answer: []dns.RR{
+				dnstest.SRV("_master._tcp.mesos. 60 IN SRV 0 1 5050 master0.mesos."),
+				dnstest.SRV("_master._tcp.mesos. 60 IN SRV 0 1 5050 master1.mesos."),
+				dnstest.SRV("_master._tcp.mesos. 60 IN SRV 0 1 5050 master2.mesos."),
+			},
+		},
+		{Qname: "slave.mesos.", Qtype: A,
+			Answer: []dns.RR{
+				dnstest.A("slave.mesos. 60 IN A 127.0.1.1"),
+				dnstest.A("slave.mesos. 60 IN A 127.0.1.2"),
+			},
+		},
+		{Qname: "slave.mesos.", Qtype: AAAA, Answer: []dns.RR{dnstest.AAAA("slave.mesos. 60 IN AAAA 2001:db8::3")}},
+		{Qname: "_slave._tcp.mesos.", Qtype: SRV, Answer: []dns.RR{dnstest.SRV("_slave._tcp.mesos. 60 IN SRV 0 1 5051 slave.mesos.")}},
 		// The name server and the apex.
-		{"ns1.mesos.", A, ok, []string{"ns1.mesos. 60 IN A 127.0.0.53"}, nil},
-		{"mesos.", dns.TypeSOA, ok, []string{"mesos. 60 IN SOA ns1.mesos. root.ns1.mesos. 1 60 600 86400 60"}, nil},
-		{"mesos.", dns.TypeNS, ok, []string{"mesos. 60 IN NS ns1.mesos."}, nil},
-		{"mesos.", A, ok, nil, nil},
+		{Qname: "ns1.mesos.", Qtype: A, Answer: []dns.RR{dnstest.A("ns1.mesos. 60 IN A 127.0.0.53")}},
+		{Qname: "mesos.", Qtype: dns.TypeSOA,
+			Answer: []dns.RR{
+				dnstest.SOA("mesos. 60 IN SOA ns1.mesos. root.ns1.mesos. 1 60 600 86400 60"),
+			},
+		},
+		{Qname: "mesos.", Qtype: dns.TypeNS, Answer: []dns.RR{dnstest.NS("mesos. 60 IN NS ns1.mesos.")}},
+		{Qname: "mesos.", Qtype: A},
 		// Empty non-terminals exist (NODATA); unknown names do not.
-		{"marathon.slave.mesos.", A, ok, nil, nil},
-		{"_tcp.marathon.mesos.", SRV, ok, nil, nil},
-		{"unknown.marathon.mesos.", A, nx, nil, nil},
-		{"unknown.marathon.mesos.", SRV, nx, nil, nil},
+		{Qname: "marathon.slave.mesos.", Qtype: A},
+		{Qname: "_tcp.marathon.mesos.", Qtype: SRV},
+		{Qname: "unknown.marathon.mesos.", Qtype: A, Rcode: nx},
+		{Qname: "unknown.marathon.mesos.", Qtype: SRV, Rcode: nx},
 		// SOA/NS below the apex: NODATA or NXDOMAIN, never an answer.
-		{"nginx.marathon.mesos.", dns.TypeSOA, ok, nil, nil},
-		{"nope.mesos.", dns.TypeNS, nx, nil, nil},
+		{Qname: "nginx.marathon.mesos.", Qtype: dns.TypeSOA},
+		{Qname: "nope.mesos.", Qtype: dns.TypeNS, Rcode: nx},
 		// Unsupported type on an existing name: NODATA.
-		{"nginx.marathon.mesos.", dns.TypeTXT, ok, nil, nil},
+		{Qname: "nginx.marathon.mesos.", Qtype: dns.TypeTXT},
 		// ANY: one RRset.
-		{"v6.marathon.mesos.", dns.TypeANY, ok, []string{"v6.marathon.mesos. 60 IN AAAA 2001:db8::3"}, nil},
+		{Qname: "v6.marathon.mesos.", Qtype: dns.TypeANY, Answer: []dns.RR{dnstest.AAAA("v6.marathon.mesos. 60 IN AAAA 2001:db8::3")}},
 		// Without the final dot (HTTP API style) the name still matches.
-		{"leader.mesos", A, ok, []string{"leader.mesos 60 IN A 127.0.0.1"}, nil},
+		// (Zone file text would make the owner absolute: the record is written out.)
+		{Qname: "leader.mesos", Qtype: A, Answer: []dns.RR{&dns.A{
+			Hdr: dns.RR_Header{Name: "leader.mesos", Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 60},
+			A:   net.IPv4(127, 0, 0, 1).To4(),
+		}}},
 	})
 }
 
