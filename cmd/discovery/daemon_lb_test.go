@@ -66,6 +66,25 @@ func writeAtomic(t *testing.T, path string, data []byte) {
 	}
 }
 
+// lbDaemonArgs are the flags of a daemon on loopback following stateFile, with
+// the load balancer on for groups: a real HAProxy (bin) whose config, sockets
+// and templates live in dir.
+func lbDaemonArgs(t *testing.T, bin, dir, stateFile, groups string) []string {
+	t.Helper()
+	return []string{
+		"-stateFile", stateFile, "-masters", "127.0.0.1:5050",
+		"-listener", "127.0.0.1", "-port", "0", "-httpListener", "127.0.0.1", "-httpport", "0", "-externalon=false",
+		"--group", groups, "--dont-bind-http-https",
+		"--haproxy-config", filepath.Join(dir, "haproxy.cfg"),
+		"-lb-haproxy-binary", bin,
+		"-lb-master-socket", filepath.Join(dir, "master.sock"),
+		"-lb-stats-socket", filepath.Join(dir, "stats.sock"),
+		"-lb-stats-bind", "127.0.0.1:" + strconv.Itoa(haproxytest.FreePort(t, "127.0.0.1")),
+		"-lb-appid-bind", "127.0.0.1:" + strconv.Itoa(haproxytest.FreePort(t, "127.0.0.1")),
+		"-lb-templates-dir", filepath.Join(dir, "templates"),
+	}
+}
+
 // The whole daemon with the load balancer on: tasks labelled HAPROXY_GROUP in the
 // Mesos view reach a real HAProxy; scaling up goes through the Runtime API with
 // no reload, and traffic reaches the new task.
@@ -78,19 +97,7 @@ func TestDaemonLoadBalancesMesosTasks(t *testing.T) {
 	stateFile := filepath.Join(dir, "state.json")
 	writeAtomic(t, stateFile, lbState(t, servicePort, b1))
 
-	o, err := parseArgs([]string{
-		"-stateFile", stateFile, "-masters", "127.0.0.1:5050",
-		"-listener", "127.0.0.1", "-port", "0", "-httpListener", "127.0.0.1", "-httpport", "0", "-externalon=false",
-		"--group", "external", "--dont-bind-http-https",
-		"--haproxy-config", filepath.Join(dir, "haproxy.cfg"),
-		"-lb-haproxy-binary", bin,
-		"-lb-master-socket", filepath.Join(dir, "master.sock"),
-		"-lb-stats-socket", filepath.Join(dir, "stats.sock"),
-		"-lb-stats-bind", "127.0.0.1:" + strconv.Itoa(haproxytest.FreePort(t, "127.0.0.1")),
-		"-lb-appid-bind", "127.0.0.1:" + strconv.Itoa(haproxytest.FreePort(t, "127.0.0.1")),
-		"-lb-templates-dir", filepath.Join(dir, "templates"),
-		"-lb-drain-seconds", "1",
-	}, io.Discard)
+	o, err := parseArgs(append(lbDaemonArgs(t, bin, dir, stateFile, "external"), "-lb-drain-seconds", "1"), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}

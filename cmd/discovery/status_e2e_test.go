@@ -159,18 +159,7 @@ func TestStatusPageInChromium(t *testing.T) {
 	dir := haproxytest.Dir(t)
 	stateFile := filepath.Join(dir, "state.json")
 	writeAtomic(t, stateFile, statusE2EState(t))
-	o, err := parseArgs([]string{
-		"-stateFile", stateFile, "-masters", "127.0.0.1:5050",
-		"-listener", "127.0.0.1", "-port", "0", "-httpListener", "127.0.0.1", "-httpport", "0", "-externalon=false",
-		"--group", "external,internal", "--dont-bind-http-https",
-		"--haproxy-config", filepath.Join(dir, "haproxy.cfg"),
-		"-lb-haproxy-binary", bin,
-		"-lb-master-socket", filepath.Join(dir, "master.sock"),
-		"-lb-stats-socket", filepath.Join(dir, "stats.sock"),
-		"-lb-stats-bind", "127.0.0.1:" + strconv.Itoa(haproxytest.FreePort(t, "127.0.0.1")),
-		"-lb-appid-bind", "127.0.0.1:" + strconv.Itoa(haproxytest.FreePort(t, "127.0.0.1")),
-		"-lb-templates-dir", filepath.Join(dir, "templates"),
-	}, io.Discard)
+	o, err := parseArgs(lbDaemonArgs(t, bin, dir, stateFile, "external,internal"), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
