@@ -27,6 +27,15 @@ import (
 // API, the status page and — when HAProxy is installed — load balancing, with
 // tasks changing under them. Everything listens on loopback. -dev only
 // supplies defaults: every flag given beside it still applies.
+//
+// So the product binary does ship internal/sim, and with it internal/fakemaster
+// and internal/fakemarathon: internal/ means private to this module, not
+// test-only. Some of its packages are part of the binary: the simulator and the
+// fakes it runs, for -dev, and internal/backoff, the one retry delay of the
+// sources and the load balancer. The others (internal/zktest,
+// internal/haproxytest, internal/freeport) serve tests, harnesses and the
+// programs under bench/ only. Nothing of the simulator runs unless -dev is
+// given.
 
 // The simulated cluster of -dev: a few apps, each with a few tasks, all
 // labelled for the load balancer.
