@@ -14,7 +14,8 @@ import (
 )
 
 // HAProxy killed (its master process, SIGKILL): the daemon starts it again
-// and re-applies the configuration within a second; nothing is lost.
+// and re-applies the configuration within a second (a promise: see promise);
+// nothing is lost.
 func TestFaultHAProxyKilled(t *testing.T) {
 	c, lb, d := lbCluster(t, sim.Config{Apps: 3, TasksPerApp: 2, Seed: 51})
 	cfgBefore, err := os.ReadFile(lb.cfg)
@@ -31,16 +32,15 @@ func TestFaultHAProxyKilled(t *testing.T) {
 			t.Fatalf("killing HAProxy %d: %v", pid, err)
 		}
 		killed := time.Now()
+		// Product promise: HAProxy serves again within a second of dying.
+		prom := newPromise("a new HAProxy serving every app after the old one was killed", time.Second, d.cmd.Process.Pid, killed)
 		waitFor(t, 10*time.Second, "a new HAProxy master", func() bool {
 			p := haproxyMasterPID(lb.masterSock)
 			return p != 0 && p != pid
 		})
 		waitTraffic(t, c, 10*time.Second)
-		took := time.Since(killed)
-		t.Logf("round %d: HAProxy %d killed; a new one serves every app after %v", round, pid, took.Round(time.Millisecond))
-		if took > time.Second {
-			t.Errorf("HAProxy was back %v after it was killed; want within 1s", took)
-		}
+		took, waited := prom.check(t, time.Now())
+		t.Logf("round %d: HAProxy %d killed; a new one serves every app after %v (%v of it waiting for a CPU)", round, pid, took.Round(time.Millisecond), waited.Round(time.Millisecond))
 		if ok, diff := lbAgrees(lb.cfg, c.Truth(), false); !ok {
 			t.Errorf("config after the restart: %s", diff)
 		}

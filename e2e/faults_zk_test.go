@@ -20,10 +20,10 @@ func zkCluster(t *testing.T) (*zktest.Server, *sim.Cluster, *daemon) {
 	return srv, c, d
 }
 
-// followLeader changes the leader, starts a task on the new one and returns
-// how long the daemon took to name the new leader on /status.json and serve
-// the new task in DNS.
-func followLeader(t *testing.T, c *sim.Cluster, d *daemon, timeout time.Duration) time.Duration {
+// followLeader changes the leader, starts a task on the new one and checks the
+// promise that the daemon names the new leader on /status.json and serves the
+// new task in DNS within 2 s of the change.
+func followLeader(t *testing.T, c *sim.Cluster, d *daemon, timeout time.Duration) {
 	t.Helper()
 	ch, err := c.ChangeLeader()
 	if err != nil {
@@ -33,6 +33,8 @@ func followLeader(t *testing.T, c *sim.Cluster, d *daemon, timeout time.Duration
 		t.Fatal(err)
 	}
 	leader := c.Leader().Addr()
+	// Product promise: a leader change is followed within 2 s.
+	prom := newPromise("following a leader change through ZooKeeper", 2*time.Second, d.cmd.Process.Pid, ch.At)
 	waitFor(t, timeout, "the daemon following the new leader "+leader, func() bool {
 		st := d.status(t)
 		if st.Leader == nil || st.Leader.Address != leader {
@@ -41,20 +43,16 @@ func followLeader(t *testing.T, c *sim.Cluster, d *daemon, timeout time.Duration
 		ok, _ := dnsAgrees(d, c.Truth())
 		return ok
 	})
-	return time.Since(ch.At)
+	took, waited := prom.check(t, time.Now())
+	t.Logf("new leader %s followed, with a task started on it, in %v (%v of it waiting for a CPU)", leader, took.Round(time.Millisecond), waited.Round(time.Millisecond))
 }
 
-// A leader change through ZooKeeper is followed within 2 s.
+// A leader change through ZooKeeper is followed within 2 s (a promise,
+// checked in followLeader).
 func TestFaultLeaderChangeThroughZooKeeper(t *testing.T) {
 	_, c, d := zkCluster(t)
-	var worst time.Duration
-	for round := range 3 {
-		took := followLeader(t, c, d, 10*time.Second)
-		t.Logf("round %d: new leader %s followed, with a task started on it, in %v", round, c.Leader().Addr(), took.Round(time.Millisecond))
-		worst = max(worst, took)
-	}
-	if worst > 2*time.Second {
-		t.Errorf("a leader change took %v to follow; want within 2s", worst)
+	for range 3 {
+		followLeader(t, c, d, 10*time.Second)
 	}
 }
 
@@ -78,11 +76,17 @@ func TestFaultZooKeeperRestart(t *testing.T) {
 	waitFor(t, 30*time.Second, "the daemon reconnecting to ZooKeeper", func() bool {
 		return strings.Count(d.logText(), "zookeeper session established") >= 2
 	})
-	took := followLeader(t, c, d, 15*time.Second)
-	t.Logf("after ZooKeeper restarted, a leader change was followed in %v", took.Round(time.Millisecond))
-	if took > 2*time.Second {
-		t.Errorf("after a ZooKeeper restart a leader change took %v to follow; want within 2s", took)
+	// A restart that outlasts the session timeout (a slow JVM start on a busy
+	// machine) expires the masters' sessions and their election nodes with
+	// them; real masters stand for election again, and so does the sim.
+	if n, err := c.RejoinZK(30 * time.Second); err != nil {
+		t.Fatal(err)
+	} else if n > 0 {
+		t.Logf("ZooKeeper expired the masters' sessions; %d masters registered again", n)
+		waitDNS(t, d, c, 30*time.Second)
 	}
+	// The same 2 s promise after ZooKeeper restarted, checked in followLeader.
+	followLeader(t, c, d, 15*time.Second)
 	if !d.alive() {
 		t.Fatal("the daemon exited")
 	}

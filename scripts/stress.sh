@@ -8,7 +8,8 @@
 #   RUNS=1 COUNT=200 RUN='^TestMarathonEventsPerApp$' PKGS=./state/... scripts/stress.sh
 #
 # PKGS (go list patterns), RUN (-run) and COUNT (-count per run) narrow it.
-# Logs stay in $OUT (default a new directory under /tmp); exit 1 if anything failed.
+# Logs stay in $OUT (default a new directory under /tmp), the e2e daemons' whole
+# logs in $OUT/e2e-logs; exit 1 if anything failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,7 +19,11 @@ count=${COUNT:-1}
 pkgs=${PKGS:-./...}
 run=${RUN:-}
 out=${OUT:-$(mktemp -d /tmp/stress.XXXXXX)}
-mkdir -p "$out"
+mkdir -p "$out/e2e-logs"
+# The e2e harness keeps every daemon's whole log there, to study a failure.
+export E2E_LOG_DIR=$out/e2e-logs
+
+./scripts/install-deps.sh
 
 busy_pids=()
 stop_busy() {

@@ -79,3 +79,44 @@ func (c *Cluster) zkRegister(m *fakemaster.Master) (string, error) {
 	}
 	return node, nil
 }
+
+// RejoinZK registers again every master whose election node is gone, leader
+// first and then round the ring, as Mesos masters do after losing their
+// ZooKeeper session (an expired session takes its ephemeral nodes with it).
+// It waits up to timeout for the connection to have a session again and
+// returns how many masters it registered.
+func (c *Cluster) RejoinZK(timeout time.Duration) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.checkOpenLocked(); err != nil {
+		return 0, err
+	}
+	if c.cfg.ZK == nil {
+		return 0, errors.New("sim: no ZooKeeper")
+	}
+	deadline := time.Now().Add(timeout)
+	for c.cfg.ZK.State() != zk.StateHasSession {
+		if time.Now().After(deadline) {
+			return 0, fmt.Errorf("sim: no ZooKeeper session within %v (state %v)", timeout, c.cfg.ZK.State())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	n := 0
+	for k := range c.masters {
+		i := (c.leader + k) % len(c.masters)
+		ok, _, err := c.cfg.ZK.Exists(c.zkNodes[i])
+		if err != nil {
+			return n, fmt.Errorf("checking %s: %w", c.zkNodes[i], err)
+		}
+		if ok {
+			continue
+		}
+		node, err := c.zkRegister(c.masters[i])
+		if err != nil {
+			return n, err
+		}
+		c.zkNodes[i] = node
+		n++
+	}
+	return n, nil
+}
