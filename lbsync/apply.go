@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/discovery-mesos/discovery/lbsync/lbmodel"
 	"hash/maphash"
 	"log/slog"
 	"maps"
@@ -17,7 +18,7 @@ import (
 )
 
 // rebuildFunc builds the model of the current snapshot with some apps left out.
-type rebuildFunc func(exclude []string) (*Model, error)
+type rebuildFunc func(exclude []string) (*lbmodel.Model, error)
 
 // ApplyResult says what one apply did.
 type ApplyResult struct {
@@ -25,7 +26,7 @@ type ApplyResult struct {
 	// "reload" or "start" (the first config of a supervised HAProxy).
 	Via string
 	// Plan is the plan carried out (after leaving invalid apps out).
-	Plan Plan
+	Plan lbmodel.Plan
 	// Invalid are the apps left out because the config they produce fails
 	// validation.
 	Invalid []string
@@ -35,14 +36,14 @@ type ApplyResult struct {
 	// or the reload was confirmed.
 	Reached time.Time
 	// Bridged counts the runtime operations run before a reload, so that server
-	// changes reach traffic without waiting for it (see BridgeModel).
+	// changes reach traffic without waiting for it (see lbmodel.BridgeModel).
 	Bridged int
 }
 
 // ReloadRecord is one reload, for the status page.
 type ReloadRecord struct {
 	At      time.Time
-	Reasons []Reason
+	Reasons []lbmodel.Reason
 	// Took is how long the check, write and reload took.
 	Took time.Duration
 	// Err is the failure, empty when the reload succeeded.
@@ -61,7 +62,7 @@ type applier struct {
 	keepReload int
 
 	mu      sync.Mutex
-	running *Model                // what HAProxy runs, and what the config file says
+	running *lbmodel.Model        // what HAProxy runs, and what the config file says
 	config  []byte                // the config file's bytes
 	invalid map[string]invalidApp // apps left out by validation
 	reloads []ReloadRecord
@@ -87,7 +88,7 @@ func newApplier(h *HAProxy, rt *runtimeAPI, arch *archive, m *metrics, log *slog
 // apply brings HAProxy to full, leaving out the apps that make the config
 // invalid (found with rebuild, which builds the same snapshot without some
 // apps). force, when not empty, forces a reload.
-func (a *applier) apply(ctx context.Context, full *Model, rebuild rebuildFunc, force []Reason) (ApplyResult, error) {
+func (a *applier) apply(ctx context.Context, full *lbmodel.Model, rebuild rebuildFunc, force []lbmodel.Reason) (ApplyResult, error) {
 	a.passed = map[uint64]bool{}
 	if a.diskStale {
 		_, data := a.current()
@@ -109,7 +110,7 @@ func (a *applier) apply(ctx context.Context, full *Model, rebuild rebuildFunc, f
 	}
 
 	running, runningBytes := a.current()
-	plan := ComputePlan(running, next)
+	plan := lbmodel.ComputePlan(running, next)
 	plan.Reload = append(plan.Reload, force...)
 	res := ApplyResult{Plan: plan, Invalid: sortedKeys(known)}
 
@@ -125,7 +126,7 @@ func (a *applier) apply(ctx context.Context, full *Model, rebuild rebuildFunc, f
 			res.Reached = time.Now()
 		}
 		if err == nil {
-			data, err := Render(next)
+			data, err := lbmodel.Render(next)
 			a.m.renders.Inc()
 			if err != nil {
 				return res, fmt.Errorf("rendering: %w", err)
@@ -141,7 +142,7 @@ func (a *applier) apply(ctx context.Context, full *Model, rebuild rebuildFunc, f
 			return res, a.write(data)
 		}
 		a.log.Warn("runtime change failed, reloading instead", "err", err)
-		plan.Reload = []Reason{{ReasonRuntimeFailed, err.Error()}}
+		plan.Reload = []lbmodel.Reason{{Class: lbmodel.ReasonRuntimeFailed, Detail: err.Error()}}
 		res.Plan = plan
 	}
 	return a.reload(ctx, full, next, known, rebuild, plan.Reload, res)
@@ -149,10 +150,10 @@ func (a *applier) apply(ctx context.Context, full *Model, rebuild rebuildFunc, f
 
 // reload validates next (bisecting out invalid apps), writes it and reloads.
 // full is next before any app was left out, known the apps left out already.
-func (a *applier) reload(ctx context.Context, full, next *Model, known map[string]invalidApp, rebuild rebuildFunc, reasons []Reason, res ApplyResult) (ApplyResult, error) {
+func (a *applier) reload(ctx context.Context, full, next *lbmodel.Model, known map[string]invalidApp, rebuild rebuildFunc, reasons []lbmodel.Reason, res ApplyResult) (ApplyResult, error) {
 	start := time.Now()
 	dir := filepath.Dir(a.configPath)
-	data, err := Render(next)
+	data, err := lbmodel.Render(next)
 	a.m.renders.Inc()
 	if err != nil {
 		return res, fmt.Errorf("rendering: %w", err)
@@ -195,7 +196,7 @@ func (a *applier) reload(ctx context.Context, full, next *Model, known map[strin
 		a.log.Error("apps left out: their config fails validation", "apps", bad, "checks", res.Checks,
 			"haproxy", firstLine(ce.Output))
 		os.Remove(tmp)
-		if data, err = Render(next); err != nil {
+		if data, err = lbmodel.Render(next); err != nil {
 			return res, fmt.Errorf("rendering: %w", err)
 		}
 		if err := writeMaps(next.Maps); err != nil {
@@ -218,11 +219,11 @@ func (a *applier) reload(ctx context.Context, full, next *Model, known map[strin
 	running, runningBytes := a.current()
 	if cerr != nil {
 		// Without the bad apps, the change may be server-level only, or none.
-		plan := ComputePlan(running, next)
+		plan := lbmodel.ComputePlan(running, next)
 		switch {
 		case len(plan.Reload) > 0:
 			reasons = plan.Reload
-		case hasClass(reasons, ReasonRuntimeFailed) || hasClass(reasons, ReasonForced) || hasClass(reasons, ReasonRestarted):
+		case hasClass(reasons, lbmodel.ReasonRuntimeFailed) || hasClass(reasons, lbmodel.ReasonForced) || hasClass(reasons, lbmodel.ReasonRestarted):
 		case len(plan.Runtime) == 0 && bytes.Equal(data, runningBytes):
 			res.Plan, res.Via = plan, "none"
 			return res, nil
@@ -235,10 +236,10 @@ func (a *applier) reload(ctx context.Context, full, next *Model, known map[strin
 				res.Via = "runtime"
 				return res, a.write(data)
 			}
-			reasons = []Reason{{ReasonRuntimeFailed, err.Error()}}
+			reasons = []lbmodel.Reason{{Class: lbmodel.ReasonRuntimeFailed, Detail: err.Error()}}
 		}
 	}
-	res.Plan = Plan{Reload: reasons}
+	res.Plan = lbmodel.Plan{Reload: reasons}
 
 	var reloadTook time.Duration
 	if err := commitTemp(tmp, a.configPath); err != nil {
@@ -291,7 +292,7 @@ func (a *applier) reload(ctx context.Context, full, next *Model, known map[strin
 
 // stillInvalid returns the apps found invalid before whose part of m is the same
 // as then.
-func (a *applier) stillInvalid(m *Model) map[string]invalidApp {
+func (a *applier) stillInvalid(m *lbmodel.Model) map[string]invalidApp {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	var out map[string]invalidApp
@@ -308,7 +309,7 @@ func (a *applier) stillInvalid(m *Model) map[string]invalidApp {
 
 // excludeAlso wraps rebuild so that it always leaves out apps too.
 func excludeAlso(rebuild rebuildFunc, apps []string) rebuildFunc {
-	return func(exclude []string) (*Model, error) {
+	return func(exclude []string) (*lbmodel.Model, error) {
 		return rebuild(append(slices.Clone(apps), exclude...))
 	}
 }
@@ -327,7 +328,7 @@ func (a *applier) checker(dir string, rebuild rebuildFunc) checkFunc {
 		if err != nil {
 			return fmt.Errorf("building model: %w", err)
 		}
-		data, err := Render(m)
+		data, err := lbmodel.Render(m)
 		if err != nil {
 			return fmt.Errorf("rendering: %w", err)
 		}
@@ -364,7 +365,7 @@ func (a *applier) write(data []byte) error {
 }
 
 // writeMaps writes the map files a config refers to, when they changed.
-func writeMaps(maps []MapFile) error {
+func writeMaps(maps []lbmodel.MapFile) error {
 	for _, m := range maps {
 		if old, err := os.ReadFile(m.Path); err == nil && bytes.Equal(old, m.Content) {
 			continue
@@ -379,13 +380,13 @@ func writeMaps(maps []MapFile) error {
 	return nil
 }
 
-func (a *applier) current() (*Model, []byte) {
+func (a *applier) current() (*lbmodel.Model, []byte) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.running, a.config
 }
 
-func (a *applier) setRunning(m *Model, data []byte) {
+func (a *applier) setRunning(m *lbmodel.Model, data []byte) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.running, a.config = m, data
@@ -399,12 +400,12 @@ func (a *applier) Invalid() []string {
 }
 
 // invalidErrors returns the apps left out by validation as AppErrors.
-func (a *applier) invalidErrors() []AppError {
+func (a *applier) invalidErrors() []lbmodel.AppError {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	var out []AppError
+	var out []lbmodel.AppError
 	for _, app := range sortedKeys(a.invalid) {
-		out = append(out, AppError{AppID: app, Port: -1,
+		out = append(out, lbmodel.AppError{AppID: app, Port: -1,
 			Reason: "its config fails validation: " + a.invalid[app].reason})
 	}
 	return out
@@ -426,7 +427,7 @@ func (a *applier) record(r ReloadRecord) {
 	}
 }
 
-func hasClass(rs []Reason, class string) bool {
+func hasClass(rs []lbmodel.Reason, class string) bool {
 	for _, r := range rs {
 		if r.Class == class {
 			return true
@@ -435,7 +436,7 @@ func hasClass(rs []Reason, class string) bool {
 	return false
 }
 
-func reasonStrings(rs []Reason) []string {
+func reasonStrings(rs []lbmodel.Reason) []string {
 	out := make([]string, len(rs))
 	for i, r := range rs {
 		out[i] = r.String()
@@ -458,7 +459,7 @@ func digestBytes(b []byte) uint64 { return maphash.Bytes(fingerprintSeed, b) }
 // backends it is part of, and the distinct options of their servers (not
 // addresses or counts: scaling an invalid app does not make it valid). 0 when
 // the app is not in m.
-func appFingerprint(m *Model, app string) uint64 {
+func appFingerprint(m *lbmodel.Model, app string) uint64 {
 	var h maphash.Hash
 	h.SetSeed(fingerprintSeed)
 	found := false
@@ -481,7 +482,7 @@ func appFingerprint(m *Model, app string) uint64 {
 		h.WriteByte(0)
 		keys := make([]string, len(b.Servers))
 		for j := range b.Servers {
-			keys[j] = serverOptionsKey(b.Servers[j].Options)
+			keys[j] = lbmodel.ServerOptionsKey(b.Servers[j].Options)
 		}
 		slices.Sort(keys)
 		for _, k := range slices.Compact(keys) {
