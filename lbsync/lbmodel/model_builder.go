@@ -27,7 +27,7 @@ func ModelBuilder(cfg *Config, templates func() *Templates, resolve func(string)
 	cache := NewModelCache()
 	// Apps derived from the Mesos view (no Marathon source) are derived
 	// incrementally too: the event stream publishes a view per task change.
-	mesosApps := state.NewMesosApps()
+	mesosApps := NewMesosApps()
 	linger := newAppLinger(cfg.AppLinger)
 	// The apps and digests of the latest snapshot: the rebuilds of one
 	// snapshot (apps left out after a failed validation) do not derive them

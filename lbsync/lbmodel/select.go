@@ -368,7 +368,7 @@ func taskAddress(app *state.App, t *state.AppTask, resolve func(string) (netip.A
 
 // SnapshotApps returns the apps of a snapshot the load balancer serves: the
 // Marathon view when a Marathon source runs, else the apps derived from the
-// Mesos view's labelled tasks (state.AppsFromMesos); nil before either has
+// Mesos view's labelled tasks (AppsFromMesos); nil before either has
 // arrived.
 func SnapshotApps(snap *state.Snapshot) []state.App {
 	switch {
@@ -377,7 +377,7 @@ func SnapshotApps(snap *state.Snapshot) []state.App {
 	case snap.Apps != nil:
 		return snap.Apps.Apps
 	case snap.Cluster != nil:
-		return state.AppsFromMesos(snap.Cluster)
+		return AppsFromMesos(snap.Cluster)
 	}
 	return nil
 }

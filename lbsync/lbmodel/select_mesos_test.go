@@ -41,7 +41,7 @@ func TestBuildFromMesos(t *testing.T) {
 		},
 	}).Seal()
 	cfg := testConfig()
-	m := mustBuild(t, state.AppsFromMesos(c), cfg, mustTemplates(t, cfg, "", nil), nil)
+	m := mustBuild(t, AppsFromMesos(c), cfg, mustTemplates(t, cfg, "", nil), nil)
 	if got := backendNames(m); !slices.Equal(got, []string{"ippt_8080", "web_10080"}) {
 		t.Fatalf("backends %v (errors %v)", got, m.Errors)
 	}

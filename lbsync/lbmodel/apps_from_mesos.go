@@ -1,10 +1,12 @@
-package state
+package lbmodel
 
 import (
 	"cmp"
 	"net/netip"
 	"slices"
 	"strings"
+
+	"github.com/discovery-mesos/discovery/state"
 )
 
 // LabelMarathonAppID names the task label that, when present, gives a task's
@@ -22,15 +24,15 @@ const LabelMarathonAppID = "MARATHON_APP_ID"
 // host ports, or container ports with IP-per-task), else 0, so that only a
 // HAPROXY_{n}_PORT label serves it; there are no Marathon health check
 // definitions, only each task's Mesos health (used under --health-check).
-func AppSetFromMesos(c *Cluster) *AppSet {
-	set := &AppSet{Source: c.Source, FetchedAt: c.FetchedAt, Apps: AppsFromMesos(c)}
+func AppSetFromMesos(c *state.Cluster) *state.AppSet {
+	set := &state.AppSet{Source: c.Source, FetchedAt: c.FetchedAt, Apps: AppsFromMesos(c)}
 	return set.Seal()
 }
 
 // AppsFromMesos is AppSetFromMesos without the set: the apps, sorted by ID.
-func AppsFromMesos(c *Cluster) []App {
+func AppsFromMesos(c *state.Cluster) []state.App {
 	type key struct{ framework, app string }
-	byKey := map[key][]*Task{}
+	byKey := map[key][]*state.Task{}
 	var keys []key
 	for i := range c.Tasks {
 		t := &c.Tasks[i]
@@ -49,7 +51,7 @@ func AppsFromMesos(c *Cluster) []App {
 	}
 	slices.SortFunc(keys, func(a, b key) int { return cmp.Or(cmp.Compare(a.app, b.app), cmp.Compare(a.framework, b.framework)) })
 
-	apps := make([]App, 0, len(keys))
+	apps := make([]state.App, 0, len(keys))
 	for i, k := range keys {
 		id := k.app
 		if i > 0 && keys[i-1].app == k.app {
@@ -63,11 +65,11 @@ func AppsFromMesos(c *Cluster) []App {
 		}
 		apps = append(apps, appFromTasks(c, id, byKey[k]))
 	}
-	slices.SortStableFunc(apps, func(a, b App) int { return cmp.Compare(a.ID, b.ID) })
+	slices.SortStableFunc(apps, func(a, b state.App) int { return cmp.Compare(a.ID, b.ID) })
 	return apps
 }
 
-func hasHAProxyLabel(ls []Label) bool {
+func hasHAProxyLabel(ls []state.Label) bool {
 	for _, l := range ls {
 		if strings.HasPrefix(l.Key, "HAPROXY_") {
 			return true
@@ -80,7 +82,7 @@ func hasHAProxyLabel(ls []Label) bool {
 // label, else the id Marathon encodes in the task id ("group_app.<uuid>",
 // "group_app.marathon-<uuid>", "group_app.instance-<uuid>._app.1"), else the
 // task name.
-func marathonAppID(t *Task) string {
+func marathonAppID(t *state.Task) string {
 	if v, ok := t.Label(LabelMarathonAppID); ok && v != "" {
 		if !strings.HasPrefix(v, "/") {
 			v = "/" + v
@@ -120,8 +122,8 @@ func sanitizeIDSegment(s string) string {
 }
 
 // appFromTasks builds one app from its tasks.
-func appFromTasks(c *Cluster, id string, tasks []*Task) App {
-	slices.SortFunc(tasks, func(a, b *Task) int { return cmp.Compare(a.ID, b.ID) })
+func appFromTasks(c *state.Cluster, id string, tasks []*state.Task) state.App {
+	slices.SortFunc(tasks, func(a, b *state.Task) int { return cmp.Compare(a.ID, b.ID) })
 	// The newest running task speaks for the app's labels and ports (during a
 	// deployment the old tasks still carry the old labels).
 	ref := tasks[0]
@@ -130,14 +132,14 @@ func appFromTasks(c *Cluster, id string, tasks []*Task) App {
 			ref = t
 		}
 	}
-	app := App{ID: id, Labels: map[string]string{}, Network: NetworkHost, Instances: len(tasks)}
+	app := state.App{ID: id, Labels: map[string]string{}, Network: state.NetworkHost, Instances: len(tasks)}
 	for _, l := range ref.Labels {
 		if _, dup := app.Labels[l.Key]; !dup {
 			app.Labels[l.Key] = l.Value
 		}
 	}
 	if len(ref.Ports) == 0 && len(taskIPs(ref)) > 0 {
-		app.Network = NetworkContainer
+		app.Network = state.NetworkContainer
 	}
 
 	portLists := make([][]int, len(tasks))
@@ -146,7 +148,7 @@ func appFromTasks(c *Cluster, id string, tasks []*Task) App {
 	}
 	refPorts := taskPortNumbers(ref)
 	for n, p := range refPorts {
-		ap := AppPort{Protocol: "tcp"}
+		ap := state.AppPort{Protocol: "tcp"}
 		if ref.Discovery != nil && n < len(ref.Discovery.Ports) {
 			dp := ref.Discovery.Ports[n]
 			ap.Name, ap.Protocol = dp.Name, cmp.Or(dp.Protocol, "tcp")
@@ -167,7 +169,7 @@ func appFromTasks(c *Cluster, id string, tasks []*Task) App {
 		if agree && ref.Discovery != nil {
 			ap.ServicePort = p
 		}
-		if app.Network == NetworkContainer {
+		if app.Network == state.NetworkContainer {
 			ap.ContainerPort = p
 		} else if agree {
 			ap.HostPort = p
@@ -176,7 +178,7 @@ func appFromTasks(c *Cluster, id string, tasks []*Task) App {
 	}
 
 	for i, t := range tasks {
-		at := AppTask{
+		at := state.AppTask{
 			ID:        t.ID,
 			AgentID:   t.AgentID,
 			State:     t.State,
@@ -186,7 +188,7 @@ func appFromTasks(c *Cluster, id string, tasks []*Task) App {
 		if a := c.Agent(t.AgentID); a != nil {
 			at.Host = cmp.Or(a.Host, a.Hostname)
 		}
-		if app.Network != NetworkContainer {
+		if app.Network != state.NetworkContainer {
 			at.Ports = portLists[i]
 		}
 		if t.Healthy != nil {
@@ -198,7 +200,7 @@ func appFromTasks(c *Cluster, id string, tasks []*Task) App {
 }
 
 // taskIPs are the task's own addresses, in mesos-dns's preference order.
-func taskIPs(t *Task) []netip.Addr {
+func taskIPs(t *state.Task) []netip.Addr {
 	switch {
 	case len(t.NetInfo) > 0:
 		return t.NetInfo
@@ -211,7 +213,7 @@ func taskIPs(t *Task) []netip.Addr {
 // taskPortNumbers are the task's ports in app port order: the DiscoveryInfo
 // ports when it has them (Marathon lists them in port definition order), else
 // its port resources.
-func taskPortNumbers(t *Task) []int {
+func taskPortNumbers(t *state.Task) []int {
 	if t.Discovery != nil && len(t.Discovery.Ports) > 0 {
 		ps := make([]int, len(t.Discovery.Ports))
 		for i, p := range t.Discovery.Ports {

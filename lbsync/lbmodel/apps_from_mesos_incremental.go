@@ -1,9 +1,11 @@
-package state
+package lbmodel
 
 import (
 	"cmp"
 	"slices"
 	"sync"
+
+	"github.com/discovery-mesos/discovery/state"
 )
 
 // MesosApps derives the load balancer's apps from successive views of the
@@ -22,7 +24,7 @@ type MesosApps struct {
 	// prev is the view the output was derived from; prevKeys is, for each
 	// of its tasks, the index of its app's key (or -1: no app's), and spare
 	// the slice to reuse for the next view's.
-	prev            *Cluster
+	prev            *state.Cluster
 	prevKeys, spare []int32
 
 	// keys are the (framework, Marathon app id) keys of the apps seen since
@@ -34,7 +36,7 @@ type MesosApps struct {
 	// dirty lists the slots whose tasks changed in the view being derived.
 	dirty []int32
 
-	apps    []App
+	apps    []state.App
 	digests []uint64
 }
 
@@ -45,7 +47,7 @@ type appSlot struct {
 	pos   int32
 	dirty bool
 	// tasks are the app's tasks in the view being derived (dirty slots).
-	tasks []*Task
+	tasks []*state.Task
 }
 
 // NewMesosApps returns an empty MesosApps.
@@ -53,7 +55,7 @@ func NewMesosApps() *MesosApps { return &MesosApps{} }
 
 // Apps returns AppsFromMesos(c) and the AppDigest of each app. The slices
 // are shared with later calls that find nothing changed: read-only.
-func (m *MesosApps) Apps(c *Cluster) ([]App, []uint64) {
+func (m *MesosApps) Apps(c *state.Cluster) ([]state.App, []uint64) {
 	if c == nil {
 		return nil, nil
 	}
@@ -62,14 +64,14 @@ func (m *MesosApps) Apps(c *Cluster) ([]App, []uint64) {
 	if c == m.prev {
 		return m.apps, m.digests
 	}
-	if len(c.taskDigests) != len(c.Tasks) {
+	if len(c.TaskDigests()) != len(c.Tasks) {
 		// Not sealed: nothing to tell the changed tasks by.
 		m.reset()
 		m.prev, m.prevKeys = nil, nil
 		apps := AppsFromMesos(c)
 		ds := make([]uint64, len(apps))
 		for i := range apps {
-			ds[i] = appDigest(&apps[i])
+			ds[i] = state.AppDigest(&apps[i])
 		}
 		return apps, ds
 	}
@@ -105,7 +107,7 @@ func (m *MesosApps) reset() {
 // sameAppContext reports whether what an app reads besides its tasks is the
 // same in both views: the agents' addresses, and the frameworks' names (a
 // second Marathon's apps are named after it).
-func sameAppContext(a, b *Cluster) bool {
+func sameAppContext(a, b *state.Cluster) bool {
 	if len(a.Agents) != len(b.Agents) || len(a.Frameworks) != len(b.Frameworks) {
 		return false
 	}
@@ -127,9 +129,9 @@ func sameAppContext(a, b *Cluster) bool {
 // walk fills keys for c's tasks from the previous view's, where a task is
 // unchanged (equal digests: both lists are sorted by ID), and marks the apps
 // of the tasks that changed, came or went.
-func (m *MesosApps) walk(c *Cluster, keys []int32) {
-	prev, pd, pk := m.prev.Tasks, m.prev.taskDigests, m.prevKeys
-	cd := c.taskDigests
+func (m *MesosApps) walk(c *state.Cluster, keys []int32) {
+	prev, pd, pk := m.prev.Tasks, m.prev.TaskDigests(), m.prevKeys
+	cd := c.TaskDigests()
 	i := 0
 	for j := range c.Tasks {
 		for i < len(prev) && pd[i] != cd[j] && prev[i].ID < c.Tasks[j].ID {
@@ -154,7 +156,7 @@ func (m *MesosApps) walk(c *Cluster, keys []int32) {
 }
 
 // classify returns the index of t's app key, -1 when t is no app's.
-func (m *MesosApps) classify(t *Task) int32 {
+func (m *MesosApps) classify(t *state.Task) int32 {
 	if !hasHAProxyLabel(t.Labels) {
 		return -1
 	}
@@ -182,7 +184,7 @@ func (m *MesosApps) markDirty(k int32) {
 
 // derive makes the output for c from the previous one, deriving the dirty
 // apps again.
-func (m *MesosApps) derive(c *Cluster, keys []int32, full bool) {
+func (m *MesosApps) derive(c *state.Cluster, keys []int32, full bool) {
 	for j, k := range keys {
 		if k >= 0 && m.slots[k].dirty {
 			m.slots[k].tasks = append(m.slots[k].tasks, &c.Tasks[j])
@@ -203,7 +205,7 @@ func (m *MesosApps) derive(c *Cluster, keys []int32, full bool) {
 			s := &m.slots[k]
 			a := &apps[s.pos]
 			*a = appFromTasks(c, a.ID, s.tasks)
-			digests[s.pos] = appDigest(a)
+			digests[s.pos] = state.AppDigest(a)
 		}
 		m.apps, m.digests = apps, digests
 	}
@@ -219,7 +221,7 @@ func (m *MesosApps) derive(c *Cluster, keys []int32, full bool) {
 // the ids of apps whose Marathon id another framework's app shares, are
 // AppsFromMesos's; the apps that did not change are kept (renamed if need
 // be).
-func (m *MesosApps) rederive(c *Cluster) {
+func (m *MesosApps) rederive(c *state.Cluster) {
 	type entry struct {
 		k  int32
 		id string
@@ -247,17 +249,17 @@ func (m *MesosApps) rederive(c *Cluster) {
 		}
 	}
 	slices.SortStableFunc(live, func(a, b entry) int { return cmp.Compare(a.id, b.id) })
-	apps, digests := make([]App, len(live)), make([]uint64, len(live))
+	apps, digests := make([]state.App, len(live)), make([]uint64, len(live))
 	for i, e := range live {
 		s := &m.slots[e.k]
 		switch {
 		case s.dirty:
 			apps[i] = appFromTasks(c, e.id, s.tasks)
-			digests[i] = appDigest(&apps[i])
+			digests[i] = state.AppDigest(&apps[i])
 		case m.apps[s.pos].ID != e.id:
 			apps[i] = m.apps[s.pos]
 			apps[i].ID = e.id
-			digests[i] = appDigest(&apps[i])
+			digests[i] = state.AppDigest(&apps[i])
 		default:
 			apps[i], digests[i] = m.apps[s.pos], m.digests[s.pos]
 		}
