@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/discovery-mesos/discovery/internal/backoff"
 	"github.com/discovery-mesos/discovery/lbsync/lbmodel"
 	"log/slog"
 	"slices"
@@ -32,7 +33,7 @@ type SyncerOptions struct {
 	// deleted with its remaining connections closed; 30s when zero.
 	DrainTimeout time.Duration
 	// RetryBackoff is the first delay before retrying a failed apply (doubling
-	// up to 30s); 1s when zero.
+	// up to 30s, jittered as internal/backoff does); 1s when zero.
 	RetryBackoff time.Duration
 	// ListenerCheck is how often HAProxy's listeners are checked to accept
 	// connections (watchListeners); default 3 s.
@@ -118,7 +119,7 @@ func (s *Syncer) Run(ctx context.Context, snaps <-chan *state.Snapshot) error {
 	go s.rt.RunReaper(ctx, 100*time.Millisecond)
 	go s.watchListeners(ctx, s.opts.ListenerCheck)
 	var retry <-chan time.Time
-	backoff := s.opts.RetryBackoff
+	retryDelay := backoff.New(s.opts.RetryBackoff, 30*time.Second)
 	for {
 		select {
 		case <-ctx.Done():
@@ -142,11 +143,11 @@ func (s *Syncer) Run(ctx context.Context, snaps <-chan *state.Snapshot) error {
 			if ctx.Err() != nil {
 				return nil
 			}
-			s.log.Error("applying load balancer config failed", "err", err, "retry_in", backoff)
-			retry = time.After(backoff)
-			backoff = min(2*backoff, 30*time.Second)
+			d := retryDelay.Next()
+			s.log.Error("applying load balancer config failed", "err", err, "retry_in", d)
+			retry = time.After(d)
 		} else {
-			backoff = s.opts.RetryBackoff
+			retryDelay.Reset()
 		}
 	}
 }
