@@ -86,36 +86,33 @@ func (o *keptOrder) sort(n int, name func(int) string) []int32 {
 
 // sortedFrontends returns the per-service frontends sorted by name.
 func (b *builder) sortedFrontends() []*Frontend {
-	fs := b.frontends
-	if slices.IsSortedFunc(fs, func(x, y *Frontend) int { return strings.Compare(x.Name, y.Name) }) {
-		return fs
-	}
 	var o *keptOrder
 	if b.memo != nil {
 		o = &b.memo.feOrder
 	}
-	perm := o.sort(len(fs), func(i int) string { return fs[i].Name })
-	out := make([]*Frontend, len(fs))
-	for i, j := range perm {
-		out[i] = fs[j]
-	}
-	return out
+	return sortedByName(b.frontends, func(f *Frontend) string { return f.Name }, o)
 }
 
 // sortedBackends returns the backends sorted by name.
 func (b *builder) sortedBackends() []*Backend {
-	bs := b.backends
-	if slices.IsSortedFunc(bs, func(x, y *Backend) int { return strings.Compare(x.Name, y.Name) }) {
-		return bs
-	}
 	var o *keptOrder
 	if b.memo != nil {
 		o = &b.memo.beOrder
 	}
-	perm := o.sort(len(bs), func(i int) string { return bs[i].Name })
-	out := make([]*Backend, len(bs))
+	return sortedByName(b.backends, func(b *Backend) string { return b.Name }, o)
+}
+
+// sortedByName returns items sorted by name: items itself when it is
+// sorted, else in the order o kept (nil: none) when the names are the same
+// as last time.
+func sortedByName[T any](items []*T, name func(*T) string, o *keptOrder) []*T {
+	if slices.IsSortedFunc(items, func(x, y *T) int { return strings.Compare(name(x), name(y)) }) {
+		return items
+	}
+	perm := o.sort(len(items), func(i int) string { return name(items[i]) })
+	out := make([]*T, len(items))
 	for i, j := range perm {
-		out[i] = bs[j]
+		out[i] = items[j]
 	}
 	return out
 }

@@ -76,6 +76,18 @@ func previousServers(m *Model) map[string]bool {
 // built. The error is for what no app can be blamed for: a global template
 // that does not render.
 func BuildModel(apps []state.App, cfg *Config, ts *Templates, opts *BuildOptions) (*Model, error) {
+	opts, err := buildOptions(cfg, ts, opts)
+	if err != nil {
+		return nil, err
+	}
+	return assembleModel(selectServices(apps, cfg, opts), cfg, ts, nil)
+}
+
+// buildOptions is what BuildModel and ModelCache.Build check first: a
+// config and templates are required, and opts is what the build reads of
+// the given ones (nil is none; without --health-check the previous model
+// does not count).
+func buildOptions(cfg *Config, ts *Templates, opts *BuildOptions) (*BuildOptions, error) {
 	if cfg == nil || ts == nil {
 		return nil, errors.New("building the load balancer model: no config or no templates")
 	}
@@ -85,7 +97,7 @@ func BuildModel(apps []state.App, cfg *Config, ts *Templates, opts *BuildOptions
 	if !cfg.HealthCheck {
 		opts = &BuildOptions{Exclude: opts.Exclude, Resolve: opts.Resolve}
 	}
-	return assembleModel(selectServices(apps, cfg, opts), cfg, ts, nil)
+	return opts, nil
 }
 
 // assembleModel builds the model of the selected services. memo, when not

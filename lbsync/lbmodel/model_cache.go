@@ -1,7 +1,6 @@
 package lbmodel
 
 import (
-	"errors"
 	"fmt"
 	"hash/maphash"
 	"net/netip"
@@ -91,14 +90,9 @@ type healthAnswer struct {
 // Build is BuildModel, reusing what earlier builds derived from the apps that
 // did not change. digests are state.AppDigest of each app (nil: computed).
 func (mc *ModelCache) Build(apps []state.App, digests []uint64, cfg *Config, ts *Templates, opts *BuildOptions) (*Model, error) {
-	if cfg == nil || ts == nil {
-		return nil, errors.New("building the load balancer model: no config or no templates")
-	}
-	if opts == nil {
-		opts = &BuildOptions{}
-	}
-	if !cfg.HealthCheck {
-		opts = &BuildOptions{Exclude: opts.Exclude, Resolve: opts.Resolve}
+	opts, err := buildOptions(cfg, ts, opts)
+	if err != nil {
+		return nil, err
 	}
 	if len(digests) != len(apps) {
 		digests = AppDigests(apps)

@@ -91,21 +91,7 @@ func (w *vhostRoutes) several(vhosts []string) {
 		} else {
 			b.exec(c, &c.http, "HTTP_FRONTEND_ACL_ONLY", aclV, hostV)
 		}
-		switch {
-		case path != "" && auth:
-			w.addGrouped(vh, w.https("HTTPS_FRONTEND_ACL_WITH_AUTH_AND_PATH", aclV, hostV, w.appIDV, w.realmV, w.backendV))
-		case path != "":
-			w.addGrouped(vh, w.https("HTTPS_FRONTEND_ACL_WITH_PATH", aclV, hostV, w.appIDV, w.backendV))
-		case auth:
-			w.addGrouped(vh, w.https("HTTPS_FRONTEND_ACL_WITH_AUTH", aclV, hostV, w.appIDV, w.realmV, w.backendV))
-		case b.cfg.HAProxyMap:
-			if w.mapOnce("https") {
-				w.addGroupedMap(vh, w.https("MAP_HTTPS_FRONTEND_ACL", hostV))
-			}
-			c.domain = append(c.domain, [2]string{vh, c.backend})
-		default:
-			w.addGrouped(vh, w.https("HTTPS_FRONTEND_ACL", aclV, hostV, w.appIDV, w.backendV))
-		}
+		w.httpsACL(vh, aclV, hostV)
 	}
 	switch {
 	case l.RedirectToHTTPS && path != "":
@@ -163,10 +149,22 @@ func (w *vhostRoutes) one(vh string) {
 	default:
 		b.exec(c, &c.http, "HTTP_FRONTEND_ACL", aclV, hostV, w.appIDV, w.backendV)
 	}
+	w.httpsACL(vh, aclV, hostV) // path is empty here
+}
+
+// httpsACL writes the marathon_https_in line of vhost vh, by SNI: the one
+// line per vhost a port with several vhosts has, and what a port with one
+// vhost and no path has.
+func (w *vhostRoutes) httpsACL(vh string, aclV, hostV fmtVar) {
+	c := w.c
 	switch {
-	case auth:
+	case w.path != "" && w.auth:
+		w.addGrouped(vh, w.https("HTTPS_FRONTEND_ACL_WITH_AUTH_AND_PATH", aclV, hostV, w.appIDV, w.realmV, w.backendV))
+	case w.path != "":
+		w.addGrouped(vh, w.https("HTTPS_FRONTEND_ACL_WITH_PATH", aclV, hostV, w.appIDV, w.backendV))
+	case w.auth:
 		w.addGrouped(vh, w.https("HTTPS_FRONTEND_ACL_WITH_AUTH", aclV, hostV, w.appIDV, w.realmV, w.backendV))
-	case b.cfg.HAProxyMap:
+	case w.b.cfg.HAProxyMap:
 		if w.mapOnce("https") {
 			w.addGroupedMap(vh, w.https("MAP_HTTPS_FRONTEND_ACL", hostV))
 		}
