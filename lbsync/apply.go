@@ -3,8 +3,8 @@ package lbsync
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
+	"github.com/discovery-mesos/discovery/lbsync/lbmodel"
 	"hash/maphash"
 	"log/slog"
 	"maps"
@@ -17,7 +17,7 @@ import (
 )
 
 // rebuildFunc builds the model of the current snapshot with some apps left out.
-type rebuildFunc func(exclude []string) (*Model, error)
+type rebuildFunc func(exclude []string) (*lbmodel.Model, error)
 
 // ApplyResult says what one apply did.
 type ApplyResult struct {
@@ -25,7 +25,7 @@ type ApplyResult struct {
 	// "reload" or "start" (the first config of a supervised HAProxy).
 	Via string
 	// Plan is the plan carried out (after leaving invalid apps out).
-	Plan Plan
+	Plan lbmodel.Plan
 	// Invalid are the apps left out because the config they produce fails
 	// validation.
 	Invalid []string
@@ -35,14 +35,14 @@ type ApplyResult struct {
 	// or the reload was confirmed.
 	Reached time.Time
 	// Bridged counts the runtime operations run before a reload, so that server
-	// changes reach traffic without waiting for it (see BridgeModel).
+	// changes reach traffic without waiting for it (see lbmodel.BridgeModel).
 	Bridged int
 }
 
 // ReloadRecord is one reload, for the status page.
 type ReloadRecord struct {
 	At      time.Time
-	Reasons []Reason
+	Reasons []lbmodel.Reason
 	// Took is how long the check, write and reload took.
 	Took time.Duration
 	// Err is the failure, empty when the reload succeeded.
@@ -61,7 +61,7 @@ type applier struct {
 	keepReload int
 
 	mu      sync.Mutex
-	running *Model                // what HAProxy runs, and what the config file says
+	running *lbmodel.Model        // what HAProxy runs, and what the config file says
 	config  []byte                // the config file's bytes
 	invalid map[string]invalidApp // apps left out by validation
 	reloads []ReloadRecord
@@ -87,7 +87,7 @@ func newApplier(h *HAProxy, rt *runtimeAPI, arch *archive, m *metrics, log *slog
 // apply brings HAProxy to full, leaving out the apps that make the config
 // invalid (found with rebuild, which builds the same snapshot without some
 // apps). force, when not empty, forces a reload.
-func (a *applier) apply(ctx context.Context, full *Model, rebuild rebuildFunc, force []Reason) (ApplyResult, error) {
+func (a *applier) apply(ctx context.Context, full *lbmodel.Model, rebuild rebuildFunc, force []lbmodel.Reason) (ApplyResult, error) {
 	a.passed = map[uint64]bool{}
 	if a.diskStale {
 		_, data := a.current()
@@ -109,7 +109,7 @@ func (a *applier) apply(ctx context.Context, full *Model, rebuild rebuildFunc, f
 	}
 
 	running, runningBytes := a.current()
-	plan := ComputePlan(running, next)
+	plan := lbmodel.ComputePlan(running, next)
 	plan.Reload = append(plan.Reload, force...)
 	res := ApplyResult{Plan: plan, Invalid: sortedKeys(known)}
 
@@ -125,7 +125,7 @@ func (a *applier) apply(ctx context.Context, full *Model, rebuild rebuildFunc, f
 			res.Reached = time.Now()
 		}
 		if err == nil {
-			data, err := Render(next)
+			data, err := lbmodel.Render(next)
 			a.m.renders.Inc()
 			if err != nil {
 				return res, fmt.Errorf("rendering: %w", err)
@@ -141,157 +141,15 @@ func (a *applier) apply(ctx context.Context, full *Model, rebuild rebuildFunc, f
 			return res, a.write(data)
 		}
 		a.log.Warn("runtime change failed, reloading instead", "err", err)
-		plan.Reload = []Reason{{ReasonRuntimeFailed, err.Error()}}
+		plan.Reload = []lbmodel.Reason{{Class: lbmodel.ReasonRuntimeFailed, Detail: err.Error()}}
 		res.Plan = plan
 	}
 	return a.reload(ctx, full, next, known, rebuild, plan.Reload, res)
 }
 
-// reload validates next (bisecting out invalid apps), writes it and reloads.
-// full is next before any app was left out, known the apps left out already.
-func (a *applier) reload(ctx context.Context, full, next *Model, known map[string]invalidApp, rebuild rebuildFunc, reasons []Reason, res ApplyResult) (ApplyResult, error) {
-	start := time.Now()
-	dir := filepath.Dir(a.configPath)
-	data, err := Render(next)
-	a.m.renders.Inc()
-	if err != nil {
-		return res, fmt.Errorf("rendering: %w", err)
-	}
-	if err := writeMaps(next.Maps); err != nil {
-		return res, err
-	}
-	tmp, err := writeTemp(dir, "."+filepath.Base(a.configPath)+".check-*", data, 0o644)
-	if err != nil {
-		return res, fmt.Errorf("writing config to check: %w", err)
-	}
-	defer func() { os.Remove(tmp) }() // gone already once committed
-	res.Checks++
-	checkStart := time.Now()
-	cerr := a.h.Check(ctx, tmp)
-	checkTook := time.Since(checkStart)
-	var ce *CheckError
-	if cerr != nil && !errors.As(cerr, &ce) {
-		return res, fmt.Errorf("validating config: %w", cerr)
-	}
-	invalid := known
-	if cerr != nil {
-		// One bad app must not hold back the others: find it, leave it out.
-		a.log.Warn("config rejected, looking for the apps that break it", "err", cerr)
-		bad, checks, err := bisectInvalid(ctx, modelApps(next), a.Invalid(), a.checker(dir, rebuild))
-		res.Checks += checks
-		if err != nil {
-			return res, fmt.Errorf("validating config (previous config kept): %w: %v", err, cerr)
-		}
-		invalid = maps.Clone(known)
-		if invalid == nil {
-			invalid = map[string]invalidApp{}
-		}
-		for _, app := range bad {
-			invalid[app] = invalidApp{fingerprint: appFingerprint(full, app), reason: ce.Output}
-		}
-		if next, err = rebuild(bad); err != nil {
-			return res, fmt.Errorf("rebuilding without %v: %w", bad, err)
-		}
-		a.log.Error("apps left out: their config fails validation", "apps", bad, "checks", res.Checks,
-			"haproxy", firstLine(ce.Output))
-		os.Remove(tmp)
-		if data, err = Render(next); err != nil {
-			return res, fmt.Errorf("rendering: %w", err)
-		}
-		if err := writeMaps(next.Maps); err != nil {
-			return res, err
-		}
-		if tmp, err = writeTemp(dir, "."+filepath.Base(a.configPath)+".check-*", data, 0o644); err != nil {
-			return res, fmt.Errorf("writing config to check: %w", err)
-		}
-		// The bisection checked this very config already (rebuild is pure).
-		if !a.passed[digestBytes(data)] {
-			res.Checks++
-			if err := a.h.Check(ctx, tmp); err != nil {
-				return res, fmt.Errorf("config still invalid without %v: %w", bad, err)
-			}
-		}
-	}
-	a.setInvalid(invalid)
-	res.Invalid = sortedKeys(invalid)
-
-	running, runningBytes := a.current()
-	if cerr != nil {
-		// Without the bad apps, the change may be server-level only, or none.
-		plan := ComputePlan(running, next)
-		switch {
-		case len(plan.Reload) > 0:
-			reasons = plan.Reload
-		case hasClass(reasons, ReasonRuntimeFailed) || hasClass(reasons, ReasonForced) || hasClass(reasons, ReasonRestarted):
-		case len(plan.Runtime) == 0 && bytes.Equal(data, runningBytes):
-			res.Plan, res.Via = plan, "none"
-			return res, nil
-		default:
-			res.Plan = plan
-			err := a.rt.Apply(ctx, plan.Runtime)
-			res.Reached = time.Now()
-			if err == nil {
-				a.setRunning(next, data)
-				res.Via = "runtime"
-				return res, a.write(data)
-			}
-			reasons = []Reason{{ReasonRuntimeFailed, err.Error()}}
-		}
-	}
-	res.Plan = Plan{Reload: reasons}
-
-	var reloadTook time.Duration
-	if err := commitTemp(tmp, a.configPath); err != nil {
-		return res, fmt.Errorf("writing config: %w", err)
-	}
-	a.diskStale = false
-	a.m.configWrites.Inc()
-
-	if !a.h.External() && running == nil {
-		// The first config: the supervised HAProxy starts with it.
-		a.h.Start()
-		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		err := a.h.WaitRunning(wctx)
-		cancel()
-		if err != nil {
-			return res, err
-		}
-		res.Via = "start"
-	} else {
-		reloadStart := time.Now()
-		err := a.h.Reload(ctx)
-		reloadTook = time.Since(reloadStart)
-		if err != nil && !errors.Is(err, ErrNotRunning) {
-			a.m.reloadFailures.Inc()
-			a.record(ReloadRecord{At: start, Reasons: reasons, Took: time.Since(start), Err: err.Error()})
-			a.log.Error("reload failed, previous config kept", "reasons", reasonStrings(reasons), "err", err)
-			if runningBytes != nil {
-				if werr := writeAtomic(a.configPath, runningBytes, 0o644); werr != nil {
-					err = errors.Join(err, fmt.Errorf("restoring previous config: %w", werr))
-				}
-			}
-			return res, fmt.Errorf("reloading haproxy: %w", err)
-		}
-		// ErrNotRunning: HAProxy is being restarted and loads this file.
-		res.Via = "reload"
-	}
-	res.Reached = time.Now()
-	a.rt.Forget()
-	a.setRunning(next, data)
-	if err := a.arch.Save(data, start); err != nil {
-		a.log.Warn("archiving config", "err", err)
-	}
-	a.m.reloads.WithLabelValues(reasons[0].Class).Inc()
-	a.record(ReloadRecord{At: start, Reasons: reasons, Took: time.Since(start)})
-	a.log.Info("haproxy reloaded", "reason", reasons[0].Class, "reasons", reasonStrings(reasons),
-		"took", time.Since(start).Round(time.Microsecond), "via", res.Via, "bridged_ops", res.Bridged,
-		"check_took", checkTook.Round(time.Microsecond), "reload_took", reloadTook.Round(time.Microsecond))
-	return res, nil
-}
-
 // stillInvalid returns the apps found invalid before whose part of m is the same
 // as then.
-func (a *applier) stillInvalid(m *Model) map[string]invalidApp {
+func (a *applier) stillInvalid(m *lbmodel.Model) map[string]invalidApp {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	var out map[string]invalidApp
@@ -308,7 +166,7 @@ func (a *applier) stillInvalid(m *Model) map[string]invalidApp {
 
 // excludeAlso wraps rebuild so that it always leaves out apps too.
 func excludeAlso(rebuild rebuildFunc, apps []string) rebuildFunc {
-	return func(exclude []string) (*Model, error) {
+	return func(exclude []string) (*lbmodel.Model, error) {
 		return rebuild(append(slices.Clone(apps), exclude...))
 	}
 }
@@ -327,7 +185,7 @@ func (a *applier) checker(dir string, rebuild rebuildFunc) checkFunc {
 		if err != nil {
 			return fmt.Errorf("building model: %w", err)
 		}
-		data, err := Render(m)
+		data, err := lbmodel.Render(m)
 		if err != nil {
 			return fmt.Errorf("rendering: %w", err)
 		}
@@ -364,7 +222,7 @@ func (a *applier) write(data []byte) error {
 }
 
 // writeMaps writes the map files a config refers to, when they changed.
-func writeMaps(maps []MapFile) error {
+func writeMaps(maps []lbmodel.MapFile) error {
 	for _, m := range maps {
 		if old, err := os.ReadFile(m.Path); err == nil && bytes.Equal(old, m.Content) {
 			continue
@@ -379,13 +237,13 @@ func writeMaps(maps []MapFile) error {
 	return nil
 }
 
-func (a *applier) current() (*Model, []byte) {
+func (a *applier) current() (*lbmodel.Model, []byte) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.running, a.config
 }
 
-func (a *applier) setRunning(m *Model, data []byte) {
+func (a *applier) setRunning(m *lbmodel.Model, data []byte) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.running, a.config = m, data
@@ -399,12 +257,12 @@ func (a *applier) Invalid() []string {
 }
 
 // invalidErrors returns the apps left out by validation as AppErrors.
-func (a *applier) invalidErrors() []AppError {
+func (a *applier) invalidErrors() []lbmodel.AppError {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	var out []AppError
+	var out []lbmodel.AppError
 	for _, app := range sortedKeys(a.invalid) {
-		out = append(out, AppError{AppID: app, Port: -1,
+		out = append(out, lbmodel.AppError{AppID: app, Port: -1,
 			Reason: "its config fails validation: " + a.invalid[app].reason})
 	}
 	return out
@@ -426,7 +284,7 @@ func (a *applier) record(r ReloadRecord) {
 	}
 }
 
-func hasClass(rs []Reason, class string) bool {
+func hasClass(rs []lbmodel.Reason, class string) bool {
 	for _, r := range rs {
 		if r.Class == class {
 			return true
@@ -435,7 +293,7 @@ func hasClass(rs []Reason, class string) bool {
 	return false
 }
 
-func reasonStrings(rs []Reason) []string {
+func reasonStrings(rs []lbmodel.Reason) []string {
 	out := make([]string, len(rs))
 	for i, r := range rs {
 		out[i] = r.String()
@@ -458,7 +316,7 @@ func digestBytes(b []byte) uint64 { return maphash.Bytes(fingerprintSeed, b) }
 // backends it is part of, and the distinct options of their servers (not
 // addresses or counts: scaling an invalid app does not make it valid). 0 when
 // the app is not in m.
-func appFingerprint(m *Model, app string) uint64 {
+func appFingerprint(m *lbmodel.Model, app string) uint64 {
 	var h maphash.Hash
 	h.SetSeed(fingerprintSeed)
 	found := false
@@ -481,7 +339,7 @@ func appFingerprint(m *Model, app string) uint64 {
 		h.WriteByte(0)
 		keys := make([]string, len(b.Servers))
 		for j := range b.Servers {
-			keys[j] = serverOptionsKey(b.Servers[j].Options)
+			keys[j] = lbmodel.ServerOptionsKey(b.Servers[j].Options)
 		}
 		slices.Sort(keys)
 		for _, k := range slices.Compact(keys) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/discovery-mesos/discovery/lbsync/lbmodel"
 	"slices"
 )
 
@@ -133,7 +134,7 @@ func without(all, include []string) []string {
 }
 
 // modelApps returns the ids of the apps that contribute to m, sorted.
-func modelApps(m *Model) []string {
+func modelApps(m *lbmodel.Model) []string {
 	var out []string
 	for i := range m.Backends {
 		out = append(out, m.Backends[i].Apps...)

@@ -1,31 +1,27 @@
 // Package lbsync keeps a real HAProxy in step with the apps labelled
 // HAPROXY_GROUP, as marathon-lb does, without dropping connections.
 //
-// The work is split in two halves so that the decision "runtime change or
-// reload" is cheap and testable:
+// What HAProxy should run is decided by the pure package lbmodel (labels,
+// selection, templates, the Model, rendering, the Plan); this package does
+// everything that has a side effect, so that the decisions stay testable
+// without a HAProxy and the side effects stay in one place:
 //
-//   - The pure half (labels.go, select*.go, model*.go, templates*.go,
-//     render.go) turns apps into a Model — frontends, backends, servers, map
-//     files and the apps left out — with marathon-lb's labels, flags and
-//     templates, and renders it deterministically. BuildModel never touches
-//     the network or the disk: same input, same model, same bytes.
-//   - The applying half compares the model HAProxy runs with the new one.
-//     When they are StructuralEqual, only servers changed and the Runtime API
-//     does the job; otherwise the rendered config is validated and HAProxy is
-//     reloaded through its master socket. The server changes that come with a
-//     structural one are made through the Runtime API first (BridgeModel), so
-//     that traffic never waits for a reload to leave a dead task. After every
-//     reload, and every few seconds, one listener is checked to accept
-//     connections (watchListeners): HAProxy 2.6 can leave its listeners
-//     paused by a reload, and another reload mends it.
-//
-// Reloads are what let stale servers linger and cost CPU, so the model avoids
-// them where marathon-lb did not: an app known only from its Mesos tasks keeps
-// its frontend and an empty backend for a while after its last task ended
-// (appLinger), so a restart of a single-instance app is a Runtime API change.
-//
-// One bad app must never block the others: a label that does not parse, a
-// value that would break out of its line, or a per-app template that does not
-// render leaves that app (port) out and lists it in Model.Errors; everything
-// else is built.
+//   - The Syncer takes the latest snapshot (never blocking a source), builds
+//     its Model and applies the Plan from the Model HAProxy runs. When only
+//     servers changed, the Runtime API does the job (runtime.go) and the
+//     config file is rewritten to agree; otherwise the rendered config is
+//     validated with haproxy -c, written atomically and HAProxy is reloaded
+//     through its master socket (apply.go). The server changes that come with
+//     a structural one are made through the Runtime API first
+//     (lbmodel.BridgeModel), so that traffic never waits for a reload to
+//     leave a dead task.
+//   - A config that fails validation is bisected (bisect.go): the apps that
+//     break it are left out and reported, everyone else is applied.
+//   - Reloads are archived (archive.go), HAProxy is started, supervised and
+//     restarted (haproxy*.go), the templates directory is watched
+//     (templates_watch.go), and marathon-lb's HTTP endpoints are served
+//     (httpapi.go).
+//   - After every reload, and every few seconds, one listener is checked to
+//     accept connections (watchListeners): HAProxy 2.6 can leave its
+//     listeners paused by a reload, and another reload mends it.
 package lbsync

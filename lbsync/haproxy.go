@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/discovery-mesos/discovery/internal/backoff"
 )
 
 // ErrNotRunning is returned by HAProxy.Reload when the supervised HAProxy is not
@@ -41,7 +43,8 @@ type HAProxyOptions struct {
 	StartTimeout time.Duration
 	// RestartBackoff is the first delay before restarting a HAProxy that died; it
 	// doubles on each crash in a row up to MaxRestartBackoff (100ms and 5s when
-	// zero). A HAProxy that ran for a minute resets it.
+	// zero), jittered as internal/backoff does. A HAProxy that ran for a minute
+	// resets it.
 	RestartBackoff, MaxRestartBackoff time.Duration
 	// StopTimeout is how long Run lets HAProxy finish its connections after ctx
 	// ends (a soft stop, SIGUSR1) before stopping it hard; 5s when zero.
@@ -209,7 +212,7 @@ func (h *HAProxy) Run(ctx context.Context) error {
 	} else {
 		h.log.Warn("a haproxy from a previous run answers on the master socket, taking over", "pid", stale.MasterPID)
 	}
-	backoff := h.opts.RestartBackoff
+	restartDelay := backoff.New(h.opts.RestartBackoff, h.opts.MaxRestartBackoff)
 	for restarted := false; ; restarted = true {
 		began := time.Now()
 		err := h.runOnce(ctx, restarted, stale.MasterPID)
@@ -218,16 +221,16 @@ func (h *HAProxy) Run(ctx context.Context) error {
 			return nil
 		}
 		if time.Since(began) > time.Minute {
-			backoff = h.opts.RestartBackoff
+			restartDelay.Reset()
 		}
-		h.log.Error("haproxy exited, restarting", "err", err, "after", backoff,
+		d := restartDelay.Next()
+		h.log.Error("haproxy exited, restarting", "err", err, "after", d,
 			"output", strings.Join(h.recentOutput(5), " | "))
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-time.After(backoff):
+		case <-time.After(d):
 		}
-		backoff = min(2*backoff, h.opts.MaxRestartBackoff)
 		h.restarts.Add(1)
 	}
 }

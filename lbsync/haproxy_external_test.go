@@ -2,6 +2,7 @@ package lbsync
 
 import (
 	"context"
+	"github.com/discovery-mesos/discovery/lbsync/lbmodel"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -106,7 +107,7 @@ func TestTakeOverStaleHAProxy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	data, _ := Render(m)
+	data, _ := lbmodel.Render(m)
 	if err := os.WriteFile(cfgPath, data, 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package lbsync
 import (
 	"context"
 	"errors"
+	"github.com/discovery-mesos/discovery/lbsync/lbmodel"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -17,12 +18,12 @@ func TestHTTPHandler(t *testing.T) {
 		s, err := NewSyncer(SyncerOptions{
 			HAProxy:     NewHAProxy(HAProxyOptions{ConfigPath: "/nonexistent/haproxy.cfg", MasterSocket: "/nonexistent/m.sock"}),
 			StatsSocket: "/nonexistent/s.sock",
-			Build:       func(*state.Snapshot, *BuildOptions) (*Model, error) { return &Model{}, nil },
+			Build:       func(*state.Snapshot, *lbmodel.BuildOptions) (*lbmodel.Model, error) { return &lbmodel.Model{}, nil },
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
-		m := &Model{Maps: []MapFile{
+		m := &lbmodel.Model{Maps: []lbmodel.MapFile{
 			{Path: "/etc/haproxy/app2backend.map", Content: []byte("/web web_10000\n")},
 			{Path: "/etc/haproxy/domain2backend.map", Content: []byte("web.example.com web_10000\n")},
 		}}
@@ -98,7 +99,7 @@ func TestHTTPHandler(t *testing.T) {
 		if code, _ := get(t, h, "POST", "/_mlb_signal/usr1"); code != 200 {
 			t.Fatalf("usr1: %d", code)
 		}
-		if len(s.force) != 1 || s.force[0].Class != ReasonForced {
+		if len(s.force) != 1 || s.force[0].Class != lbmodel.ReasonForced {
 			t.Fatalf("forced reasons %v", s.force)
 		}
 		if code, _ := get(t, h, "DELETE", "/_mlb_signal/usr1"); code != http.StatusMethodNotAllowed {

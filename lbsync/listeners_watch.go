@@ -3,6 +3,7 @@ package lbsync
 import (
 	"context"
 	"errors"
+	"github.com/discovery-mesos/discovery/lbsync/lbmodel"
 	"net"
 	"strings"
 	"syscall"
@@ -73,7 +74,7 @@ func (s *Syncer) watchListeners(ctx context.Context, every time.Duration) {
 		lastForced = time.Now()
 		s.log.Warn("haproxy refuses connections on a listener its config binds; reloading to listen again",
 			"addr", addr)
-		s.requestReload(Reason{ReasonListenersPaused, "listener " + addr + " refused connections"})
+		s.requestReload(lbmodel.Reason{Class: ReasonListenersPaused, Detail: "listener " + addr + " refused connections"})
 	}
 }
 
@@ -96,7 +97,7 @@ func refused(ctx context.Context, addr string) bool {
 // first frontend not in TCP mode (a connection to a TCP frontend would reach a
 // server). A wildcard bind is probed on loopback. Binds on unix sockets or with
 // a port range are skipped.
-func listenerProbe(m *Model) (string, bool) {
+func listenerProbe(m *lbmodel.Model) (string, bool) {
 	if m == nil {
 		return "", false
 	}

@@ -1,6 +1,7 @@
 package lbsync
 
 import (
+	"github.com/discovery-mesos/discovery/lbsync/lbmodel"
 	"io"
 	"net"
 	"strconv"
@@ -50,16 +51,16 @@ func TestPausedListenerIsReloaded(t *testing.T) {
 
 func TestListenerProbe(t *testing.T) {
 	for _, tt := range []struct {
-		m    *Model
+		m    *lbmodel.Model
 		want string
 	}{
-		{&Model{Head: "global\nlisten stats\n  bind 0.0.0.0:9090\n  mode http\n"}, "127.0.0.1:9090"},
-		{&Model{Head: "global\n", Frontends: []Frontend{
+		{&lbmodel.Model{Head: "global\nlisten stats\n  bind 0.0.0.0:9090\n  mode http\n"}, "127.0.0.1:9090"},
+		{&lbmodel.Model{Head: "global\n", Frontends: []lbmodel.Frontend{
 			{Text: "frontend a\n  bind *:10000\n  mode tcp\n"},
 			{Text: "frontend b\n  bind 127.0.0.5:10001\n  mode http\n"}}}, "127.0.0.5:10001"},
-		{&Model{Head: "global\n  stats socket /x level admin\n", Frontends: []Frontend{
+		{&lbmodel.Model{Head: "global\n  stats socket /x level admin\n", Frontends: []lbmodel.Frontend{
 			{Text: "frontend c\n  bind [::]:10002\n"}}}, "127.0.0.1:10002"},
-		{&Model{Head: "global\n", Frontends: []Frontend{{Text: "frontend d\n  bind unix@/tmp/x.sock\n"}}}, ""},
+		{&lbmodel.Model{Head: "global\n", Frontends: []lbmodel.Frontend{{Text: "frontend d\n  bind unix@/tmp/x.sock\n"}}}, ""},
 		{nil, ""},
 	} {
 		got, ok := listenerProbe(tt.m)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/discovery-mesos/discovery/lbsync/lbmodel"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -108,7 +109,7 @@ func (r *runtimeAPI) Pending() int {
 
 // Apply runs ops in order and stops at the first failure, which it returns
 // naming the operation.
-func (r *runtimeAPI) Apply(ctx context.Context, ops []RuntimeOp) error {
+func (r *runtimeAPI) Apply(ctx context.Context, ops []lbmodel.RuntimeOp) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	c, err := r.conn(ctx)
@@ -124,7 +125,7 @@ func (r *runtimeAPI) Apply(ctx context.Context, ops []RuntimeOp) error {
 			r.metrics.runtimeFailures.WithLabelValues(op.Kind.String()).Inc()
 			return fmt.Errorf("runtime %s: %w", op, err)
 		}
-		removed = removed || op.Kind == OpRemove
+		removed = removed || op.Kind == lbmodel.OpRemove
 	}
 	if removed {
 		select {
@@ -135,10 +136,10 @@ func (r *runtimeAPI) Apply(ctx context.Context, ops []RuntimeOp) error {
 	return nil
 }
 
-func (r *runtimeAPI) apply(c hrt.Runtime, op RuntimeOp) error {
+func (r *runtimeAPI) apply(c hrt.Runtime, op lbmodel.RuntimeOp) error {
 	b, s := op.Backend, &op.Server
 	switch op.Kind {
-	case OpAdd:
+	case lbmodel.OpAdd:
 		key := serverKey{b, s.Name}
 		if _, ok := r.pending[key]; ok || r.parked[key] {
 			// Removed a moment ago, still draining or parked: take it back.
@@ -154,7 +155,7 @@ func (r *runtimeAPI) apply(c hrt.Runtime, op RuntimeOp) error {
 			}
 			return c.SetServerState(b, s.Name, readyState(s))
 		}
-		line := AppendServerAddr(nil, s)
+		line := lbmodel.AppendServerAddr(nil, s)
 		if s.Options != "" {
 			line = append(append(line, ' '), s.Options...)
 		}
@@ -176,23 +177,23 @@ func (r *runtimeAPI) apply(c hrt.Runtime, op RuntimeOp) error {
 			return nil
 		}
 		return c.SetServerState(b, s.Name, "ready")
-	case OpRemove:
+	case lbmodel.OpRemove:
 		if err := c.SetServerState(b, s.Name, "drain"); err != nil {
 			return err
 		}
 		r.pending[serverKey{b, s.Name}] = &pendingRemoval{since: time.Now()}
 		return nil
-	case OpSetAddr:
+	case lbmodel.OpSetAddr:
 		return c.SetServerAddr(b, s.Name, s.Host, s.Port)
-	case OpSetWeight:
+	case lbmodel.OpSetWeight:
 		return c.SetServerWeight(b, s.Name, strconv.Itoa(s.Weight))
-	case OpSetState:
+	case lbmodel.OpSetState:
 		return c.SetServerState(b, s.Name, readyState(s))
 	}
 	return fmt.Errorf("unknown runtime operation %d", op.Kind)
 }
 
-func readyState(s *Server) string {
+func readyState(s *lbmodel.Server) string {
 	if s.Draining {
 		return "drain"
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/discovery-mesos/discovery/internal/backoff"
+	"github.com/discovery-mesos/discovery/lbsync/lbmodel"
 	"log/slog"
 	"slices"
 	"sync"
@@ -12,12 +14,6 @@ import (
 	"github.com/discovery-mesos/discovery/state"
 	"github.com/prometheus/client_golang/prometheus"
 )
-
-// BuildFunc builds the load balancer model of a snapshot. The syncer fills
-// opts.Exclude (the apps found to break the config) and opts.Previous (the model
-// HAProxy runs); the daemon's function adds what it knows (Resolve) and calls
-// BuildModel with its Config and current Templates on the snapshot's apps.
-type BuildFunc func(snap *state.Snapshot, opts *BuildOptions) (*Model, error)
 
 // SyncerOptions configure a Syncer.
 type SyncerOptions struct {
@@ -28,7 +24,7 @@ type SyncerOptions struct {
 	// (Config.StatsSocket): the Runtime API (required).
 	StatsSocket string
 	// Build builds models from snapshots (required).
-	Build BuildFunc
+	Build lbmodel.BuildFunc
 	// ArchiveDir keeps the last ArchiveKeep configs that reloads loaded (not
 	// the rewrites after runtime changes); none when either is zero.
 	ArchiveDir  string
@@ -37,7 +33,7 @@ type SyncerOptions struct {
 	// deleted with its remaining connections closed; 30s when zero.
 	DrainTimeout time.Duration
 	// RetryBackoff is the first delay before retrying a failed apply (doubling
-	// up to 30s); 1s when zero.
+	// up to 30s, jittered as internal/backoff does); 1s when zero.
 	RetryBackoff time.Duration
 	// ListenerCheck is how often HAProxy's listeners are checked to accept
 	// connections (watchListeners); default 3 s.
@@ -67,14 +63,14 @@ type Syncer struct {
 	mu        sync.Mutex
 	latest    *state.Snapshot
 	arrived   time.Time
-	dirty     bool     // latest not applied yet
-	force     []Reason // reload reasons asked for from outside
+	dirty     bool             // latest not applied yet
+	force     []lbmodel.Reason // reload reasons asked for from outside
 	doneSeq   uint64
 	doneErr   error
 	doneAt    time.Time
 	lastVia   string
 	lastTook  time.Duration
-	modelErrs []AppError
+	modelErrs []lbmodel.AppError
 	changed   chan struct{} // closed and replaced after each apply
 }
 
@@ -112,7 +108,7 @@ func NewSyncer(opts SyncerOptions) (*Syncer, error) {
 	}
 	h.setOnRestart(func() {
 		s.rt.Forget()
-		s.requestReload(Reason{ReasonRestarted, "haproxy restarted, loading the current config again"})
+		s.requestReload(lbmodel.Reason{Class: lbmodel.ReasonRestarted, Detail: "haproxy restarted, loading the current config again"})
 	})
 	return s, nil
 }
@@ -123,7 +119,7 @@ func (s *Syncer) Run(ctx context.Context, snaps <-chan *state.Snapshot) error {
 	go s.rt.RunReaper(ctx, 100*time.Millisecond)
 	go s.watchListeners(ctx, s.opts.ListenerCheck)
 	var retry <-chan time.Time
-	backoff := s.opts.RetryBackoff
+	retryDelay := backoff.New(s.opts.RetryBackoff, 30*time.Second)
 	for {
 		select {
 		case <-ctx.Done():
@@ -147,11 +143,11 @@ func (s *Syncer) Run(ctx context.Context, snaps <-chan *state.Snapshot) error {
 			if ctx.Err() != nil {
 				return nil
 			}
-			s.log.Error("applying load balancer config failed", "err", err, "retry_in", backoff)
-			retry = time.After(backoff)
-			backoff = min(2*backoff, 30*time.Second)
+			d := retryDelay.Next()
+			s.log.Error("applying load balancer config failed", "err", err, "retry_in", d)
+			retry = time.After(d)
 		} else {
-			backoff = s.opts.RetryBackoff
+			retryDelay.Reset()
 		}
 	}
 }
@@ -168,19 +164,19 @@ func (s *Syncer) process(ctx context.Context) error {
 	s.mu.Unlock()
 
 	previous := s.Model()
-	model, err := s.opts.Build(snap, &BuildOptions{Previous: previous})
+	model, err := s.opts.Build(snap, &lbmodel.BuildOptions{Previous: previous})
 	if err == nil {
 		s.m.appsLeftOut.WithLabelValues("model").Set(float64(len(model.Errors)))
-		rebuild := func(exclude []string) (*Model, error) {
+		rebuild := func(exclude []string) (*lbmodel.Model, error) {
 			ex := make(map[string]bool, len(exclude))
 			for _, a := range exclude {
 				ex[a] = true
 			}
-			return s.opts.Build(snap, &BuildOptions{Previous: previous, Exclude: ex})
+			return s.opts.Build(snap, &lbmodel.BuildOptions{Previous: previous, Exclude: ex})
 		}
 		var res ApplyResult
 		if model == previous && len(force) == 0 && !s.applier.diskStale {
-			// The build gave back the model HAProxy runs (ModelBuilder's
+			// The build gave back the model HAProxy runs (lbmodel.ModelBuilder's
 			// cache: nothing the load balancer reads changed, e.g. a Mesos
 			// view in Marathon mode): nothing to plan, render or write.
 			res.Via = "none"
@@ -238,10 +234,10 @@ func (s *Syncer) Resync() {
 
 // Reload forces a reload of HAProxy with the current config (the usr1 signal).
 func (s *Syncer) Reload() {
-	s.requestReload(Reason{ReasonForced, "reload requested"})
+	s.requestReload(lbmodel.Reason{Class: lbmodel.ReasonForced, Detail: "reload requested"})
 }
 
-func (s *Syncer) requestReload(r Reason) {
+func (s *Syncer) requestReload(r lbmodel.Reason) {
 	s.mu.Lock()
 	s.force = append(s.force, r)
 	s.mu.Unlock()
@@ -296,7 +292,7 @@ type Status struct {
 	Reloads []ReloadRecord
 	// LeftOut are the apps (or app ports) not in the config: bad labels (from
 	// the model) and apps whose config fails validation.
-	LeftOut []AppError
+	LeftOut []lbmodel.AppError
 	// Backends and Servers count what HAProxy runs.
 	Backends, Servers int
 	// Draining counts removed servers not yet deleted.
@@ -335,7 +331,7 @@ func (s *Syncer) Status() Status {
 func (s *Syncer) InvalidApps() []string { return s.applier.Invalid() }
 
 // Model returns the model HAProxy runs, nil before the first apply.
-func (s *Syncer) Model() *Model {
+func (s *Syncer) Model() *lbmodel.Model {
 	m, _ := s.applier.current()
 	return m
 }

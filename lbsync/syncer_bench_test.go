@@ -54,13 +54,7 @@ func BenchmarkServerChangeLatency(b *testing.B) {
 		apps = next
 	}
 	b.StopTimer()
-	slices.Sort(lat)
-	pct := func(p float64) float64 {
-		return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))].Microseconds()) / 1000
-	}
-	b.ReportMetric(pct(0.5), "p50-ms")
-	b.ReportMetric(pct(0.99), "p99-ms")
-	b.ReportMetric(float64(lat[len(lat)-1].Microseconds())/1000, "max-ms")
+	reportLatencies(b, lat)
 }
 
 // BenchmarkServerChangeLatencyRealModel is BenchmarkServerChangeLatency through
@@ -111,6 +105,11 @@ func BenchmarkServerChangeLatencyRealModel(b *testing.B) {
 		apps = next
 	}
 	b.StopTimer()
+	reportLatencies(b, lat)
+}
+
+// reportLatencies reports the p50, p99 and maximum of lat, in milliseconds.
+func reportLatencies(b *testing.B, lat []time.Duration) {
 	slices.Sort(lat)
 	pct := func(p float64) float64 {
 		return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))].Microseconds()) / 1000

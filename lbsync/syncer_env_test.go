@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"github.com/discovery-mesos/discovery/lbsync/lbmodel"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -209,40 +210,40 @@ func (e *lbEnv) wait(seq uint64) {
 }
 
 // build is the test BuildFunc: the model registered for the snapshot's Seq.
-func (e *lbEnv) build(snap *state.Snapshot, opts *BuildOptions) (*Model, error) {
+func (e *lbEnv) build(snap *state.Snapshot, opts *lbmodel.BuildOptions) (*lbmodel.Model, error) {
 	e.mu.Lock()
 	apps, head := e.models[snap.Seq], e.head[snap.Seq]
 	e.mu.Unlock()
 	if head == "" {
 		head = haproxytest.Head(e.stats)
 	}
-	m := &Model{Head: head}
+	m := &lbmodel.Model{Head: head}
 	for _, a := range apps {
 		if opts != nil && opts.Exclude[a.ID] {
 			continue
 		}
 		name := backendName(a)
-		m.Frontends = append(m.Frontends, Frontend{
+		m.Frontends = append(m.Frontends, lbmodel.Frontend{
 			Name: name, Port: a.Port, Apps: []string{a.ID},
 			Text: fmt.Sprintf("frontend %s\n  bind %s:%d\n  default_backend %s\n", name, a.bindIP(), a.Port, name),
 		})
-		b := Backend{
+		b := lbmodel.Backend{
 			Name: name, AppID: a.ID, Apps: []string{a.ID}, ServicePort: a.Port, Mode: "http",
 			Balance: "roundrobin", Dynamic: !a.Static,
 			Text: "backend " + name + "\n  balance roundrobin\n" + a.Extra,
 		}
 		for _, s := range a.Servers {
-			b.Servers = append(b.Servers, Server{
+			b.Servers = append(b.Servers, lbmodel.Server{
 				Name: strings.ReplaceAll(s.Host, ".", "_") + "_" + strconv.Itoa(s.Port),
 				Host: s.Host, Port: s.Port, Weight: 1, Options: cmp.Or(a.ServerOptions, "check inter 1s"),
 				TaskID: a.ID + "." + s.Addr(), AppID: a.ID,
 			})
 		}
-		slices.SortFunc(b.Servers, func(x, y Server) int { return strings.Compare(x.Name, y.Name) })
+		slices.SortFunc(b.Servers, func(x, y lbmodel.Server) int { return strings.Compare(x.Name, y.Name) })
 		m.Backends = append(m.Backends, b)
 	}
-	slices.SortFunc(m.Frontends, func(x, y Frontend) int { return strings.Compare(x.Name, y.Name) })
-	slices.SortFunc(m.Backends, func(x, y Backend) int { return strings.Compare(x.Name, y.Name) })
+	slices.SortFunc(m.Frontends, func(x, y lbmodel.Frontend) int { return strings.Compare(x.Name, y.Name) })
+	slices.SortFunc(m.Backends, func(x, y lbmodel.Backend) int { return strings.Compare(x.Name, y.Name) })
 	return m, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/discovery-mesos/discovery/lbsync"
+	"github.com/discovery-mesos/discovery/lbsync/lbmodel"
 	"github.com/discovery-mesos/discovery/state"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -16,9 +17,9 @@ import (
 func Example() {
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	cfg := lbsync.DefaultConfig()
+	cfg := lbmodel.DefaultConfig()
 	cfg.Groups = []string{"external"}
-	ts, err := lbsync.LoadTemplates(cfg, cfg.TemplatesDir, os.Getenv)
+	ts, err := lbmodel.LoadTemplates(cfg, cfg.TemplatesDir, os.Getenv)
 	if err != nil {
 		panic(err)
 	}
@@ -34,7 +35,7 @@ func Example() {
 		HAProxy:     h,
 		StatsSocket: cfg.StatsSocket,
 		// Templates from an atomic.Pointer when a watcher swaps them.
-		Build:       lbsync.ModelBuilder(cfg, func() *lbsync.Templates { return ts }, nil),
+		Build:       lbmodel.ModelBuilder(cfg, func() *lbmodel.Templates { return ts }, nil),
 		ArchiveDir:  "/var/lib/discovery/haproxy-archive",
 		ArchiveKeep: 20,
 		Registerer:  prometheus.DefaultRegisterer,

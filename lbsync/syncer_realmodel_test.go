@@ -1,6 +1,7 @@
 package lbsync
 
 import (
+	"github.com/discovery-mesos/discovery/lbsync/lbmodel"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,9 +18,9 @@ import (
 // made, as state.AppSet.Seal does): the whole pipeline a daemon runs.
 type realModel struct {
 	t       testing.TB
-	cfg     *Config
-	ts      *Templates
-	cache   *ModelCache
+	cfg     *lbmodel.Config
+	ts      *lbmodel.Templates
+	cache   *lbmodel.ModelCache
 	mu      sync.Mutex
 	apps    map[uint64][]state.App
 	digests map[uint64][]uint64
@@ -27,7 +28,7 @@ type realModel struct {
 
 func withRealModel(t testing.TB, rm *realModel) func(*SyncerOptions) {
 	return func(o *SyncerOptions) {
-		cfg := DefaultConfig()
+		cfg := lbmodel.DefaultConfig()
 		cfg.Groups = []string{"external"}
 		cfg.HAProxyConfig = o.HAProxy.ConfigPath()
 		cfg.StatsSocket = o.StatsSocket
@@ -47,11 +48,11 @@ func withRealModel(t testing.TB, rm *realModel) func(*SyncerOptions) {
 			"maxconn 50000", "maxconn 4000",
 			"{hardStopAfter}", cfg.HardStopAfter,
 			"{statsSocket}", cfg.StatsSocket,
-			"{globalDefaultOptions}", cfg.globalDefaultOptions(),
+			"{globalDefaultOptions}", cfg.GlobalDefaultOptionLines(),
 			"{statsBindAddr}", cfg.StatsBindAddr,
 			"{statsPort}", strconv.Itoa(cfg.StatsPort),
 		).Replace(head)
-		ts, err := LoadTemplates(cfg, "", func(k string) string {
+		ts, err := lbmodel.LoadTemplates(cfg, "", func(k string) string {
 			if k == "HAPROXY_HEAD" {
 				return head
 			}
@@ -61,12 +62,12 @@ func withRealModel(t testing.TB, rm *realModel) func(*SyncerOptions) {
 			t.Fatal(err)
 		}
 		rm.t, rm.cfg, rm.ts, rm.apps = t, cfg, ts, map[uint64][]state.App{}
-		rm.cache, rm.digests = NewModelCache(), map[uint64][]uint64{}
+		rm.cache, rm.digests = lbmodel.NewModelCache(), map[uint64][]uint64{}
 		o.Build = rm.build
 	}
 }
 
-func (rm *realModel) build(snap *state.Snapshot, opts *BuildOptions) (*Model, error) {
+func (rm *realModel) build(snap *state.Snapshot, opts *lbmodel.BuildOptions) (*lbmodel.Model, error) {
 	rm.mu.Lock()
 	apps, digests := rm.apps[snap.Seq], rm.digests[snap.Seq]
 	rm.mu.Unlock()
@@ -78,7 +79,7 @@ func (rm *realModel) push(e *lbEnv, apps ...state.App) uint64 {
 	e.mu.Lock()
 	seq := e.seq + 1
 	e.mu.Unlock()
-	digests := AppDigests(apps)
+	digests := lbmodel.AppDigests(apps)
 	rm.mu.Lock()
 	rm.apps[seq], rm.digests[seq] = apps, digests
 	// The syncer builds the latest snapshot only (the one before may still

@@ -3,6 +3,7 @@ package lbsync
 import (
 	"bytes"
 	"context"
+	"github.com/discovery-mesos/discovery/lbsync/lbmodel"
 	"net"
 	"net/http"
 	"os"
@@ -122,10 +123,10 @@ func TestStructuralChangeReloads(t *testing.T) {
 		t.Fatalf("status %+v, want a reload", st)
 	}
 	last := st.Reloads[len(st.Reloads)-1]
-	if last.Err != "" || !hasClass(last.Reasons, ReasonBackendAdded) || !strings.Contains(reasonStrings(last.Reasons)[0], "api") {
+	if last.Err != "" || !hasClass(last.Reasons, lbmodel.ReasonBackendAdded) || !strings.Contains(reasonStrings(last.Reasons)[0], "api") {
 		t.Fatalf("last reload %+v, want backend_added naming api", last)
 	}
-	if n := e.counter("discovery_lb_reloads_total", ReasonFrontendAdded) + e.counter("discovery_lb_reloads_total", ReasonBackendAdded); n != 1 {
+	if n := e.counter("discovery_lb_reloads_total", lbmodel.ReasonFrontendAdded) + e.counter("discovery_lb_reloads_total", lbmodel.ReasonBackendAdded); n != 1 {
 		t.Fatalf("reloads counted for the new app: %v, want 1", n)
 	}
 
@@ -134,7 +135,7 @@ func TestStructuralChangeReloads(t *testing.T) {
 	e.apply(web, api, static)
 	static.Servers = append(static.Servers, b2)
 	e.apply(web, api, static)
-	if n := e.counter("discovery_lb_reloads_total", ReasonStaticServers); n != 1 {
+	if n := e.counter("discovery_lb_reloads_total", lbmodel.ReasonStaticServers); n != 1 {
 		t.Fatalf("static backend reloads %v, want 1", n)
 	}
 	got := spread(t, static, 10)
@@ -307,7 +308,7 @@ func TestHAProxyKilledIsRestarted(t *testing.T) {
 	if n := e.counter("discovery_lb_haproxy_restarts_total", ""); n != 3 {
 		t.Fatalf("restarts metric %v, want 3", n)
 	}
-	if n := e.counter("discovery_lb_reloads_total", ReasonRestarted); n != 3 {
+	if n := e.counter("discovery_lb_reloads_total", lbmodel.ReasonRestarted); n != 3 {
 		t.Fatalf("restart reloads %v, want 3", n)
 	}
 }
@@ -441,7 +442,7 @@ func TestFailedRuntimeOpReloads(t *testing.T) {
 	if got := e.masterReloads(); got != reloads+1 {
 		t.Fatalf("reloads %d → %d, want one", reloads, got)
 	}
-	if n := e.counter("discovery_lb_reloads_total", ReasonRuntimeFailed); n != 1 {
+	if n := e.counter("discovery_lb_reloads_total", lbmodel.ReasonRuntimeFailed); n != 1 {
 		t.Fatalf("runtime_failed reloads %v, want 1", n)
 	}
 	if n := e.counter("discovery_lb_runtime_op_failures_total", "add"); n != 1 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/discovery-mesos/discovery/lbsync/lbmodel"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -20,7 +21,7 @@ import (
 // every change. A set that fails to load is logged and the current one stays.
 // It returns when ctx is done, or at once with an error when dir cannot be
 // watched (a missing dir is watched from its parent until it appears).
-func WatchTemplates(ctx context.Context, cfg *Config, dir string, getenv func(string) string, apply func(*Templates), log *slog.Logger) error {
+func WatchTemplates(ctx context.Context, cfg *lbmodel.Config, dir string, getenv func(string) string, apply func(*lbmodel.Templates), log *slog.Logger) error {
 	if dir == "" {
 		<-ctx.Done()
 		return nil
@@ -75,12 +76,12 @@ func WatchTemplates(ctx context.Context, cfg *Config, dir string, getenv func(st
 			log.Warn("template watcher", "err", err)
 		case <-timer.C:
 			watch()
-			ts, err := LoadTemplates(cfg, dir, getenv)
+			ts, err := lbmodel.LoadTemplates(cfg, dir, getenv)
 			if err != nil {
 				log.Error("templates changed but do not load; keeping the current ones", "dir", dir, "err", err)
 				continue
 			}
-			if unknown, _ := UserTemplateFiles(dir); len(unknown) > 0 {
+			if unknown, _ := lbmodel.UserTemplateFiles(dir); len(unknown) > 0 {
 				log.Warn("files in the templates directory match no template name", "files", unknown)
 			}
 			log.Info("templates reloaded", "dir", dir)

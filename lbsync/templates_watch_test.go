@@ -2,6 +2,7 @@ package lbsync
 
 import (
 	"context"
+	"github.com/discovery-mesos/discovery/lbsync/lbmodel"
 	"io"
 	"log/slog"
 	"os"
@@ -13,17 +14,17 @@ import (
 
 func TestWatchTemplatesReloadsOnChange(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "templates")
-	cfg := DefaultConfig()
+	cfg := lbmodel.DefaultConfig()
 	cfg.Groups = []string{"external"}
-	got := make(chan *Templates, 10)
+	got := make(chan *lbmodel.Templates, 10)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- WatchTemplates(ctx, cfg, dir, nil, func(ts *Templates) { got <- ts }, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		done <- WatchTemplates(ctx, cfg, dir, nil, func(ts *lbmodel.Templates) { got <- ts }, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	}()
 	defer func() { cancel(); <-done }()
 
-	wait := func(what string, ok func(*Templates) bool) {
+	wait := func(what string, ok func(*lbmodel.Templates) bool) {
 		t.Helper()
 		deadline := time.After(5 * time.Second)
 		for {
@@ -37,7 +38,7 @@ func TestWatchTemplatesReloadsOnChange(t *testing.T) {
 			}
 		}
 	}
-	backendHead := func(ts *Templates) string { return ts.Get("HAPROXY_BACKEND_HEAD").Text }
+	backendHead := func(ts *lbmodel.Templates) string { return ts.Get("HAPROXY_BACKEND_HEAD").Text }
 
 	// The directory does not exist at start: creating it with a file is seen.
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -47,7 +48,7 @@ func TestWatchTemplatesReloadsOnChange(t *testing.T) {
 	if err := os.WriteFile(p, []byte("\nbackend {backend}\n  balance {balance}\n  mode {mode}\n  # v1\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	wait("file created", func(ts *Templates) bool { return strings.Contains(backendHead(ts), "# v1") })
+	wait("file created", func(ts *lbmodel.Templates) bool { return strings.Contains(backendHead(ts), "# v1") })
 
 	// Replaced by a rename, as editors and config management do.
 	tmp := p + ".tmp"
@@ -57,7 +58,7 @@ func TestWatchTemplatesReloadsOnChange(t *testing.T) {
 	if err := os.Rename(tmp, p); err != nil {
 		t.Fatal(err)
 	}
-	wait("file renamed over", func(ts *Templates) bool { return strings.Contains(backendHead(ts), "# v2") })
+	wait("file renamed over", func(ts *lbmodel.Templates) bool { return strings.Contains(backendHead(ts), "# v2") })
 
 	// A template that does not parse keeps the current set; the fix is picked up.
 	if err := os.WriteFile(p, []byte("backend {backend\n"), 0o644); err != nil {
@@ -66,11 +67,11 @@ func TestWatchTemplatesReloadsOnChange(t *testing.T) {
 	if err := os.WriteFile(p, []byte("\nbackend {backend}\n  balance {balance}\n  mode {mode}\n  # v3\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	wait("fixed file", func(ts *Templates) bool { return strings.Contains(backendHead(ts), "# v3") })
+	wait("fixed file", func(ts *lbmodel.Templates) bool { return strings.Contains(backendHead(ts), "# v3") })
 
 	// Removed: back to our default.
 	if err := os.Remove(p); err != nil {
 		t.Fatal(err)
 	}
-	wait("file removed", func(ts *Templates) bool { return !strings.Contains(backendHead(ts), "# v") })
+	wait("file removed", func(ts *lbmodel.Templates) bool { return !strings.Contains(backendHead(ts), "# v") })
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/discovery-mesos/discovery/lbsync"
+	"github.com/discovery-mesos/discovery/lbsync/lbmodel"
 	"github.com/discovery-mesos/discovery/state"
 )
 
@@ -25,7 +26,7 @@ type refresher interface{ Refresh() }
 type loadBalancer struct {
 	opts      *lbOptions
 	log       *slog.Logger
-	templates atomic.Pointer[lbsync.Templates]
+	templates atomic.Pointer[lbmodel.Templates]
 	haproxy   *lbsync.HAProxy
 	syncer    *lbsync.Syncer
 	refresh   []refresher
@@ -37,14 +38,14 @@ func newLoadBalancer(o *lbOptions, d *daemon) (*loadBalancer, []state.Source, er
 	log := d.log
 	lb := &loadBalancer{opts: o, log: log.With("component", "lbsync")}
 	o.cfg.FromEnv(os.Getenv)
-	ts, err := lbsync.LoadTemplates(o.cfg, o.cfg.TemplatesDir, os.Getenv)
+	ts, err := lbmodel.LoadTemplates(o.cfg, o.cfg.TemplatesDir, os.Getenv)
 	if err != nil {
 		return nil, nil, err
 	}
 	for _, w := range ts.Warnings(o.cfg) {
 		lb.log.Warn(w)
 	}
-	if unknown, _ := lbsync.UserTemplateFiles(o.cfg.TemplatesDir); len(unknown) > 0 {
+	if unknown, _ := lbmodel.UserTemplateFiles(o.cfg.TemplatesDir); len(unknown) > 0 {
 		lb.log.Warn("files in the templates directory match no template name", "files", unknown)
 	}
 	lb.templates.Store(ts)
@@ -102,7 +103,7 @@ func newLoadBalancer(o *lbOptions, d *daemon) (*loadBalancer, []state.Source, er
 	lb.syncer, err = lbsync.NewSyncer(lbsync.SyncerOptions{
 		HAProxy:      lb.haproxy,
 		StatsSocket:  o.cfg.StatsSocket,
-		Build:        lbsync.ModelBuilder(o.cfg, lb.templates.Load, nil),
+		Build:        lbmodel.ModelBuilder(o.cfg, lb.templates.Load, nil),
 		ArchiveDir:   archive,
 		ArchiveKeep:  o.archiveVersion,
 		DrainTimeout: time.Duration(o.drainSeconds) * time.Second,
@@ -121,7 +122,7 @@ func (lb *loadBalancer) start(ctx context.Context, hub *state.Hub, spawn func(na
 	spawn("haproxy", lb.haproxy.Run)
 	spawn("lbsync", func(ctx context.Context) error { return lb.syncer.Run(ctx, sub) })
 	spawn("templates", func(ctx context.Context) error {
-		return lbsync.WatchTemplates(ctx, lb.opts.cfg, lb.opts.cfg.TemplatesDir, os.Getenv, func(ts *lbsync.Templates) {
+		return lbsync.WatchTemplates(ctx, lb.opts.cfg, lb.opts.cfg.TemplatesDir, os.Getenv, func(ts *lbmodel.Templates) {
 			lb.templates.Store(ts)
 			lb.syncer.Resync()
 		}, lb.log)

@@ -7,13 +7,13 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/discovery-mesos/discovery/lbsync"
+	"github.com/discovery-mesos/discovery/lbsync/lbmodel"
 )
 
 // lbOptions is the load balancer's part of the command line: marathon-lb's flags,
 // unchanged, and ours (prefixed -lb- or -marathon-).
 type lbOptions struct {
-	cfg *lbsync.Config
+	cfg *lbmodel.Config
 
 	// Marathon (marathon-lb's --marathon/-m, auth and CA flags).
 	marathon       []string
@@ -69,7 +69,7 @@ var marathonLBIgnored = map[string]string{
 var marathonLBBoolIgnored = map[string]bool{"skip-validation": true, "longhelp": true, "skip-config-cleanup": true}
 
 func newLBOptions(fs *flag.FlagSet) *lbOptions {
-	o := &lbOptions{cfg: lbsync.DefaultConfig()}
+	o := &lbOptions{cfg: lbmodel.DefaultConfig()}
 	o.cfg.RegisterFlags(fs)
 	multi := &stringsFlag{list: &o.marathon}
 	fs.Var(multi, "marathon", "Marathon URL (marathon-lb --marathon/-m; repeat or list several after one flag)")

@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/discovery-mesos/discovery/lbsync"
+	"github.com/discovery-mesos/discovery/lbsync/lbmodel"
 	"github.com/discovery-mesos/discovery/state"
 )
 
@@ -46,8 +46,8 @@ func runRender(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "discovery render:", err)
 		return 1
 	}
-	build := lbsync.ModelBuilder(o.lb.cfg, d.lb.templates.Load, nil)
-	m, err := build(snap, &lbsync.BuildOptions{})
+	build := lbmodel.ModelBuilder(o.lb.cfg, d.lb.templates.Load, nil)
+	m, err := build(snap, &lbmodel.BuildOptions{})
 	if err != nil {
 		fmt.Fprintln(stderr, "discovery render:", err)
 		return 1
@@ -55,7 +55,7 @@ func runRender(args []string, stdout, stderr io.Writer) int {
 	for _, e := range m.Errors {
 		log.Warn("app left out", "app", e.AppID, "port", e.Port, "reason", e.Reason)
 	}
-	out, err := lbsync.Render(m)
+	out, err := lbmodel.Render(m)
 	if err != nil {
 		fmt.Fprintln(stderr, "discovery render:", err)
 		return 1

@@ -17,6 +17,7 @@ import (
 
 	"github.com/discovery-mesos/discovery/dnsserver"
 	"github.com/discovery-mesos/discovery/lbsync"
+	"github.com/discovery-mesos/discovery/lbsync/lbmodel"
 	"github.com/discovery-mesos/discovery/state"
 )
 
@@ -52,7 +53,7 @@ type statusHub interface {
 // statusLB is what the page reads from the load balancer's syncer.
 type statusLB interface {
 	Status() lbsync.Status
-	Model() *lbsync.Model
+	Model() *lbmodel.Model
 }
 
 // statusPage serves the status page and /status.json.

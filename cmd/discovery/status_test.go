@@ -15,6 +15,7 @@ import (
 
 	"github.com/discovery-mesos/discovery/dnsserver"
 	"github.com/discovery-mesos/discovery/lbsync"
+	"github.com/discovery-mesos/discovery/lbsync/lbmodel"
 	"github.com/discovery-mesos/discovery/state"
 )
 
@@ -34,11 +35,11 @@ func (h *fakeHub) Sources() []state.SourceStatus { return h.sources }
 
 type fakeLB struct {
 	status lbsync.Status
-	model  *lbsync.Model
+	model  *lbmodel.Model
 }
 
 func (l *fakeLB) Status() lbsync.Status { return l.status }
-func (l *fakeLB) Model() *lbsync.Model  { return l.model }
+func (l *fakeLB) Model() *lbmodel.Model { return l.model }
 
 // statusCluster is a small cluster on loopback addresses: a leader among three
 // masters, marathon with a web app (two tasks, one with its own address), a
@@ -79,16 +80,16 @@ func statusCluster(extra int) *state.Cluster {
 	return c.Seal()
 }
 
-func statusTestModel() *lbsync.Model {
-	return &lbsync.Model{
-		Frontends: []lbsync.Frontend{
+func statusTestModel() *lbmodel.Model {
+	return &lbmodel.Model{
+		Frontends: []lbmodel.Frontend{
 			{Name: "marathon_http_in", Port: 80, Apps: []string{"/web"}},
 			{Name: "web_10001", Port: 10001, Apps: []string{"/web"}},
 		},
-		Backends: []lbsync.Backend{{
+		Backends: []lbmodel.Backend{{
 			Name: "web_10001", AppID: "/web", Apps: []string{"/web"}, ServicePort: 10001, Mode: "http",
 			Balance: "roundrobin", Dynamic: true,
-			Servers: []lbsync.Server{
+			Servers: []lbmodel.Server{
 				{Name: "127_0_1_1_31000", Host: "127.0.1.1", Port: 31000, Weight: 1, TaskID: "web.1", AppID: "/web"},
 				{Name: "127_0_3_2_31005", Host: "127.0.3.2", Port: 31005, Weight: 1, Draining: true, TaskID: "web.2", AppID: "/web"},
 			},
@@ -102,13 +103,13 @@ func statusTestLB() *fakeLB {
 		status: lbsync.Status{
 			Seq: 7, At: statusNow.Add(-10 * time.Second), Via: "runtime", Took: 12 * time.Millisecond,
 			Backends: 1, Servers: 2, Draining: 1,
-			LeftOut: []lbsync.AppError{
+			LeftOut: []lbmodel.AppError{
 				{AppID: "/broken", Port: 0, Reason: `HAPROXY_0_PORT: "x" is not a port`},
 				{AppID: hostileName, Port: -1, Reason: "config fails validation: " + hostileName},
 			},
 			Reloads: []lbsync.ReloadRecord{
-				{At: statusNow.Add(-time.Hour), Reasons: []lbsync.Reason{{Class: lbsync.ReasonInitial, Detail: "first config"}}, Took: 80 * time.Millisecond},
-				{At: statusNow.Add(-time.Minute), Reasons: []lbsync.Reason{{Class: lbsync.ReasonBackendAdded, Detail: "backend web_10001: added"}},
+				{At: statusNow.Add(-time.Hour), Reasons: []lbmodel.Reason{{Class: lbmodel.ReasonInitial, Detail: "first config"}}, Took: 80 * time.Millisecond},
+				{At: statusNow.Add(-time.Minute), Reasons: []lbmodel.Reason{{Class: lbmodel.ReasonBackendAdded, Detail: "backend web_10001: added"}},
 					Took: 90 * time.Millisecond, Err: "haproxy -c: line 12: bad keyword"},
 			},
 		},
@@ -305,11 +306,11 @@ func TestStatusPageCapsAndFilters(t *testing.T) {
 
 func TestStatusPageCapsServers(t *testing.T) {
 	lb := statusTestLB()
-	m := &lbsync.Model{}
+	m := &lbmodel.Model{}
 	for b := range 30 {
-		be := lbsync.Backend{Name: fmt.Sprintf("app%02d_%d", b, 10000+b), AppID: fmt.Sprintf("/app%02d", b), Mode: "tcp"}
+		be := lbmodel.Backend{Name: fmt.Sprintf("app%02d_%d", b, 10000+b), AppID: fmt.Sprintf("/app%02d", b), Mode: "tcp"}
 		for s := range 60 {
-			be.Servers = append(be.Servers, lbsync.Server{Name: fmt.Sprintf("s%03d", s), Host: "127.0.5.1", Port: 20000 + s, Weight: 1})
+			be.Servers = append(be.Servers, lbmodel.Server{Name: fmt.Sprintf("s%03d", s), Host: "127.0.5.1", Port: 20000 + s, Weight: 1})
 		}
 		m.Backends = append(m.Backends, be)
 	}

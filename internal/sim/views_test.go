@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/discovery-mesos/discovery/lbsync/lbmodel"
 	"github.com/discovery-mesos/discovery/state"
 )
 
@@ -127,7 +128,7 @@ func appsView(apps []state.App) view {
 }
 
 func mesosView(cl *state.Cluster) view {
-	v := appsView(state.AppsFromMesos(cl))
+	v := appsView(lbmodel.AppsFromMesos(cl))
 	v.dns = clusterDNS(cl)
 	return v
 }

@@ -32,6 +32,7 @@ import (
 
 	"github.com/discovery-mesos/discovery/internal/freeport"
 	"github.com/discovery-mesos/discovery/lbsync"
+	"github.com/discovery-mesos/discovery/lbsync/lbmodel"
 	"github.com/discovery-mesos/discovery/state"
 	"github.com/discovery-mesos/discovery/templates"
 )
@@ -80,7 +81,7 @@ func run(nscale, nstruct, npool int, interval time.Duration, threads, conns int,
 		backends[i] = b
 	}
 
-	cfg := lbsync.DefaultConfig()
+	cfg := lbmodel.DefaultConfig()
 	cfg.Groups = []string{"external"}
 	cfg.HAProxyConfig = filepath.Join(dir, "haproxy.cfg")
 	cfg.StatsSocket = filepath.Join(dir, "stats.sock")
@@ -95,7 +96,7 @@ func run(nscale, nstruct, npool int, interval time.Duration, threads, conns int,
 	}
 	cfg.StatsBindAddr, cfg.AppIDBindAddr = "127.0.0.1", "127.0.0.1"
 	cfg.GlobalDefaultOptions = append(cfg.GlobalDefaultOptions, "idle-close-on-response")
-	ts, err := lbsync.LoadTemplates(cfg, "", headOverride(cfg))
+	ts, err := lbmodel.LoadTemplates(cfg, "", headOverride(cfg))
 	if err != nil {
 		return err
 	}
@@ -108,12 +109,12 @@ func run(nscale, nstruct, npool int, interval time.Duration, threads, conns int,
 	})
 	var mu sync.Mutex
 	appsBySeq := map[uint64][]state.App{}
-	// Incremental builds, as the daemon's lbsync.ModelBuilder makes them.
-	cache := lbsync.NewModelCache()
+	// Incremental builds, as the daemon's lbmodel.ModelBuilder makes them.
+	cache := lbmodel.NewModelCache()
 	s, err := lbsync.NewSyncer(lbsync.SyncerOptions{
 		HAProxy:     h,
 		StatsSocket: cfg.StatsSocket,
-		Build: func(snap *state.Snapshot, opts *lbsync.BuildOptions) (*lbsync.Model, error) {
+		Build: func(snap *state.Snapshot, opts *lbmodel.BuildOptions) (*lbmodel.Model, error) {
 			mu.Lock()
 			apps := appsBySeq[snap.Seq]
 			mu.Unlock()
@@ -279,7 +280,7 @@ func httpApp(id string, port int, tasks []*backend) state.App {
 // machine's file descriptor limit cannot hold its maxconn 50000 (HAProxy
 // refuses to start then): same head, a maxconn that fits. A user's head is
 // taken verbatim, so the placeholders are filled in here.
-func headOverride(cfg *lbsync.Config) func(string) string {
+func headOverride(cfg *lbmodel.Config) func(string) string {
 	var lim syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil || lim.Max >= 2*50000+1000 {
 		return nil
