@@ -1,7 +1,10 @@
 package lbsync
 
-import "github.com/discovery-mesos/discovery/lbsync/lbmodel"
-import "context"
+import (
+	"context"
+
+	"github.com/discovery-mesos/discovery/lbsync/lbmodel"
+)
 
 // bridge runs, ahead of a reload, the server changes the Runtime API can make
 // (lbmodel.BridgeModel), and records the bridged model as running. A failure is left to

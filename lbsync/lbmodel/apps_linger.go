@@ -43,12 +43,19 @@ func newAppLinger(grace time.Duration) *appLinger {
 
 // Apply returns apps (sorted by ID) with the lingering apps merged in, and their
 // digests. digests are those of apps, in order.
+//
+// An app still in the view whose tasks have all stopped serving (its only
+// task staging, or killing) lingers too, once it has served: under the event
+// stream a replacement task is seen as TASK_STAGING before TASK_RUNNING, and
+// an app with no running task for that moment would otherwise lose its
+// frontend just as its replacement arrives.
 func (l *appLinger) Apply(apps []state.App, digests []uint64) ([]state.App, []uint64) {
 	if l == nil || l.grace <= 0 {
 		return apps, digests
 	}
 	now := l.now()
 	var keep []state.App
+	var replaced map[int]state.App // by index in apps: present, lingering
 	var ports map[int]bool
 	i, j := 0, 0
 	for i < len(l.prev) {
@@ -56,7 +63,15 @@ func (l *appLinger) Apply(apps []state.App, digests []uint64) ([]state.App, []ui
 		case j < len(apps) && apps[j].ID < l.prev[i].ID:
 			j++
 		case j < len(apps) && apps[j].ID == l.prev[i].ID:
-			delete(l.since, apps[j].ID) // back, or never gone
+			served := serving(&l.prev[i]) || lingering(&l.prev[i])
+			if serving(&apps[j]) || !served {
+				delete(l.since, apps[j].ID) // back, never gone, or never served
+			} else if app, ok := l.hold(apps[j], now); ok {
+				if replaced == nil {
+					replaced = map[int]state.App{}
+				}
+				replaced[j] = app
+			}
 			i++
 			j++
 		default:
@@ -64,15 +79,6 @@ func (l *appLinger) Apply(apps []state.App, digests []uint64) ([]state.App, []ui
 			// taken.
 			gone := l.prev[i]
 			i++
-			at, ok := l.since[gone.ID]
-			if !ok {
-				at = now
-				l.since[gone.ID] = at
-			}
-			if now.Sub(at) >= l.grace {
-				delete(l.since, gone.ID)
-				continue
-			}
 			if ports == nil {
 				ports = servicePorts(apps)
 			}
@@ -81,32 +87,69 @@ func (l *appLinger) Apply(apps []state.App, digests []uint64) ([]state.App, []ui
 				continue
 			}
 			gone.Tasks = nil
-			if gone.Labels[lingerLabel] == "" {
-				labels := make(map[string]string, len(gone.Labels)+1)
-				maps.Copy(labels, gone.Labels)
-				labels[lingerLabel] = "true"
-				gone.Labels = labels
+			if app, ok := l.hold(gone, now); ok {
+				keep = append(keep, app)
 			}
-			keep = append(keep, gone)
 		}
 	}
-	if len(keep) == 0 {
+	if len(keep) == 0 && len(replaced) == 0 {
 		l.remember(apps)
 		return apps, digests
 	}
 	out := make([]state.App, 0, len(apps)+len(keep))
 	outD := make([]uint64, 0, len(apps)+len(keep))
 	j = 0
+	add := func(j int) {
+		if app, ok := replaced[j]; ok {
+			out, outD = append(out, app), append(outD, state.AppDigest(&app))
+			return
+		}
+		out, outD = append(out, apps[j]), append(outD, digests[j])
+	}
 	for k := range keep {
 		for j < len(apps) && apps[j].ID < keep[k].ID {
-			out, outD = append(out, apps[j]), append(outD, digests[j])
+			add(j)
 			j++
 		}
 		out, outD = append(out, keep[k]), append(outD, state.AppDigest(&keep[k]))
 	}
-	out, outD = append(out, apps[j:]...), append(outD, digests[j:]...)
+	for ; j < len(apps); j++ {
+		add(j)
+	}
 	l.remember(out)
 	return out, outD
+}
+
+// hold returns app marked as lingering, unless the grace period since it
+// stopped serving is over.
+func (l *appLinger) hold(app state.App, now time.Time) (state.App, bool) {
+	at, ok := l.since[app.ID]
+	if !ok {
+		at = now
+		l.since[app.ID] = at
+	}
+	if now.Sub(at) >= l.grace {
+		delete(l.since, app.ID)
+		return app, false
+	}
+	if app.Labels[lingerLabel] == "" {
+		labels := make(map[string]string, len(app.Labels)+1)
+		maps.Copy(labels, app.Labels)
+		labels[lingerLabel] = "true"
+		app.Labels = labels
+	}
+	return app, true
+}
+
+// serving reports whether any of app's tasks can be a server: one that is
+// running (or whose state the source does not say).
+func serving(app *state.App) bool {
+	for k := range app.Tasks {
+		if st := app.Tasks[k].State; st == state.TaskRunning || st == "" {
+			return true
+		}
+	}
+	return false
 }
 
 // remember copies the output: the caller's slice may be reused for the next

@@ -92,3 +92,60 @@ func TestAppLinger(t *testing.T) {
 		t.Fatal("off: an app lingered")
 	}
 }
+
+// Under the event stream a replacement task is seen staging before it runs:
+// an app whose only task is staging (or killing) lingers once it has served,
+// so its frontend stays for the moment until the task runs.
+func TestAppLingerWhileNoTaskRuns(t *testing.T) {
+	now := time.Unix(1000, 0)
+	l := newAppLinger(time.Minute)
+	l.now = func() time.Time { return now }
+	staging := func(app state.App) state.App {
+		app.Tasks = append([]state.AppTask(nil), app.Tasks...)
+		for k := range app.Tasks {
+			app.Tasks[k].State = state.TaskStaging
+		}
+		return app
+	}
+	step := func(apps ...state.App) map[string]bool {
+		t.Helper()
+		out, d := l.Apply(apps, AppDigests(apps))
+		got := map[string]bool{}
+		for i := range out {
+			if d[i] != state.AppDigest(&out[i]) {
+				t.Fatalf("digest %d does not match app %s", i, out[i].ID)
+			}
+			got[out[i].ID] = lingering(&out[i])
+		}
+		return got
+	}
+	// /new appears with a staging task only: it never served, nothing to keep.
+	if got := step(lingerApp("/a", 10000, "a1"), staging(lingerApp("/new", 10001, "n1"))); got["/new"] || got["/a"] {
+		t.Fatalf("lingering %v, want none", got)
+	}
+	if got := step(lingerApp("/a", 10000, "a1"), staging(lingerApp("/new", 10001, "n1"))); got["/new"] {
+		t.Fatalf("an app that never served lingers: %v", got)
+	}
+	// /a's task is replaced: the new one is staging, the old one gone.
+	got := step(staging(lingerApp("/a", 10000, "a2")), lingerApp("/new", 10001, "n1"))
+	if !got["/a"] || got["/new"] {
+		t.Fatalf("lingering %v, want /a only", got)
+	}
+	if l.Lingering() != 1 {
+		t.Fatalf("Lingering() = %d, want 1", l.Lingering())
+	}
+	// Still staging 30 s later: still lingering; then it runs: served again.
+	now = now.Add(30 * time.Second)
+	if got := step(staging(lingerApp("/a", 10000, "a2")), lingerApp("/new", 10001, "n1")); !got["/a"] {
+		t.Fatalf("lingering %v, want /a", got)
+	}
+	if got := step(lingerApp("/a", 10000, "a2"), lingerApp("/new", 10001, "n1")); got["/a"] || l.Lingering() != 0 {
+		t.Fatalf("lingering %v (%d), want none once /a runs", got, l.Lingering())
+	}
+	// Staging past the grace period: no longer kept.
+	step(staging(lingerApp("/a", 10000, "a3")), lingerApp("/new", 10001, "n1"))
+	now = now.Add(time.Minute)
+	if got := step(staging(lingerApp("/a", 10000, "a3")), lingerApp("/new", 10001, "n1")); got["/a"] {
+		t.Fatalf("lingering %v after the grace period", got)
+	}
+}
