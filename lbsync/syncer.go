@@ -239,7 +239,14 @@ func (s *Syncer) Reload() {
 
 func (s *Syncer) requestReload(r lbmodel.Reason) {
 	s.mu.Lock()
-	s.force = append(s.force, r)
+	if r.Class == lbmodel.ReasonRestarted {
+		// A restart comes first, and names the reload: what else was asked
+		// for meanwhile (a listener refusing because the process died) is
+		// its consequence.
+		s.force = slices.Insert(s.force, 0, r)
+	} else {
+		s.force = append(s.force, r)
+	}
 	s.mu.Unlock()
 	s.wake()
 }
