@@ -16,11 +16,13 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/discovery-mesos/discovery/dnsserver"
-	"github.com/discovery-mesos/discovery/state"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/discovery-mesos/discovery/dnsserver"
+	"github.com/discovery-mesos/discovery/state"
+	"github.com/discovery-mesos/discovery/state/mesos"
 )
 
 // daemon is the running discovery process: sources feed the hub, the hub feeds
@@ -81,7 +83,7 @@ func newDaemon(cfg Config, lbo *lbOptions, log *slog.Logger) (*daemon, error) {
 	case !cfg.hasMesosSource():
 		// The load balancer alone, following Marathon.
 	case cfg.StateFile != "":
-		d.sources = append(d.sources, state.NewFileSource(cfg.StateFile, masters, log.With("component", "file-source")))
+		d.sources = append(d.sources, mesos.NewFileSource(cfg.StateFile, masters, log.With("component", "file-source")))
 	default:
 		src, err := mesosSource(cfg, d.reg, log)
 		if err != nil {
@@ -199,7 +201,7 @@ func (d *daemon) snapshotAgeSeconds() float64 {
 // mesosSource follows the leading master: through its event stream by default
 // (falling back to polling on masters without the operator API), or by polling.
 func mesosSource(cfg Config, reg prometheus.Registerer, log *slog.Logger) (state.Source, error) {
-	pc := state.MesosPollConfig{
+	pc := mesos.PollConfig{
 		Masters:            cfg.Masters,
 		ZK:                 cfg.Zk,
 		ZKDetectionTimeout: zkDetectionTimeout(cfg.ZkDetectionTimeout),
@@ -207,7 +209,7 @@ func mesosSource(cfg Config, reg prometheus.Registerer, log *slog.Logger) (state
 		StateTimeout:       time.Duration(cfg.StateTimeoutSeconds) * time.Second,
 		MaxStateBytes:      int64(cfg.MaxStateBytes),
 		Registerer:         reg,
-		MesosHTTPConfig: state.MesosHTTPConfig{
+		HTTPConfig: mesos.HTTPConfig{
 			HTTPS:              cfg.MesosHTTPSOn,
 			CACertFile:         cfg.CACertFile,
 			CertFile:           cfg.CertFile,
@@ -219,9 +221,9 @@ func mesosSource(cfg Config, reg prometheus.Registerer, log *slog.Logger) (state
 		},
 	}
 	if cfg.MesosFollow == "poll" {
-		return state.NewMesosPoller(pc, log.With("component", "mesos-poll"))
+		return mesos.NewPoller(pc, log.With("component", "mesos-poll"))
 	}
-	return state.NewMesosStream(state.MesosStreamConfig{MesosPollConfig: pc}, log.With("component", "mesos-stream"))
+	return mesos.NewStream(mesos.StreamConfig{PollConfig: pc}, log.With("component", "mesos-stream"))
 }
 
 // zkDetectionTimeout maps mesos-dns's zkDetectionTimeout: seconds, 0 meaning no

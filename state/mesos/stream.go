@@ -1,0 +1,865 @@
+package mesos
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"runtime/debug"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/mesos/mesos-go/api/v1/lib/master"
+	"github.com/mesos/mesos-go/api/v1/lib/master/calls"
+
+	"github.com/discovery-mesos/discovery/state"
+)
+
+// Defaults for a zero StreamConfig field.
+const (
+	// DefaultMissedHeartbeats is how many heartbeat intervals may pass without
+	// an event before the stream is taken for dead.
+	DefaultMissedHeartbeats = 5
+	// DefaultStreamBackoffMin and DefaultStreamBackoffMax bound the wait between
+	// subscriptions; it doubles after each failed one, with jitter. The cap is
+	// short so that a master coming back is followed within a second: an attempt
+	// at a master that is down costs a refused connection.
+	DefaultStreamBackoffMin = 100 * time.Millisecond
+	DefaultStreamBackoffMax = 500 * time.Millisecond
+	// DefaultFallbackRetry is how long the source polls a master without an
+	// operator API before it tries to subscribe again.
+	DefaultFallbackRetry = 5 * time.Minute
+	// DefaultMaxBatch bounds the events applied together before a new view.
+	DefaultMaxBatch = 10000
+)
+
+// maxFollowerWait bounds how long the stream waits for a record whose first
+// bytes came with the one before it before publishing without it: a record
+// cut across network packets should not hold the view back for long.
+const maxFollowerWait = 5 * time.Millisecond
+
+// defaultHeartbeat is Mesos's heartbeat interval, for a SUBSCRIBED that names
+// none.
+const defaultHeartbeat = 15 * time.Second
+
+// StreamConfig configures a Stream. The embedded PollConfig is
+// shared with the polling source, which the stream falls back to: masters,
+// ZooKeeper, timeouts, TLS, credentials, metrics.
+type StreamConfig struct {
+	PollConfig
+
+	// MissedHeartbeats is how many heartbeat intervals (the master names the
+	// interval in SUBSCRIBED) may pass without any event before the stream is
+	// closed and the source subscribes again.
+	MissedHeartbeats int
+	// BackoffMin and BackoffMax bound the wait between failed subscriptions.
+	BackoffMin, BackoffMax time.Duration
+	// FallbackRetry is how long to poll /master/state (every RefreshInterval)
+	// when the master has no operator API, before trying to subscribe again.
+	FallbackRetry time.Duration
+	// MaxBatch bounds how many back-to-back events are applied before the view
+	// is rebuilt and handed on.
+	MaxBatch int
+}
+
+// Stream is the Source that follows the leading Mesos master through the
+// v1 operator API: one SUBSCRIBE call gives the full state, then every task,
+// agent and framework change as it happens. Each batch of events that arrive
+// back to back becomes one new Cluster, the same Cluster polling /master/state
+// would give.
+//
+// It finds the leader as Poller does (ZooKeeper and/or the static list,
+// following a non-leader's 307), takes a stream that stays silent for
+// MissedHeartbeats heartbeat intervals for dead, subscribes again with
+// jittered exponential backoff (each subscription replacing the whole view),
+// and polls /master/state instead while the master has no operator API. A
+// failure is reported to the sink naming the master; the last good view stays.
+type Stream struct {
+	cfg     StreamConfig
+	log     *slog.Logger
+	client  *mesosClient
+	tracker *masterTracker
+	zk      *ZKDetector // nil without ZooKeeper
+	poller  *Poller
+	metrics *mesosStreamMetrics
+
+	// leaderCh receives when ZooKeeper names a new leader.
+	leaderCh chan struct{}
+	// zkListed is closed when ZooKeeper first lists the masters.
+	zkListed chan struct{}
+
+	sessions atomic.Int64
+	received atomic.Int64
+}
+
+var _ state.Source = (*Stream)(nil)
+
+// NewStream checks cfg and returns a stream source; Run starts it. An error
+// names the configuration key at fault.
+func NewStream(cfg StreamConfig, log *slog.Logger) (*Stream, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Name == "" {
+		cfg.Name = "mesos"
+	}
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if cfg.MissedHeartbeats < 0 {
+		bad("MissedHeartbeats: must not be negative, got %d", cfg.MissedHeartbeats)
+	} else if cfg.MissedHeartbeats == 0 {
+		cfg.MissedHeartbeats = DefaultMissedHeartbeats
+	}
+	for _, d := range []struct {
+		key string
+		d   *time.Duration
+		def time.Duration
+	}{
+		{"BackoffMin", &cfg.BackoffMin, DefaultStreamBackoffMin},
+		{"BackoffMax", &cfg.BackoffMax, DefaultStreamBackoffMax},
+		{"FallbackRetry", &cfg.FallbackRetry, DefaultFallbackRetry},
+	} {
+		switch {
+		case *d.d < 0:
+			bad("%s: must not be negative, got %v", d.key, *d.d)
+		case *d.d == 0:
+			*d.d = d.def
+		}
+	}
+	if cfg.BackoffMax < cfg.BackoffMin {
+		cfg.BackoffMax = cfg.BackoffMin
+	}
+	if cfg.MaxBatch < 0 {
+		bad("MaxBatch: must not be negative, got %d", cfg.MaxBatch)
+	} else if cfg.MaxBatch == 0 {
+		cfg.MaxBatch = DefaultMaxBatch
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("mesos stream source: %w", err)
+	}
+	// The poller checks (and defaults) everything the two share; it is also
+	// the fallback for masters without an operator API.
+	poller, err := NewPoller(cfg.PollConfig, log)
+	if err != nil {
+		return nil, err
+	}
+	cfg.PollConfig = poller.cfg
+	metrics, err := newMesosStreamMetrics(cfg.Name, cfg.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("mesos stream source: %w", err)
+	}
+	s := &Stream{
+		cfg:      cfg,
+		log:      log.With("source", cfg.Name, "via", "operator-api"),
+		client:   poller.client,
+		tracker:  poller.tracker,
+		zk:       poller.zk,
+		poller:   poller,
+		metrics:  metrics,
+		leaderCh: make(chan struct{}, 1),
+		zkListed: make(chan struct{}),
+	}
+	// The stream runs the leader detection; the fallback poller only fetches,
+	// asking the masters the stream's tracker names.
+	poller.zk = nil
+	return s, nil
+}
+
+// Name implements Source.
+func (s *Stream) Name() string { return s.cfg.Name }
+
+// BytesReceived is the number of bytes read from the masters' operator API so
+// far (events, GET_MASTER answers and state summaries), for cost comparisons.
+func (s *Stream) BytesReceived() int64 { return s.received.Load() }
+
+// Run implements Source: it subscribes to the leading master and follows its
+// events until ctx is done.
+func (s *Stream) Run(ctx context.Context, sink state.Sink) error {
+	if s.zk != nil {
+		zctx, stop := context.WithCancel(ctx)
+		zkDone := make(chan struct{})
+		defer func() { stop(); <-zkDone }()
+		go func() {
+			defer close(zkDone)
+			if err := s.zk.Run(zctx); err != nil && zctx.Err() == nil {
+				s.log.Error("zookeeper leader detection stopped; using the static masters", "err", err)
+			}
+		}()
+		watchDone := make(chan struct{})
+		defer func() { <-watchDone }()
+		go func() {
+			defer close(watchDone)
+			s.watchZK(zctx)
+		}()
+		s.log.Info("waiting for zookeeper to name the leader", "timeout", s.cfg.ZKDetectionTimeout)
+		t := time.NewTimer(s.cfg.ZKDetectionTimeout)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-s.zkListed:
+		case <-t.C:
+			s.log.Warn("zookeeper has not answered; trying the static masters", "waited", s.cfg.ZKDetectionTimeout)
+		}
+		t.Stop()
+		// The first leader is the one the first session asks: not a change.
+		select {
+		case <-s.leaderCh:
+		default:
+		}
+	}
+
+	b := newMesosBackoff(s.cfg.BackoffMin, s.cfg.BackoffMax)
+	for {
+		began := time.Now()
+		res := s.session(ctx, sink)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		switch {
+		case errors.Is(res.err, errNoOperatorAPI):
+			s.log.Warn("the master has no operator API; polling its state instead",
+				"master", res.master, "retry_stream_after", s.cfg.FallbackRetry)
+			if err := s.pollFallback(ctx, sink); err != nil {
+				return err
+			}
+			b.reset()
+			continue
+		case errors.Is(res.err, errLeaderChanged):
+			s.log.Info("zookeeper names a new leader; subscribing to it", "was", res.master)
+			b.reset()
+			continue
+		}
+		if res.subscribed && time.Since(began) >= res.healthyAfter {
+			b.reset()
+		}
+		wait := b.next()
+		s.log.Warn("mesos event stream failed; subscribing again", "master", res.master, "err", res.err, "in", wait)
+		sink.FetchFailed(s.Name(), res.err)
+		if !s.sleep(ctx, wait) {
+			return ctx.Err()
+		}
+	}
+}
+
+// watchZK takes ZooKeeper's view into the tracker on every change and signals a
+// new leader on leaderCh.
+func (s *Stream) watchZK(ctx context.Context) {
+	listed := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.zk.Changed():
+		}
+		v := s.zk.View()
+		if v.Connected {
+			s.poller.metrics.zkConnected.Set(1)
+		} else {
+			s.poller.metrics.zkConnected.Set(0)
+		}
+		usable := !v.Listed.IsZero() && (v.Connected || time.Since(v.Since) < s.cfg.ZKDetectionTimeout)
+		changed := s.tracker.setZK(v.Masters, usable)
+		if changed {
+			select {
+			case s.leaderCh <- struct{}{}:
+			default:
+			}
+		}
+		// After the signal, which Run drains once it has seen the listing.
+		if !listed && !v.Listed.IsZero() {
+			listed = true
+			close(s.zkListed)
+		}
+	}
+}
+
+// sleep waits for d, cut short by a leader change; false when ctx ended.
+func (s *Stream) sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+	case <-s.leaderCh:
+	}
+	return true
+}
+
+// pollFallback polls /master/state every RefreshInterval for FallbackRetry, with
+// the poller's fetch, then returns to try the stream again (at once when
+// ZooKeeper names a new leader, which may have the API).
+func (s *Stream) pollFallback(ctx context.Context, sink state.Sink) error {
+	s.metrics.fallback.Set(1)
+	defer s.metrics.fallback.Set(0)
+	retry := time.NewTimer(s.cfg.FallbackRetry)
+	defer retry.Stop()
+	for {
+		s.poller.fetch(ctx, sink)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		t := time.NewTimer(s.cfg.RefreshInterval)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-retry.C:
+			t.Stop()
+			return nil
+		case <-s.leaderCh:
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+var (
+	// errNoOperatorAPI is a master that answers 404 or 405 on /api/v1.
+	errNoOperatorAPI = errors.New("no operator API")
+	// errLeaderChanged ends a session when ZooKeeper names a new leader.
+	errLeaderChanged = errors.New("zookeeper names a new leader")
+)
+
+// mesosSessionResult is how one subscription went.
+type mesosSessionResult struct {
+	master     string // the master last talked to
+	err        error
+	subscribed bool
+	// healthyAfter is how long the session had to last to count as healthy
+	// (resetting the backoff).
+	healthyAfter time.Duration
+}
+
+// session subscribes to the leader and follows its events until the stream
+// fails.
+func (s *Stream) session(ctx context.Context, sink state.Sink) mesosSessionResult {
+	candidates := s.tracker.candidates()
+	known := s.tracker.known()
+	if len(candidates) == 0 {
+		return mesosSessionResult{err: errors.New("no Mesos master known: zookeeper names none and no static masters are configured")}
+	}
+	if s.sessions.Add(1) > 1 {
+		s.metrics.reconnects.Inc()
+	}
+	var errs []error
+	for _, addr := range candidates {
+		body, servedBy, err := s.subscribe(ctx, addr)
+		if ctx.Err() != nil {
+			return mesosSessionResult{master: addr, err: ctx.Err()}
+		}
+		if errors.Is(err, errNoOperatorAPI) {
+			return mesosSessionResult{master: servedBy, err: err}
+		}
+		if err != nil {
+			s.log.Debug("subscribing failed", "master", addr, "err", err)
+			errs = append(errs, err)
+			continue
+		}
+		s.tracker.served(servedBy)
+		return s.follow(ctx, sink, body, servedBy, known)
+	}
+	return mesosSessionResult{
+		master: strings.Join(candidates, ","),
+		err:    fmt.Errorf("no master accepted the subscription: %w", errors.Join(errs...)),
+	}
+}
+
+// subscribe sends SUBSCRIBE to the master at addr, following redirects to the
+// leader. It returns the open event stream and the master serving it.
+func (s *Stream) subscribe(ctx context.Context, addr string) (io.ReadCloser, string, error) {
+	call, err := json.Marshal(calls.Subscribe())
+	if err != nil {
+		return nil, addr, fmt.Errorf("encoding SUBSCRIBE: %w", err)
+	}
+	u := &url.URL{Scheme: s.client.scheme, Host: addr, Path: "/api/v1"}
+	// Only the response headers are bounded by StateTimeout: the stream itself
+	// lives as long as it keeps delivering.
+	hctx, cancelHeaders := context.WithCancel(ctx)
+	timer := time.AfterFunc(s.cfg.StateTimeout, cancelHeaders)
+	defer timer.Stop()
+	for hops := 0; ; hops++ {
+		resp, err := s.client.post(hctx, u.String(), call)
+		if err != nil {
+			cancelHeaders()
+			return nil, u.Host, fmt.Errorf("subscribing at %s: %w", u, err)
+		}
+		switch resp.StatusCode {
+		case http.StatusOK:
+			if !timer.Stop() {
+				// The timeout fired as the headers arrived: the body's context
+				// is gone already.
+				resp.Body.Close()
+				return nil, u.Host, fmt.Errorf("subscribing at %s: no answer within %v (stateTimeoutSeconds)", u, s.cfg.StateTimeout)
+			}
+			body := &mesosStreamBody{ReadCloser: resp.Body, cancel: cancelHeaders}
+			return body, u.Host, nil
+		case http.StatusTemporaryRedirect, http.StatusPermanentRedirect, http.StatusFound,
+			http.StatusSeeOther, http.StatusMovedPermanently:
+			drain(resp)
+			loc := resp.Header.Get("Location")
+			if loc == "" {
+				cancelHeaders()
+				return nil, u.Host, fmt.Errorf("%s answered %s without a Location", u, resp.Status)
+			}
+			if hops >= s.cfg.MaxRedirects {
+				cancelHeaders()
+				return nil, u.Host, fmt.Errorf("%s redirects to %s: gave up after %d hops", u, loc, hops)
+			}
+			next, err := u.Parse(loc) // "//host:port/api/v1" keeps our scheme
+			if err != nil || (next.Scheme != "http" && next.Scheme != "https") || next.Host == "" {
+				cancelHeaders()
+				return nil, u.Host, fmt.Errorf("%s redirects to %q, not a master URL", u, loc)
+			}
+			next.Path = "/api/v1"
+			s.log.Debug("following redirect from non-leading master", "master", u.Host, "to", next.Host)
+			u = next
+		case http.StatusNotFound, http.StatusMethodNotAllowed, http.StatusNotImplemented:
+			drain(resp)
+			cancelHeaders()
+			return nil, u.Host, fmt.Errorf("%s answered %s: %w", u, resp.Status, errNoOperatorAPI)
+		case http.StatusUnauthorized, http.StatusForbidden:
+			drain(resp)
+			cancelHeaders()
+			return nil, u.Host, fmt.Errorf("%s answered %s: check mesosAuthentication and mesosCredentials", u, resp.Status)
+		case http.StatusServiceUnavailable:
+			drain(resp)
+			cancelHeaders()
+			return nil, u.Host, fmt.Errorf("%s answered %s: the master knows no leader", u, resp.Status)
+		default:
+			msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+			resp.Body.Close()
+			cancelHeaders()
+			return nil, u.Host, fmt.Errorf("%s answered %s: %s", u, resp.Status, bytes.TrimSpace(msg))
+		}
+	}
+}
+
+// mesosStreamBody closes the response and cancels its request.
+type mesosStreamBody struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b *mesosStreamBody) Close() error {
+	b.cancel()
+	return b.ReadCloser.Close()
+}
+
+// post sends a POST of a JSON body with the credentials and headers Mesos
+// expects.
+func (c *mesosClient) post(ctx context.Context, url string, body []byte) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", "discovery")
+	if c.principal != "" {
+		req.SetBasicAuth(c.principal, c.secret)
+	}
+	return c.http.Do(req)
+}
+
+// mesosStreamItem is what the reader hands the session loop: an event or the error
+// that ended the stream.
+type mesosStreamItem struct {
+	e   *master.Event
+	typ string
+	err error
+	// more: bytes of the next record had arrived already when this one was
+	// decoded (the master sent them together).
+	more bool
+}
+
+// follow reads the stream from addr until it fails, keeping the model and
+// publishing a view after every batch of events.
+func (s *Stream) follow(ctx context.Context, sink state.Sink, body io.ReadCloser, addr string, known []state.Master) mesosSessionResult {
+	res := mesosSessionResult{master: addr, healthyAfter: time.Duration(s.cfg.MissedHeartbeats) * defaultHeartbeat}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	s.metrics.connected.Set(1)
+	defer s.metrics.connected.Set(0)
+
+	items := make(chan mesosStreamItem, 1024)
+	readerDone := make(chan struct{})
+	defer func() { cancel(); body.Close(); <-readerDone }()
+	go func() {
+		defer close(readerDone)
+		s.read(ctx, &mesosCountingReader{r: body, c: s.metrics.bytes, total: &s.received}, items)
+	}()
+
+	// What the v1 API does not say: who the leader is (GET_MASTER, asked while
+	// the SUBSCRIBED record streams in) and the frameworks' pids
+	// (/master/state-summary, asked when SUBSCRIBED has arrived, so that it
+	// knows every framework the state names, and again after framework events).
+	type leaderAnswer struct {
+		m   state.Master
+		err error
+	}
+	leaderc := make(chan leaderAnswer, 1)
+	go func() {
+		m, err := s.getMaster(ctx, addr)
+		leaderc <- leaderAnswer{m, err}
+	}()
+	pidc := make(chan map[string]string, 1)
+	pidsBusy, pidsAgain := false, false
+	fetchPIDs := func() {
+		if pidsBusy {
+			pidsAgain = true
+			return
+		}
+		pidsBusy = true
+		go func() { pidc <- s.frameworkPIDs(ctx, addr) }()
+	}
+
+	model := newStreamModel()
+	var (
+		subscribed   bool
+		leader       *state.Master
+		pids         map[string]string
+		pendingState *master.Event   // SUBSCRIBED waiting for the leader and pids
+		early        []*master.Event // events that came in meanwhile
+	)
+	timeout := s.cfg.StateTimeout
+	watchdog := time.NewTimer(timeout)
+	defer watchdog.Stop()
+	// follower bounds the wait for a record that arrived with the one before
+	// it (see mesosStreamItem.more).
+	follower := time.NewTimer(time.Hour)
+	follower.Stop()
+	defer follower.Stop()
+
+	var last *state.Cluster
+	publish := func(n int) {
+		began := time.Now()
+		last = model.build(s.Name(), began, known)
+		sink.PublishCluster(last)
+		s.metrics.publish.Observe(time.Since(began).Seconds())
+		s.metrics.batch.Observe(float64(n))
+	}
+	// confirm tells the sink the view is current (a heartbeat proves the
+	// stream alive): the same content, fetched now, so that a quiet cluster
+	// does not look stale.
+	confirm := func() {
+		if last != nil {
+			c := *last
+			c.FetchedAt = time.Now()
+			sink.PublishCluster(&c)
+		}
+	}
+	// start applies SUBSCRIBED, and the events that followed it, once the
+	// leader and the pids are known.
+	start := func() {
+		if pendingState == nil || leader == nil || pids == nil {
+			return
+		}
+		e := pendingState
+		pendingState = nil
+		model.leader = *leader
+		model.reset(e.Subscribed.GetState, pids)
+		refresh := false
+		for _, e := range early {
+			_, r := model.apply(e)
+			refresh = refresh || r
+		}
+		n := 1 + len(early)
+		early = nil
+		subscribed = true
+		res.subscribed = true
+		publish(n)
+		s.log.Info("subscribed to the mesos event stream", "master", addr,
+			"tasks", len(model.order), "agents", len(model.agents), "frameworks", len(model.frameworks))
+		if refresh {
+			fetchPIDs()
+		}
+	}
+
+	for {
+		select {
+		case <-ctx.Done():
+			res.err = ctx.Err()
+			return res
+		case <-s.leaderCh:
+			res.err = errLeaderChanged
+			return res
+		case a := <-leaderc:
+			if a.err != nil {
+				// The stream is fine; name the leader by its address.
+				s.log.Warn("asking the master who it is failed; naming it by its address", "master", addr, "err", a.err)
+				a.m = masterFromAddr(addr)
+			}
+			leader = &a.m
+			start()
+		case p := <-pidc:
+			pidsBusy = false
+			if pids == nil {
+				pids = p
+				start()
+			} else if subscribed && model.setFrameworkPIDs(p) {
+				publish(0)
+			}
+			if pidsAgain {
+				pidsAgain = false
+				fetchPIDs()
+			}
+		case <-watchdog.C:
+			if subscribed {
+				s.metrics.heartbeatTimeouts.Inc()
+				res.err = fmt.Errorf("the event stream from %s went silent: nothing for %v (%d heartbeat intervals)", addr, timeout, s.cfg.MissedHeartbeats)
+			} else {
+				res.err = fmt.Errorf("no SUBSCRIBED event from %s within %v (stateTimeoutSeconds)", addr, timeout)
+			}
+			return res
+		case it := <-items:
+			n, changed, refresh, heartbeat := 0, false, false, false
+			for {
+				if it.err != nil {
+					if errors.Is(it.err, io.EOF) {
+						res.err = fmt.Errorf("the master at %s closed the event stream", addr)
+					} else {
+						res.err = fmt.Errorf("reading the event stream from %s: %w", addr, it.err)
+					}
+					if changed {
+						publish(n)
+					}
+					return res
+				}
+				n++
+				if it.e != nil {
+					s.metrics.events.WithLabelValues(it.typ).Inc()
+				} else {
+					// A type from a newer master, named by the network:
+					// not a label value.
+					s.metrics.events.WithLabelValues("unknown").Inc()
+					s.log.Debug("skipping an event of an unknown type", "type", it.typ)
+				}
+				if e := it.e; e != nil {
+					switch e.Type {
+					case master.Event_SUBSCRIBED:
+						if e.Subscribed == nil || e.Subscribed.GetState == nil {
+							// An empty view would replace the good one.
+							res.err = fmt.Errorf("the master at %s sent SUBSCRIBED without get_state", addr)
+							return res
+						}
+						hb := defaultHeartbeat
+						if v := e.Subscribed.GetHeartbeatIntervalSeconds(); v > 0 {
+							hb = time.Duration(v * float64(time.Second))
+						}
+						timeout = time.Duration(s.cfg.MissedHeartbeats) * hb
+						res.healthyAfter = timeout
+						subscribed, changed = false, false
+						pendingState, early, pids = e, nil, nil
+						fetchPIDs()
+					case master.Event_HEARTBEAT:
+						heartbeat = true
+					default:
+						if subscribed {
+							c, r := model.apply(e)
+							changed = changed || c
+							refresh = refresh || r
+						} else if pendingState != nil {
+							early = append(early, e)
+						}
+					}
+				}
+				if n >= s.cfg.MaxBatch {
+					break
+				}
+				select {
+				case it = <-items:
+					continue
+				default:
+				}
+				if it.more {
+					// The next record came with this one (a task's
+					// TASK_ADDED and its TASK_RUNNING, say): apply it
+					// too rather than publish a view it replaces at once.
+					// Its bytes are here; only decoding them is left.
+					follower.Reset(maxFollowerWait)
+					select {
+					case it = <-items:
+						follower.Stop()
+						continue
+					case <-follower.C:
+					case <-ctx.Done():
+					}
+				}
+				break
+			}
+			if !watchdog.Stop() {
+				select {
+				case <-watchdog.C:
+				default:
+				}
+			}
+			watchdog.Reset(timeout)
+			switch {
+			case changed:
+				publish(n)
+			case heartbeat && subscribed:
+				confirm()
+			}
+			if refresh {
+				fetchPIDs()
+			}
+		}
+	}
+}
+
+// read decodes records from r into items until the stream fails; the last item
+// carries the error.
+func (s *Stream) read(ctx context.Context, r io.Reader, items chan<- mesosStreamItem) {
+	rr := newRecordIOReader(r, s.cfg.MaxStateBytes)
+	for {
+		rec, err := rr.next()
+		var it mesosStreamItem
+		if err == nil {
+			it.more = rr.buffered() > 0
+			it.e, it.typ, err = decodeEventGuarded(rec)
+		}
+		it.err = err
+		select {
+		case items <- it:
+		case <-ctx.Done():
+			return
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// decodeEventGuarded is decodeEvent turning a decoder panic into an error: a
+// stream from the network must never take the daemon down.
+func decodeEventGuarded(rec []byte) (e *master.Event, typ string, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			e, err = nil, fmt.Errorf("event decoder panic: %v\n%s", r, debug.Stack())
+		}
+	}()
+	return decodeEvent(rec)
+}
+
+// masterFromAddr names a master by its "host:port" alone.
+func masterFromAddr(addr string) state.Master {
+	m, err := ParseMasterAddr(addr)
+	if err != nil {
+		return state.Master{}
+	}
+	m.PID = "master@" + addr
+	return m
+}
+
+// getMaster asks the master at addr for its MasterInfo (GET_MASTER), which the
+// event stream does not carry, and turns it into the leader.
+func (s *Stream) getMaster(ctx context.Context, addr string) (state.Master, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.StateTimeout)
+	defer cancel()
+	call, err := json.Marshal(calls.GetMaster())
+	if err != nil {
+		return state.Master{}, err
+	}
+	u := (&url.URL{Scheme: s.client.scheme, Host: addr, Path: "/api/v1"}).String()
+	resp, err := s.client.post(ctx, u, call)
+	if err != nil {
+		return state.Master{}, fmt.Errorf("GET_MASTER at %s: %w", u, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		drain(resp)
+		return state.Master{}, fmt.Errorf("GET_MASTER at %s: %s", u, resp.Status)
+	}
+	data, err := readBody(resp, 1<<20)
+	resp.Body.Close()
+	s.received.Add(int64(len(data)))
+	s.metrics.bytes.Add(float64(len(data)))
+	if err != nil {
+		return state.Master{}, fmt.Errorf("GET_MASTER at %s: %w", u, err)
+	}
+	var r master.Response
+	if err := json.Unmarshal(data, &r); err != nil {
+		return state.Master{}, fmt.Errorf("GET_MASTER at %s: decoding: %w", u, err)
+	}
+	if r.GetMaster == nil || r.GetMaster.MasterInfo == nil {
+		return state.Master{}, fmt.Errorf("GET_MASTER at %s: no master_info", u)
+	}
+	return leaderFromMasterInfo(r.GetMaster.MasterInfo), nil
+}
+
+// frameworkPIDs reads the frameworks' libprocess pids from the master's
+// /master/state-summary (small: no tasks), which the v1 API does not carry. A
+// failure gives an empty map: the frameworks then have no pid, as HTTP API
+// frameworks do not.
+func (s *Stream) frameworkPIDs(ctx context.Context, addr string) map[string]string {
+	pids := map[string]string{}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.StateTimeout)
+	defer cancel()
+	u := (&url.URL{Scheme: s.client.scheme, Host: addr, Path: "/master/state-summary"}).String()
+	resp, err := s.client.get(ctx, u)
+	if err != nil {
+		s.log.Debug("reading framework pids failed", "url", u, "err", err)
+		return pids
+	}
+	if resp.StatusCode != http.StatusOK {
+		drain(resp)
+		s.log.Debug("reading framework pids failed", "url", u, "status", resp.Status)
+		return pids
+	}
+	data, err := readBody(resp, s.cfg.MaxStateBytes)
+	resp.Body.Close()
+	s.received.Add(int64(len(data)))
+	s.metrics.bytes.Add(float64(len(data)))
+	if err != nil {
+		s.log.Debug("reading framework pids failed", "url", u, "err", err)
+		return pids
+	}
+	var summary struct {
+		Frameworks []struct {
+			ID  string `json:"id"`
+			PID string `json:"pid"`
+		} `json:"frameworks"`
+	}
+	if err := json.Unmarshal(data, &summary); err != nil {
+		s.log.Debug("reading framework pids failed", "url", u, "err", err)
+		return pids
+	}
+	for _, f := range summary.Frameworks {
+		if f.PID != "" {
+			pids[f.ID] = f.PID
+		}
+	}
+	return pids
+}
+
+// mesosBackoff is exponential backoff with "equal jitter": each wait is half
+// the current step plus a random part of the other half, so that many daemons
+// that lost the same master do not come back in step.
+type mesosBackoff struct {
+	min, max, cur time.Duration
+}
+
+func newMesosBackoff(min, max time.Duration) *mesosBackoff {
+	return &mesosBackoff{min: min, max: max, cur: min}
+}
+
+func (b *mesosBackoff) next() time.Duration {
+	d := b.cur
+	b.cur = min(b.cur*2, b.max)
+	half := d / 2
+	if half <= 0 {
+		return d
+	}
+	return half + rand.N(half+1)
+}
+
+func (b *mesosBackoff) reset() { b.cur = b.min }
