@@ -71,20 +71,12 @@ type PollConfig struct {
 // back to /master/state.json on masters older than Mesos 1.0, and never hands on
 // a failed or malformed fetch: the last good view stays.
 type Poller struct {
-	cfg     PollConfig
-	log     *slog.Logger
-	client  *mesosClient
-	tracker *masterTracker
-	zk      *ZKDetector // nil without ZooKeeper
-	metrics *pollMetrics
+	m *masters
 
 	mu sync.Mutex
 	// old are masters ("host:port") that answered 404 on /master/state and
 	// serve /master/state.json instead.
 	old map[string]bool
-	// zkMasters are the addresses ZooKeeper named at the last look, to notice
-	// a change of the masters list.
-	zkMasters []string
 }
 
 var _ state.Source = (*Poller)(nil)
@@ -92,136 +84,36 @@ var _ state.Source = (*Poller)(nil)
 // NewPoller checks cfg and returns a poller; Run starts it. An error names
 // the configuration key at fault.
 func NewPoller(cfg PollConfig, log *slog.Logger) (*Poller, error) {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	if cfg.Name == "" {
-		cfg.Name = "mesos"
-	}
-	var errs []error
-	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
-	static := make([]state.Master, 0, len(cfg.Masters))
-	seen := map[string]bool{}
-	for i, s := range cfg.Masters {
-		m, err := ParseMasterAddr(s)
-		if err != nil {
-			bad("masters[%d]: %v", i, err)
-			continue
-		}
-		if seen[masterAddr(m)] {
-			bad("masters[%d]: %q is listed twice", i, s)
-		}
-		seen[masterAddr(m)] = true
-		static = append(static, m)
-	}
-	var zkURL ZKURL
-	if cfg.ZK != "" {
-		var err error
-		if zkURL, err = ParseZKURL(cfg.ZK); err != nil {
-			bad("zk: %v", err)
-		}
-	}
-	if cfg.ZK == "" && len(cfg.Masters) == 0 {
-		bad("masters, zk: give the masters, a zk:// URL or both")
-	}
-	durations := []struct {
-		key string
-		d   *time.Duration
-		def time.Duration
-	}{
-		{"refreshSeconds", &cfg.RefreshInterval, DefaultRefreshInterval},
-		{"stateTimeoutSeconds", &cfg.StateTimeout, DefaultStateTimeout},
-		{"zkDetectionTimeout", &cfg.ZKDetectionTimeout, DefaultZKTimeout},
-		{"ZKSessionTimeout", &cfg.ZKSessionTimeout, 10 * time.Second},
-	}
-	for _, d := range durations {
-		switch {
-		case *d.d < 0:
-			bad("%s: must not be negative, got %v", d.key, *d.d)
-		case *d.d == 0:
-			*d.d = d.def
-		}
-	}
-	switch {
-	case cfg.MaxStateBytes < 0:
-		bad("MaxStateBytes: must not be negative, got %d", cfg.MaxStateBytes)
-	case cfg.MaxStateBytes == 0:
-		cfg.MaxStateBytes = DefaultMaxStateBytes
-	}
-	switch {
-	case cfg.MaxRedirects < 0:
-		bad("MaxRedirects: must not be negative, got %d", cfg.MaxRedirects)
-	case cfg.MaxRedirects == 0:
-		cfg.MaxRedirects = DefaultMaxRedirects
-	}
-	client, err := newMesosClient(cfg.HTTPConfig)
+	m, err := newMasters(cfg, log)
 	if err != nil {
-		errs = append(errs, err)
+		return nil, err
 	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("mesos source: %w", err)
-	}
-	metrics, err := newPollMetrics(cfg.Name, cfg.Registerer)
-	if err != nil {
-		return nil, fmt.Errorf("mesos source: %w", err)
-	}
+	return newPoller(m), nil
+}
 
-	log = log.With("source", cfg.Name)
-	h := cfg.HTTPConfig
-	if !h.HTTPS && (h.CACertFile != "" || h.CertFile != "" || h.InsecureSkipVerify) {
-		log.Warn("TLS settings are ignored: mesosHTTPSOn is off")
-	}
-	if h.HTTPS && h.InsecureSkipVerify {
-		log.Warn("master certificates are not verified")
-	}
-	if h.Authentication == AuthNone && h.Principal != "" {
-		log.Warn(`mesosCredentials are set but mesosAuthentication is not "basic": they are not sent`)
-	}
-	p := &Poller{
-		cfg:     cfg,
-		log:     log,
-		client:  client,
-		tracker: newMasterTracker(static),
-		metrics: metrics,
-		old:     map[string]bool{},
-	}
-	if cfg.ZK != "" {
-		p.zk = NewZKDetector(zkURL, cfg.ZKSessionTimeout, log)
-	}
-	return p, nil
+// newPoller returns a poller that asks the masters m knows; the stream builds
+// its fallback poller on its own masters.
+func newPoller(m *masters) *Poller {
+	return &Poller{m: m, old: map[string]bool{}}
 }
 
 // Name implements Source.
-func (p *Poller) Name() string { return p.cfg.Name }
+func (p *Poller) Name() string { return p.m.cfg.Name }
 
 // Run implements Source: it fetches every RefreshInterval, and at once when
 // ZooKeeper names a new leader, until ctx is done.
 func (p *Poller) Run(ctx context.Context, sink state.Sink) error {
-	var zkChanged <-chan struct{}
-	zkDone := make(chan struct{})
-	if p.zk != nil {
-		zctx, stop := context.WithCancel(ctx)
-		defer func() { stop(); <-zkDone }()
-		go func() {
-			defer close(zkDone)
-			if err := p.zk.Run(zctx); err != nil && zctx.Err() == nil {
-				p.log.Error("zookeeper leader detection stopped; using the static masters", "err", err)
-			}
-		}()
-		zkChanged = p.zk.Changed()
-	} else {
-		close(zkDone)
+	lctx, stopLeader := context.WithCancel(ctx)
+	wait := p.m.leader.start(lctx)
+	defer func() { stopLeader(); wait() }()
+	fallback := "zookeeper has not answered; using the static masters"
+	if len(p.m.cfg.Masters) == 0 {
+		fallback = "zookeeper has not answered and there are no static masters"
 	}
-
-	// With ZooKeeper, the first fetch waits for its first answer, at most
-	// ZKDetectionTimeout; then the static list has to do.
-	waitingForZK := p.zk != nil
-	first := time.Duration(0)
-	if waitingForZK {
-		first = p.cfg.ZKDetectionTimeout
-		p.log.Info("waiting for zookeeper to name the leader", "timeout", first)
+	if err := p.m.leader.waitForZK(ctx, fallback); err != nil {
+		return err
 	}
-	timer := time.NewTimer(first)
+	timer := time.NewTimer(0)
 	defer timer.Stop()
 
 	var (
@@ -259,32 +151,15 @@ func (p *Poller) Run(ctx context.Context, sink state.Sink) error {
 			}
 			return ctx.Err()
 		case <-timer.C:
-			if waitingForZK {
-				waitingForZK = false
-				if len(p.cfg.Masters) > 0 {
-					p.log.Warn("zookeeper has not answered; using the static masters", "waited", p.cfg.ZKDetectionTimeout)
-				} else {
-					p.log.Warn("zookeeper has not answered and there are no static masters", "waited", p.cfg.ZKDetectionTimeout)
-				}
-			}
 			trigger(false)
-		case <-zkChanged:
-			leaderChanged, mastersChanged, listed := p.updateZK()
-			switch {
-			case waitingForZK && listed:
-				waitingForZK = false
-				timer.Stop()
-				trigger(false)
-			case waitingForZK:
-			case leaderChanged:
-				p.log.Info("following the leader zookeeper names")
-				trigger(true)
-			case mastersChanged:
-				trigger(false)
-			}
+		case <-p.m.leader.leaderChanged():
+			p.m.log.Info("following the leader zookeeper names")
+			trigger(true)
+		case <-p.m.leader.mastersChanged():
+			trigger(false)
 		case ok := <-fetchDone:
 			fetching = false
-			next := p.cfg.RefreshInterval
+			next := p.m.cfg.RefreshInterval
 			if !ok {
 				// The last good view stays; try again soon, so that a master coming
 				// back is followed within a second, not a refresh interval later.
@@ -299,45 +174,6 @@ func (p *Poller) Run(ctx context.Context, sink state.Sink) error {
 	}
 }
 
-// updateZK takes ZooKeeper's view into the tracker, deciding whether it is
-// usable: listed at least once, and connected now or lost for less than
-// ZKDetectionTimeout.
-func (p *Poller) updateZK() (leaderChanged, mastersChanged, listed bool) {
-	if p.zk == nil {
-		return false, false, false
-	}
-	v := p.zk.View()
-	if v.Connected {
-		p.metrics.zkConnected.Set(1)
-	} else {
-		p.metrics.zkConnected.Set(0)
-	}
-	listed = !v.Listed.IsZero()
-	usable := listed && (v.Connected || time.Since(v.Since) < p.cfg.ZKDetectionTimeout)
-	leaderChanged = p.tracker.setZK(v.Masters, usable)
-	addrs := make([]string, len(v.Masters))
-	for i, m := range v.Masters {
-		addrs[i] = masterAddr(m)
-	}
-	p.mu.Lock()
-	mastersChanged = !equalStrings(addrs, p.zkMasters)
-	p.zkMasters = addrs
-	p.mu.Unlock()
-	return leaderChanged, mastersChanged, listed
-}
-
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 // fetch asks the candidate masters in turn and publishes the first good state.
 // When none serves one it reports the failure; the last good view stays. A
 // cancelled fetch reports nothing: a newer one follows, or the source stops.
@@ -349,14 +185,14 @@ const failedFetchRetry = 500 * time.Millisecond
 // sink; it reports whether a view was published (an abandoned fetch counts as
 // published: a new one is already on its way).
 func (p *Poller) fetch(ctx context.Context, sink state.Sink) bool {
-	p.updateZK()
-	known := p.tracker.known()
-	candidates := p.tracker.candidates()
+	p.m.leader.update()
+	known := p.m.leader.known()
+	candidates := p.m.leader.candidates()
 	began := time.Now()
 	if len(candidates) == 0 {
 		err := errors.New("no Mesos master known: zookeeper names none and no static masters are configured")
-		p.log.Error("fetching state failed", "err", err)
-		p.metrics.fetched(false, began, 0)
+		p.m.log.Error("fetching state failed", "err", err)
+		p.m.metrics.fetched(false, began, 0)
 		sink.FetchFailed(p.Name(), err)
 		return false
 	}
@@ -364,24 +200,24 @@ func (p *Poller) fetch(ctx context.Context, sink state.Sink) bool {
 	for _, addr := range candidates {
 		c, servedBy, size, err := p.fetchFrom(ctx, addr, known)
 		if ctx.Err() != nil {
-			p.log.Debug("fetch abandoned", "master", addr)
+			p.m.log.Debug("fetch abandoned", "master", addr)
 			return true
 		}
 		if err != nil {
-			p.log.Warn("fetching state failed", "master", addr, "err", err)
+			p.m.log.Warn("fetching state failed", "master", addr, "err", err)
 			errs = append(errs, err)
 			continue
 		}
-		p.tracker.served(servedBy)
-		p.log.Debug("state fetched", "master", servedBy, "bytes", size,
+		p.m.leader.served(servedBy)
+		p.m.log.Debug("state fetched", "master", servedBy, "bytes", size,
 			"tasks", len(c.Tasks), "agents", len(c.Agents), "took", time.Since(began))
-		p.metrics.fetched(true, began, size)
+		p.m.metrics.fetched(true, began, size)
 		sink.PublishCluster(c)
 		return true
 	}
 	err := fmt.Errorf("no master served the state, keeping the last good view: %w", errors.Join(errs...))
-	p.log.Error("fetching state failed from every master", "masters", candidates, "err", err)
-	p.metrics.fetched(false, began, 0)
+	p.m.log.Error("fetching state failed from every master", "masters", candidates, "err", err)
+	p.m.metrics.fetched(false, began, 0)
 	sink.FetchFailed(p.Name(), err)
 	return false
 }
@@ -389,9 +225,9 @@ func (p *Poller) fetch(ctx context.Context, sink state.Sink) bool {
 // fetchFrom fetches and decodes the state from the master at addr, following
 // redirects and naming the master that served it.
 func (p *Poller) fetchFrom(ctx context.Context, addr string, known []state.Master) (c *state.Cluster, servedBy string, size int, err error) {
-	ctx, cancel := context.WithTimeout(ctx, p.cfg.StateTimeout)
+	ctx, cancel := context.WithTimeout(ctx, p.m.cfg.StateTimeout)
 	defer cancel()
-	u := &url.URL{Scheme: p.client.scheme, Host: addr, Path: "/master/state"}
+	u := &url.URL{Scheme: p.m.client.scheme, Host: addr, Path: "/master/state"}
 	if p.isOld(addr) {
 		u.Path = "/master/state.json"
 	}
@@ -404,19 +240,19 @@ func (p *Poller) fetchFrom(ctx context.Context, addr string, known []state.Maste
 	}()
 	hops, triedOtherPath := 0, false
 	for {
-		resp, err := p.client.get(ctx, u.String())
+		resp, err := p.m.client.get(ctx, u.String())
 		if err != nil {
 			return nil, "", 0, fmt.Errorf("fetching state from %s: %w", u, p.timeoutErr(ctx, err))
 		}
 		switch resp.StatusCode {
 		case http.StatusOK:
 			// Decoded as it arrives: the document is never held whole.
-			body, err := openStateBody(resp, p.cfg.MaxStateBytes)
+			body, err := openStateBody(resp, p.m.cfg.MaxStateBytes)
 			if err != nil {
 				resp.Body.Close()
 				return nil, "", 0, fmt.Errorf("fetching state from %s: %w", u, err)
 			}
-			c, err := decodeGuarded(body, FetchMeta{Source: p.Name(), Masters: known, Size: max(resp.ContentLength, 0), MaxDecoded: int64(p.cfg.MaxStateBytes)})
+			c, err := decodeGuarded(body, FetchMeta{Source: p.Name(), Masters: known, Size: max(resp.ContentLength, 0), MaxDecoded: int64(p.m.cfg.MaxStateBytes)})
 			resp.Body.Close()
 			size := int(body.n)
 			if body.err != nil {
@@ -438,11 +274,11 @@ func (p *Poller) fetchFrom(ctx context.Context, addr string, known []state.Maste
 			if leader != u.Host {
 				// A non-leading master before Mesos 1.1 serves its own (empty)
 				// state naming the leader instead of redirecting.
-				if hops >= p.cfg.MaxRedirects {
+				if hops >= p.m.cfg.MaxRedirects {
 					return nil, "", size, fmt.Errorf("state from %s names %s as the leader: gave up after %d hops", u, leader, hops)
 				}
-				p.log.Debug("master names another leader", "master", u.Host, "leader", leader)
-				p.metrics.redirects.Inc()
+				p.m.log.Debug("master names another leader", "master", u.Host, "leader", leader)
+				p.m.metrics.redirects.Inc()
 				hops++
 				u = &url.URL{Scheme: u.Scheme, Host: leader, Path: u.Path}
 				continue
@@ -456,7 +292,7 @@ func (p *Poller) fetchFrom(ctx context.Context, addr string, known []state.Maste
 			if loc == "" {
 				return nil, "", 0, fmt.Errorf("%s answered %s without a Location", u, resp.Status)
 			}
-			if hops >= p.cfg.MaxRedirects {
+			if hops >= p.m.cfg.MaxRedirects {
 				return nil, "", 0, fmt.Errorf("%s redirects to %s: gave up after %d hops", u, loc, hops)
 			}
 			next, err := u.Parse(loc) // a scheme-relative "//host:port/path" keeps our scheme
@@ -466,8 +302,8 @@ func (p *Poller) fetchFrom(ctx context.Context, addr string, known []state.Maste
 			if next.Path == "" || next.Path == "/" {
 				next.Path = u.Path
 			}
-			p.log.Debug("following redirect from non-leading master", "master", u.Host, "to", next.Host)
-			p.metrics.redirects.Inc()
+			p.m.log.Debug("following redirect from non-leading master", "master", u.Host, "to", next.Host)
+			p.m.metrics.redirects.Inc()
 			hops++
 			u = next
 
@@ -517,7 +353,7 @@ func decodeGuarded(rd io.Reader, meta FetchMeta) (c *state.Cluster, err error) {
 // timeoutErr explains an error caused by the StateTimeout running out.
 func (p *Poller) timeoutErr(ctx context.Context, err error) error {
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return fmt.Errorf("no complete answer within %v (stateTimeoutSeconds): %w", p.cfg.StateTimeout, err)
+		return fmt.Errorf("no complete answer within %v (stateTimeoutSeconds): %w", p.m.cfg.StateTimeout, err)
 	}
 	return err
 }

@@ -22,7 +22,7 @@ func BenchmarkPollFetch(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	known := p.tracker.known()
+	known := p.m.leader.known()
 	ctx := context.Background()
 	served := m.BytesServed()
 	b.ReportAllocs()

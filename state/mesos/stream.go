@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"runtime/debug"
@@ -19,6 +18,7 @@ import (
 	"github.com/mesos/mesos-go/api/v1/lib/master"
 	"github.com/mesos/mesos-go/api/v1/lib/master/calls"
 
+	"github.com/discovery-mesos/discovery/internal/backoff"
 	"github.com/discovery-mesos/discovery/state"
 )
 
@@ -82,18 +82,12 @@ type StreamConfig struct {
 // and polls /master/state instead while the master has no operator API. A
 // failure is reported to the sink naming the master; the last good view stays.
 type Stream struct {
-	cfg     StreamConfig
-	log     *slog.Logger
-	client  *mesosClient
-	tracker *masterTracker
-	zk      *ZKDetector // nil without ZooKeeper
-	poller  *Poller
-	metrics *mesosStreamMetrics
-
-	// leaderCh receives when ZooKeeper names a new leader.
-	leaderCh chan struct{}
-	// zkListed is closed when ZooKeeper first lists the masters.
-	zkListed chan struct{}
+	cfg StreamConfig
+	log *slog.Logger
+	// m is shared with fallback, which polls the masters m's follower names.
+	m        *masters
+	fallback *Poller
+	metrics  *mesosStreamMetrics
 
 	sessions atomic.Int64
 	received atomic.Int64
@@ -144,32 +138,24 @@ func NewStream(cfg StreamConfig, log *slog.Logger) (*Stream, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("mesos stream source: %w", err)
 	}
-	// The poller checks (and defaults) everything the two share; it is also
-	// the fallback for masters without an operator API.
-	poller, err := NewPoller(cfg.PollConfig, log)
+	// Checked (and defaulted) as the poller's: the fallback for masters
+	// without an operator API is a poller on the same masters.
+	m, err := newMasters(cfg.PollConfig, log)
 	if err != nil {
 		return nil, err
 	}
-	cfg.PollConfig = poller.cfg
+	cfg.PollConfig = m.cfg
 	metrics, err := newMesosStreamMetrics(cfg.Name, cfg.Registerer)
 	if err != nil {
 		return nil, fmt.Errorf("mesos stream source: %w", err)
 	}
-	s := &Stream{
+	return &Stream{
 		cfg:      cfg,
 		log:      log.With("source", cfg.Name, "via", "operator-api"),
-		client:   poller.client,
-		tracker:  poller.tracker,
-		zk:       poller.zk,
-		poller:   poller,
+		m:        m,
+		fallback: newPoller(m),
 		metrics:  metrics,
-		leaderCh: make(chan struct{}, 1),
-		zkListed: make(chan struct{}),
-	}
-	// The stream runs the leader detection; the fallback poller only fetches,
-	// asking the masters the stream's tracker names.
-	poller.zk = nil
-	return s, nil
+	}, nil
 }
 
 // Name implements Source.
@@ -182,41 +168,14 @@ func (s *Stream) BytesReceived() int64 { return s.received.Load() }
 // Run implements Source: it subscribes to the leading master and follows its
 // events until ctx is done.
 func (s *Stream) Run(ctx context.Context, sink state.Sink) error {
-	if s.zk != nil {
-		zctx, stop := context.WithCancel(ctx)
-		zkDone := make(chan struct{})
-		defer func() { stop(); <-zkDone }()
-		go func() {
-			defer close(zkDone)
-			if err := s.zk.Run(zctx); err != nil && zctx.Err() == nil {
-				s.log.Error("zookeeper leader detection stopped; using the static masters", "err", err)
-			}
-		}()
-		watchDone := make(chan struct{})
-		defer func() { <-watchDone }()
-		go func() {
-			defer close(watchDone)
-			s.watchZK(zctx)
-		}()
-		s.log.Info("waiting for zookeeper to name the leader", "timeout", s.cfg.ZKDetectionTimeout)
-		t := time.NewTimer(s.cfg.ZKDetectionTimeout)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-s.zkListed:
-		case <-t.C:
-			s.log.Warn("zookeeper has not answered; trying the static masters", "waited", s.cfg.ZKDetectionTimeout)
-		}
-		t.Stop()
-		// The first leader is the one the first session asks: not a change.
-		select {
-		case <-s.leaderCh:
-		default:
-		}
+	lctx, stopLeader := context.WithCancel(ctx)
+	wait := s.m.leader.start(lctx)
+	defer func() { stopLeader(); wait() }()
+	if err := s.m.leader.waitForZK(ctx, "zookeeper has not answered; trying the static masters"); err != nil {
+		return err
 	}
 
-	b := newMesosBackoff(s.cfg.BackoffMin, s.cfg.BackoffMax)
+	b := backoff.New(s.cfg.BackoffMin, s.cfg.BackoffMax)
 	for {
 		began := time.Now()
 		res := s.session(ctx, sink)
@@ -230,53 +189,21 @@ func (s *Stream) Run(ctx context.Context, sink state.Sink) error {
 			if err := s.pollFallback(ctx, sink); err != nil {
 				return err
 			}
-			b.reset()
+			b.Reset()
 			continue
 		case errors.Is(res.err, errLeaderChanged):
 			s.log.Info("zookeeper names a new leader; subscribing to it", "was", res.master)
-			b.reset()
+			b.Reset()
 			continue
 		}
 		if res.subscribed && time.Since(began) >= res.healthyAfter {
-			b.reset()
+			b.Reset()
 		}
-		wait := b.next()
+		wait := b.Next()
 		s.log.Warn("mesos event stream failed; subscribing again", "master", res.master, "err", res.err, "in", wait)
 		sink.FetchFailed(s.Name(), res.err)
 		if !s.sleep(ctx, wait) {
 			return ctx.Err()
-		}
-	}
-}
-
-// watchZK takes ZooKeeper's view into the tracker on every change and signals a
-// new leader on leaderCh.
-func (s *Stream) watchZK(ctx context.Context) {
-	listed := false
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-s.zk.Changed():
-		}
-		v := s.zk.View()
-		if v.Connected {
-			s.poller.metrics.zkConnected.Set(1)
-		} else {
-			s.poller.metrics.zkConnected.Set(0)
-		}
-		usable := !v.Listed.IsZero() && (v.Connected || time.Since(v.Since) < s.cfg.ZKDetectionTimeout)
-		changed := s.tracker.setZK(v.Masters, usable)
-		if changed {
-			select {
-			case s.leaderCh <- struct{}{}:
-			default:
-			}
-		}
-		// After the signal, which Run drains once it has seen the listing.
-		if !listed && !v.Listed.IsZero() {
-			listed = true
-			close(s.zkListed)
 		}
 	}
 }
@@ -289,7 +216,7 @@ func (s *Stream) sleep(ctx context.Context, d time.Duration) bool {
 	case <-ctx.Done():
 		return false
 	case <-t.C:
-	case <-s.leaderCh:
+	case <-s.m.leader.leaderChanged():
 	}
 	return true
 }
@@ -303,7 +230,7 @@ func (s *Stream) pollFallback(ctx context.Context, sink state.Sink) error {
 	retry := time.NewTimer(s.cfg.FallbackRetry)
 	defer retry.Stop()
 	for {
-		s.poller.fetch(ctx, sink)
+		s.fallback.fetch(ctx, sink)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -315,7 +242,7 @@ func (s *Stream) pollFallback(ctx context.Context, sink state.Sink) error {
 		case <-retry.C:
 			t.Stop()
 			return nil
-		case <-s.leaderCh:
+		case <-s.m.leader.leaderChanged():
 			t.Stop()
 			return nil
 		case <-t.C:
@@ -343,8 +270,8 @@ type mesosSessionResult struct {
 // session subscribes to the leader and follows its events until the stream
 // fails.
 func (s *Stream) session(ctx context.Context, sink state.Sink) mesosSessionResult {
-	candidates := s.tracker.candidates()
-	known := s.tracker.known()
+	candidates := s.m.leader.candidates()
+	known := s.m.leader.known()
 	if len(candidates) == 0 {
 		return mesosSessionResult{err: errors.New("no Mesos master known: zookeeper names none and no static masters are configured")}
 	}
@@ -365,7 +292,7 @@ func (s *Stream) session(ctx context.Context, sink state.Sink) mesosSessionResul
 			errs = append(errs, err)
 			continue
 		}
-		s.tracker.served(servedBy)
+		s.m.leader.served(servedBy)
 		return s.follow(ctx, sink, body, servedBy, known)
 	}
 	return mesosSessionResult{
@@ -381,14 +308,14 @@ func (s *Stream) subscribe(ctx context.Context, addr string) (io.ReadCloser, str
 	if err != nil {
 		return nil, addr, fmt.Errorf("encoding SUBSCRIBE: %w", err)
 	}
-	u := &url.URL{Scheme: s.client.scheme, Host: addr, Path: "/api/v1"}
+	u := &url.URL{Scheme: s.m.client.scheme, Host: addr, Path: "/api/v1"}
 	// Only the response headers are bounded by StateTimeout: the stream itself
 	// lives as long as it keeps delivering.
 	hctx, cancelHeaders := context.WithCancel(ctx)
 	timer := time.AfterFunc(s.cfg.StateTimeout, cancelHeaders)
 	defer timer.Stop()
 	for hops := 0; ; hops++ {
-		resp, err := s.client.post(hctx, u.String(), call)
+		resp, err := s.m.client.post(hctx, u.String(), call)
 		if err != nil {
 			cancelHeaders()
 			return nil, u.Host, fmt.Errorf("subscribing at %s: %w", u, err)
@@ -590,7 +517,7 @@ func (s *Stream) follow(ctx context.Context, sink state.Sink, body io.ReadCloser
 		case <-ctx.Done():
 			res.err = ctx.Err()
 			return res
-		case <-s.leaderCh:
+		case <-s.m.leader.leaderChanged():
 			res.err = errLeaderChanged
 			return res
 		case a := <-leaderc:
@@ -770,8 +697,8 @@ func (s *Stream) getMaster(ctx context.Context, addr string) (state.Master, erro
 	if err != nil {
 		return state.Master{}, err
 	}
-	u := (&url.URL{Scheme: s.client.scheme, Host: addr, Path: "/api/v1"}).String()
-	resp, err := s.client.post(ctx, u, call)
+	u := (&url.URL{Scheme: s.m.client.scheme, Host: addr, Path: "/api/v1"}).String()
+	resp, err := s.m.client.post(ctx, u, call)
 	if err != nil {
 		return state.Master{}, fmt.Errorf("GET_MASTER at %s: %w", u, err)
 	}
@@ -804,8 +731,8 @@ func (s *Stream) frameworkPIDs(ctx context.Context, addr string) map[string]stri
 	pids := map[string]string{}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.StateTimeout)
 	defer cancel()
-	u := (&url.URL{Scheme: s.client.scheme, Host: addr, Path: "/master/state-summary"}).String()
-	resp, err := s.client.get(ctx, u)
+	u := (&url.URL{Scheme: s.m.client.scheme, Host: addr, Path: "/master/state-summary"}).String()
+	resp, err := s.m.client.get(ctx, u)
 	if err != nil {
 		s.log.Debug("reading framework pids failed", "url", u, "err", err)
 		return pids
@@ -840,26 +767,3 @@ func (s *Stream) frameworkPIDs(ctx context.Context, addr string) map[string]stri
 	}
 	return pids
 }
-
-// mesosBackoff is exponential backoff with "equal jitter": each wait is half
-// the current step plus a random part of the other half, so that many daemons
-// that lost the same master do not come back in step.
-type mesosBackoff struct {
-	min, max, cur time.Duration
-}
-
-func newMesosBackoff(min, max time.Duration) *mesosBackoff {
-	return &mesosBackoff{min: min, max: max, cur: min}
-}
-
-func (b *mesosBackoff) next() time.Duration {
-	d := b.cur
-	b.cur = min(b.cur*2, b.max)
-	half := d / 2
-	if half <= 0 {
-		return d
-	}
-	return half + rand.N(half+1)
-}
-
-func (b *mesosBackoff) reset() { b.cur = b.min }
