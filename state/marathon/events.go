@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/discovery-mesos/discovery/internal/backoff"
 	"github.com/discovery-mesos/discovery/state"
 )
 
@@ -105,10 +106,10 @@ func (o EventOptions) withDefaults() EventOptions {
 // opens a second, empty stream, which makes Marathon announce it down every
 // stream; when that announcement does not arrive the stream is dropped and
 // reopened (with a full resync). A full resync also runs every ResyncInterval
-// and on Refresh. It shares Poller's HTTP client, failover across the
-// URLs, credentials and TLS settings.
+// and on Refresh. It talks to Marathon as the Poller does, through the same
+// client type: failover across the URLs, credentials and TLS settings.
 type EventSource struct {
-	poller  *Poller
+	c       *client
 	opts    EventOptions
 	log     *slog.Logger
 	metrics *eventMetrics
@@ -129,7 +130,7 @@ func NewEventSource(cfg Config, opts EventOptions, log *slog.Logger) (*EventSour
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	p, err := NewPoller(cfg, log)
+	c, err := newClient(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -138,7 +139,7 @@ func NewEventSource(cfg Config, opts EventOptions, log *slog.Logger) (*EventSour
 		return nil, err
 	}
 	return &EventSource{
-		poller:  p,
+		c:       c,
 		opts:    opts.withDefaults(),
 		log:     log.With("component", "marathon-events"),
 		metrics: m,
@@ -161,7 +162,7 @@ func (s *EventSource) Refresh() {
 
 // Current returns the URL (without credentials) the source follows: the one
 // that last answered.
-func (s *EventSource) Current() string { return s.poller.Current() }
+func (s *EventSource) Current() string { return s.c.Current() }
 
 // appFetched is the outcome of one fetch of one app.
 type appFetched struct {
@@ -215,7 +216,7 @@ func (v *eventView) idle() bool {
 // Run implements Source: it follows the event stream and publishes the apps
 // until ctx is done.
 func (s *EventSource) Run(ctx context.Context, sink state.Sink) error {
-	s.log.Info("following marathon events", "config", s.poller.cfg, "event_types", s.opts.EventTypes)
+	s.log.Info("following marathon events", "config", s.c.cfg, "event_types", s.opts.EventTypes)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	// The stream and fetch goroutines report failures while the loop
@@ -260,7 +261,7 @@ func (s *EventSource) Run(ctx context.Context, sink state.Sink) error {
 		workers.Go(func() {
 			r := appsFetched{startSeq: start}
 			var body []byte
-			var ep *marathonEndpoint
+			var ep *endpoint
 			body, ep, r.err = s.get(ctx, "apps", AppsPath, sink.FetchFailed)
 			if r.err == nil {
 				r.set, r.err = DecodeApps(body, ep.name, time.Now())
@@ -343,7 +344,7 @@ func (s *EventSource) Run(ctx context.Context, sink state.Sink) error {
 				v.resyncFails++
 				s.log.Error("no marathon answered the resync; keeping the last good apps", "error", m.err)
 				if v.resyncAgain == "" {
-					resync.Reset(s.backoff(v.resyncFails-1, 0))
+					resync.Reset(backoff.Attempt(v.resyncFails-1, s.opts.ReconnectMin, s.opts.ReconnectMax))
 				}
 			} else {
 				v.resyncFails = 0

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"mime"
 	"net/http"
 	"net/url"
@@ -38,7 +37,8 @@ var errNotFound = errors.New("not found")
 
 // follow keeps an event stream open until ctx ends: it connects (failing over
 // across the URLs), hands every event to out, and reconnects with jittered
-// exponential backoff when the stream ends, breaks or goes silent.
+// exponential backoff (from ReconnectMin to ReconnectMax; a server "retry:"
+// raises the floor) when the stream ends, breaks or goes silent.
 func (s *EventSource) follow(ctx context.Context, out chan<- streamMsg, failed func(string, error)) {
 	attempt := 0
 	for ctx.Err() == nil {
@@ -49,7 +49,7 @@ func (s *EventSource) follow(ctx context.Context, out chan<- streamMsg, failed f
 			}
 			s.metrics.reconnects.WithLabelValues("connect").Inc()
 			s.log.Warn("no marathon event stream", "error", err)
-			if !backoff.Sleep(ctx, s.backoff(attempt, 0)) {
+			if !backoff.Sleep(ctx, backoff.Attempt(attempt, s.opts.ReconnectMin, s.opts.ReconnectMax)) {
 				return
 			}
 			attempt++
@@ -67,52 +67,22 @@ func (s *EventSource) follow(ctx context.Context, out chan<- streamMsg, failed f
 		if time.Since(began) > s.opts.ReconnectMax {
 			attempt = 0 // it worked for a good while: start the backoff over
 		}
-		if !backoff.Sleep(ctx, s.backoff(attempt, retry)) {
+		if !backoff.Sleep(ctx, max(backoff.Attempt(attempt, s.opts.ReconnectMin, s.opts.ReconnectMax), retry)) {
 			return
 		}
 		attempt++
 	}
 }
 
-// backoff is the delay before reconnect attempt n (from 0): exponential from
-// ReconnectMin to ReconnectMax, with full jitter over its upper half so that
-// many daemons do not reconnect in step. A server "retry:" raises the floor.
-func (s *EventSource) backoff(n int, retry time.Duration) time.Duration {
-	d := s.opts.ReconnectMin
-	for i := 0; i < n && d < s.opts.ReconnectMax; i++ {
-		d *= 2
-	}
-	d = min(d, s.opts.ReconnectMax)
-	d = d/2 + rand.N(d/2+1)
-	return max(d, retry)
-}
-
-// order returns the endpoint indexes to try: the current one first.
-func (s *EventSource) order() []int {
-	p := s.poller
-	p.mu.Lock()
-	start := p.current
-	p.mu.Unlock()
-	out := make([]int, len(p.endpoints))
-	for k := range out {
-		out[k] = (start + k) % len(p.endpoints)
-	}
-	return out
-}
-
+// answered makes endpoint i current, logging a failover.
 func (s *EventSource) answered(i int) {
-	p := s.poller
-	p.mu.Lock()
-	from := p.current
-	p.current = i
-	p.mu.Unlock()
-	if from != i {
-		s.log.Warn("marathon failover", "from", p.endpoints[from].name, "to", p.endpoints[i].name)
+	if from, moved := s.c.answered(i); moved {
+		s.log.Warn("marathon failover", "from", from.name, "to", s.c.endpoints[i].name)
 	}
 }
 
 // eventsURL is the /v2/events request for ep.
-func (s *EventSource) eventsURL(ep *marathonEndpoint, types []string) string {
+func (s *EventSource) eventsURL(ep *endpoint, types []string) string {
 	q := url.Values{}
 	q.Set("plan-format", "light")
 	q["event_type"] = types
@@ -121,7 +91,7 @@ func (s *EventSource) eventsURL(ep *marathonEndpoint, types []string) string {
 
 // openStream sends GET /v2/events to ep and waits (at most Timeout) for a 200
 // text/event-stream answer. The response body stays open until ctx ends.
-func (s *EventSource) openStream(ctx context.Context, ep *marathonEndpoint, types []string, kind string) (*http.Response, error) {
+func (s *EventSource) openStream(ctx context.Context, ep *endpoint, types []string, kind string) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.eventsURL(ep, types), nil)
 	if err != nil {
 		return nil, err
@@ -130,11 +100,8 @@ func (s *EventSource) openStream(ctx context.Context, ep *marathonEndpoint, type
 	req.Header.Set("Cache-Control", "no-cache")
 	// A compressed stream would be held back by the compressor's buffering.
 	req.Header.Set("Accept-Encoding", "identity")
-	if ep.auth {
-		req.SetBasicAuth(ep.user, ep.pass)
-	}
 	s.metrics.requests.WithLabelValues(kind).Inc()
-	resp, err := s.poller.client.Do(req)
+	resp, err := s.c.do(req, ep)
 	if err != nil {
 		return nil, err
 	}
@@ -151,14 +118,14 @@ func (s *EventSource) openStream(ctx context.Context, ep *marathonEndpoint, type
 
 // connect opens the event stream on the first endpoint that serves one,
 // starting with the current one, and makes that endpoint current.
-func (s *EventSource) connect(ctx context.Context, failed func(string, error)) (*http.Response, *marathonEndpoint, error) {
+func (s *EventSource) connect(ctx context.Context, failed func(string, error)) (*http.Response, *endpoint, error) {
 	var errs []error
-	for _, i := range s.order() {
-		ep := &s.poller.endpoints[i]
+	for _, i := range s.c.order() {
+		ep := &s.c.endpoints[i]
 		// The stream lives as long as the connection: give it its own
 		// context, ended when reading ends, bounded until headers arrive.
 		sctx, cancel := context.WithCancel(ctx)
-		timer := time.AfterFunc(s.poller.cfg.Timeout, cancel)
+		timer := time.AfterFunc(s.c.cfg.Timeout, cancel)
 		resp, err := s.openStream(sctx, ep, s.opts.EventTypes, "events")
 		if err == nil && timer.Stop() {
 			s.answered(i)
@@ -197,7 +164,7 @@ func (c *cancelOnClose) Close() error {
 // the probe cannot connect, or its announcement does not arrive within
 // ProbeTimeout, the stream is dead and is closed. It returns why the stream
 // ended, for metrics and logs, and the server's "retry:" delay.
-func (s *EventSource) read(ctx context.Context, resp *http.Response, ep *marathonEndpoint, out chan<- streamMsg) (string, time.Duration, error) {
+func (s *EventSource) read(ctx context.Context, resp *http.Response, ep *endpoint, out chan<- streamMsg) (string, time.Duration, error) {
 	defer resp.Body.Close()
 	select {
 	case out <- streamMsg{up: ep.name}:
@@ -255,7 +222,7 @@ func (s *EventSource) read(ctx context.Context, resp *http.Response, ep *maratho
 }
 
 // watchdog returns "" when ctx ends, or the reason the stream must be dropped.
-func (s *EventSource) watchdog(ctx context.Context, ep *marathonEndpoint, last *atomic.Int64) string {
+func (s *EventSource) watchdog(ctx context.Context, ep *endpoint, last *atomic.Int64) string {
 	tick := time.NewTicker(max(s.opts.IdleTimeout/4, time.Millisecond))
 	defer tick.Stop()
 	for {
@@ -294,7 +261,7 @@ func (s *EventSource) watchdog(ctx context.Context, ep *marathonEndpoint, last *
 // probe opens a stream that asks for no event type Marathon emits and closes it
 // as soon as Marathon has answered: Marathon announces the attach (and the
 // detach) on every stream. An error means Marathon did not serve it.
-func (s *EventSource) probe(ctx context.Context, ep *marathonEndpoint) error {
+func (s *EventSource) probe(ctx context.Context, ep *endpoint) error {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.ProbeTimeout)
 	defer cancel()
 	resp, err := s.openStream(ctx, ep, []string{watchdogProbeType}, "probe")
@@ -308,12 +275,12 @@ func (s *EventSource) probe(ctx context.Context, ep *marathonEndpoint) error {
 // get fetches pathQuery (e.g. "/v2/apps/x?embed=…") from the first Marathon
 // that answers, starting with the current one. A 404 is errNotFound at once:
 // that Marathon answered. failed is told about every other failure.
-func (s *EventSource) get(ctx context.Context, kind, pathQuery string, failed func(string, error)) ([]byte, *marathonEndpoint, error) {
+func (s *EventSource) get(ctx context.Context, kind, pathQuery string, failed func(string, error)) ([]byte, *endpoint, error) {
 	var errs []error
-	for _, i := range s.order() {
-		ep := &s.poller.endpoints[i]
+	for _, i := range s.c.order() {
+		ep := &s.c.endpoints[i]
 		s.metrics.requests.WithLabelValues(kind).Inc()
-		body, err := s.poller.get(ctx, ep, ep.name+pathQuery)
+		body, err := s.c.get(ctx, ep, ep.name+pathQuery)
 		if err == nil {
 			s.metrics.bodyBytes.WithLabelValues(kind).Add(float64(len(body)))
 			s.answered(i)
