@@ -80,8 +80,11 @@ var (
 // Unknown fields are ignored and null reads as absent. A document that is not
 // JSON, is truncated, is not an object, or has a known field of the wrong type is
 // an error: a source keeps its last good view rather than publish an empty one.
+//
+// Each call starts afresh; a source that decodes one master's state after
+// another uses a Decoder, which sizes each decode from the last.
 func DecodeState(data []byte, meta FetchMeta) (*state.Cluster, error) {
-	return decodeMesosState(jsonReader{data: data}, meta)
+	return new(Decoder).Decode(data, meta)
 }
 
 // DecodeStateFrom is DecodeState for a document read from rd as it is
@@ -95,16 +98,37 @@ func DecodeState(data []byte, meta FetchMeta) (*state.Cluster, error) {
 // the truncated document it leaves. Once the document proves malformed, rd is
 // read no further.
 func DecodeStateFrom(rd io.Reader, meta FetchMeta) (*state.Cluster, error) {
-	return decodeMesosState(newStreamReader(rd, stateWindow), meta)
+	return new(Decoder).DecodeFrom(rd, meta)
+}
+
+// A Decoder decodes the state documents of one source, one after another. A
+// master's state changes little from one fetch to the next, so each decode
+// sizes its task slice from the number of tasks the last one found: at
+// 100,000 tasks that saves growing (and copying, and leaving for the garbage
+// collector) a 26 MB slice on every fetch. The zero Decoder is ready to use,
+// as in a process's first decode; it is safe for concurrent use.
+type Decoder struct {
+	// taskHint is how many tasks the last decode found.
+	taskHint atomic.Int64
+}
+
+// Decode is DecodeState, sized from the last decode.
+func (dec *Decoder) Decode(data []byte, meta FetchMeta) (*state.Cluster, error) {
+	return dec.decode(jsonReader{data: data}, meta)
+}
+
+// DecodeFrom is DecodeStateFrom, sized from the last decode.
+func (dec *Decoder) DecodeFrom(rd io.Reader, meta FetchMeta) (*state.Cluster, error) {
+	return dec.decode(newStreamReader(rd, stateWindow), meta)
 }
 
 // stateWindow is the window DecodeStateFrom starts with: a few hundred
 // kilobytes, so that reading costs a call per few thousand tasks.
 const stateWindow = 256 << 10
 
-func decodeMesosState(r jsonReader, meta FetchMeta) (*state.Cluster, error) {
+func (dec *Decoder) decode(r jsonReader, meta FetchMeta) (*state.Cluster, error) {
 	d := mesosDecoder{r: r, size: int(meta.Size), firstTask: -1, budget: int(meta.MaxDecoded)}
-	d.tasks = newTaskSlice()
+	d.tasks = dec.newTaskSlice()
 	if d.budget > 0 && cap(d.tasks)*taskBytes > d.budget/2 {
 		d.tasks = nil // the last state's size would spend the budget: grow in chunks
 	}
@@ -129,6 +153,7 @@ func decodeMesosState(r jsonReader, meta FetchMeta) (*state.Cluster, error) {
 		Frameworks: d.c.Frameworks,
 		Tasks:      sortTaskChunks(append(d.full, d.tasks)),
 	}
+	dec.taskHint.Store(int64(len(c.Tasks)))
 	return c.Seal(), nil
 }
 
@@ -933,15 +958,9 @@ func (d *mesosDecoder) discoveryPorts() error {
 	})
 }
 
-// taskCapHint is how many tasks the last decode found. A master's state changes
-// little from one fetch to the next, so the next decode sizes its task slice from
-// it: at 100,000 tasks that saves growing (and copying, and leaving for the
-// garbage collector) a 26 MB slice on every fetch.
-var taskCapHint atomic.Int64
-
-// newTaskSlice returns an empty task slice sized by taskCapHint.
-func newTaskSlice() []state.Task {
-	n := taskCapHint.Load()
+// newTaskSlice returns an empty task slice sized by the last decode.
+func (dec *Decoder) newTaskSlice() []state.Task {
+	n := dec.taskHint.Load()
 	if n <= 0 {
 		return nil
 	}
@@ -963,7 +982,6 @@ func sortTaskChunks(chunks [][]state.Task) []state.Task {
 	for _, ch := range chunks {
 		n += len(ch)
 	}
-	taskCapHint.Store(int64(n))
 	if n == 0 {
 		return nil
 	}

@@ -43,7 +43,6 @@ func TestDecodeBudget(t *testing.T) {
 		})
 	}
 	real := genMesosState(2000)
-	taskCapHint.Store(0) // as in a process's first decode
 	c, err := DecodeStateFrom(bytes.NewReader(real), FetchMeta{MaxDecoded: int64(len(real)), Size: int64(len(real))})
 	if err != nil || len(c.Tasks) == 0 {
 		t.Fatalf("a real state within its byte limit: %v", err)

@@ -13,11 +13,12 @@ import (
 	"github.com/discovery-mesos/discovery/state"
 )
 
-// decodeFrom decodes data read through rd with a window of window bytes to
-// start with, as DecodeStateFrom does with its own window, telling the
-// decoder the document's size (which may be wrong: it only sizes allocations).
-func decodeFrom(rd io.Reader, window int, size int64) (*state.Cluster, error) {
-	return decodeMesosState(newStreamReader(rd, window), FetchMeta{Source: "test", Size: size})
+// decodeFrom decodes data read through rd with dec and a window of window
+// bytes to start with, as DecodeStateFrom does with its own window, telling
+// the decoder the document's size (which may be wrong: it only sizes
+// allocations).
+func decodeFrom(dec *Decoder, rd io.Reader, window int, size int64) (*state.Cluster, error) {
+	return dec.decode(newStreamReader(rd, window), FetchMeta{Source: "test", Size: size})
 }
 
 // readers are the ways a document may arrive: whole, a byte at a time, in
@@ -39,11 +40,14 @@ func sameDecode(t *testing.T, data []byte, rd io.Reader, window int) {
 	sameDecodeSized(t, data, rd, window, 0)
 }
 
-// sameDecodeSized is sameDecode telling the decoder the document has size bytes.
+// sameDecodeSized is sameDecode telling the decoder the document has size
+// bytes. One decoder decodes both ways, as one source decodes one fetch after
+// another: the decode from the reader is sized from the whole one.
 func sameDecodeSized(t *testing.T, data []byte, rd io.Reader, window int, size int64) {
 	t.Helper()
-	want, wantErr := DecodeState(data, FetchMeta{Source: "test"})
-	got, err := decodeFrom(rd, window, size)
+	var dec Decoder
+	want, wantErr := dec.Decode(data, FetchMeta{Source: "test"})
+	got, err := decodeFrom(&dec, rd, window, size)
 	switch {
 	case (err == nil) != (wantErr == nil):
 		t.Fatalf("window %d: from a reader: %v; whole: %v", window, err, wantErr)
@@ -115,14 +119,12 @@ func TestDecodeStateFromSizeHint(t *testing.T) {
 	for _, n := range []int{0, 1, sampleTasks - 1, sampleTasks, sampleTasks + 1, 3 * sampleTasks, 5000} {
 		doc := genMesosState(n)
 		for _, size := range []int64{int64(len(doc)), int64(len(doc)) / 3, 3 * int64(len(doc)), 1, 1 << 40} {
-			taskCapHint.Store(0) // as in a process's first decode
 			sameDecodeSized(t, doc, bytes.NewReader(doc), stateWindow, size)
 		}
 	}
 	// With the right size, a state of many tasks like those of a generated
 	// one is decoded into one slice: no chunks to copy together.
 	doc := genMesosState(5000)
-	taskCapHint.Store(0)
 	d := mesosDecoder{r: newStreamReader(bytes.NewReader(doc), stateWindow), size: len(doc), firstTask: -1}
 	if err := d.document(); err != nil {
 		t.Fatal(err)

@@ -31,6 +31,7 @@ type FileSource struct {
 	path    string
 	masters []state.Master
 	log     *slog.Logger
+	dec     Decoder // sizes each read's decode from the last
 
 	// quiet is how long the directory must be still before the file is read;
 	// maxDelay bounds the wait while it keeps changing. resync is how often the
@@ -199,7 +200,7 @@ func (s *FileSource) decodeFile() (*state.Cluster, error) {
 		meta.Size = info.Size()
 	}
 	rd := &errRecorder{r: f}
-	c, err := DecodeStateFrom(rd, meta)
+	c, err := s.dec.DecodeFrom(rd, meta)
 	switch {
 	case rd.err != nil:
 		return nil, rd.err

@@ -71,7 +71,8 @@ type PollConfig struct {
 // back to /master/state.json on masters older than Mesos 1.0, and never hands on
 // a failed or malformed fetch: the last good view stays.
 type Poller struct {
-	m *masters
+	m   *masters
+	dec Decoder // sizes each fetch's decode from the last
 
 	mu sync.Mutex
 	// old are masters ("host:port") that answered 404 on /master/state and
@@ -252,7 +253,7 @@ func (p *Poller) fetchFrom(ctx context.Context, addr string, known []state.Maste
 				resp.Body.Close()
 				return nil, "", 0, fmt.Errorf("fetching state from %s: %w", u, err)
 			}
-			c, err := decodeGuarded(body, FetchMeta{Source: p.Name(), Masters: known, Size: max(resp.ContentLength, 0), MaxDecoded: int64(p.m.cfg.MaxStateBytes)})
+			c, err := decodeGuarded(&p.dec, body, FetchMeta{Source: p.Name(), Masters: known, Size: max(resp.ContentLength, 0), MaxDecoded: int64(p.m.cfg.MaxStateBytes)})
 			resp.Body.Close()
 			size := int(body.n)
 			if body.err != nil {
@@ -341,13 +342,13 @@ func (p *Poller) fetchFrom(ctx context.Context, addr string, known []state.Maste
 // decodeGuarded decodes a state document as rd yields it, turning a decoder
 // panic into an error: a document from the network must never take the daemon
 // down.
-func decodeGuarded(rd io.Reader, meta FetchMeta) (c *state.Cluster, err error) {
+func decodeGuarded(dec *Decoder, rd io.Reader, meta FetchMeta) (c *state.Cluster, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			c, err = nil, fmt.Errorf("decoder panic: %v\n%s", r, debug.Stack())
 		}
 	}()
-	return DecodeStateFrom(rd, meta)
+	return dec.DecodeFrom(rd, meta)
 }
 
 // timeoutErr explains an error caused by the StateTimeout running out.

@@ -103,11 +103,14 @@ func run(statePath, addr string, measure, exit, whole, refetch bool, memprofile,
 	if info, err := f.Stat(); err == nil {
 		meta.Size = info.Size() // as the file source and a Content-Length tell it
 	}
+	// One decoder for every decode, as the daemon's source has: a refetch is
+	// sized from the first decode.
+	var dec mesos.Decoder
 	var c *state.Cluster
 	if whole {
-		c, err = mesos.DecodeState(data, meta)
+		c, err = dec.Decode(data, meta)
 	} else {
-		c, err = mesos.DecodeStateFrom(f, meta)
+		c, err = dec.DecodeFrom(f, meta)
 	}
 	if err != nil {
 		return err
@@ -185,7 +188,7 @@ func run(statePath, addr string, measure, exit, whole, refetch bool, memprofile,
 			if info, err := f2.Stat(); err == nil {
 				meta.Size = info.Size()
 			}
-			c2, err := mesos.DecodeStateFrom(f2, meta)
+			c2, err := dec.DecodeFrom(f2, meta)
 			f2.Close()
 			if err != nil {
 				return err
