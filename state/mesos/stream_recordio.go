@@ -2,10 +2,12 @@ package mesos
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 
 	"github.com/mesos/mesos-go/api/v1/lib/master"
 )
@@ -86,7 +88,20 @@ func (rr *recordIOReader) buffered() int { return rr.r.Buffered() }
 // decodeEvent decodes one JSON event record. An event of a type this mesos-go
 // does not know (a newer master's) is skipped: it returns nil and the type's
 // name. A record that is not an event object is an error.
-func decodeEvent(rec []byte) (e *master.Event, typ string, err error) {
+//
+// Every event of a known type is decoded once, whole. Only a record that does
+// not decode, or decodes to a type it may not have named as a string (no
+// type, UNKNOWN, a number), has its type read on its own, to tell a skipped
+// type from an error, as a record of a type mesos-go does not know fails to
+// decode whole.
+func decodeEvent(rec []byte) (*master.Event, string, error) {
+	e := new(master.Event)
+	err := json.Unmarshal(rec, e)
+	if err == nil && e.Type != master.Event_UNKNOWN {
+		if q := quotedEventTypes[e.Type]; q != nil && bytes.Contains(rec, q) {
+			return e, e.Type.String(), nil
+		}
+	}
 	var head struct {
 		Type string `json:"type"`
 	}
@@ -99,9 +114,19 @@ func decodeEvent(rec []byte) (e *master.Event, typ string, err error) {
 		}
 		return nil, head.Type, nil
 	}
-	e = new(master.Event)
-	if err := json.Unmarshal(rec, e); err != nil {
+	if err != nil {
 		return nil, head.Type, fmt.Errorf("decoding %s event: %w", head.Type, err)
 	}
 	return e, head.Type, nil
 }
+
+// quotedEventTypes are the event types' names as JSON strings: a record that
+// decodes to a type holds its name so, unless the type came as a number or
+// with escapes.
+var quotedEventTypes = func() map[master.Event_Type][]byte {
+	m := make(map[master.Event_Type][]byte, len(master.Event_Type_name))
+	for v, name := range master.Event_Type_name {
+		m[master.Event_Type(v)] = []byte(strconv.Quote(name))
+	}
+	return m
+}()
