@@ -10,7 +10,6 @@ import (
 	"net/netip"
 	"os"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -523,7 +522,7 @@ func mesosDNSConfigView(c Config) any {
 	}{
 		c.RefreshSeconds, c.Port, c.Timeout, c.StateTimeoutSeconds, c.ZkDetectionTimeout, c.HTTPPort,
 		int32(c.TTL), c.SOASerial, c.SOARefresh, c.SOARetry, c.SOAExpire, c.SOAMinttl, c.SOAMname, c.SOARname,
-		c.Masters, c.Resolvers, c.ZoneResolvers, c.IPSources, redactZK(c.Zk), c.Domain, c.Listener, c.HTTPListener,
+		c.Masters, c.Resolvers, c.ZoneResolvers, c.IPSources, mesos.RedactZK(c.Zk), c.Domain, c.Listener, c.HTTPListener,
 		c.RecurseOn, c.DNSOn, c.HTTPOn, c.ExternalOn, c.EnforceRFC952, c.EnumerationOn, c.MesosHTTPSOn, c.CACertFile,
 		creds{c.MesosCredentials.Principal}, c.MesosAuthentication, c.SRVRecordDefaultWeight,
 	}
@@ -534,29 +533,4 @@ func mesosDNSConfigView(c Config) any {
 func addrIsLoopback(a string) bool {
 	ip, err := netip.ParseAddr(a)
 	return err == nil && ip.IsLoopback()
-}
-
-// redactZK hides a digest password in a zk:// URL ("zk://user:pass@h/path").
-func redactZK(zk string) string {
-	rest, ok := strings.CutPrefix(zk, "zk://")
-	if !ok {
-		return zk
-	}
-	at := -1
-	for i := 0; i < len(rest) && rest[i] != '/'; i++ {
-		if rest[i] == '@' {
-			at = i
-		}
-	}
-	if at < 0 {
-		return zk
-	}
-	user := rest[:at]
-	for i := 0; i < len(user); i++ {
-		if user[i] == ':' {
-			user = user[:i] + ":******"
-			break
-		}
-	}
-	return "zk://" + user + rest[at:]
 }

@@ -50,7 +50,7 @@ func (u ZKURL) String() string {
 func ParseZKURL(raw string) (ZKURL, error) {
 	rest, ok := strings.CutPrefix(raw, "zk://")
 	if !ok {
-		return ZKURL{}, fmt.Errorf("%q does not start with zk://", redactZK(raw))
+		return ZKURL{}, fmt.Errorf("%q does not start with zk://", RedactZK(raw))
 	}
 	var u ZKURL
 	hosts, p, _ := strings.Cut(rest, "/")
@@ -59,23 +59,23 @@ func ParseZKURL(raw string) (ZKURL, error) {
 		hosts = hosts[at+1:]
 		user, pass, ok := strings.Cut(cred, ":")
 		if !ok || user == "" {
-			return ZKURL{}, fmt.Errorf("%q: credentials must be user:password", redactZK(raw))
+			return ZKURL{}, fmt.Errorf("%q: credentials must be user:password", RedactZK(raw))
 		}
 		var err error
 		if u.User, err = url.PathUnescape(user); err != nil {
-			return ZKURL{}, fmt.Errorf("%q: user: %w", redactZK(raw), err)
+			return ZKURL{}, fmt.Errorf("%q: user: %w", RedactZK(raw), err)
 		}
 		if u.Password, err = url.PathUnescape(pass); err != nil {
-			return ZKURL{}, fmt.Errorf("%q: password is not URL-escaped properly", redactZK(raw))
+			return ZKURL{}, fmt.Errorf("%q: password is not URL-escaped properly", RedactZK(raw))
 		}
 	}
 	if hosts == "" {
-		return ZKURL{}, fmt.Errorf("%q names no ZooKeeper server", redactZK(raw))
+		return ZKURL{}, fmt.Errorf("%q names no ZooKeeper server", RedactZK(raw))
 	}
 	for _, h := range strings.Split(hosts, ",") {
 		h = strings.TrimSpace(h)
 		if h == "" {
-			return ZKURL{}, fmt.Errorf("%q has an empty server in its list", redactZK(raw))
+			return ZKURL{}, fmt.Errorf("%q has an empty server in its list", RedactZK(raw))
 		}
 		host, port, err := net.SplitHostPort(h)
 		if err != nil {
@@ -85,26 +85,30 @@ func ParseZKURL(raw string) (ZKURL, error) {
 		// Brackets only ever wrap an IPv6 address; any left inside a host are
 		// not an address (found by FuzzParseZKURL: "zk://0]0/0").
 		if host == "" || strings.ContainsAny(host, "/?#@ []") {
-			return ZKURL{}, fmt.Errorf("%q: bad server %q", redactZK(raw), h)
+			return ZKURL{}, fmt.Errorf("%q: bad server %q", RedactZK(raw), h)
 		}
 		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-			return ZKURL{}, fmt.Errorf("%q: bad port in %q", redactZK(raw), h)
+			return ZKURL{}, fmt.Errorf("%q: bad port in %q", RedactZK(raw), h)
 		}
 		u.Servers = append(u.Servers, net.JoinHostPort(host, port))
 	}
 	p = "/" + strings.Trim(p, "/")
 	if p == "/" {
-		return ZKURL{}, fmt.Errorf("%q has no path (e.g. zk://host:2181/mesos)", redactZK(raw))
+		return ZKURL{}, fmt.Errorf("%q has no path (e.g. zk://host:2181/mesos)", RedactZK(raw))
 	}
 	if strings.ContainsAny(p, "?#") || path.Clean(p) != p {
-		return ZKURL{}, fmt.Errorf("%q: bad path %q", redactZK(raw), p)
+		return ZKURL{}, fmt.Errorf("%q: bad path %q", RedactZK(raw), p)
 	}
 	u.Path = p
 	return u, nil
 }
 
-// redactZK hides a password in a zk URL that failed to parse.
-func redactZK(raw string) string {
+// RedactZK hides the credentials of a zk:// URL, parsed or not, for logs,
+// errors and the configuration page: "zk://user:pass@h:2181/mesos" becomes
+// "zk://user:***@h:2181/mesos", and credentials that are not user:password
+// are hidden whole ("zk://***@h:2181/mesos"). Anything else is returned as
+// it is.
+func RedactZK(raw string) string {
 	rest, ok := strings.CutPrefix(raw, "zk://")
 	if !ok {
 		return raw
@@ -114,8 +118,11 @@ func redactZK(raw string) string {
 	if at < 0 {
 		return raw
 	}
-	user, _, _ := strings.Cut(hosts[:at], ":")
-	out := "zk://" + user + ":***@" + hosts[at+1:]
+	cred := "***"
+	if user, _, ok := strings.Cut(hosts[:at], ":"); ok {
+		cred = user + ":***"
+	}
+	out := "zk://" + cred + "@" + hosts[at+1:]
 	if slash {
 		out += "/" + p
 	}

@@ -69,6 +69,25 @@ func TestZKURLHidesPassword(t *testing.T) {
 	}
 }
 
+// RedactZK is the one redactor of zk:// URLs (the daemon's configuration
+// page uses it too): no credential it is given comes out.
+func TestRedactZK(t *testing.T) {
+	for _, tt := range []struct{ raw, want string }{
+		{"zk://dns:s3cret@127.0.0.1:2181/mesos", "zk://dns:***@127.0.0.1:2181/mesos"},
+		{"zk://dns:s3:cret@h1:2181,h2:2181/mesos", "zk://dns:***@h1:2181,h2:2181/mesos"},
+		{"zk://s3cret@127.0.0.1:2181/mesos", "zk://***@127.0.0.1:2181/mesos"},
+		{"zk://dns:s3cret@127.0.0.1:2181", "zk://dns:***@127.0.0.1:2181"},
+		{"zk://127.0.0.1:2181/mesos", "zk://127.0.0.1:2181/mesos"},
+		{"zk://127.0.0.1:2181/mesos@x", "zk://127.0.0.1:2181/mesos@x"},
+		{"http://dns:s3cret@h/mesos", "http://dns:s3cret@h/mesos"},
+		{"", ""},
+	} {
+		if got := RedactZK(tt.raw); got != tt.want {
+			t.Errorf("RedactZK(%q) = %q, want %q", tt.raw, got, tt.want)
+		}
+	}
+}
+
 func TestMasterFromInfo(t *testing.T) {
 	tests := []struct {
 		name, info string
