@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,57 +19,13 @@ import (
 	"github.com/discovery-mesos/discovery/state/statetest"
 )
 
-// evSink keeps the latest app set and wakes waiters on every publish.
-type evSink struct {
-	mu        sync.Mutex
-	latest    *state.AppSet
-	publishes int
-	failures  int
-	changed   chan struct{}
-}
-
-func newEvSink() *evSink { return &evSink{changed: make(chan struct{})} }
-
-func (s *evSink) PublishCluster(*state.Cluster) { panic("marathon event source published a cluster") }
-
-func (s *evSink) PublishApps(a *state.AppSet) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.latest = a
-	s.publishes++
-	close(s.changed)
-	s.changed = make(chan struct{})
-}
-
-func (s *evSink) FetchFailed(string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.failures++
-}
-
-// wait returns the first published set (the latest one included) for which ok
-// holds, failing the test after 10 s.
-func (s *evSink) wait(t testing.TB, what string, ok func(*state.AppSet) bool) *state.AppSet {
+// waitApps waits until the sink's latest app set is one for which ok holds,
+// failing the test after 10 s, and returns it.
+func waitApps(t testing.TB, sink *statetest.Sink, what string, ok func(*state.AppSet) bool) *state.AppSet {
 	t.Helper()
-	deadline := time.NewTimer(10 * time.Second)
-	defer deadline.Stop()
-	for {
-		s.mu.Lock()
-		latest, changed := s.latest, s.changed
-		s.mu.Unlock()
-		if latest != nil && ok(latest) {
-			return latest
-		}
-		select {
-		case <-changed:
-		case <-deadline.C:
-			n := -1
-			if latest != nil {
-				n = len(latest.Apps)
-			}
-			t.Fatalf("waiting for %s: latest set has %d apps", what, n)
-		}
-	}
+	return sink.Wait(t, 10*time.Second, what, func(v statetest.View) bool {
+		return v.Apps != nil && ok(v.Apps)
+	}).Apps
 }
 
 // truth is the fake's app list as the polling decoder sees it.
@@ -104,10 +59,10 @@ func truth(t testing.TB, fake *fakemarathon.Server) *state.AppSet {
 var truthUser, truthPassword string
 
 // waitTruth waits until the sink holds exactly the fake's apps.
-func (s *evSink) waitTruth(t testing.TB, fake *fakemarathon.Server) *state.AppSet {
+func waitTruth(t testing.TB, sink *statetest.Sink, fake *fakemarathon.Server) *state.AppSet {
 	t.Helper()
 	want := truth(t, fake)
-	return s.wait(t, fmt.Sprintf("the fake's %d apps (digest %x)", len(want.Apps), want.Digest), func(a *state.AppSet) bool {
+	return waitApps(t, sink, fmt.Sprintf("the fake's %d apps (digest %x)", len(want.Apps), want.Digest), func(a *state.AppSet) bool {
 		return a.Digest == want.Digest
 	})
 }
@@ -116,21 +71,9 @@ func (s *evSink) waitTruth(t testing.TB, fake *fakemarathon.Server) *state.AppSe
 // sent and has no fetch or resync left for them.
 func waitSettled(t testing.TB, src *EventSource, fake *fakemarathon.Server) {
 	t.Helper()
-	waitUntil(t, "the source to settle every event the fake sent", func() bool {
+	statetest.WaitFor(t, 10*time.Second, "the source to settle every event the fake sent", func() bool {
 		return src.settled.Load() == uint64(fake.EventsSent())
 	})
-}
-
-// waitUntil polls cond until it holds, failing after 10 s.
-func waitUntil(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
 }
 
 // evAddApp creates an app with n running tasks on 127.0.0.x addresses.
@@ -165,7 +108,7 @@ func evOptions() EventOptions {
 }
 
 // evRun starts a source and stops it when the test ends.
-func evRun(t testing.TB, cfg Config, opts EventOptions) (*EventSource, *evSink) {
+func evRun(t testing.TB, cfg Config, opts EventOptions) (*EventSource, *statetest.Sink) {
 	t.Helper()
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 5 * time.Second
@@ -174,7 +117,7 @@ func evRun(t testing.TB, cfg Config, opts EventOptions) (*EventSource, *evSink) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	sink := newEvSink()
+	sink := statetest.NewLatestSink()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- src.Run(ctx, sink) }()
@@ -182,6 +125,9 @@ func evRun(t testing.TB, cfg Config, opts EventOptions) (*EventSource, *evSink) 
 		cancel()
 		if err := <-done; err != context.Canceled {
 			t.Errorf("Run returned %v", err)
+		}
+		if n := sink.View().Clusters; n != 0 {
+			t.Errorf("the marathon event source published %d clusters", n)
 		}
 	})
 	return src, sink
@@ -199,7 +145,7 @@ func appRequests(fake *fakemarathon.Server, ids ...string) map[string]int {
 func TestEventsInitialResync(t *testing.T) {
 	fake := marStartFake(t, fakemarathon.Options{})
 	src, sink := evRun(t, Config{URLs: []string{fake.URL()}}, evOptions())
-	set := sink.waitTruth(t, fake)
+	set := waitTruth(t, sink, fake)
 	if set.Source != fake.URL() || len(set.Apps) == 0 {
 		t.Errorf("set from %q with %d apps", set.Source, len(set.Apps))
 	}
@@ -221,7 +167,7 @@ func TestEventsPerApp(t *testing.T) {
 	tasksB := evAddApp(t, fake, "/b", 10002, 2)
 	evAddApp(t, fake, "/g/c", 10003, 1)
 	src, sink := evRun(t, Config{URLs: []string{fake.URL()}}, evOptions())
-	sink.waitTruth(t, fake)
+	waitTruth(t, sink, fake)
 	if err := fake.WaitSubscribers(context.Background(), 1); err != nil {
 		t.Fatal(err)
 	}
@@ -264,7 +210,7 @@ func TestEventsPerApp(t *testing.T) {
 			if err := tt.change(); err != nil {
 				t.Fatal(err)
 			}
-			sink.waitTruth(t, fake)
+			waitTruth(t, sink, fake)
 			// The view can be right before the event's work is over (a
 			// deployment's end refetches apps that did not change): count
 			// once every fetch the event caused has come back.
@@ -298,7 +244,7 @@ func TestEventsStreamCut(t *testing.T) {
 	tasks := evAddApp(t, fake, "/a", 10001, 3)
 	evAddApp(t, fake, "/b", 10002, 1)
 	src, sink := evRun(t, Config{URLs: []string{fake.URL()}}, evOptions())
-	sink.waitTruth(t, fake)
+	waitTruth(t, sink, fake)
 
 	t.Run("disconnected", func(t *testing.T) {
 		// Changes while no stream is open are only seen by the resync.
@@ -315,7 +261,7 @@ func TestEventsStreamCut(t *testing.T) {
 		}
 		evAddApp(t, fake, "/c", 10003, 2)
 		fake.SetBehaviour(fakemarathon.Normal)
-		sink.waitTruth(t, fake)
+		waitTruth(t, sink, fake)
 	})
 	t.Run("server restarted", func(t *testing.T) {
 		fake.Stop()
@@ -325,7 +271,7 @@ func TestEventsStreamCut(t *testing.T) {
 		if err := fake.Start(); err != nil {
 			t.Fatal(err)
 		}
-		sink.waitTruth(t, fake)
+		waitTruth(t, sink, fake)
 	})
 	if got := testutil.ToFloat64(src.metrics.resyncs.WithLabelValues("connect")); got < 3 {
 		t.Errorf("connect resyncs = %v, want at least 3", got)
@@ -344,10 +290,10 @@ func TestEventsSilentStream(t *testing.T) {
 	opts.IdleTimeout = 40 * time.Millisecond
 	opts.ProbeTimeout = 200 * time.Millisecond
 	src, sink := evRun(t, Config{URLs: []string{fake.URL()}}, opts)
-	sink.waitTruth(t, fake)
+	waitTruth(t, sink, fake)
 
 	t.Run("quiet but alive is kept", func(t *testing.T) {
-		waitUntil(t, "three probes", func() bool {
+		statetest.WaitFor(t, 10*time.Second, "three probes", func() bool {
 			return testutil.ToFloat64(src.metrics.requests.WithLabelValues("probe")) >= 3
 		})
 		// Every probe so far was answered down the stream.
@@ -363,7 +309,7 @@ func TestEventsSilentStream(t *testing.T) {
 		if err := fake.KillTask("/a", tasks[0]); err != nil { // its event is lost
 			t.Fatal(err)
 		}
-		sink.waitTruth(t, fake)
+		waitTruth(t, sink, fake)
 		if got := testutil.ToFloat64(src.metrics.reconnects.WithLabelValues("silent")); got < 1 {
 			t.Errorf("silent reconnects = %v, want at least 1", got)
 		}
@@ -371,14 +317,14 @@ func TestEventsSilentStream(t *testing.T) {
 	})
 	t.Run("hanging marathon", func(t *testing.T) {
 		fake.SetBehaviour(fakemarathon.Hang)
-		waitUntil(t, "a failed probe", func() bool {
+		statetest.WaitFor(t, 10*time.Second, "a failed probe", func() bool {
 			return testutil.ToFloat64(src.metrics.reconnects.WithLabelValues("probe_failed")) >= 1
 		})
 		fake.SetBehaviour(fakemarathon.Normal)
 		if err := fake.KillTask("/a", tasks[1]); err != nil {
 			t.Fatal(err)
 		}
-		sink.waitTruth(t, fake)
+		waitTruth(t, sink, fake)
 	})
 }
 
@@ -391,7 +337,7 @@ func TestEventsFailover(t *testing.T) {
 		evAddApp(t, f, "/a", 10001, 2)
 	}
 	src, sink := evRun(t, Config{URLs: []string{first.URL(), second.URL()}}, evOptions())
-	set := sink.waitTruth(t, first)
+	set := waitTruth(t, sink, first)
 	if set.Source != first.URL() {
 		t.Fatalf("first set from %s", set.Source)
 	}
@@ -402,7 +348,7 @@ func TestEventsFailover(t *testing.T) {
 	if _, err := second.AddTask("/a", fakemarathon.Task{Host: "127.0.0.50", Ports: []int{31050}}); err != nil {
 		t.Fatal(err)
 	}
-	set = sink.waitTruth(t, second)
+	set = waitTruth(t, sink, second)
 	if set.Source != second.URL() || src.Current() != second.URL() {
 		t.Errorf("following %s (set from %s), want %s", src.Current(), set.Source, second.URL())
 	}
@@ -416,13 +362,13 @@ func TestEventsRefresh(t *testing.T) {
 	t.Cleanup(fake.Close)
 	evAddApp(t, fake, "/a", 10001, 1)
 	src, sink := evRun(t, Config{URLs: []string{fake.URL()}}, evOptions())
-	sink.waitTruth(t, fake)
+	waitTruth(t, sink, fake)
 	// A change Marathon announces nothing for: only a resync finds it.
 	fake.SetEventsPaused(true)
 	evAddApp(t, fake, "/quiet", 10002, 2)
 	fake.SetEventsPaused(false)
 	src.Refresh()
-	sink.waitTruth(t, fake)
+	waitTruth(t, sink, fake)
 	if got := testutil.ToFloat64(src.metrics.resyncs.WithLabelValues("refresh")); got != 1 {
 		t.Errorf("refresh resyncs = %v, want 1", got)
 	}
@@ -435,10 +381,10 @@ func TestEventsPeriodicResync(t *testing.T) {
 	opts := evOptions()
 	opts.ResyncInterval = 20 * time.Millisecond
 	_, sink := evRun(t, Config{URLs: []string{fake.URL()}}, opts)
-	sink.waitTruth(t, fake)
+	waitTruth(t, sink, fake)
 	fake.SetEventsPaused(true)
 	evAddApp(t, fake, "/quiet", 10002, 2)
-	sink.waitTruth(t, fake)
+	waitTruth(t, sink, fake)
 }
 
 // TestEventsFlood floods the stream with thousands of task changes on a
@@ -464,7 +410,7 @@ func TestEventsFlood(t *testing.T) {
 			opts := evOptions()
 			opts.Registerer = reg
 			src, sink := evRun(t, Config{URLs: []string{fake.URL()}}, opts)
-			sink.waitTruth(t, fake)
+			waitTruth(t, sink, fake)
 			before := appRequests(fake, apps...)
 
 			rng := rand.New(rand.NewPCG(1, 2))
@@ -496,7 +442,7 @@ func TestEventsFlood(t *testing.T) {
 					}
 				}
 			}
-			sink.waitTruth(t, fake)
+			waitTruth(t, sink, fake)
 			events := func() float64 {
 				n := 0.0
 				for _, typ := range []string{"status_update_event", "health_status_changed_event"} {
@@ -507,8 +453,8 @@ func TestEventsFlood(t *testing.T) {
 			if tc.buffer > ops*2 {
 				// Every change emits an event the source asked for; once all
 				// are read, the view must still be the truth.
-				waitUntil(t, "every event read", func() bool { return events() >= ops })
-				sink.waitTruth(t, fake)
+				statetest.WaitFor(t, 10*time.Second, "every event read", func() bool { return events() >= ops })
+				waitTruth(t, sink, fake)
 			}
 			refetches := 0
 			for id, n := range appRequests(fake, apps...) {
@@ -530,13 +476,13 @@ func TestEventsAuthAndFilters(t *testing.T) {
 	t.Cleanup(func() { truthUser, truthPassword = "", "" })
 	evAddApp(t, fake, "/a", 10001, 1)
 	_, sink := evRun(t, Config{URLs: []string{fake.URL()}, Credentials: "lb:s3cret"}, evOptions())
-	sink.waitTruth(t, fake)
+	waitTruth(t, sink, fake)
 	// Events the source did not ask for never reach it; the ones it did do.
 	fake.Emit("framework_message_event", map[string]any{"eventType": "framework_message_event"})
 	if _, err := fake.AddTask("/a", fakemarathon.Task{Host: "127.0.0.7", Ports: []int{31007}}); err != nil {
 		t.Fatal(err)
 	}
-	sink.waitTruth(t, fake)
+	waitTruth(t, sink, fake)
 }
 
 func TestEventsBadEventResyncs(t *testing.T) {
@@ -546,7 +492,7 @@ func TestEventsBadEventResyncs(t *testing.T) {
 	opts := evOptions()
 	opts.MaxEventBytes = 4096
 	src, sink := evRun(t, Config{URLs: []string{fake.URL()}}, opts)
-	sink.waitTruth(t, fake)
+	waitTruth(t, sink, fake)
 	for _, tt := range []struct {
 		name string
 		emit func()
@@ -568,7 +514,7 @@ func TestEventsBadEventResyncs(t *testing.T) {
 			evAddApp(t, fake, "/b-"+strings.ReplaceAll(tt.name, " ", "-"), 10002, 1)
 			fake.SetEventsPaused(false)
 			tt.emit()
-			sink.waitTruth(t, fake)
+			waitTruth(t, sink, fake)
 			if got := testutil.ToFloat64(src.metrics.resyncs.WithLabelValues("event")); got != resyncs+1 {
 				t.Errorf("event resyncs = %v, want %v", got, resyncs+1)
 			}

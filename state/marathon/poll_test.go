@@ -3,7 +3,6 @@ package marathon
 import (
 	"bytes"
 	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -16,68 +15,27 @@ import (
 
 	"github.com/discovery-mesos/discovery/internal/fakemarathon"
 	"github.com/discovery-mesos/discovery/state"
+	"github.com/discovery-mesos/discovery/state/statetest"
 )
 
-// marSink is a Sink that hands everything it receives, in order, to one channel.
-type marSink struct {
-	reports chan marReport
-}
-
-// marReport is one call to the sink: a published set, or a failure.
-type marReport struct {
-	apps   *state.AppSet
-	source string
-	err    error
-}
-
-func newMarSink() *marSink { return &marSink{reports: make(chan marReport, 100)} }
-
-func (s *marSink) PublishCluster(c *state.Cluster) {
-	s.reports <- marReport{source: c.Source, err: errors.New("marathon poller published a cluster")}
-}
-func (s *marSink) PublishApps(a *state.AppSet) { s.reports <- marReport{apps: a} }
-func (s *marSink) FetchFailed(source string, err error) {
-	s.reports <- marReport{source: source, err: err}
-}
-
-func (s *marSink) next(t *testing.T) marReport {
+// marNextApps returns the next report, which must be published apps.
+func marNextApps(t *testing.T, sink *statetest.Sink) *state.AppSet {
 	t.Helper()
-	select {
-	case r := <-s.reports:
-		return r
-	case <-time.After(10 * time.Second):
-		t.Fatal("nothing reported")
+	r := sink.Next(t, 10*time.Second)
+	if r.Apps == nil {
+		t.Fatalf("got %s instead of apps", r)
 	}
-	return marReport{}
+	return r.Apps
 }
 
-func (s *marSink) nextApps(t *testing.T) *state.AppSet {
+// marNextFailure returns the next report, which must be a failure.
+func marNextFailure(t *testing.T, sink *statetest.Sink) statetest.Record {
 	t.Helper()
-	r := s.next(t)
-	if r.apps == nil {
-		t.Fatalf("fetch failed instead: %s: %v", r.source, r.err)
-	}
-	return r.apps
-}
-
-func (s *marSink) nextFailure(t *testing.T) marReport {
-	t.Helper()
-	r := s.next(t)
-	if r.apps != nil {
-		t.Fatalf("apps published from %s instead of a failure", r.apps.Source)
+	r := sink.Next(t, 10*time.Second)
+	if r.Err == nil {
+		t.Fatalf("got %s instead of a failure", r)
 	}
 	return r
-}
-
-// noMore checks that nothing else was reported. Call it after the poller has
-// demonstrably finished a round (the round's publish has arrived).
-func (s *marSink) noMore(t *testing.T) {
-	t.Helper()
-	select {
-	case r := <-s.reports:
-		t.Fatalf("unexpected report %+v", r)
-	default:
-	}
 }
 
 // marSyncBuffer is a log destination safe for the poller's goroutine.
@@ -110,7 +68,7 @@ func marStartFake(t *testing.T, opts fakemarathon.Options) *fakemarathon.Server 
 
 // marRunPoller starts p.Run with a fresh sink; the poller stops when the test ends.
 // The interval is long: tests drive fetches with Refresh.
-func marRunPoller(t *testing.T, cfg Config) (*Poller, *marSink, *marSyncBuffer) {
+func marRunPoller(t *testing.T, cfg Config) (*Poller, *statetest.Sink, *marSyncBuffer) {
 	t.Helper()
 	if cfg.Interval == 0 {
 		cfg.Interval = time.Hour
@@ -120,7 +78,7 @@ func marRunPoller(t *testing.T, cfg Config) (*Poller, *marSink, *marSyncBuffer) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	sink := newMarSink()
+	sink := statetest.NewSink()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx, sink) }()
@@ -153,7 +111,7 @@ func TestPollerFetch(t *testing.T) {
 	}
 	p, sink, _ := marRunPoller(t, Config{URLs: []string{fake.URL() + "/"}})
 
-	set := sink.nextApps(t)
+	set := marNextApps(t, sink)
 	if set.Source != fake.URL() {
 		t.Errorf("source = %q, want %q", set.Source, fake.URL())
 	}
@@ -180,7 +138,7 @@ func TestPollerFetch(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.Refresh()
-	set2 := sink.nextApps(t)
+	set2 := marNextApps(t, sink)
 	if len(set2.Apps[0].Tasks) != 2 || set2.Digest == set.Digest {
 		t.Errorf("after AddTask: %d tasks, digest changed %t", len(set2.Apps[0].Tasks), set2.Digest != set.Digest)
 	}
@@ -201,14 +159,14 @@ func TestPollerFailover(t *testing.T) {
 
 	// First round: the dead and the flaky one fail, in order, then the good one
 	// answers.
-	if f := sink.nextFailure(t); f.source != dead || !strings.Contains(f.err.Error(), "connection refused") {
-		t.Errorf("first failure = %s: %v", f.source, f.err)
+	if f := marNextFailure(t, sink); f.Source != dead || !strings.Contains(f.Err.Error(), "connection refused") {
+		t.Errorf("first failure = %s: %v", f.Source, f.Err)
 	}
-	if f := sink.nextFailure(t); f.source != flaky.URL() || !strings.Contains(f.err.Error(), "503") ||
-		!strings.Contains(f.err.Error(), "Could not determine the current leader") {
-		t.Errorf("second failure = %s: %v", f.source, f.err)
+	if f := marNextFailure(t, sink); f.Source != flaky.URL() || !strings.Contains(f.Err.Error(), "503") ||
+		!strings.Contains(f.Err.Error(), "Could not determine the current leader") {
+		t.Errorf("second failure = %s: %v", f.Source, f.Err)
 	}
-	if set := sink.nextApps(t); set.Source != good.URL() {
+	if set := marNextApps(t, sink); set.Source != good.URL() {
 		t.Errorf("published from %s", set.Source)
 	}
 	if p.Current() != good.URL() {
@@ -218,10 +176,10 @@ func TestPollerFailover(t *testing.T) {
 	// It sticks with the one that worked.
 	flaky.SetBehaviour(fakemarathon.Normal)
 	p.Refresh()
-	if set := sink.nextApps(t); set.Source != good.URL() {
+	if set := marNextApps(t, sink); set.Source != good.URL() {
 		t.Errorf("published from %s", set.Source)
 	}
-	sink.noMore(t)
+	sink.NoMore(t)
 	if n := flaky.Requests("/v2/apps"); n != 1 {
 		t.Errorf("flaky asked %d times, want 1", n)
 	}
@@ -229,13 +187,13 @@ func TestPollerFailover(t *testing.T) {
 	// When that one goes, the next one in the list (wrapping around) takes over.
 	good.Stop()
 	p.Refresh()
-	if f := sink.nextFailure(t); f.source != good.URL() {
-		t.Errorf("failure from %s", f.source)
+	if f := marNextFailure(t, sink); f.Source != good.URL() {
+		t.Errorf("failure from %s", f.Source)
 	}
-	if f := sink.nextFailure(t); f.source != dead {
-		t.Errorf("failure from %s", f.source)
+	if f := marNextFailure(t, sink); f.Source != dead {
+		t.Errorf("failure from %s", f.Source)
 	}
-	if set := sink.nextApps(t); set.Source != flaky.URL() {
+	if set := marNextApps(t, sink); set.Source != flaky.URL() {
 		t.Errorf("published from %s", set.Source)
 	}
 }
@@ -253,22 +211,22 @@ func TestPollerAllDownKeepsLastGood(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			fake := marStartFake(t, fakemarathon.Options{})
 			p, sink, _ := marRunPoller(t, Config{URLs: []string{fake.URL()}})
-			good := sink.nextApps(t)
+			good := marNextApps(t, sink)
 
 			fake.SetBehaviour(tt.behaviour)
 			p.Refresh()
-			if f := sink.nextFailure(t); f.source != fake.URL() || !strings.Contains(f.err.Error(), tt.want) {
-				t.Errorf("failure = %s: %v", f.source, f.err)
+			if f := marNextFailure(t, sink); f.Source != fake.URL() || !strings.Contains(f.Err.Error(), tt.want) {
+				t.Errorf("failure = %s: %v", f.Source, f.Err)
 			}
 
 			// Healthy again: the next fetch publishes, and nothing was published
 			// in between.
 			fake.SetBehaviour(fakemarathon.Normal)
 			p.Refresh()
-			if set := sink.nextApps(t); set.Digest != good.Digest {
+			if set := marNextApps(t, sink); set.Digest != good.Digest {
 				t.Error("a different set after recovery")
 			}
-			sink.noMore(t)
+			sink.NoMore(t)
 		})
 	}
 }
@@ -277,7 +235,7 @@ func TestPollerEmptyIsValid(t *testing.T) {
 	fake := fakemarathon.New(fakemarathon.Options{})
 	defer fake.Close()
 	_, sink, _ := marRunPoller(t, Config{URLs: []string{fake.URL()}})
-	if set := sink.nextApps(t); len(set.Apps) != 0 {
+	if set := marNextApps(t, sink); len(set.Apps) != 0 {
 		t.Errorf("apps = %v", set.Apps)
 	}
 }
@@ -316,16 +274,16 @@ func TestPollerAuth(t *testing.T) {
 			}
 			_, sink, logs := marRunPoller(t, cfg)
 			if tt.ok {
-				if set := sink.nextApps(t); set.Source != fake.URL() {
+				if set := marNextApps(t, sink); set.Source != fake.URL() {
 					t.Errorf("source = %q (credentials must not be in it)", set.Source)
 				}
 			} else {
-				f := sink.nextFailure(t)
-				if !strings.Contains(f.err.Error(), "401") {
-					t.Errorf("failure = %v", f.err)
+				f := marNextFailure(t, sink)
+				if !strings.Contains(f.Err.Error(), "401") {
+					t.Errorf("failure = %v", f.Err)
 				}
-				if strings.Contains(f.err.Error(), "s3cret") {
-					t.Errorf("secret in error: %v", f.err)
+				if strings.Contains(f.Err.Error(), "s3cret") {
+					t.Errorf("secret in error: %v", f.Err)
 				}
 			}
 			if strings.Contains(logs.String(), "s3cret") {
@@ -343,19 +301,19 @@ func TestPollerTLS(t *testing.T) {
 	}
 	t.Run("ca cert", func(t *testing.T) {
 		_, sink, _ := marRunPoller(t, Config{URLs: []string{fake.URL()}, CACertFile: caFile})
-		if set := sink.nextApps(t); set.Source != fake.URL() || len(set.Apps) != 2 {
+		if set := marNextApps(t, sink); set.Source != fake.URL() || len(set.Apps) != 2 {
 			t.Errorf("set from %s with %d apps", set.Source, len(set.Apps))
 		}
 	})
 	t.Run("untrusted", func(t *testing.T) {
 		_, sink, _ := marRunPoller(t, Config{URLs: []string{fake.URL()}})
-		if f := sink.nextFailure(t); !strings.Contains(f.err.Error(), "certificate") {
-			t.Errorf("failure = %v", f.err)
+		if f := marNextFailure(t, sink); !strings.Contains(f.Err.Error(), "certificate") {
+			t.Errorf("failure = %v", f.Err)
 		}
 	})
 	t.Run("insecure", func(t *testing.T) {
 		_, sink, _ := marRunPoller(t, Config{URLs: []string{fake.URL()}, InsecureSkipVerify: true})
-		sink.nextApps(t)
+		marNextApps(t, sink)
 	})
 }
 
@@ -363,18 +321,18 @@ func TestPollerLimits(t *testing.T) {
 	fake := marStartFake(t, fakemarathon.Options{})
 	t.Run("max body", func(t *testing.T) {
 		_, sink, _ := marRunPoller(t, Config{URLs: []string{fake.URL()}, MaxBodyBytes: 1000})
-		if f := sink.nextFailure(t); !strings.Contains(f.err.Error(), "exceeds 1000 bytes") {
-			t.Errorf("failure = %v", f.err)
+		if f := marNextFailure(t, sink); !strings.Contains(f.Err.Error(), "exceeds 1000 bytes") {
+			t.Errorf("failure = %v", f.Err)
 		}
 	})
 	t.Run("timeout", func(t *testing.T) {
 		hang := marStartFake(t, fakemarathon.Options{})
 		hang.SetBehaviour(fakemarathon.Hang)
 		_, sink, _ := marRunPoller(t, Config{URLs: []string{hang.URL(), fake.URL()}, Timeout: 200 * time.Millisecond})
-		if f := sink.nextFailure(t); f.source != hang.URL() || !strings.Contains(f.err.Error(), "deadline exceeded") {
-			t.Errorf("failure = %s: %v", f.source, f.err)
+		if f := marNextFailure(t, sink); f.Source != hang.URL() || !strings.Contains(f.Err.Error(), "deadline exceeded") {
+			t.Errorf("failure = %s: %v", f.Source, f.Err)
 		}
-		if set := sink.nextApps(t); set.Source != fake.URL() {
+		if set := marNextApps(t, sink); set.Source != fake.URL() {
 			t.Errorf("published from %s", set.Source)
 		}
 	})

@@ -11,55 +11,34 @@ import (
 	"time"
 
 	"github.com/discovery-mesos/discovery/state"
+	"github.com/discovery-mesos/discovery/state/statetest"
 )
 
 // pickUpWithin is how soon a changed state file must be served (issue: "within a
 // second of it changing").
 const pickUpWithin = time.Second
 
-// chanSink records what a source hands on.
-type chanSink struct {
-	clusters chan *state.Cluster
-	failures chan error
-}
-
-func newChanSink() *chanSink {
-	return &chanSink{clusters: make(chan *state.Cluster, 64), failures: make(chan error, 64)}
-}
-
-func (s *chanSink) PublishCluster(c *state.Cluster)      { s.clusters <- c }
-func (s *chanSink) PublishApps(*state.AppSet)            {}
-func (s *chanSink) FetchFailed(source string, err error) { s.failures <- err }
-
 // waitCluster waits for a cluster whose only task is taskID, skipping others (a
 // file caught half-written may fail first).
-func (s *chanSink) waitCluster(t *testing.T, taskID string) *state.Cluster {
+func waitCluster(t *testing.T, sink *statetest.Sink, taskID string) *state.Cluster {
 	t.Helper()
-	deadline := time.After(pickUpWithin)
+	deadline := time.Now().Add(pickUpWithin)
 	for {
-		select {
-		case c := <-s.clusters:
-			if len(c.Tasks) == 1 && c.Tasks[0].ID == taskID {
-				return c
-			}
-		case <-s.failures:
-		case <-deadline:
-			t.Fatalf("no cluster with task %q within %v", taskID, pickUpWithin)
+		r := sink.Next(t, time.Until(deadline))
+		if c := r.Cluster; c != nil && len(c.Tasks) == 1 && c.Tasks[0].ID == taskID {
+			return c
 		}
 	}
 }
 
-func (s *chanSink) waitFailure(t *testing.T) error {
+// waitFailure waits for the next report, which must be a failure.
+func waitFailure(t *testing.T, sink *statetest.Sink) error {
 	t.Helper()
-	select {
-	case err := <-s.failures:
-		return err
-	case c := <-s.clusters:
-		t.Fatalf("got a cluster (%d tasks), want a failure", len(c.Tasks))
-	case <-time.After(pickUpWithin):
-		t.Fatalf("no failure reported within %v", pickUpWithin)
+	r := sink.Next(t, pickUpWithin)
+	if r.Err == nil {
+		t.Fatalf("got %s, want a failure", r)
 	}
-	return nil
+	return r.Err
 }
 
 // oneTaskState is a small state document whose one task is taskID.
@@ -71,9 +50,9 @@ func oneTaskState(taskID string) []byte {
 }
 
 // startFileSource runs a source on path until the test ends.
-func startFileSource(t *testing.T, path string) *chanSink {
+func startFileSource(t *testing.T, path string) *statetest.Sink {
 	t.Helper()
-	sink := newChanSink()
+	sink := statetest.NewSink()
 	src := NewFileSource(path, []state.Master{{Host: "127.0.0.1", Port: 5050}}, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -106,7 +85,7 @@ func TestFileSourceFollowsChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	sink := startFileSource(t, path)
-	c := sink.waitCluster(t, "first")
+	c := waitCluster(t, sink, "first")
 	if c.Source != "file "+path || len(c.Masters) != 1 || c.FetchedAt.IsZero() {
 		t.Errorf("Source, Masters, FetchedAt = %q, %v, %v", c.Source, c.Masters, c.FetchedAt)
 	}
@@ -144,7 +123,7 @@ func TestFileSourceFollowsChanges(t *testing.T) {
 	for _, st := range steps {
 		t.Run(st.name, func(t *testing.T) {
 			st.change(t, oneTaskState(st.taskID))
-			sink.waitCluster(t, st.taskID)
+			waitCluster(t, sink, st.taskID)
 		})
 	}
 }
@@ -168,7 +147,7 @@ func TestFileSourceFollowsSymlinkSwap(t *testing.T) {
 		t.Fatal(err)
 	}
 	sink := startFileSource(t, path)
-	sink.waitCluster(t, "one")
+	waitCluster(t, sink, "one")
 
 	tmp := filepath.Join(dir, "..data_tmp")
 	if err := os.Symlink("v2", tmp); err != nil {
@@ -177,14 +156,14 @@ func TestFileSourceFollowsSymlinkSwap(t *testing.T) {
 	if err := os.Rename(tmp, filepath.Join(dir, "..data")); err != nil {
 		t.Fatal(err)
 	}
-	sink.waitCluster(t, "two")
+	waitCluster(t, sink, "two")
 }
 
 func TestFileSourceMalformedKeepsLastGood(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.json")
 	writeAtomic(t, path, oneTaskState("good"))
 	sink := startFileSource(t, path)
-	sink.waitCluster(t, "good")
+	waitCluster(t, sink, "good")
 
 	for _, bad := range []struct{ name, doc string }{
 		{"truncated", string(oneTaskState("bad"))[:40]},
@@ -193,7 +172,7 @@ func TestFileSourceMalformedKeepsLastGood(t *testing.T) {
 	} {
 		t.Run(bad.name, func(t *testing.T) {
 			writeAtomic(t, path, []byte(bad.doc))
-			err := sink.waitFailure(t)
+			err := waitFailure(t, sink)
 			if !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "decoding mesos state") {
 				t.Errorf("failure %q does not name the file and the cause", err)
 			}
@@ -201,24 +180,24 @@ func TestFileSourceMalformedKeepsLastGood(t *testing.T) {
 	}
 
 	writeAtomic(t, path, oneTaskState("recovered"))
-	sink.waitCluster(t, "recovered")
+	waitCluster(t, sink, "recovered")
 }
 
 func TestFileSourceMissingAtStart(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.json")
 	sink := startFileSource(t, path)
-	if err := sink.waitFailure(t); !errors.Is(err, fs.ErrNotExist) {
+	if err := waitFailure(t, sink); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("failure = %v, want a missing file", err)
 	}
 	writeAtomic(t, path, oneTaskState("appeared"))
-	sink.waitCluster(t, "appeared")
+	waitCluster(t, sink, "appeared")
 }
 
 func TestFileSourceUnwatchableDirectory(t *testing.T) {
 	src := NewFileSource(filepath.Join(t.TempDir(), "no-such-dir", "state.json"), nil, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	err := src.Run(ctx, newChanSink())
+	err := src.Run(ctx, statetest.NewSink())
 	if err == nil || errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "no-such-dir") {
 		t.Fatalf("Run = %v, want an error naming the directory", err)
 	}

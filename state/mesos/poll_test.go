@@ -18,87 +18,12 @@ import (
 	"github.com/discovery-mesos/discovery/state/statetest"
 )
 
-// recSink is a Sink that records what a source hands it, on channels.
-type recSink struct {
-	clusters chan *state.Cluster
-	failures chan error
-}
-
-func newRecSink() *recSink {
-	return &recSink{clusters: make(chan *state.Cluster, 1000), failures: make(chan error, 1000)}
-}
-
-func (s *recSink) PublishCluster(c *state.Cluster) {
-	select {
-	case s.clusters <- c:
-	default: // a test that stopped reading; the latest is not needed
-	}
-}
-
-func (s *recSink) PublishApps(*state.AppSet) {}
-
-func (s *recSink) FetchFailed(_ string, err error) {
-	select {
-	case s.failures <- err:
-	default:
-	}
-}
-
-// waitCluster waits for a published cluster that satisfies ok.
-func (s *recSink) waitCluster(t *testing.T, within time.Duration, what string, ok func(*state.Cluster) bool) *state.Cluster {
-	t.Helper()
-	deadline := time.After(within)
-	for {
-		select {
-		case c := <-s.clusters:
-			if ok(c) {
-				return c
-			}
-		case <-deadline:
-			t.Fatalf("no cluster %s within %v", what, within)
-			return nil
-		}
-	}
-}
-
-// waitFailure waits for a reported failure whose text contains want.
-func (s *recSink) waitFailure(t *testing.T, within time.Duration, want string) error {
-	t.Helper()
-	deadline := time.After(within)
-	var last error
-	for {
-		select {
-		case err := <-s.failures:
-			if strings.Contains(err.Error(), want) {
-				return err
-			}
-			last = err
-		case <-deadline:
-			t.Fatalf("no failure containing %q within %v (last: %v)", want, within, last)
-			return nil
-		}
-	}
-}
-
-// drainClusters empties the cluster channel, returning how many it held.
-func (s *recSink) drainClusters() int {
-	n := 0
-	for {
-		select {
-		case <-s.clusters:
-			n++
-		default:
-			return n
-		}
-	}
-}
-
 func servedBy(m *fakemaster.Master) func(*state.Cluster) bool {
 	return func(c *state.Cluster) bool { return c.Leader.Port == m.Port() && c.Leader.Host == m.Host() }
 }
 
 // runPoller starts a poller for cfg and stops it when the test ends.
-func runPoller(t *testing.T, cfg PollConfig) (*Poller, *recSink) {
+func runPoller(t *testing.T, cfg PollConfig) (*Poller, *statetest.Sink) {
 	t.Helper()
 	if cfg.RefreshInterval == 0 {
 		cfg.RefreshInterval = 20 * time.Millisecond
@@ -110,7 +35,7 @@ func runPoller(t *testing.T, cfg PollConfig) (*Poller, *recSink) {
 	if err != nil {
 		t.Fatalf("NewPoller: %v", err)
 	}
-	sink := newRecSink()
+	sink := statetest.NewSink()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx, sink) }()
@@ -193,7 +118,7 @@ func TestPollFollowsLeader(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			masters, first, leader := tt.setup(t)
 			_, sink := runPoller(t, PollConfig{Masters: masters})
-			c := sink.waitCluster(t, 5*time.Second, "served by the leader", servedBy(leader))
+			c := sink.NextCluster(t, 5*time.Second, "served by the leader", servedBy(leader))
 			if len(c.Tasks) == 0 || len(c.Agents) == 0 {
 				t.Errorf("cluster has %d tasks and %d agents", len(c.Tasks), len(c.Agents))
 			}
@@ -212,9 +137,9 @@ func TestPollFollowsLeader(t *testing.T) {
 			// Later fetches go straight to the leader.
 			if first != nil {
 				before := first.Requests()
-				sink.drainClusters()
-				sink.waitCluster(t, 5*time.Second, "on a later fetch", servedBy(leader))
-				sink.waitCluster(t, 5*time.Second, "on a later fetch", servedBy(leader))
+				sink.SkipClusters()
+				sink.NextCluster(t, 5*time.Second, "on a later fetch", servedBy(leader))
+				sink.NextCluster(t, 5*time.Second, "on a later fetch", servedBy(leader))
 				if after := first.Requests(); after != before {
 					t.Errorf("the non-leader got %d more requests after the leader was known", after-before)
 				}
@@ -229,11 +154,11 @@ func TestPollRedirectLoopFails(t *testing.T) {
 	m1.SetLeader(m2.Addr())
 	m2.SetLeader(m1.Addr())
 	_, sink := runPoller(t, PollConfig{Masters: []string{m1.Addr()}})
-	err := sink.waitFailure(t, 5*time.Second, "gave up after 3 hops")
+	err := sink.NextFailure(t, 5*time.Second, "gave up after 3 hops")
 	if !strings.Contains(err.Error(), m1.URL()) {
 		t.Errorf("error %q does not name the master %s", err, m1.URL())
 	}
-	if n := sink.drainClusters(); n != 0 {
+	if n := sink.SkipClusters(); n != 0 {
 		t.Errorf("%d clusters published from a redirect loop", n)
 	}
 }
@@ -242,7 +167,7 @@ func TestPollOldMasterFallsBackToStateJSON(t *testing.T) {
 	m := fakemaster.Start(t, fakemaster.Fixture(), fakemaster.Options{Old: true})
 	_, sink := runPoller(t, PollConfig{Masters: []string{m.Addr()}})
 	for range 3 {
-		sink.waitCluster(t, 5*time.Second, "from the old master", servedBy(m))
+		sink.NextCluster(t, 5*time.Second, "from the old master", servedBy(m))
 	}
 	if got := m.RequestsFor("/master/state"); got != 1 {
 		t.Errorf("/master/state asked %d times, want once (then remembered)", got)
@@ -255,7 +180,7 @@ func TestPollOldMasterFallsBackToStateJSON(t *testing.T) {
 func TestPollSeesStateChanges(t *testing.T) {
 	m := fakemaster.Start(t, fakemaster.Fixture(), fakemaster.Options{})
 	_, sink := runPoller(t, PollConfig{Masters: []string{m.Addr()}})
-	before := sink.waitCluster(t, 5*time.Second, "first", servedBy(m))
+	before := sink.NextCluster(t, 5*time.Second, "first", servedBy(m))
 	if len(before.Tasks) == 0 {
 		t.Fatal("fixture has no tasks")
 	}
@@ -268,7 +193,7 @@ func TestPollSeesStateChanges(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sink.waitCluster(t, 5*time.Second, "without tasks", func(c *state.Cluster) bool { return len(c.Tasks) == 0 })
+	sink.NextCluster(t, 5*time.Second, "without tasks", func(c *state.Cluster) bool { return len(c.Tasks) == 0 })
 }
 
 func TestPollKeepsLastGood(t *testing.T) {
@@ -303,20 +228,20 @@ func TestPollKeepsLastGood(t *testing.T) {
 				StateTimeout:  300 * time.Millisecond,
 				MaxStateBytes: 1 << 20,
 			})
-			sink.waitCluster(t, 5*time.Second, "before the fault", servedBy(m))
+			sink.NextCluster(t, 5*time.Second, "before the fault", servedBy(m))
 
 			tt.setup(m)
-			err := sink.waitFailure(t, 5*time.Second, tt.want)
+			err := sink.NextFailure(t, 5*time.Second, tt.want)
 			if !strings.Contains(err.Error(), m.URL()) {
 				t.Errorf("error %q does not name the master %s", err, m.URL())
 			}
 			// Clusters fetched before the fault may still be queued; after the
 			// first failure nothing may be published while the fault lasts.
-			sink.drainClusters()
+			sink.SkipClusters()
 			bytesBefore := m.BytesServed()
-			sink.waitFailure(t, 5*time.Second, tt.want)
-			sink.waitFailure(t, 5*time.Second, tt.want)
-			if n := sink.drainClusters(); n != 0 {
+			sink.NextFailure(t, 5*time.Second, tt.want)
+			sink.NextFailure(t, 5*time.Second, tt.want)
+			if n := sink.SkipClusters(); n != 0 {
 				t.Errorf("%d clusters published while the master was broken", n)
 			}
 			// Two fetches of a huge body may not cost anywhere near 2×100 MB.
@@ -325,7 +250,7 @@ func TestPollKeepsLastGood(t *testing.T) {
 			}
 
 			m.SetMode(fakemaster.Leading)
-			sink.waitCluster(t, 5*time.Second, "after recovery", servedBy(m))
+			sink.NextCluster(t, 5*time.Second, "after recovery", servedBy(m))
 		})
 	}
 }
@@ -351,10 +276,10 @@ func TestPollBasicAuth(t *testing.T) {
 				},
 			})
 			if tt.ok {
-				sink.waitCluster(t, 5*time.Second, "with credentials", servedBy(m))
+				sink.NextCluster(t, 5*time.Second, "with credentials", servedBy(m))
 				return
 			}
-			err := sink.waitFailure(t, 5*time.Second, "401")
+			err := sink.NextFailure(t, 5*time.Second, "401")
 			if strings.Contains(err.Error(), "s3cret") || (tt.secret != "" && strings.Contains(err.Error(), tt.secret)) {
 				t.Errorf("error %q shows the secret", err)
 			}
@@ -382,10 +307,10 @@ func TestPollTLS(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			_, sink := runPoller(t, PollConfig{Masters: []string{m.Addr()}, HTTPConfig: tt.http})
 			if tt.fail == "" {
-				sink.waitCluster(t, 5*time.Second, "over TLS", servedBy(m))
+				sink.NextCluster(t, 5*time.Second, "over TLS", servedBy(m))
 				return
 			}
-			sink.waitFailure(t, 5*time.Second, tt.fail)
+			sink.NextFailure(t, 5*time.Second, tt.fail)
 		})
 	}
 }
@@ -444,9 +369,9 @@ func TestPollMetrics(t *testing.T) {
 	m := fakemaster.Start(t, fakemaster.Fixture(), fakemaster.Options{})
 	reg := prometheus.NewRegistry()
 	_, sink := runPoller(t, PollConfig{Masters: []string{m.Addr()}, Registerer: reg})
-	sink.waitCluster(t, 5*time.Second, "first", servedBy(m))
+	sink.NextCluster(t, 5*time.Second, "first", servedBy(m))
 	m.SetMode(fakemaster.Garbage)
-	sink.waitFailure(t, 5*time.Second, "decoding")
+	sink.NextFailure(t, 5*time.Second, "decoding")
 
 	ok := metricValue(t, reg, "discovery_mesos_fetches_total", "ok")
 	failed := metricValue(t, reg, "discovery_mesos_fetches_total", "error")

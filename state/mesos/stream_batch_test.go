@@ -65,7 +65,7 @@ func TestStreamAppliesRecordsThatCameTogether(t *testing.T) {
 	}
 
 	pr, pw := io.Pipe()
-	sink := newLatestSink()
+	sink := statetest.NewLatestSink()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan mesosSessionResult, 1)
 	go func() { done <- s.follow(ctx, sink, pr, m.Addr(), nil) }()
@@ -74,15 +74,15 @@ func TestStreamAppliesRecordsThatCameTogether(t *testing.T) {
 	if _, err := pw.Write(frame(`{"type":"SUBSCRIBED","subscribed":{"get_state":` + string(st.GetState) + `}}`)); err != nil {
 		t.Fatal(err)
 	}
-	sink.wait(t, 10*time.Second, "subscribed", func(c *state.Cluster, _ []error) bool { return c != nil })
-	_, n0, _ := sink.get()
+	sink.Wait(t, 10*time.Second, "subscribed", func(v statetest.View) bool { return v.Cluster != nil })
+	n0 := sink.View().Clusters
 
 	// Together: one view, with the task running.
 	if _, err := pw.Write(frame(added("web.together"), running("web.together"))); err != nil {
 		t.Fatal(err)
 	}
-	sink.wait(t, 5*time.Second, "web.together running", func(c *state.Cluster, _ []error) bool { return taskState(c, "web.together") == state.TaskRunning })
-	if _, n, _ := sink.get(); n != n0+1 {
+	sink.Wait(t, 5*time.Second, "web.together running", func(v statetest.View) bool { return taskState(v.Cluster, "web.together") == state.TaskRunning })
+	if n := sink.View().Clusters; n != n0+1 {
 		t.Errorf("two records that came together made %d views, want 1", n-n0)
 	}
 
@@ -90,12 +90,12 @@ func TestStreamAppliesRecordsThatCameTogether(t *testing.T) {
 	if _, err := pw.Write(frame(added("web.apart"))); err != nil {
 		t.Fatal(err)
 	}
-	sink.wait(t, 5*time.Second, "web.apart staging", func(c *state.Cluster, _ []error) bool { return taskState(c, "web.apart") == state.TaskStaging })
+	sink.Wait(t, 5*time.Second, "web.apart staging", func(v statetest.View) bool { return taskState(v.Cluster, "web.apart") == state.TaskStaging })
 	if _, err := pw.Write(frame(running("web.apart"))); err != nil {
 		t.Fatal(err)
 	}
-	sink.wait(t, 5*time.Second, "web.apart running", func(c *state.Cluster, _ []error) bool { return taskState(c, "web.apart") == state.TaskRunning })
-	if _, n, _ := sink.get(); n != n0+3 {
+	sink.Wait(t, 5*time.Second, "web.apart running", func(v statetest.View) bool { return taskState(v.Cluster, "web.apart") == state.TaskRunning })
+	if n := sink.View().Clusters; n != n0+3 {
 		t.Errorf("%d views in all, want 3", n-n0)
 	}
 }

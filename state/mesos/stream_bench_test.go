@@ -18,6 +18,7 @@ import (
 
 	"github.com/discovery-mesos/discovery/internal/fakemaster"
 	"github.com/discovery-mesos/discovery/state"
+	"github.com/discovery-mesos/discovery/state/statetest"
 )
 
 // getStateV1 asks a fake master for GET_STATE, the state a SUBSCRIBED carries.
@@ -71,7 +72,7 @@ func BenchmarkStreamUpdate10k(b *testing.B) {
 		t := &tasks[(i*7919)%len(tasks)]
 		recs[i] = taskUpdatedRecord(t.FrameworkID.Value, t.TaskID.Value, i)
 	}
-	var sink latestSink
+	sink := statetest.NewLatestSink()
 	b.ReportAllocs()
 	b.ResetTimer()
 	i := 0

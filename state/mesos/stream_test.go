@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,81 +20,9 @@ import (
 	"github.com/discovery-mesos/discovery/state/statetest"
 )
 
-// latestSink keeps the latest cluster a source published (never dropping the
-// newest, as a hub does) and the failures it reported.
-type latestSink struct {
-	mu       sync.Mutex
-	latest   *state.Cluster
-	n        int
-	failures []error
-	notify   chan struct{}
-}
-
-func newLatestSink() *latestSink { return &latestSink{notify: make(chan struct{}, 1)} }
-
-func (s *latestSink) PublishCluster(c *state.Cluster) {
-	s.mu.Lock()
-	s.latest, s.n = c, s.n+1
-	s.mu.Unlock()
-	s.poke()
-}
-
-func (s *latestSink) PublishApps(*state.AppSet) {}
-
-func (s *latestSink) FetchFailed(_ string, err error) {
-	s.mu.Lock()
-	s.failures = append(s.failures, err)
-	s.mu.Unlock()
-	s.poke()
-}
-
-func (s *latestSink) poke() {
-	select {
-	case s.notify <- struct{}{}:
-	default:
-	}
-}
-
-func (s *latestSink) get() (*state.Cluster, int, []error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.latest, s.n, append([]error(nil), s.failures...)
-}
-
-// wait waits until cond holds, checking after every publication and every
-// 50 ms (for conditions on things besides the sink).
-func (s *latestSink) wait(t *testing.T, within time.Duration, what string, cond func(c *state.Cluster, fails []error) bool) *state.Cluster {
-	t.Helper()
-	deadline := time.NewTimer(within)
-	defer deadline.Stop()
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		c, _, fails := s.get()
-		if cond(c, fails) {
-			return c
-		}
-		select {
-		case <-s.notify:
-		case <-tick.C:
-		case <-deadline.C:
-			c, _, fails := s.get()
-			t.Fatalf("not %s within %v (last cluster: %v, failures: %v)", what, within, describeCluster(c), fails)
-			return nil
-		}
-	}
-}
-
-func describeCluster(c *state.Cluster) string {
-	if c == nil {
-		return "none"
-	}
-	return fmt.Sprintf("leader %s:%d, %d agents, %d frameworks, %d tasks", c.Leader.Host, c.Leader.Port, len(c.Agents), len(c.Frameworks), len(c.Tasks))
-}
-
 // runStream starts a stream source for cfg with test-sized timings and stops it
 // when the test ends.
-func runStream(t *testing.T, cfg StreamConfig) (*Stream, *latestSink) {
+func runStream(t *testing.T, cfg StreamConfig) (*Stream, *statetest.Sink) {
 	t.Helper()
 	if cfg.StateTimeout == 0 {
 		// Generous: under a loaded CI machine a 10,000-task SUBSCRIBED can take
@@ -115,7 +42,7 @@ func runStream(t *testing.T, cfg StreamConfig) (*Stream, *latestSink) {
 	if err != nil {
 		t.Fatalf("NewStream: %v", err)
 	}
-	sink := newLatestSink()
+	sink := statetest.NewLatestSink()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx, sink) }()
@@ -186,13 +113,14 @@ func isTerminalName(s state.TaskState) bool {
 }
 
 // converge waits until the stream's view equals the poll view of m.
-func converge(t *testing.T, sink *latestSink, within time.Duration, what string, m *fakemaster.Master, masters ...*fakemaster.Master) *state.Cluster {
+func converge(t *testing.T, sink *statetest.Sink, within time.Duration, what string, m *fakemaster.Master, masters ...*fakemaster.Master) *state.Cluster {
 	t.Helper()
 	want := pollView(t, m, masters...)
 	deadline := time.NewTimer(within)
 	defer deadline.Stop()
 	for {
-		c, _, _ := sink.get()
+		changed := sink.Changed()
+		c := sink.View().Cluster
 		if c != nil && c.Digest == want.Digest {
 			if diff := cmp.Diff(want, c, clusterOpts, cmpIgnoreFetch); diff != "" {
 				t.Fatalf("%s: digests equal but clusters differ (-poll +stream):\n%s", what, diff)
@@ -200,9 +128,10 @@ func converge(t *testing.T, sink *latestSink, within time.Duration, what string,
 			return c
 		}
 		select {
-		case <-sink.notify:
+		case <-changed:
 		case <-deadline.C:
-			c, _, fails := sink.get()
+			v := sink.View()
+			c, fails := v.Cluster, v.Failures
 			if c == nil {
 				t.Fatalf("%s: no view within %v (failures: %v)", what, within, fails)
 			}
@@ -242,7 +171,7 @@ func TestStreamSubscribedMatchesPolling(t *testing.T) {
 				t.Errorf("Leader = %+v, want the fake master %s", c.Leader, m.PID())
 			}
 			if len(c.Tasks) == 0 || len(c.Frameworks) == 0 || len(c.Agents) == 0 {
-				t.Errorf("view is %s", describeCluster(c))
+				t.Errorf("view is %s", statetest.DescribeCluster(c))
 			}
 		})
 	}
@@ -438,7 +367,7 @@ func TestStreamRecoversAndResyncs(t *testing.T) {
 				t.Fatal(err)
 			}
 			converge(t, sink, 5*time.Second, "event after resubscribing", m)
-			_, _, fails := sink.get()
+			fails := sink.View().Failures
 			if len(fails) == 0 {
 				t.Error("the broken stream was not reported to the sink")
 			} else if !strings.Contains(fails[0].Error(), m.Addr()) {
@@ -477,7 +406,8 @@ func TestStreamFollowsZooKeeperLeader(t *testing.T) {
 	node1 := zktest.RegisterMaster(t, conn, "/mesos", m1.MasterInfo())
 	zktest.RegisterMaster(t, conn, "/mesos", m2.MasterInfo())
 	_, sink := runStream(t, StreamConfig{PollConfig: PollConfig{ZK: "zk://" + zks.Addr() + "/mesos"}})
-	sink.wait(t, 10*time.Second, "subscribed to m1", func(c *state.Cluster, _ []error) bool {
+	sink.Wait(t, 10*time.Second, "subscribed to m1", func(v statetest.View) bool {
+		c := v.Cluster
 		return c != nil && c.Leader.PID == m1.PID() && len(c.Tasks) == 20
 	})
 
@@ -487,7 +417,8 @@ func TestStreamFollowsZooKeeperLeader(t *testing.T) {
 	if err := conn.Delete(node1, -1); err != nil {
 		t.Fatal(err)
 	}
-	sink.wait(t, 2*time.Second, "subscribed to m2 within 2s", func(c *state.Cluster, _ []error) bool {
+	sink.Wait(t, 2*time.Second, "subscribed to m2 within 2s", func(v statetest.View) bool {
+		c := v.Cluster
 		return c != nil && c.Leader.PID == m2.PID() && len(c.Tasks) == 30
 	})
 	t.Logf("new leader followed %v after the old one's node was deleted", time.Since(began))
@@ -513,7 +444,7 @@ func TestStreamFallsBackToPolling(t *testing.T) {
 	// stream once FallbackRetry has passed.
 	api := m.EnableOperatorAPI()
 	api.SetHeartbeat(time.Second)
-	sink.wait(t, 10*time.Second, "subscribed after the retry", func(*state.Cluster, []error) bool { return api.Subscribers() > 0 })
+	sink.Wait(t, 10*time.Second, "subscribed after the retry", func(_ statetest.View) bool { return api.Subscribers() > 0 })
 	if err := api.AddTask(newTask("web.streamed", genFramework, genAgent, "127.9.1.1", 31222, 1700000900)); err != nil {
 		t.Fatal(err)
 	}
@@ -529,7 +460,7 @@ func TestStreamFlood(t *testing.T) {
 	m, api := startAPIMaster(t, genMesosState(100), time.Second)
 	_, sink := runStream(t, staticCfg(m))
 	converge(t, sink, 10*time.Second, "SUBSCRIBED", m)
-	_, before, _ := sink.get()
+	before := sink.View().Clusters
 
 	// Batches of back-to-back events (the fake rewrites its document once per
 	// batch), then single ones.
@@ -570,7 +501,7 @@ func TestStreamFlood(t *testing.T) {
 		events++
 	}
 	c := converge(t, sink, 20*time.Second, fmt.Sprintf("after %d events", events), m)
-	_, after, _ := sink.get()
+	after := sink.View().Clusters
 	t.Logf("%d events gave %d views (%d tasks)", events, after-before, len(c.Tasks))
 }
 
@@ -675,7 +606,8 @@ func TestStreamBasicAuth(t *testing.T) {
 	t.Run("wrong secret", func(t *testing.T) {
 		cfg.Secret = "wrong"
 		_, sink := runStream(t, cfg)
-		sink.wait(t, 10*time.Second, "a failure naming the credentials", func(_ *state.Cluster, fails []error) bool {
+		sink.Wait(t, 10*time.Second, "a failure naming the credentials", func(v statetest.View) bool {
+			fails := v.Failures
 			return len(fails) > 0 && strings.Contains(fails[0].Error(), "mesosCredentials")
 		})
 	})
@@ -688,7 +620,8 @@ func TestStreamHeartbeatsKeepTheViewFresh(t *testing.T) {
 	m, _ := startAPIMaster(t, genMesosState(20), 20*time.Millisecond)
 	_, sink := runStream(t, staticCfg(m))
 	first := converge(t, sink, 10*time.Second, "SUBSCRIBED", m)
-	sink.wait(t, 5*time.Second, "a confirmation after heartbeats", func(c *state.Cluster, _ []error) bool {
+	sink.Wait(t, 5*time.Second, "a confirmation after heartbeats", func(v statetest.View) bool {
+		c := v.Cluster
 		return c != nil && c != first && c.Digest == first.Digest && c.FetchedAt.After(first.FetchedAt)
 	})
 }

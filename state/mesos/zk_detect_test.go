@@ -159,7 +159,7 @@ func TestZKFollowsLeaderFailover(t *testing.T) {
 		ZK:              "zk://" + c.zk.Addr() + "/mesos",
 		RefreshInterval: time.Hour,
 	})
-	cl := sink.waitCluster(t, 10*time.Second, "from the first leader", servedBy(m1))
+	cl := sink.NextCluster(t, 10*time.Second, "from the first leader", servedBy(m1))
 	if len(cl.Masters) != 2 || cl.Masters[0].ID != m1.ID() || cl.Masters[1].ID != m2.ID() ||
 		cl.Masters[1].Port != m2.Port() || cl.Masters[0].PID != m1.PID() {
 		t.Errorf("Masters = %+v, want m1 then m2 as registered", cl.Masters)
@@ -171,7 +171,7 @@ func TestZKFollowsLeaderFailover(t *testing.T) {
 	if err := c.conn.Delete(c.nodes[0], -1); err != nil {
 		t.Fatal(err)
 	}
-	cl = sink.waitCluster(t, 2*time.Second, "from the new leader within 2s", servedBy(m2))
+	cl = sink.NextCluster(t, 2*time.Second, "from the new leader within 2s", servedBy(m2))
 	t.Logf("new leader followed %v after the old one's node was deleted", time.Since(began))
 	if len(cl.Masters) != 1 || cl.Masters[0].ID != m2.ID() {
 		t.Errorf("Masters = %+v, want only m2", cl.Masters)
@@ -190,7 +190,7 @@ func TestZKMemberDownAtStart(t *testing.T) {
 				ZK:              "zk://" + strings.Join(servers, ",") + "/mesos",
 				RefreshInterval: time.Hour,
 			})
-			sink.waitCluster(t, 10*time.Second, "through the live member", servedBy(c.masters[0]))
+			sink.NextCluster(t, 10*time.Second, "through the live member", servedBy(c.masters[0]))
 		})
 	}
 }
@@ -203,7 +203,7 @@ func TestZKUnreachableFallsBackToStaticMasters(t *testing.T) {
 		ZKDetectionTimeout: 300 * time.Millisecond,
 		Masters:            []string{m.Addr()},
 	})
-	cl := sink.waitCluster(t, 5*time.Second, "from the static master", servedBy(m))
+	cl := sink.NextCluster(t, 5*time.Second, "from the static master", servedBy(m))
 	if waited := time.Since(began); waited < 300*time.Millisecond {
 		t.Errorf("fell back after %v, before zkDetectionTimeout", waited)
 	}
@@ -215,7 +215,7 @@ func TestZKUnreachableFallsBackToStaticMasters(t *testing.T) {
 func TestZKNoMasterAnywhere(t *testing.T) {
 	z := zktest.Start(t)
 	_, sink := runPoller(t, PollConfig{ZK: "zk://" + z.Addr() + "/mesos"})
-	sink.waitFailure(t, 10*time.Second, "no Mesos master known")
+	sink.NextFailure(t, 10*time.Second, "no Mesos master known")
 }
 
 func TestZKSurvivesZooKeeperRestart(t *testing.T) {
@@ -225,7 +225,7 @@ func TestZKSurvivesZooKeeperRestart(t *testing.T) {
 		ZK:              "zk://" + c.zk.Addr() + "/mesos",
 		RefreshInterval: time.Hour,
 	})
-	sink.waitCluster(t, 10*time.Second, "from the first leader", servedBy(m1))
+	sink.NextCluster(t, 10*time.Second, "from the first leader", servedBy(m1))
 
 	c.zk.Stop()
 	c.zk.Restart()
@@ -237,7 +237,7 @@ func TestZKSurvivesZooKeeperRestart(t *testing.T) {
 	if err := c.zk.Connect(t).Delete(c.nodes[0], -1); err != nil && !errors.Is(err, zk.ErrNoNode) {
 		t.Fatal(err)
 	}
-	sink.waitCluster(t, 20*time.Second, "from the new leader after the restart", servedBy(m2))
+	sink.NextCluster(t, 20*time.Second, "from the new leader after the restart", servedBy(m2))
 }
 
 func TestZKDigestAuth(t *testing.T) {
@@ -257,7 +257,7 @@ func TestZKDigestAuth(t *testing.T) {
 
 	t.Run("with credentials", func(t *testing.T) {
 		_, sink := runPoller(t, PollConfig{ZK: "zk://dns:s3cret@" + z.Addr() + "/secure/mesos"})
-		sink.waitCluster(t, 10*time.Second, "through the protected path", servedBy(m))
+		sink.NextCluster(t, 10*time.Second, "through the protected path", servedBy(m))
 	})
 	t.Run("without", func(t *testing.T) {
 		d := NewZKDetector(ZKURL{Servers: []string{z.Addr()}, Path: "/secure/mesos"}, 0, statetest.Log(t))
@@ -293,7 +293,7 @@ func TestZKStaleViewFallsBackToStaticMasters(t *testing.T) {
 		Masters:            []string{static.Addr()},
 		RefreshInterval:    50 * time.Millisecond,
 	})
-	cl := sink.waitCluster(t, 10*time.Second, "through zookeeper", servedBy(c.masters[0]))
+	cl := sink.NextCluster(t, 10*time.Second, "through zookeeper", servedBy(c.masters[0]))
 	if len(cl.Masters) != 1 || cl.Masters[0].ID != c.masters[0].ID() {
 		t.Fatalf("Masters = %+v, want zookeeper's", cl.Masters)
 	}
@@ -303,7 +303,7 @@ func TestZKStaleViewFallsBackToStaticMasters(t *testing.T) {
 	// state keeps coming from it.
 	began := time.Now()
 	c.zk.Stop()
-	sink.waitCluster(t, 5*time.Second, "with the static masters", func(cl *state.Cluster) bool {
+	sink.NextCluster(t, 5*time.Second, "with the static masters", func(cl *state.Cluster) bool {
 		return len(cl.Masters) == 1 && masterAddr(cl.Masters[0]) == static.Addr() && servedBy(c.masters[0])(cl)
 	})
 	if d := time.Since(began); d < 300*time.Millisecond {
@@ -312,7 +312,7 @@ func TestZKStaleViewFallsBackToStaticMasters(t *testing.T) {
 
 	// ZooKeeper returns: its view is used again.
 	c.zk.Restart()
-	sink.waitCluster(t, 10*time.Second, "through zookeeper again", func(cl *state.Cluster) bool {
+	sink.NextCluster(t, 10*time.Second, "through zookeeper again", func(cl *state.Cluster) bool {
 		return len(cl.Masters) == 1 && cl.Masters[0].ID == c.masters[0].ID()
 	})
 }
