@@ -374,9 +374,3 @@ func (p *Poller) setOld(addr string, old bool) {
 		delete(p.old, addr)
 	}
 }
-
-// drain reads a little of an unwanted body and closes it.
-func drain(resp *http.Response) {
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	resp.Body.Close()
-}
