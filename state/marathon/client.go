@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +16,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/discovery-mesos/discovery/internal/httpclient"
 )
 
 // endpoint is one configured Marathon, ready to be asked.
@@ -92,13 +93,9 @@ func newClient(cfg Config) (*client, error) {
 
 	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: cfg.InsecureSkipVerify}
 	if cfg.CACertFile != "" {
-		pem, err := os.ReadFile(cfg.CACertFile)
+		pool, err := httpclient.CertPool(cfg.CACertFile)
 		if err != nil {
 			return nil, fmt.Errorf("marathon config: CACertFile: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("marathon config: CACertFile: %s holds no PEM certificate", cfg.CACertFile)
 		}
 		tlsCfg.RootCAs = pool
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/discovery-mesos/discovery/internal/backoff"
+	"github.com/discovery-mesos/discovery/internal/httpclient"
 )
 
 // streamMsg is what the stream goroutine hands the source's loop, in stream
@@ -129,7 +130,7 @@ func (s *EventSource) connect(ctx context.Context, failed func(string, error)) (
 		resp, err := s.openStream(sctx, ep, s.opts.EventTypes, "events")
 		if err == nil && timer.Stop() {
 			s.answered(i)
-			resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
+			resp.Body = &httpclient.CancelOnClose{ReadCloser: resp.Body, Cancel: cancel}
 			return resp, ep, nil
 		}
 		timer.Stop()
@@ -146,16 +147,6 @@ func (s *EventSource) connect(ctx context.Context, failed func(string, error)) (
 		errs = append(errs, err)
 	}
 	return nil, nil, errors.Join(errs...)
-}
-
-type cancelOnClose struct {
-	io.ReadCloser
-	cancel context.CancelFunc
-}
-
-func (c *cancelOnClose) Close() error {
-	c.cancel()
-	return c.ReadCloser.Close()
 }
 
 // read parses the stream until it ends and hands each event to out. A watchdog

@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"time"
+
+	"github.com/discovery-mesos/discovery/internal/httpclient"
 )
 
 // HTTPConfig is how discovery speaks HTTP to Mesos masters: scheme, TLS and
@@ -89,13 +89,9 @@ func newMesosClient(c HTTPConfig) (*mesosClient, error) {
 		mc.scheme = "https"
 		tc := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: c.InsecureSkipVerify} //nolint:gosec // only when configured
 		if c.CACertFile != "" {
-			pem, err := os.ReadFile(c.CACertFile)
+			pool, err := httpclient.CertPool(c.CACertFile)
 			if err != nil {
 				return nil, fmt.Errorf("caCertFile: %w", err)
-			}
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("caCertFile: %s holds no PEM certificate", c.CACertFile)
 			}
 			tc.RootCAs = pool
 		}

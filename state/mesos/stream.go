@@ -18,6 +18,7 @@ import (
 	"github.com/mesos/mesos-go/api/v1/lib/master/calls"
 
 	"github.com/discovery-mesos/discovery/internal/backoff"
+	"github.com/discovery-mesos/discovery/internal/httpclient"
 	"github.com/discovery-mesos/discovery/state"
 )
 
@@ -327,7 +328,7 @@ func (s *Stream) subscribe(ctx context.Context, addr string) (io.ReadCloser, str
 				resp.Body.Close()
 				return nil, u.Host, fmt.Errorf("subscribing at %s: no answer within %v (stateTimeoutSeconds)", u, s.cfg.StateTimeout)
 			}
-			body := &mesosStreamBody{ReadCloser: resp.Body, cancel: cancelHeaders}
+			body := &httpclient.CancelOnClose{ReadCloser: resp.Body, Cancel: cancelHeaders}
 			return body, u.Host, nil
 		case http.StatusTemporaryRedirect, http.StatusPermanentRedirect, http.StatusFound,
 			http.StatusSeeOther, http.StatusMovedPermanently:
@@ -368,17 +369,6 @@ func (s *Stream) subscribe(ctx context.Context, addr string) (io.ReadCloser, str
 			return nil, u.Host, fmt.Errorf("%s answered %s: %s", u, resp.Status, bytes.TrimSpace(msg))
 		}
 	}
-}
-
-// mesosStreamBody closes the response and cancels its request.
-type mesosStreamBody struct {
-	io.ReadCloser
-	cancel context.CancelFunc
-}
-
-func (b *mesosStreamBody) Close() error {
-	b.cancel()
-	return b.ReadCloser.Close()
 }
 
 // masterFromAddr names a master by its "host:port" alone.
