@@ -63,7 +63,7 @@ func hasTask(set *state.AppSet, appID, taskID string) bool {
 // event alone) to the sealed AppSet that shows it reaching the sink, with 10,000
 // apps of 3 tasks loaded. Each iteration starts one task and kills it.
 //
-//	go test ./state -run '^$' -bench MarathonEventFreshness -benchtime 300x
+//	go test ./state/marathon -run '^$' -bench EventFreshness -benchtime 300x
 func BenchmarkEventFreshness(b *testing.B) {
 	for _, napps := range []int{10000} {
 		b.Run(fmt.Sprintf("apps=%d", napps), func(b *testing.B) {
@@ -125,7 +125,7 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 // watchdog's probes (only on a quiet stream) come on top of the streaming
 // figures: see the "resync" figures.
 //
-//	go test ./state -run '^$' -bench MarathonEventCost -benchtime 1500x
+//	go test ./state/marathon -run '^$' -bench EventCost -benchtime 1500x
 func BenchmarkEventCost(b *testing.B) {
 	const napps = 10000
 	fake := fakemarathon.New(fakemarathon.Options{})
