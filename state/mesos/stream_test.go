@@ -475,11 +475,11 @@ func TestStreamFlood(t *testing.T) {
 				}
 				events++
 				for u := range updates {
-					state := "TASK_RUNNING"
+					taskState := "TASK_RUNNING"
 					if i%3 == 0 && u == updates-1 {
-						state = "TASK_FAILED"
+						taskState = "TASK_FAILED"
 					}
-					if err := tx.UpdateTask(id, state, map[string]any{"timestamp": 1700001001.0 + float64(u), "healthy": u%2 == 0}); err != nil {
+					if err := tx.UpdateTask(id, taskState, map[string]any{"timestamp": 1700001001.0 + float64(u), "healthy": u%2 == 0}); err != nil {
 						return err
 					}
 					events++
