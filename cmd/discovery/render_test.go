@@ -45,7 +45,7 @@ func TestRenderPrintsConfigFromStateFile(t *testing.T) {
 func TestRenderFromMarathonLikeMarathonLBDry(t *testing.T) {
 	m := fakemarathon.New(fakemarathon.Options{})
 	t.Cleanup(m.Close)
-	if err := m.SetAppsJSON(readFileT(t, "../../state/testdata/marathon/apps-marathon-1.5.json")); err != nil {
+	if err := m.SetAppsJSON(readFileT(t, "../../state/marathon/testdata/marathon/apps-marathon-1.5.json")); err != nil {
 		t.Fatal(err)
 	}
 	var stdout, stderr strings.Builder

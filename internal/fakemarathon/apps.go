@@ -22,7 +22,7 @@ const timeLayout = "2006-01-02T15:04:05.000Z"
 func (s *Server) nowString() string { return s.opts.Now().UTC().Format(timeLayout) }
 
 // SetAppsJSON replaces every app with those of a /v2/apps document (such as the
-// fixtures under state/testdata/marathon), tasks included. It emits no events.
+// fixtures under state/marathon/testdata/marathon), tasks included. It emits no events.
 func (s *Server) SetAppsJSON(doc []byte) error {
 	var d struct {
 		Apps []App `json:"apps"`

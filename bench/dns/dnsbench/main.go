@@ -6,10 +6,10 @@
 // With -measure it reports, as one JSON line, how long it took from the state
 // to serving every record (read + decode, build, swap) and the process's
 // resident memory, then keeps serving (or exits with -exit). The state is
-// decoded as it is read (state.DecodeMesosStateFrom), as the daemon decodes a
+// decoded as it is read (mesos.DecodeStateFrom), as the daemon decodes a
 // fetched state, so the peak includes everything the daemon would hold; with
 // -whole it is read into memory first and decoded from there
-// (state.DecodeMesosState), the way it was before.
+// (mesos.DecodeState), the way it was before.
 package main
 
 import (
@@ -35,6 +35,7 @@ import (
 
 	"github.com/discovery-mesos/discovery/dnsserver"
 	"github.com/discovery-mesos/discovery/state"
+	"github.com/discovery-mesos/discovery/state/mesos"
 )
 
 func main() {
@@ -98,15 +99,18 @@ func run(statePath, addr string, measure, exit, whole, refetch bool, memprofile,
 	}
 	cpu0 := cpuTime()
 	t0 := time.Now()
-	meta := state.FetchMeta{Source: "file " + statePath, FetchedAt: t0}
+	meta := mesos.FetchMeta{Source: "file " + statePath, FetchedAt: t0}
 	if info, err := f.Stat(); err == nil {
 		meta.Size = info.Size() // as the file source and a Content-Length tell it
 	}
+	// One decoder for every decode, as the daemon's source has: a refetch is
+	// sized from the first decode.
+	var dec mesos.Decoder
 	var c *state.Cluster
 	if whole {
-		c, err = state.DecodeMesosState(data, meta)
+		c, err = dec.Decode(data, meta)
 	} else {
-		c, err = state.DecodeMesosStateFrom(f, meta)
+		c, err = dec.DecodeFrom(f, meta)
 	}
 	if err != nil {
 		return err
@@ -180,11 +184,11 @@ func run(statePath, addr string, measure, exit, whole, refetch bool, memprofile,
 				return err
 			}
 			cpu0, t0 := cpuTime(), time.Now()
-			meta := state.FetchMeta{Source: "file " + statePath, FetchedAt: t0}
+			meta := mesos.FetchMeta{Source: "file " + statePath, FetchedAt: t0}
 			if info, err := f2.Stat(); err == nil {
 				meta.Size = info.Size()
 			}
-			c2, err := state.DecodeMesosStateFrom(f2, meta)
+			c2, err := dec.DecodeFrom(f2, meta)
 			f2.Close()
 			if err != nil {
 				return err
