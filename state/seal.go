@@ -45,7 +45,7 @@ func (c *Cluster) SealTasksDigested(ds []uint64) *Cluster {
 // TaskDigests returns, for each of c.Tasks in order, a digest of its
 // content: equal digests (within a process) mean equal tasks. It is nil when
 // c was not sealed. Consumers that keep something per task (the DNS table,
-// MesosApps) use them to tell the tasks that changed between two views
+// lbmodel.MesosApps) use them to tell the tasks that changed between two views
 // without comparing them field by field. The slice is read-only.
 func (c *Cluster) TaskDigests() []uint64 {
 	if len(c.taskDigests) != len(c.Tasks) {

@@ -61,7 +61,7 @@ type Cluster struct {
 	agentIndex     map[string]int
 	frameworkIndex map[string]int
 	// taskDigests are taskDigest of each of Tasks, in order, set by Seal:
-	// consumers that derive something per task (MesosApps) tell the tasks
+	// consumers that derive something per task (lbmodel.MesosApps) tell the tasks
 	// that changed between two views without hashing them again.
 	taskDigests []uint64
 }
