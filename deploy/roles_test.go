@@ -29,8 +29,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/discovery-mesos/discovery/internal/haproxytest"
 	"github.com/miekg/dns"
+
+	"github.com/discovery-mesos/discovery/internal/haproxytest"
 )
 
 // roles pairs each unit with its example config and environment file.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/discovery-mesos/discovery/internal/haproxytest"
 	"io"
 	"net"
 	"net/http"
@@ -16,6 +15,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/discovery-mesos/discovery/internal/haproxytest"
 
 	"github.com/discovery-mesos/discovery/internal/sim"
 )

@@ -4,15 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/discovery-mesos/discovery/internal/backoff"
-	"github.com/discovery-mesos/discovery/lbsync/lbmodel"
 	"log/slog"
 	"slices"
 	"sync"
 	"time"
 
-	"github.com/discovery-mesos/discovery/state"
+	"github.com/discovery-mesos/discovery/internal/backoff"
+	"github.com/discovery-mesos/discovery/lbsync/lbmodel"
+
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/discovery-mesos/discovery/state"
 )
 
 // SyncerOptions configure a Syncer.

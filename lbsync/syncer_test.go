@@ -3,7 +3,6 @@ package lbsync
 import (
 	"bytes"
 	"context"
-	"github.com/discovery-mesos/discovery/lbsync/lbmodel"
 	"net"
 	"net/http"
 	"os"
@@ -14,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/discovery-mesos/discovery/lbsync/lbmodel"
 
 	"github.com/discovery-mesos/discovery/internal/haproxytest"
 )

@@ -14,12 +14,13 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/discovery-mesos/discovery/dnsserver"
-	"github.com/discovery-mesos/discovery/state"
-	"github.com/discovery-mesos/discovery/state/mesos"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/discovery-mesos/discovery/dnsserver"
+	"github.com/discovery-mesos/discovery/state"
+	"github.com/discovery-mesos/discovery/state/mesos"
 )
 
 // daemon is the running discovery process: sources feed the hub, the hub feeds

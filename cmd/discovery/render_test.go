@@ -1,13 +1,14 @@
 package main
 
 import (
-	"github.com/discovery-mesos/discovery/internal/haproxytest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/discovery-mesos/discovery/internal/haproxytest"
 
 	"github.com/discovery-mesos/discovery/internal/fakemarathon"
 	"github.com/discovery-mesos/discovery/internal/fakemaster"
