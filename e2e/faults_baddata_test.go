@@ -79,8 +79,8 @@ func TestFaultMasterBadAnswers(t *testing.T) {
 			t.Logf("recovered in %v once the master answered well again (polling every 1s)", took.Round(time.Millisecond))
 		})
 	}
-	if !d.alive() {
-		t.Fatalf("the daemon exited: %v", d.err)
+	if !d.Alive() {
+		t.Fatalf("the daemon exited: %v", d.Err())
 	}
 }
 
