@@ -118,18 +118,13 @@ func evRun(t testing.TB, cfg Config, opts EventOptions) (*EventSource, *statetes
 		t.Fatal(err)
 	}
 	sink := statetest.NewLatestSink()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- src.Run(ctx, sink) }()
+	// Registered first, so that it runs after the source has stopped.
 	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != context.Canceled {
-			t.Errorf("Run returned %v", err)
-		}
 		if n := sink.View().Clusters; n != 0 {
 			t.Errorf("the marathon event source published %d clusters", n)
 		}
 	})
+	statetest.Run(t, src, sink)
 	return src, sink
 }
 

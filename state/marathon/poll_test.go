@@ -79,15 +79,7 @@ func marRunPoller(t *testing.T, cfg Config) (*Poller, *statetest.Sink, *marSyncB
 		t.Fatal(err)
 	}
 	sink := statetest.NewSink()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx, sink) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != context.Canceled {
-			t.Errorf("Run returned %v", err)
-		}
-	})
+	statetest.Run(t, p, sink)
 	return p, sink, logs
 }
 
