@@ -6,12 +6,11 @@ import (
 	"net/netip"
 	"runtime"
 	"slices"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/miekg/dns"
 
+	"github.com/discovery-mesos/discovery/internal/benchenv"
 	"github.com/discovery-mesos/discovery/state"
 )
 
@@ -68,14 +67,6 @@ func genCluster(tasks int) *state.Cluster {
 	return c.Seal()
 }
 
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 func heapInUse() uint64 {
 	runtime.GC()
 	runtime.GC()
@@ -98,13 +89,13 @@ func BenchmarkBuild(b *testing.B) {
 			runtime.KeepAlive(tab)
 			tab = nil
 			b.ReportAllocs()
-			cpu0 := cpuTime()
+			cpu0 := benchenv.CPUTime()
 			for b.Loop() {
 				tab = Build(c, cfg)
 			}
 			// CPU time per build (process-wide, GC included): steadier than wall
 			// time on a loaded machine.
-			b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+			b.ReportMetric(float64((benchenv.CPUTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
 			runtime.KeepAlive(tab)
 			b.ReportMetric(float64(after-before)/(1<<20), "MB-table")
 			b.ReportMetric(float64(records), "records")
@@ -183,13 +174,13 @@ func BenchmarkUpdate(b *testing.B) {
 			clusters := [2]*state.Cluster{c, other}
 			tab := Build(c, cfg)
 			b.ReportAllocs()
-			cpu0 := cpuTime()
+			cpu0 := benchenv.CPUTime()
 			i := 0
 			for b.Loop() {
 				i++
 				tab = tab.Update(clusters[i%2])
 			}
-			b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+			b.ReportMetric(float64((benchenv.CPUTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
 		})
 	}
 }
