@@ -3,7 +3,6 @@ package marathon
 import (
 	"context"
 	"fmt"
-	"io"
 	"maps"
 	"math/rand/v2"
 	"net/http"
@@ -38,15 +37,7 @@ func truth(t testing.TB, fake *fakemarathon.Server) *state.AppSet {
 	if truthUser != "" {
 		req.SetBasicAuth(truthUser, truthPassword)
 	}
-	resp, err := fake.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	body := marBody(t, fake.Client(), req)
 	set, err := DecodeApps(body, fake.URL(), time.Now())
 	if err != nil {
 		t.Fatal(err)
