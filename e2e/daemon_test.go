@@ -286,6 +286,23 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 	return time.Since(start)
 }
 
+// waitAgree polls check until it holds and returns how long that took; after
+// timeout it fails the test with failure and check's last reason.
+func waitAgree(t *testing.T, timeout time.Duration, failure string, check func() (bool, string)) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for {
+		ok, why := check()
+		if ok {
+			return time.Since(start)
+		}
+		if time.Since(start) > timeout {
+			t.Fatalf("%s within %v: %s", failure, timeout, why)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // lbSetup is the load balancer's share of a daemon's command line: a real
 // HAProxy with its sockets and files in a short temporary directory.
 type lbSetup struct {
