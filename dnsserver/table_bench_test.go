@@ -17,6 +17,20 @@ import (
 // genCluster builds a cluster shaped like ../shared/tools/genstate.py's: tasks/4
 // apps over 3 frameworks and 50 agents, each task with one port resource, a
 // NetworkInfo address and a DiscoveryInfo with one named port.
+// benchAgents are the 50 agents of the benchmarks' clusters.
+func benchAgents() []state.Agent {
+	var agents []state.Agent
+	for i := range 50 {
+		ip := fmt.Sprintf("127.1.%d.%d", i/250, 1+i%250)
+		agents = append(agents, state.Agent{
+			ID: fmt.Sprintf("a1b2c3d4-0000-4000-8000-%012d-S%d", i, i), Hostname: ip,
+			PID: "slave(1)@" + ip + ":5051", Host: ip, Port: 5051, Active: true,
+			Ports: []state.PortRange{{Begin: 31000, End: 32000}},
+		})
+	}
+	return agents
+}
+
 func genCluster(tasks int) *state.Cluster {
 	r := rand.New(rand.NewPCG(1, 2))
 	apps := max(1, tasks/4)
@@ -24,14 +38,7 @@ func genCluster(tasks int) *state.Cluster {
 		Leader:  state.Master{ID: "master-id-1", PID: "master@127.0.0.1:15050", Host: "127.0.0.1", Port: 15050},
 		Masters: []state.Master{{Host: "127.0.0.1", Port: 15050}},
 	}
-	for i := range 50 {
-		ip := fmt.Sprintf("127.1.%d.%d", i/250, 1+i%250)
-		c.Agents = append(c.Agents, state.Agent{
-			ID: fmt.Sprintf("a1b2c3d4-0000-4000-8000-%012d-S%d", i, i), Hostname: ip,
-			PID: "slave(1)@" + ip + ":5051", Host: ip, Port: 5051, Active: true,
-			Ports: []state.PortRange{{Begin: 31000, End: 32000}},
-		})
-	}
+	c.Agents = benchAgents()
 	c.Frameworks = append(c.Frameworks, state.Framework{
 		ID: "fw-0000-marathon", Name: "marathon", PID: "scheduler-1@127.3.0.1:15101", Host: "127.3.0.1", Port: 15101, Active: true,
 	})
