@@ -70,6 +70,15 @@ func streamModel10k(b *testing.B) (*streamModel, [][]byte) {
 	return model, recs
 }
 
+// mustDecodeEvent decodes one record, failing the benchmark when it cannot.
+func mustDecodeEvent(b *testing.B, rec []byte) *master.Event {
+	e, _, err := decodeEvent(rec)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return e
+}
+
 // BenchmarkStreamUpdate10k measures what one event costs the stream in a
 // 10,000-task cluster, from the record's bytes to a sealed Cluster handed to
 // the sink: decoding the TASK_UPDATED record, applying it to the model, and
@@ -85,11 +94,7 @@ func BenchmarkStreamUpdate10k(b *testing.B) {
 	b.ResetTimer()
 	i := 0
 	for b.Loop() {
-		e, _, err := decodeEvent(recs[i%len(recs)])
-		if err != nil {
-			b.Fatal(err)
-		}
-		if changed, _ := model.apply(e); !changed {
+		if changed, _ := model.apply(mustDecodeEvent(b, recs[i%len(recs)])); !changed {
 			b.Fatal("event changed nothing")
 		}
 		sink.PublishCluster(model.build("mesos", time.Now(), nil))
@@ -105,11 +110,7 @@ func BenchmarkStreamApplyOnly10k(b *testing.B) {
 	b.ResetTimer()
 	i := 0
 	for b.Loop() {
-		e, _, err := decodeEvent(recs[i%len(recs)])
-		if err != nil {
-			b.Fatal(err)
-		}
-		model.apply(e)
+		model.apply(mustDecodeEvent(b, recs[i%len(recs)]))
 		i++
 	}
 }
