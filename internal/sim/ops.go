@@ -177,26 +177,25 @@ func (c *Cluster) checkOpenLocked() error {
 
 // appLocked is the app appID of an open cluster.
 func (c *Cluster) appLocked(appID string) (*app, error) {
-	if err := c.checkOpenLocked(); err != nil {
-		return nil, err
-	}
-	a, ok := c.appByID[appID]
-	if !ok {
-		return nil, fmt.Errorf("sim: no app %s", appID)
-	}
-	return a, nil
+	return lookupOpenLocked(c, c.appByID, "app", appID)
 }
 
 // taskLocked is the running task taskID of an open cluster.
 func (c *Cluster) taskLocked(taskID string) (*task, error) {
+	return lookupOpenLocked(c, c.taskByID, "running task", taskID)
+}
+
+// lookupOpenLocked is byID[id] of an open cluster; what names it in the
+// error when it is missing.
+func lookupOpenLocked[T any](c *Cluster, byID map[string]*T, what, id string) (*T, error) {
 	if err := c.checkOpenLocked(); err != nil {
 		return nil, err
 	}
-	t, ok := c.taskByID[taskID]
+	v, ok := byID[id]
 	if !ok {
-		return nil, fmt.Errorf("sim: no running task %s", taskID)
+		return nil, fmt.Errorf("sim: no %s %s", what, id)
 	}
-	return t, nil
+	return v, nil
 }
 
 // StartTask starts a new instance of an app on a random agent (the app asks
