@@ -275,7 +275,7 @@ func TestLoadTrafficThroughChurn(t *testing.T) {
 			continue
 		}
 		// What HAProxy and the daemon were doing then.
-		for _, line := range d.logLines() {
+		for _, line := range d.LogLines() {
 			var e struct {
 				Time time.Time `json:"time"`
 			}

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/discovery-mesos/discovery/state/marathon"
-	"github.com/discovery-mesos/discovery/state/mesos"
 )
 
 // The faults the simulator offers, against discovery's streaming sources: a
@@ -15,13 +14,7 @@ import (
 func TestStreamsConvergeThroughFaults(t *testing.T) {
 	c := start(t, Config{Apps: 10, TasksPerApp: 3, Masters: 3, Seed: 8, Heartbeat: 50 * time.Millisecond})
 	log := slog.New(slog.DiscardHandler)
-	mesosSrc, err := mesos.NewStream(mesos.StreamConfig{
-		PollConfig: mesos.PollConfig{Masters: c.Truth().Masters, RefreshInterval: time.Hour},
-		BackoffMin: 5 * time.Millisecond, BackoffMax: 50 * time.Millisecond,
-	}, log)
-	if err != nil {
-		t.Fatal(err)
-	}
+	mesosSrc := newStream(t, c, log)
 	marathonSrc, err := marathon.NewEventSource(marathon.Config{URLs: []string{c.MarathonURL()}},
 		marathon.EventOptions{
 			CoalesceDelay: -1, IdleTimeout: 200 * time.Millisecond, ProbeTimeout: 200 * time.Millisecond,

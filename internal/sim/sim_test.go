@@ -25,6 +25,19 @@ func start(t *testing.T, cfg Config) *Cluster {
 	return c
 }
 
+// newStream is a Mesos event stream following c's masters, reconnecting fast.
+func newStream(t *testing.T, c *Cluster, log *slog.Logger) *mesos.Stream {
+	t.Helper()
+	s, err := mesos.NewStream(mesos.StreamConfig{
+		PollConfig: mesos.PollConfig{Masters: c.Truth().Masters, RefreshInterval: time.Hour},
+		BackoffMin: 5 * time.Millisecond, BackoffMax: 50 * time.Millisecond,
+	}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 func TestViewsAgreeWithTruth(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -133,13 +146,7 @@ func TestChangesKeepViewsConsistent(t *testing.T) {
 func TestChurnConvergesThroughStreams(t *testing.T) {
 	c := start(t, Config{Apps: 6, TasksPerApp: 3, Masters: 2, Seed: 42, Heartbeat: time.Second})
 	log := slog.New(slog.DiscardHandler)
-	mesosSrc, err := mesos.NewStream(mesos.StreamConfig{
-		PollConfig: mesos.PollConfig{Masters: c.Truth().Masters, RefreshInterval: time.Hour},
-		BackoffMin: 5 * time.Millisecond, BackoffMax: 50 * time.Millisecond,
-	}, log)
-	if err != nil {
-		t.Fatal(err)
-	}
+	mesosSrc := newStream(t, c, log)
 	marathonSrc, err := marathon.NewEventSource(marathon.Config{URLs: []string{c.MarathonURL()}},
 		marathon.EventOptions{CoalesceDelay: -1, ReconnectMin: 5 * time.Millisecond, ReconnectMax: 50 * time.Millisecond}, log)
 	if err != nil {

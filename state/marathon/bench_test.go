@@ -64,16 +64,27 @@ func marServedDoc(tb testing.TB, apps []fakemarathon.App) []byte {
 	fake := fakemarathon.New(fakemarathon.Options{})
 	defer fake.Close()
 	fake.SetApps(apps)
-	resp, err := http.Get(fake.URL() + AppsPath)
+	req, err := http.NewRequest(http.MethodGet, fake.URL()+AppsPath, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return marBody(tb, http.DefaultClient, req)
+}
+
+// marBody sends req with c and returns the answer's body, failing the test
+// when either fails.
+func marBody(tb testing.TB, c *http.Client, req *http.Request) []byte {
+	tb.Helper()
+	resp, err := c.Do(req)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	defer resp.Body.Close()
-	doc, err := io.ReadAll(resp.Body)
+	body, err := io.ReadAll(resp.Body)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return doc
+	return body
 }
 
 func TestDecodeAppsGenerated(t *testing.T) {

@@ -58,6 +58,32 @@ func hasTask(set *state.AppSet, appID, taskID string) bool {
 	return a != nil && slices.ContainsFunc(a.Tasks, func(t state.AppTask) bool { return t.ID == taskID })
 }
 
+// startEventBench serves napps apps of 3 tasks from a fake Marathon and runs an
+// event source on it until the benchmark ends. It returns once the source has
+// handed on every app and holds the event stream. The sink keeps up to sets
+// published sets.
+func startEventBench(b *testing.B, napps, sets int) (*fakemarathon.Server, *EventSource, *stampSink) {
+	b.Helper()
+	fake := fakemarathon.New(fakemarathon.Options{})
+	b.Cleanup(fake.Close)
+	fake.SetApps(marGenApps(napps, 3))
+	src, err := NewEventSource(Config{URLs: []string{fake.URL()}},
+		EventOptions{IdleTimeout: time.Hour, ResyncInterval: time.Hour}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	sink := &stampSink{sets: make(chan stamped, sets)}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- src.Run(ctx, sink) }()
+	b.Cleanup(func() { cancel(); <-done })
+	sink.waitFor(b, func(s *state.AppSet) bool { return len(s.Apps) == napps })
+	if err := fake.WaitSubscribers(ctx, 1); err != nil {
+		b.Fatal(err)
+	}
+	return fake, src, sink
+}
+
 // BenchmarkEventFreshness measures the time from a change at the fake
 // Marathon (a task started: refetch of its app; a task killed: applied from the
 // event alone) to the sealed AppSet that shows it reaching the sink, with 10,000
@@ -67,23 +93,7 @@ func hasTask(set *state.AppSet, appID, taskID string) bool {
 func BenchmarkEventFreshness(b *testing.B) {
 	for _, napps := range []int{10000} {
 		b.Run(fmt.Sprintf("apps=%d", napps), func(b *testing.B) {
-			fake := fakemarathon.New(fakemarathon.Options{})
-			b.Cleanup(fake.Close)
-			fake.SetApps(marGenApps(napps, 3))
-			opts := EventOptions{IdleTimeout: time.Hour, ResyncInterval: time.Hour}
-			src, err := NewEventSource(Config{URLs: []string{fake.URL()}}, opts, nil)
-			if err != nil {
-				b.Fatal(err)
-			}
-			sink := &stampSink{sets: make(chan stamped, 1024)}
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan error, 1)
-			go func() { done <- src.Run(ctx, sink) }()
-			b.Cleanup(func() { cancel(); <-done })
-			sink.waitFor(b, func(s *state.AppSet) bool { return len(s.Apps) == napps })
-			if err := fake.WaitSubscribers(ctx, 1); err != nil {
-				b.Fatal(err)
-			}
+			fake, _, sink := startEventBench(b, napps, 1024)
 
 			var start, kill []time.Duration
 			b.ResetTimer()
@@ -128,23 +138,7 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 //	go test ./state/marathon -run '^$' -bench EventCost -benchtime 1500x
 func BenchmarkEventCost(b *testing.B) {
 	const napps = 10000
-	fake := fakemarathon.New(fakemarathon.Options{})
-	b.Cleanup(fake.Close)
-	fake.SetApps(marGenApps(napps, 3))
-	src, err := NewEventSource(Config{URLs: []string{fake.URL()}},
-		EventOptions{IdleTimeout: time.Hour, ResyncInterval: time.Hour}, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	sink := &stampSink{sets: make(chan stamped, 1<<16)}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- src.Run(ctx, sink) }()
-	b.Cleanup(func() { cancel(); <-done })
-	sink.waitFor(b, func(s *state.AppSet) bool { return len(s.Apps) == napps })
-	if err := fake.WaitSubscribers(ctx, 1); err != nil {
-		b.Fatal(err)
-	}
+	fake, src, sink := startEventBench(b, napps, 1<<16)
 	m := src.metrics
 	count := func() (reqs, bytes, full float64) {
 		for _, k := range []string{"events", "apps", "app", "probe"} {

@@ -3,7 +3,6 @@ package marathon
 import (
 	"context"
 	"fmt"
-	"io"
 	"maps"
 	"math/rand/v2"
 	"net/http"
@@ -38,15 +37,7 @@ func truth(t testing.TB, fake *fakemarathon.Server) *state.AppSet {
 	if truthUser != "" {
 		req.SetBasicAuth(truthUser, truthPassword)
 	}
-	resp, err := fake.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	body := marBody(t, fake.Client(), req)
 	set, err := DecodeApps(body, fake.URL(), time.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -118,18 +109,13 @@ func evRun(t testing.TB, cfg Config, opts EventOptions) (*EventSource, *statetes
 		t.Fatal(err)
 	}
 	sink := statetest.NewLatestSink()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- src.Run(ctx, sink) }()
+	// Registered first, so that it runs after the source has stopped.
 	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != context.Canceled {
-			t.Errorf("Run returned %v", err)
-		}
 		if n := sink.View().Clusters; n != 0 {
 			t.Errorf("the marathon event source published %d clusters", n)
 		}
 	})
+	statetest.Run(t, src, sink)
 	return src, sink
 }
 

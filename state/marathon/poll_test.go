@@ -3,9 +3,9 @@ package marathon
 import (
 	"bytes"
 	"context"
-	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -79,15 +79,7 @@ func marRunPoller(t *testing.T, cfg Config) (*Poller, *statetest.Sink, *marSyncB
 		t.Fatal(err)
 	}
 	sink := statetest.NewSink()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx, sink) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != context.Canceled {
-			t.Errorf("Run returned %v", err)
-		}
-	})
+	statetest.Run(t, p, sink)
 	return p, sink, logs
 }
 
@@ -412,16 +404,11 @@ func TestConfigValidate(t *testing.T) {
 // the single-app decoder.
 func TestDecodeAppFromFake(t *testing.T) {
 	fake := marStartFake(t, fakemarathon.Options{})
-	resp, err := fake.Client().Get(fake.URL() + "/v2/apps/nginx-green")
+	req, err := http.NewRequest(http.MethodGet, fake.URL()+"/v2/apps/nginx-green", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	app, err := DecodeApp(body)
+	app, err := DecodeApp(marBody(t, fake.Client(), req))
 	if err != nil {
 		t.Fatal(err)
 	}

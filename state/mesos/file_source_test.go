@@ -54,15 +54,7 @@ func startFileSource(t *testing.T, path string) *statetest.Sink {
 	t.Helper()
 	sink := statetest.NewSink()
 	src := NewFileSource(path, []state.Master{{Host: "127.0.0.1", Port: 5050}}, nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- src.Run(ctx, sink) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; !errors.Is(err, context.Canceled) {
-			t.Errorf("Run returned %v, want context.Canceled", err)
-		}
-	})
+	statetest.Run(t, src, sink)
 	return sink
 }
 

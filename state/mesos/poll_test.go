@@ -1,8 +1,6 @@
 package mesos
 
 import (
-	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"os"
@@ -36,20 +34,7 @@ func runPoller(t *testing.T, cfg PollConfig) (*Poller, *statetest.Sink) {
 		t.Fatalf("NewPoller: %v", err)
 	}
 	sink := statetest.NewSink()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx, sink) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if !errors.Is(err, context.Canceled) {
-				t.Errorf("Run returned %v, want context.Canceled", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Error("poller did not stop within 10s of its context ending")
-		}
-	})
+	statetest.Run(t, p, sink)
 	return p, sink
 }
 

@@ -36,15 +36,6 @@ func TestStreamAppliesRecordsThatCameTogether(t *testing.T) {
 	if err != nil || len(st.GetState) == 0 {
 		t.Fatalf("GET_STATE: %v", err)
 	}
-	frame := func(recs ...string) []byte {
-		var b []byte
-		for _, r := range recs {
-			b = strconv.AppendInt(b, int64(len(r)), 10)
-			b = append(b, '\n')
-			b = append(b, r...)
-		}
-		return b
-	}
 	added := func(id string) string {
 		return `{"type":"TASK_ADDED","task_added":{"task":{"name":"web","task_id":{"value":"` + id + `"},` +
 			`"framework_id":{"value":"` + genFramework + `"},"agent_id":{"value":"` + genAgent + `"},"state":"TASK_STAGING",` +
@@ -71,14 +62,14 @@ func TestStreamAppliesRecordsThatCameTogether(t *testing.T) {
 	go func() { done <- s.follow(ctx, sink, pr, m.Addr(), nil) }()
 	t.Cleanup(func() { cancel(); pw.Close(); <-done })
 
-	if _, err := pw.Write(frame(`{"type":"SUBSCRIBED","subscribed":{"get_state":` + string(st.GetState) + `}}`)); err != nil {
+	if _, err := pw.Write(recordIO(`{"type":"SUBSCRIBED","subscribed":{"get_state":` + string(st.GetState) + `}}`)); err != nil {
 		t.Fatal(err)
 	}
 	sink.Wait(t, 10*time.Second, "subscribed", func(v statetest.View) bool { return v.Cluster != nil })
 	n0 := sink.View().Clusters
 
 	// Together: one view, with the task running.
-	if _, err := pw.Write(frame(added("web.together"), running("web.together"))); err != nil {
+	if _, err := pw.Write(recordIO(added("web.together"), running("web.together"))); err != nil {
 		t.Fatal(err)
 	}
 	sink.Wait(t, 5*time.Second, "web.together running", func(v statetest.View) bool { return taskState(v.Cluster, "web.together") == state.TaskRunning })
@@ -87,11 +78,11 @@ func TestStreamAppliesRecordsThatCameTogether(t *testing.T) {
 	}
 
 	// Apart: a view each.
-	if _, err := pw.Write(frame(added("web.apart"))); err != nil {
+	if _, err := pw.Write(recordIO(added("web.apart"))); err != nil {
 		t.Fatal(err)
 	}
 	sink.Wait(t, 5*time.Second, "web.apart staging", func(v statetest.View) bool { return taskState(v.Cluster, "web.apart") == state.TaskStaging })
-	if _, err := pw.Write(frame(running("web.apart"))); err != nil {
+	if _, err := pw.Write(recordIO(running("web.apart"))); err != nil {
 		t.Fatal(err)
 	}
 	sink.Wait(t, 5*time.Second, "web.apart running", func(v statetest.View) bool { return taskState(v.Cluster, "web.apart") == state.TaskRunning })

@@ -1,8 +1,6 @@
 package mesos
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -43,20 +41,7 @@ func runStream(t *testing.T, cfg StreamConfig) (*Stream, *statetest.Sink) {
 		t.Fatalf("NewStream: %v", err)
 	}
 	sink := statetest.NewLatestSink()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx, sink) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if !errors.Is(err, context.Canceled) {
-				t.Errorf("Run returned %v, want context.Canceled", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Error("stream did not stop within 10s of its context ending")
-		}
-	})
+	statetest.Run(t, s, sink)
 	return s, sink
 }
 
