@@ -91,6 +91,11 @@ type Stream struct {
 
 	sessions atomic.Int64
 	received atomic.Int64
+
+	// followerWait is maxFollowerWait; a test that asserts what coalescing
+	// does, rather than how soon, lengthens it so that a starved CPU cannot
+	// decide the outcome.
+	followerWait time.Duration
 }
 
 var _ state.Source = (*Stream)(nil)
@@ -150,11 +155,12 @@ func NewStream(cfg StreamConfig, log *slog.Logger) (*Stream, error) {
 		return nil, fmt.Errorf("mesos stream source: %w", err)
 	}
 	return &Stream{
-		cfg:      cfg,
-		log:      log.With("source", cfg.Name, "via", "operator-api"),
-		m:        m,
-		fallback: newPoller(m),
-		metrics:  metrics,
+		cfg:          cfg,
+		log:          log.With("source", cfg.Name, "via", "operator-api"),
+		m:            m,
+		fallback:     newPoller(m),
+		metrics:      metrics,
+		followerWait: maxFollowerWait,
 	}, nil
 }
 

@@ -24,6 +24,10 @@ func TestStreamAppliesRecordsThatCameTogether(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Two records written together are in the reader's buffer together; how
+	// soon the reader decodes the second is up to the scheduler, and on a
+	// loaded machine it can take longer than the product's few milliseconds.
+	s.followerWait = time.Minute
 	resp, err := http.Post(m.URL()+"/api/v1", "application/json", bytes.NewReader([]byte(`{"type":"GET_STATE"}`)))
 	if err != nil {
 		t.Fatal(err)

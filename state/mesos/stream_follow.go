@@ -287,7 +287,7 @@ func (f *following) batch(it mesosStreamItem) (over bool) {
 			// its TASK_RUNNING, say): apply it too rather than publish a
 			// view it replaces at once. Its bytes are here; only decoding
 			// them is left.
-			f.follower.Reset(maxFollowerWait)
+			f.follower.Reset(f.s.followerWait)
 			select {
 			case it = <-f.items:
 				f.follower.Stop()
