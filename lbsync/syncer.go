@@ -56,6 +56,9 @@ type Syncer struct {
 	applier *applier
 	m       *metrics
 
+	// snaps is the channel Run reads; only Run's goroutine uses it.
+	snaps <-chan *state.Snapshot
+
 	kick chan struct{}
 	// reloaded is signalled after each reload, for watchListeners.
 	reloaded chan struct{}
@@ -120,18 +123,17 @@ func (s *Syncer) Run(ctx context.Context, snaps <-chan *state.Snapshot) error {
 	go s.watchListeners(ctx, s.opts.ListenerCheck)
 	var retry <-chan time.Time
 	retryDelay := backoff.New(s.opts.RetryBackoff, 30*time.Second)
+	s.snaps = snaps
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case snap, ok := <-snaps:
+		case snap, ok := <-s.snaps:
 			if !ok {
-				snaps = nil
+				s.snaps = nil
 				continue
 			}
-			s.mu.Lock()
-			s.latest, s.arrived, s.dirty = snap, time.Now(), true
-			s.mu.Unlock()
+			s.received(snap)
 		case <-s.kick:
 		case <-retry:
 			retry = nil
@@ -150,6 +152,36 @@ func (s *Syncer) Run(ctx context.Context, snaps <-chan *state.Snapshot) error {
 			retryDelay.Reset()
 		}
 	}
+}
+
+// received records snap as the latest snapshot, to be applied.
+func (s *Syncer) received(snap *state.Snapshot) {
+	s.mu.Lock()
+	s.latest, s.arrived, s.dirty = snap, time.Now(), true
+	s.mu.Unlock()
+}
+
+// newerThan takes the snapshot waiting in the channel, if any, without
+// waiting, and returns the latest snapshot when it is not snap (nil when no
+// newer one has arrived). The latest stays pending: Run applies it next.
+// Only Run's goroutine calls it (from process).
+func (s *Syncer) newerThan(snap *state.Snapshot) *state.Snapshot {
+	select {
+	case n, ok := <-s.snaps:
+		if !ok {
+			s.snaps = nil
+		} else {
+			s.received(n)
+			s.wake() // Run's loop no longer sees it in the channel
+		}
+	default:
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.latest == snap {
+		return nil
+	}
+	return s.latest
 }
 
 // process applies the latest snapshot if it (or a forced reload) is pending.
@@ -174,6 +206,23 @@ func (s *Syncer) process(ctx context.Context) error {
 			}
 			return s.opts.Build(snap, &lbmodel.BuildOptions{Previous: previous, Exclude: ex})
 		}
+		// A reload takes its time (haproxy -c, then the reload): the servers
+		// of a snapshot that arrives meanwhile can be loaded with it.
+		newer := func(exclude []string) (*lbmodel.Model, error) {
+			n := s.newerThan(snap)
+			if n == nil {
+				return nil, nil
+			}
+			ex := make(map[string]bool, len(exclude))
+			for _, a := range exclude {
+				ex[a] = true
+			}
+			m, err := s.opts.Build(n, &lbmodel.BuildOptions{Previous: s.Model(), Exclude: ex})
+			if err != nil {
+				return nil, fmt.Errorf("building model of snapshot %d: %w", n.Seq, err)
+			}
+			return m, nil
+		}
 		var res ApplyResult
 		if model == previous && len(force) == 0 && !s.applier.diskStale {
 			// The build gave back the model HAProxy runs (lbmodel.ModelBuilder's
@@ -181,7 +230,7 @@ func (s *Syncer) process(ctx context.Context) error {
 			// view in Marathon mode): nothing to plan, render or write.
 			res.Via = "none"
 		} else {
-			res, err = s.applier.apply(ctx, model, rebuild, force)
+			res, err = s.applier.apply(ctx, model, rebuild, newer, force)
 		}
 		s.m.checks.Add(float64(res.Checks))
 		var took time.Duration
