@@ -1,8 +1,10 @@
 package lbsync
 
 import (
+	"context"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/discovery-mesos/discovery/lbsync/lbmodel"
 )
@@ -57,6 +59,41 @@ func (r *reloadRun) freshen() {
 	r.tmp, r.data, r.next = tmp, data, m
 	r.res.Folded = ops
 }
+
+// checkBridging runs haproxy -c on the file to load and, while it runs, brings
+// the server changes of the snapshots that arrive to the running worker
+// through the Runtime API (lbmodel.BridgeModel), as apply does ahead of a
+// reload: the check takes hundreds of milliseconds, and the worker that
+// serves meanwhile must not keep sending traffic to tasks that died.
+func (r *reloadRun) checkBridging(ctx context.Context) error {
+	a := r.a
+	if r.newer == nil {
+		return a.h.Check(ctx, r.tmp)
+	}
+	done := make(chan error, 1)
+	go func() { done <- a.h.Check(ctx, r.tmp) }()
+	tick := time.NewTicker(bridgeEvery)
+	defer tick.Stop()
+	var last *lbmodel.Model
+	for {
+		select {
+		case err := <-done:
+			return err
+		case <-tick.C:
+		}
+		m, err := r.newer(sortedKeys(r.invalid))
+		if err != nil || m == nil || m == last {
+			continue
+		}
+		last = m
+		running, _ := a.current()
+		a.bridge(ctx, running, m, &r.res)
+	}
+}
+
+// bridgeEvery is how often checkBridging looks for a newer snapshot: a
+// look is a channel receive that does not wait.
+const bridgeEvery = 10 * time.Millisecond
 
 // serversOnly reports whether next differs from checked, a config that passed
 // haproxy -c, in nothing a check could object to: the same structure (head,

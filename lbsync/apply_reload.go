@@ -81,7 +81,7 @@ func (r *reloadRun) validate(ctx context.Context) error {
 	}
 	r.res.Checks++
 	checkStart := time.Now()
-	cerr := a.h.Check(ctx, r.tmp)
+	cerr := r.checkBridging(ctx)
 	r.checkTook = time.Since(checkStart)
 	if cerr == nil {
 		return nil

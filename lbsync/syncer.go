@@ -8,6 +8,7 @@ import (
 	"github.com/discovery-mesos/discovery/lbsync/lbmodel"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -208,10 +209,17 @@ func (s *Syncer) process(ctx context.Context) error {
 		}
 		// A reload takes its time (haproxy -c, then the reload): the servers
 		// of a snapshot that arrives meanwhile can be loaded with it.
+		var newerSnap *state.Snapshot
+		var newerKey string
+		var newerModel *lbmodel.Model
 		newer := func(exclude []string) (*lbmodel.Model, error) {
 			n := s.newerThan(snap)
 			if n == nil {
 				return nil, nil
+			}
+			key := strings.Join(exclude, "\x00")
+			if n == newerSnap && key == newerKey {
+				return newerModel, nil // asked again, nothing newer
 			}
 			ex := make(map[string]bool, len(exclude))
 			for _, a := range exclude {
@@ -221,6 +229,7 @@ func (s *Syncer) process(ctx context.Context) error {
 			if err != nil {
 				return nil, fmt.Errorf("building model of snapshot %d: %w", n.Seq, err)
 			}
+			newerSnap, newerKey, newerModel = n, key, m
 			return m, nil
 		}
 		var res ApplyResult
