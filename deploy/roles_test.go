@@ -1,7 +1,6 @@
 package deploy
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/ecdsa"
@@ -24,13 +23,14 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/discovery-mesos/discovery/internal/haproxytest"
 	"github.com/miekg/dns"
+
+	"github.com/discovery-mesos/discovery/internal/daemontest"
+	"github.com/discovery-mesos/discovery/internal/haproxytest"
 )
 
 // roles pairs each unit with its example config and environment file.
@@ -210,81 +210,31 @@ func TestRoles(t *testing.T) {
 
 // daemon is a discovery process started by the test.
 type daemon struct {
-	cmd      *exec.Cmd
-	httpAddr string
-	dnsAddr  string
-	exited   chan error
-	logMu    sync.Mutex
-	logs     []string
+	*daemontest.Process
 }
-
-var listenLine = regexp.MustCompile(`"msg":"(dns|http) serving".*?"addr":"([^"]+)"`)
 
 // startDaemon starts bin with args and waits (up to 30 s) for its HTTP
 // listener, and its DNS listener when wantDNS, to be logged.
 func startDaemon(t *testing.T, bin string, args []string, wantDNS bool) *daemon {
 	t.Helper()
-	d := &daemon{cmd: exec.Command(bin, args...), exited: make(chan error, 1)}
-	stderr, err := d.cmd.StderrPipe()
+	p, err := daemontest.Start(exec.Command(bin, args...))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := d.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	d := &daemon{p}
 	t.Cleanup(func() {
-		if d.cmd.ProcessState == nil {
-			_ = d.cmd.Process.Kill()
-			<-d.exited
+		if d.Alive() {
+			_ = d.Cmd.Process.Kill()
+			<-d.Exited()
 		}
 		if t.Failed() {
-			t.Logf("daemon log:\n%s", strings.Join(d.logLines(), "\n"))
+			t.Logf("daemon log:\n%s", strings.Join(d.LogLines(), "\n"))
 		}
 	})
-	addrs := make(chan [2]string, 4)
-	scanned := make(chan struct{})
-	go func() {
-		defer close(scanned)
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			line := sc.Text()
-			d.logMu.Lock()
-			d.logs = append(d.logs, line)
-			d.logMu.Unlock()
-			if m := listenLine.FindStringSubmatch(line); m != nil {
-				addrs <- [2]string{m[1], m[2]}
-			}
-		}
-		_, _ = io.Copy(io.Discard, stderr)
-	}()
-	go func() {
-		<-scanned
-		d.exited <- d.cmd.Wait()
-	}()
-	deadline := time.After(30 * time.Second)
-	for d.httpAddr == "" || wantDNS && d.dnsAddr == "" {
-		select {
-		case a := <-addrs:
-			if a[0] == "http" {
-				d.httpAddr = a[1]
-			} else {
-				d.dnsAddr = a[1]
-			}
-		case err := <-d.exited:
-			d.exited <- err
-			t.Fatalf("discovery %s exited before listening: %v\n%s", strings.Join(args, " "), err, strings.Join(d.logLines(), "\n"))
-		case <-deadline:
-			t.Fatalf("discovery did not log its listeners within 30s:\n%s", strings.Join(d.logLines(), "\n"))
-		}
+	if err := d.WaitListeners(wantDNS, 30*time.Second); err != nil {
+		t.Fatalf("discovery %s %v\n%s", strings.Join(args, " "), err, strings.Join(d.LogLines(), "\n"))
 	}
 	return d
-}
-
-func (d *daemon) logLines() []string {
-	d.logMu.Lock()
-	defer d.logMu.Unlock()
-	return append([]string(nil), d.logs...)
 }
 
 // waitReady polls /ready until it answers 200, failing after timeout.
@@ -296,7 +246,7 @@ func (d *daemon) waitReady(t *testing.T, timeout time.Duration) {
 	defer tick.Stop()
 	var last string
 	for {
-		res, err := http.Get("http://" + d.httpAddr + "/ready")
+		res, err := http.Get("http://" + d.HTTPAddr + "/ready")
 		if err == nil {
 			b, _ := io.ReadAll(res.Body)
 			res.Body.Close()
@@ -310,9 +260,8 @@ func (d *daemon) waitReady(t *testing.T, timeout time.Duration) {
 		select {
 		case <-ctx.Done():
 			t.Fatalf("/ready did not answer 200 within %v; last: %s", timeout, last)
-		case err := <-d.exited:
-			d.exited <- err
-			t.Fatalf("discovery exited before it was ready: %v", err)
+		case <-d.Exited():
+			t.Fatalf("discovery exited before it was ready: %v", d.Err())
 		case <-tick.C:
 		}
 	}
@@ -321,7 +270,7 @@ func (d *daemon) waitReady(t *testing.T, timeout time.Duration) {
 // get fetches path from the daemon's HTTP port and checks the status.
 func (d *daemon) get(t *testing.T, path string, status int) string {
 	t.Helper()
-	res, err := http.Get("http://" + d.httpAddr + path)
+	res, err := http.Get("http://" + d.HTTPAddr + path)
 	if err != nil {
 		t.Fatalf("GET %s: %v", path, err)
 	}
@@ -342,7 +291,7 @@ func (d *daemon) checkDNS(t *testing.T, name string, want int) {
 	m := new(dns.Msg)
 	m.SetQuestion(name, dns.TypeA)
 	c := &dns.Client{Timeout: 5 * time.Second}
-	r, _, err := c.Exchange(m, d.dnsAddr)
+	r, _, err := c.Exchange(m, d.DNSAddr)
 	if err != nil {
 		t.Fatalf("DNS query for %s: %v", name, err)
 	}
@@ -354,12 +303,12 @@ func (d *daemon) checkDNS(t *testing.T, name string, want int) {
 // stop sends SIGTERM and wants a clean exit within 20 s.
 func (d *daemon) stop(t *testing.T) {
 	t.Helper()
-	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := d.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	select {
-	case err := <-d.exited:
-		if err != nil {
+	case <-d.Exited():
+		if err := d.Err(); err != nil {
 			t.Errorf("discovery exited with %v after SIGTERM", err)
 		}
 	case <-time.After(20 * time.Second):

@@ -24,14 +24,7 @@ func hsGenCluster(n int) (c *state.Cluster, taskNames, srvNames []string) {
 		Leader:    state.Master{ID: "master-id-1", Hostname: "127.0.0.1", PID: "master@127.0.0.1:15050", Host: "127.0.0.1", Port: 15050},
 	}
 	c.Masters = []state.Master{c.Leader}
-	for i := range 50 {
-		ip := fmt.Sprintf("127.1.%d.%d", i/250, 1+i%250)
-		c.Agents = append(c.Agents, state.Agent{
-			ID: fmt.Sprintf("a1b2c3d4-0000-4000-8000-%012d-S%d", i, i), Hostname: ip,
-			PID: "slave(1)@" + ip + ":5051", Host: ip, Port: 5051, Active: true,
-			Ports: []state.PortRange{{Begin: 31000, End: 32000}},
-		})
-	}
+	c.Agents = benchAgents()
 	fws := []string{"marathon", "framework-1", "framework-2"}
 	for i, name := range fws {
 		c.Frameworks = append(c.Frameworks, state.Framework{

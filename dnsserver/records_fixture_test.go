@@ -10,6 +10,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/discovery-mesos/discovery/state"
+	"github.com/discovery-mesos/discovery/state/mesos"
 )
 
 // fixtureTable builds a table from mesos-dns's own test state (factories/fake.json,
@@ -30,7 +31,7 @@ func fixtureCluster(t *testing.T) *state.Cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := state.DecodeMesosState(data, state.FetchMeta{
+	c, err := mesos.DecodeState(data, mesos.FetchMeta{
 		Source:  "testdata",
 		Masters: []state.Master{{Host: "127.0.0.1", Port: 5050}},
 	})

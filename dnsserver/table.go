@@ -208,31 +208,40 @@ func (t *Table) Lookup(qname string, qtype uint16, s *Scratch) Result {
 }
 
 func (t *Table) fillA(s *Scratch, owner string, nd *node) {
-	k := int(nd.a4Len)
-	if cap(s.a) < k {
-		s.a = make([]dns.A, k)
-	}
-	s.a = s.a[:k]
-	for i := range k {
-		rr := &s.a[i]
-		rr.Hdr = dns.RR_Header{Name: owner, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: t.cfg.TTL}
-		rr.A = net.IP(t.a4[int(nd.a4Off)+i][:])
-		s.ans = append(s.ans, rr)
+	s.a = grow(s.a, int(nd.a4Len))
+	for i := range s.a {
+		t.setA(&s.a[i], owner, int(nd.a4Off)+i)
+		s.ans = append(s.ans, &s.a[i])
 	}
 }
 
 func (t *Table) fillAAAA(s *Scratch, owner string, nd *node) {
-	k := int(nd.a6Len)
-	if cap(s.aaaa) < k {
-		s.aaaa = make([]dns.AAAA, k)
+	s.aaaa = grow(s.aaaa, int(nd.a6Len))
+	for i := range s.aaaa {
+		t.setAAAA(&s.aaaa[i], owner, int(nd.a6Off)+i)
+		s.ans = append(s.ans, &s.aaaa[i])
 	}
-	s.aaaa = s.aaaa[:k]
-	for i := range k {
-		rr := &s.aaaa[i]
-		rr.Hdr = dns.RR_Header{Name: owner, Rrtype: dns.TypeAAAA, Class: dns.ClassINET, Ttl: t.cfg.TTL}
-		rr.AAAA = net.IP(t.a6[int(nd.a6Off)+i][:])
-		s.ans = append(s.ans, rr)
+}
+
+// setA makes rr owner's A record for address i of the arena.
+func (t *Table) setA(rr *dns.A, owner string, i int) {
+	rr.Hdr = dns.RR_Header{Name: owner, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: t.cfg.TTL}
+	rr.A = net.IP(t.a4[i][:])
+}
+
+// setAAAA makes rr owner's AAAA record for address i of the arena.
+func (t *Table) setAAAA(rr *dns.AAAA, owner string, i int) {
+	rr.Hdr = dns.RR_Header{Name: owner, Rrtype: dns.TypeAAAA, Class: dns.ClassINET, Ttl: t.cfg.TTL}
+	rr.AAAA = net.IP(t.a6[i][:])
+}
+
+// grow returns buf with k elements, reused when its capacity allows: the
+// records of one answer are built in place, without an allocation each.
+func grow[T any](buf []T, k int) []T {
+	if cap(buf) < k {
+		return make([]T, k)
 	}
+	return buf[:k]
 }
 
 // fillSRV adds the SRV records of nd and, as additional records, the first A and
@@ -240,10 +249,7 @@ func (t *Table) fillAAAA(s *Scratch, owner string, nd *node) {
 func (t *Table) fillSRV(s *Scratch, owner string, nd *node) {
 	k := int(nd.srvLen)
 	// Glue needs at most one A and one AAAA per SRV record.
-	if cap(s.srv) < k {
-		s.srv = make([]dns.SRV, k)
-	}
-	s.srv = s.srv[:k]
+	s.srv = grow(s.srv, k)
 	na, n6 := 0, 0
 	s.seen = s.seen[:0]
 	for i := range k {
@@ -266,14 +272,8 @@ func (t *Table) fillSRV(s *Scratch, owner string, nd *node) {
 			}
 		}
 	}
-	if cap(s.a) < na {
-		s.a = make([]dns.A, na)
-	}
-	s.a = s.a[:na]
-	if cap(s.aaaa) < n6 {
-		s.aaaa = make([]dns.AAAA, n6)
-	}
-	s.aaaa = s.aaaa[:n6]
+	s.a = grow(s.a, na)
+	s.aaaa = grow(s.aaaa, n6)
 	ia, i6 := 0, 0
 	for _, target := range s.seen {
 		tn := &t.nodes[target]
@@ -281,15 +281,13 @@ func (t *Table) fillSRV(s *Scratch, owner string, nd *node) {
 		if tn.a4Len > 0 {
 			rr := &s.a[ia]
 			ia++
-			rr.Hdr = dns.RR_Header{Name: name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: t.cfg.TTL}
-			rr.A = net.IP(t.a4[tn.a4Off][:])
+			t.setA(rr, name, int(tn.a4Off))
 			s.extra = append(s.extra, rr)
 		}
 		if tn.a6Len > 0 {
 			rr := &s.aaaa[i6]
 			i6++
-			rr.Hdr = dns.RR_Header{Name: name, Rrtype: dns.TypeAAAA, Class: dns.ClassINET, Ttl: t.cfg.TTL}
-			rr.AAAA = net.IP(t.a6[tn.a6Off][:])
+			t.setAAAA(rr, name, int(tn.a6Off))
 			s.extra = append(s.extra, rr)
 		}
 	}

@@ -6,18 +6,31 @@ import (
 	"net/netip"
 	"runtime"
 	"slices"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/miekg/dns"
 
+	"github.com/discovery-mesos/discovery/internal/benchenv"
 	"github.com/discovery-mesos/discovery/state"
 )
 
 // genCluster builds a cluster shaped like ../shared/tools/genstate.py's: tasks/4
 // apps over 3 frameworks and 50 agents, each task with one port resource, a
 // NetworkInfo address and a DiscoveryInfo with one named port.
+// benchAgents are the 50 agents of the benchmarks' clusters.
+func benchAgents() []state.Agent {
+	var agents []state.Agent
+	for i := range 50 {
+		ip := fmt.Sprintf("127.1.%d.%d", i/250, 1+i%250)
+		agents = append(agents, state.Agent{
+			ID: fmt.Sprintf("a1b2c3d4-0000-4000-8000-%012d-S%d", i, i), Hostname: ip,
+			PID: "slave(1)@" + ip + ":5051", Host: ip, Port: 5051, Active: true,
+			Ports: []state.PortRange{{Begin: 31000, End: 32000}},
+		})
+	}
+	return agents
+}
+
 func genCluster(tasks int) *state.Cluster {
 	r := rand.New(rand.NewPCG(1, 2))
 	apps := max(1, tasks/4)
@@ -25,14 +38,7 @@ func genCluster(tasks int) *state.Cluster {
 		Leader:  state.Master{ID: "master-id-1", PID: "master@127.0.0.1:15050", Host: "127.0.0.1", Port: 15050},
 		Masters: []state.Master{{Host: "127.0.0.1", Port: 15050}},
 	}
-	for i := range 50 {
-		ip := fmt.Sprintf("127.1.%d.%d", i/250, 1+i%250)
-		c.Agents = append(c.Agents, state.Agent{
-			ID: fmt.Sprintf("a1b2c3d4-0000-4000-8000-%012d-S%d", i, i), Hostname: ip,
-			PID: "slave(1)@" + ip + ":5051", Host: ip, Port: 5051, Active: true,
-			Ports: []state.PortRange{{Begin: 31000, End: 32000}},
-		})
-	}
+	c.Agents = benchAgents()
 	c.Frameworks = append(c.Frameworks, state.Framework{
 		ID: "fw-0000-marathon", Name: "marathon", PID: "scheduler-1@127.3.0.1:15101", Host: "127.3.0.1", Port: 15101, Active: true,
 	})
@@ -68,14 +74,6 @@ func genCluster(tasks int) *state.Cluster {
 	return c.Seal()
 }
 
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 func heapInUse() uint64 {
 	runtime.GC()
 	runtime.GC()
@@ -98,13 +96,13 @@ func BenchmarkBuild(b *testing.B) {
 			runtime.KeepAlive(tab)
 			tab = nil
 			b.ReportAllocs()
-			cpu0 := cpuTime()
+			cpu0 := benchenv.CPUTime()
 			for b.Loop() {
 				tab = Build(c, cfg)
 			}
 			// CPU time per build (process-wide, GC included): steadier than wall
 			// time on a loaded machine.
-			b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+			b.ReportMetric(float64((benchenv.CPUTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
 			runtime.KeepAlive(tab)
 			b.ReportMetric(float64(after-before)/(1<<20), "MB-table")
 			b.ReportMetric(float64(records), "records")
@@ -183,13 +181,13 @@ func BenchmarkUpdate(b *testing.B) {
 			clusters := [2]*state.Cluster{c, other}
 			tab := Build(c, cfg)
 			b.ReportAllocs()
-			cpu0 := cpuTime()
+			cpu0 := benchenv.CPUTime()
 			i := 0
 			for b.Loop() {
 				i++
 				tab = tab.Update(clusters[i%2])
 			}
-			b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+			b.ReportMetric(float64((benchenv.CPUTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
 		})
 	}
 }

@@ -7,8 +7,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/discovery-mesos/discovery/state"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/discovery-mesos/discovery/state"
 )
 
 // UpdaterOptions configure an Updater.

@@ -61,19 +61,9 @@ func addrStrings(as []netip.Addr) []string {
 // waitDNS waits for the daemon's DNS to agree with the cluster's truth.
 func waitDNS(t *testing.T, d *daemon, c *sim.Cluster, timeout time.Duration) time.Duration {
 	t.Helper()
-	var last string
-	start := time.Now()
-	for {
-		ok, diff := dnsAgrees(d, c.Truth())
-		if ok {
-			return time.Since(start)
-		}
-		last = diff
-		if time.Since(start) > timeout {
-			t.Fatalf("DNS did not agree with the cluster within %v: %s", timeout, last)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	return waitAgree(t, timeout, "DNS did not agree with the cluster", func() (bool, string) {
+		return dnsAgrees(d, c.Truth())
+	})
 }
 
 // lbAgrees reports whether the HAProxy config on disk routes every app's

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,33 +9,23 @@ import (
 	"os"
 	osexec "os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
 
+	"github.com/discovery-mesos/discovery/internal/daemontest"
 	"github.com/discovery-mesos/discovery/internal/haproxytest"
 )
 
 // daemon is a discovery process started by a test, observed from outside.
 type daemon struct {
-	cmd      *osexec.Cmd
-	args     []string
-	httpAddr string
-	dnsAddr  string
-	exited   chan struct{} // closed when the process has been waited for
-	err      error         // its exit, once exited is closed
-
-	mu   sync.Mutex
-	logs []string
+	*daemontest.Process
+	args []string
 }
-
-var listenLine = regexp.MustCompile(`"msg":"(dns|http) serving".*?"addr":"([^"]+)"`)
 
 // baseArgs keep the daemon on loopback with nothing forwarded: DNS and HTTP on
 // free ports of 127.0.0.1, JSON logs (parsed for the listeners).
@@ -59,115 +48,57 @@ func startDaemon(t *testing.T, wantDNS bool, args ...string) *daemon {
 func startDaemonEnv(t *testing.T, wantDNS bool, env []string, args ...string) *daemon {
 	t.Helper()
 	all := append(baseArgs(), args...)
-	d := &daemon{cmd: osexec.Command(discoveryBin, all...), args: all, exited: make(chan struct{})}
-	d.cmd.Env = append(os.Environ(), env...)
-	stderr, err := d.cmd.StderrPipe()
+	cmd := osexec.Command(discoveryBin, all...)
+	cmd.Env = append(os.Environ(), env...)
+	p, err := daemontest.Start(cmd)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d.cmd.Stdout = d.cmd.Stderr
-	if err := d.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	addrs := make(chan [2]string, 4)
-	scanned := make(chan struct{})
-	go func() {
-		defer close(scanned)
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 64<<10), 4<<20)
-		for sc.Scan() {
-			line := sc.Text()
-			d.mu.Lock()
-			d.logs = append(d.logs, line)
-			d.mu.Unlock()
-			if m := listenLine.FindStringSubmatch(line); m != nil {
-				select {
-				case addrs <- [2]string{m[1], m[2]}:
-				default:
-				}
-			}
-		}
-		_, _ = io.Copy(io.Discard, stderr)
-	}()
-	go func() {
-		<-scanned
-		d.err = d.cmd.Wait()
-		close(d.exited)
-	}()
+	d := &daemon{Process: p, args: all}
 	t.Cleanup(func() {
 		d.stop()
 		if dir := os.Getenv("E2E_LOG_DIR"); dir != "" {
 			// The whole log, for a run to study afterwards.
-			name := filepath.Join(dir, strings.ReplaceAll(t.Name(), "/", "_")+"."+strconv.Itoa(d.cmd.Process.Pid)+".log")
+			name := filepath.Join(dir, strings.ReplaceAll(t.Name(), "/", "_")+"."+strconv.Itoa(d.Cmd.Process.Pid)+".log")
 			if err := os.WriteFile(name, []byte(d.logText()+"\n"), 0o644); err != nil {
 				t.Logf("keeping the daemon log: %v", err)
 			}
 		}
 		if t.Failed() {
-			lines := d.logLines()
+			lines := d.LogLines()
 			if len(lines) > 200 {
 				lines = lines[len(lines)-200:]
 			}
 			t.Logf("daemon %s\nlog (last %d lines):\n%s", strings.Join(all, " "), len(lines), strings.Join(lines, "\n"))
 		}
 	})
-	deadline := time.After(30 * time.Second)
-	for d.httpAddr == "" || wantDNS && d.dnsAddr == "" {
-		select {
-		case a := <-addrs:
-			if a[0] == "http" {
-				d.httpAddr = a[1]
-			} else {
-				d.dnsAddr = a[1]
-			}
-		case <-d.exited:
-			t.Fatalf("discovery exited before listening: %v\n%s", d.err, strings.Join(d.logLines(), "\n"))
-		case <-deadline:
-			t.Fatalf("discovery did not log its listeners within 30s:\n%s", strings.Join(d.logLines(), "\n"))
-		}
+	if err := d.WaitListeners(wantDNS, 30*time.Second); err != nil {
+		t.Fatalf("discovery %v:\n%s", err, strings.Join(d.LogLines(), "\n"))
 	}
 	return d
 }
 
 // stop ends the process with SIGTERM, then SIGKILL after 10 s.
 func (d *daemon) stop() {
-	select {
-	case <-d.exited:
+	if !d.Alive() {
 		return
-	default:
 	}
-	_ = d.cmd.Process.Signal(syscall.SIGTERM)
+	_ = d.Cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case <-d.exited:
+	case <-d.Exited():
 	case <-time.After(10 * time.Second):
-		_ = d.cmd.Process.Kill()
-		<-d.exited
+		_ = d.Cmd.Process.Kill()
+		<-d.Exited()
 	}
-}
-
-// alive reports whether the process is still running.
-func (d *daemon) alive() bool {
-	select {
-	case <-d.exited:
-		return false
-	default:
-		return true
-	}
-}
-
-func (d *daemon) logLines() []string {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return append([]string(nil), d.logs...)
 }
 
 // logText is the whole log so far.
-func (d *daemon) logText() string { return strings.Join(d.logLines(), "\n") }
+func (d *daemon) logText() string { return strings.Join(d.LogLines(), "\n") }
 
 // get fetches path from the HTTP port.
 func (d *daemon) get(path string) (int, string, error) {
 	c := &http.Client{Timeout: 5 * time.Second}
-	res, err := c.Get("http://" + d.httpAddr + path)
+	res, err := c.Get("http://" + d.HTTPAddr + path)
 	if err != nil {
 		return 0, "", err
 	}
@@ -287,7 +218,7 @@ func (d *daemon) metric(t *testing.T, name string, labels ...string) float64 {
 // rssKB is the process's resident set (VmRSS) in KiB.
 func (d *daemon) rssKB(t *testing.T) int64 {
 	t.Helper()
-	return procRSSKB(t, d.cmd.Process.Pid)
+	return procRSSKB(t, d.Cmd.Process.Pid)
 }
 
 func procRSSKB(t *testing.T, pid int) int64 {
@@ -315,10 +246,10 @@ func (d *daemon) query(name string, qtype uint16) (*dns.Msg, error) {
 	m := new(dns.Msg)
 	m.SetQuestion(dns.Fqdn(name), qtype)
 	c := &dns.Client{Timeout: time.Second}
-	r, _, err := c.Exchange(m, d.dnsAddr)
+	r, _, err := c.Exchange(m, d.DNSAddr)
 	if err == nil && r.Truncated {
 		c.Net = "tcp"
-		r, _, err = c.Exchange(m, d.dnsAddr)
+		r, _, err = c.Exchange(m, d.DNSAddr)
 	}
 	return r, err
 }
@@ -353,6 +284,23 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 		time.Sleep(10 * time.Millisecond)
 	}
 	return time.Since(start)
+}
+
+// waitAgree polls check until it holds and returns how long that took; after
+// timeout it fails the test with failure and check's last reason.
+func waitAgree(t *testing.T, timeout time.Duration, failure string, check func() (bool, string)) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for {
+		ok, why := check()
+		if ok {
+			return time.Since(start)
+		}
+		if time.Since(start) > timeout {
+			t.Fatalf("%s within %v: %s", failure, timeout, why)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // lbSetup is the load balancer's share of a daemon's command line: a real

@@ -79,30 +79,44 @@ func TestFaultMasterBadAnswers(t *testing.T) {
 			t.Logf("recovered in %v once the master answered well again (polling every 1s)", took.Round(time.Millisecond))
 		})
 	}
-	if !d.alive() {
-		t.Fatalf("the daemon exited: %v", d.err)
+	if !d.Alive() {
+		t.Fatalf("the daemon exited: %v", d.Err())
 	}
+}
+
+// streamFault starts a cluster of 3 apps of 2 tasks (heartbeat 100 ms) with one
+// master and a daemon following its event stream, and waits for DNS. It then
+// applies fault to the master's streams and starts a task of app (a change
+// only new streams see), and waits for the daemon to subscribe again after
+// what happened and for DNS to show the change.
+func streamFault(t *testing.T, seed uint64, app int, what string, fault func(*fakemaster.OperatorAPI)) *daemon {
+	t.Helper()
+	c := newCluster(t, sim.Config{Apps: 3, TasksPerApp: 2, Seed: seed, Heartbeat: 100 * time.Millisecond})
+	api := c.OperatorAPIs()[0]
+	d := startDaemon(t, true, "-masters="+c.Masters()[0].Addr())
+	waitDNS(t, d, c, 20*time.Second)
+	subs := api.Subscriptions()
+	fault(api)
+	// Changes made now reach only new streams.
+	if _, err := c.StartTask(c.Truth().Apps[app].ID); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "a new subscription after "+what, func() bool {
+		return api.Subscriptions() > subs
+	})
+	waitDNS(t, d, c, 10*time.Second)
+	return d
 }
 
 // An event stream that goes silent without closing (no events, no
 // heartbeats) is detected and the daemon subscribes again; a change made
 // while it was silent reaches DNS.
 func TestFaultEventStreamSilent(t *testing.T) {
-	c := newCluster(t, sim.Config{Apps: 3, TasksPerApp: 2, Seed: 41, Heartbeat: 100 * time.Millisecond})
-	api := c.OperatorAPIs()[0]
-	d := startDaemon(t, true, "-masters="+c.Masters()[0].Addr())
-	waitDNS(t, d, c, 20*time.Second)
-	subs := api.Subscriptions()
-	api.SilenceStreams()
-	silenced := time.Now()
-	// Changes made now reach only new streams.
-	if _, err := c.StartTask(c.Truth().Apps[1].ID); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, 10*time.Second, "a new subscription after the stream went silent", func() bool {
-		return api.Subscriptions() > subs
+	var silenced time.Time
+	d := streamFault(t, 41, 1, "the stream went silent", func(api *fakemaster.OperatorAPI) {
+		api.SilenceStreams()
+		silenced = time.Now()
 	})
-	waitDNS(t, d, c, 10*time.Second)
 	t.Logf("silent stream detected and resubscribed; DNS current %v after it went silent (heartbeat 100ms, 5 missed allowed)", time.Since(silenced).Round(time.Millisecond))
 	if v := d.metric(t, "discovery_mesos_stream_heartbeat_timeouts_total"); v < 1 {
 		t.Errorf("discovery_mesos_stream_heartbeat_timeouts_total = %v after a silent stream", v)
@@ -112,19 +126,7 @@ func TestFaultEventStreamSilent(t *testing.T) {
 // A stream that sends a record that is not an event is dropped and
 // subscribed again; the view is kept meanwhile.
 func TestFaultEventStreamGarbage(t *testing.T) {
-	c := newCluster(t, sim.Config{Apps: 3, TasksPerApp: 2, Seed: 43, Heartbeat: 100 * time.Millisecond})
-	api := c.OperatorAPIs()[0]
-	d := startDaemon(t, true, "-masters="+c.Masters()[0].Addr())
-	waitDNS(t, d, c, 20*time.Second)
-	subs := api.Subscriptions()
-	api.GarbleStreams()
-	if _, err := c.StartTask(c.Truth().Apps[2].ID); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, 10*time.Second, "a new subscription after a garbled record", func() bool {
-		return api.Subscriptions() > subs
-	})
-	waitDNS(t, d, c, 10*time.Second)
+	d := streamFault(t, 43, 2, "a garbled record", (*fakemaster.OperatorAPI).GarbleStreams)
 	// The error is cleared by the next good view; when it happened stays.
 	st := d.status(t)
 	if len(st.Sources) == 0 || st.Sources[0].LastErrorAt.IsZero() {

@@ -33,7 +33,7 @@ func TestFaultHAProxyKilled(t *testing.T) {
 		}
 		killed := time.Now()
 		// Product promise: HAProxy serves again within a second of dying.
-		prom := newPromise("a new HAProxy serving every app after the old one was killed", time.Second, d.cmd.Process.Pid, killed)
+		prom := newPromise("a new HAProxy serving every app after the old one was killed", time.Second, d.Cmd.Process.Pid, killed)
 		waitFor(t, 10*time.Second, "a new HAProxy master", func() bool {
 			p := haproxyMasterPID(lb.masterSock)
 			return p != 0 && p != pid
@@ -192,7 +192,7 @@ func TestFaultConfigPathUnwritable(t *testing.T) {
 			if ok, why := trafficFlows(before); !ok {
 				t.Errorf("the running config lost traffic: %s", why)
 			}
-			if !d.alive() {
+			if !d.Alive() {
 				t.Fatal("the daemon exited")
 			}
 

@@ -48,7 +48,7 @@ func TestFaultMastersUnreachable(t *testing.T) {
 		if now, err := os.ReadFile(lb.cfg); err != nil || !bytes.Equal(now, cfgBefore) {
 			t.Fatalf("%v into the outage, the HAProxy config changed (%v)", time.Since(down).Round(time.Millisecond), err)
 		}
-		if !d.alive() {
+		if !d.Alive() {
 			t.Fatal("the daemon exited during the outage")
 		}
 		polls++
@@ -64,7 +64,7 @@ func TestFaultMastersUnreachable(t *testing.T) {
 	cfg.Apps = 4
 	c2 := newCluster(t, cfg)
 	back := time.Now()
-	pid := d.cmd.Process.Pid
+	pid := d.Cmd.Process.Pid
 	// Two promises, each measured from an event the test sees: the daemon
 	// asks again within its retry ceiling (DefaultStreamBackoffMax, 500 ms,
 	// with room for one attempt under way), and once the master has answered

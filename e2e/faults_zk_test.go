@@ -34,7 +34,7 @@ func followLeader(t *testing.T, c *sim.Cluster, d *daemon, timeout time.Duration
 	}
 	leader := c.Leader().Addr()
 	// Product promise: a leader change is followed within 2 s.
-	prom := newPromise("following a leader change through ZooKeeper", 2*time.Second, d.cmd.Process.Pid, ch.At)
+	prom := newPromise("following a leader change through ZooKeeper", 2*time.Second, d.Cmd.Process.Pid, ch.At)
 	waitFor(t, timeout, "the daemon following the new leader "+leader, func() bool {
 		st := d.status(t)
 		if st.Leader == nil || st.Leader.Address != leader {
@@ -67,8 +67,8 @@ func TestFaultZooKeeperRestart(t *testing.T) {
 		if ok, diff := dnsAgrees(d, before); !ok {
 			t.Fatalf("with ZooKeeper down, DNS lost its view: %s", diff)
 		}
-		if !d.alive() {
-			t.Fatalf("the daemon exited with ZooKeeper down: %v", d.err)
+		if !d.Alive() {
+			t.Fatalf("the daemon exited with ZooKeeper down: %v", d.Err())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -87,7 +87,7 @@ func TestFaultZooKeeperRestart(t *testing.T) {
 	}
 	// The same 2 s promise after ZooKeeper restarted, checked in followLeader.
 	followLeader(t, c, d, 15*time.Second)
-	if !d.alive() {
+	if !d.Alive() {
 		t.Fatal("the daemon exited")
 	}
 }

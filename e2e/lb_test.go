@@ -78,19 +78,9 @@ func trafficFlows(tr sim.Truth) (bool, string) {
 
 func waitTraffic(t *testing.T, c *sim.Cluster, timeout time.Duration) time.Duration {
 	t.Helper()
-	var last string
-	start := time.Now()
-	for {
-		ok, why := trafficFlows(c.Truth())
-		if ok {
-			return time.Since(start)
-		}
-		last = why
-		if time.Since(start) > timeout {
-			t.Fatalf("no traffic through HAProxy within %v: %s", timeout, last)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	return waitAgree(t, timeout, "no traffic through HAProxy", func() (bool, string) {
+		return trafficFlows(c.Truth())
+	})
 }
 
 // haproxyMasterPID asks HAProxy's master CLI ("show proc") for the master's

@@ -55,8 +55,8 @@ func sampleRSS(t *testing.T, d *daemon) *rssSampler {
 	go func() {
 		defer close(s.done)
 		for ctx.Err() == nil {
-			if d.alive() {
-				b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", d.cmd.Process.Pid))
+			if d.Alive() {
+				b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", d.Cmd.Process.Pid))
 				if err == nil {
 					for _, line := range strings.Split(string(b), "\n") {
 						var kb int64
@@ -110,7 +110,7 @@ func TestLoadDNSTwiceCapacity(t *testing.T) {
 	var capRes loadResult
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	start := time.Now()
-	closedLoop(ctx, d.dnsAddr, 64, qs, &capRes)
+	closedLoop(ctx, d.DNSAddr, 64, qs, &capRes)
 	cancel()
 	capacity := int(float64(capRes.ok.Load()) / time.Since(start).Seconds())
 	t.Logf("single-core capacity: %d answers/s (closed loop, 64 outstanding, %d sent, %d answered)", capacity, capRes.sent.Load(), capRes.answered.Load())
@@ -121,7 +121,7 @@ func TestLoadDNSTwiceCapacity(t *testing.T) {
 	rss := sampleRSS(t, d)
 	ctx, cancel = context.WithTimeout(context.Background(), loadDuration())
 	defer cancel()
-	p := runProbe(ctx, d.dnsAddr, c.Truth().TaskDNSName(c.Truth().Apps[0], domain), 20*time.Millisecond)
+	p := runProbe(ctx, d.DNSAddr, c.Truth().TaskDNSName(c.Truth().Apps[0], domain), 20*time.Millisecond)
 	var res loadResult
 	perSecond := make(chan []int64, 1)
 	go func() { // good answers in each whole second of the run
@@ -142,7 +142,7 @@ func TestLoadDNSTwiceCapacity(t *testing.T) {
 		}
 	}()
 	start = time.Now()
-	openLoop(ctx, d.dnsAddr, 2*capacity, 8, qs, &res)
+	openLoop(ctx, d.DNSAddr, 2*capacity, 8, qs, &res)
 	took := time.Since(start)
 	peak, first, last := rss.finish()
 	seconds := <-perSecond
@@ -161,8 +161,8 @@ func TestLoadDNSTwiceCapacity(t *testing.T) {
 	t.Logf("RSS: peak %d KiB (first third %d KiB, last third %d KiB)", peak, first, last)
 	t.Logf("good answers per second: slowest second %d (%d seconds)", slowest, len(seconds))
 
-	if !d.alive() {
-		t.Fatalf("the daemon died under load: %v", d.err)
+	if !d.Alive() {
+		t.Fatalf("the daemon died under load: %v", d.Err())
 	}
 	if last > first+first/4 && last-first > 16<<10 {
 		t.Errorf("RSS keeps growing under load: %d KiB in the first third, %d KiB in the last", first, last)
@@ -211,9 +211,9 @@ func TestLoadDeadUpstreamDoesNotSlowInDomain(t *testing.T) {
 				qs = append(qs, packQuery(fmt.Sprintf("host-%d.outside.example", i), dns.TypeA))
 			}
 			wg.Add(1)
-			go func() { defer wg.Done(); openLoop(ctx, d.dnsAddr, 2000, 4, qs, res) }()
+			go func() { defer wg.Done(); openLoop(ctx, d.DNSAddr, 2000, 4, qs, res) }()
 		}
-		p = runProbe(ctx, d.dnsAddr, name, 5*time.Millisecond)
+		p = runProbe(ctx, d.DNSAddr, name, 5*time.Millisecond)
 		p50, p99 = p.quantile(0.5), p.quantile(0.99)
 		wg.Wait()
 		return p50, p99, p, res

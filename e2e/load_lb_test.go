@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/discovery-mesos/discovery/internal/haproxytest"
 	"io"
 	"net"
 	"net/http"
@@ -16,6 +15,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/discovery-mesos/discovery/internal/haproxytest"
 
 	"github.com/discovery-mesos/discovery/internal/sim"
 )
@@ -274,7 +275,7 @@ func TestLoadTrafficThroughChurn(t *testing.T) {
 			continue
 		}
 		// What HAProxy and the daemon were doing then.
-		for _, line := range d.logLines() {
+		for _, line := range d.LogLines() {
 			var e struct {
 				Time time.Time `json:"time"`
 			}

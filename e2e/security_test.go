@@ -63,9 +63,9 @@ func TestSecurityCredentialsNeverShown(t *testing.T) {
 	if _, err := c.StartTask(c.Truth().Apps[0].ID); err != nil {
 		t.Fatal(err)
 	}
-	before := len(d.logLines())
+	before := len(d.LogLines())
 	refused := func(component string) bool {
-		for _, l := range d.logLines()[before:] {
+		for _, l := range d.LogLines()[before:] {
 			if strings.Contains(l, `"level":"WARN"`) || strings.Contains(l, `"level":"ERROR"`) {
 				if strings.Contains(l, component) && (strings.Contains(l, "401") || strings.Contains(strings.ToLower(l), "unauthorized")) {
 					return true
@@ -100,7 +100,7 @@ func TestSecurityCredentialsNeverShown(t *testing.T) {
 			}
 		}
 	}
-	if err := runOutput(t, "ps", "-o", "args=", "-p", itoa(d.cmd.Process.Pid)); strings.Contains(err, secret) || strings.Contains(err, mPassword) {
+	if err := runOutput(t, "ps", "-o", "args=", "-p", itoa(d.Cmd.Process.Pid)); strings.Contains(err, secret) || strings.Contains(err, mPassword) {
 		t.Error("a credential is on the daemon's command line")
 	}
 }
@@ -178,7 +178,7 @@ func TestSecurityDNSNotAnAmplifier(t *testing.T) {
 			if size > 0 {
 				m.SetEdns0(size, false)
 			}
-			r, n := exchangeRaw(t, d.dnsAddr, m)
+			r, n := exchangeRaw(t, d.DNSAddr, m)
 			limit := int(max(size, 512))
 			t.Logf("%s %s, advertised %d: %d bytes on the wire, %d answers, TC=%v", name, dns.TypeToString[qtype], size, n, len(r.Answer), r.Truncated)
 			if n > limit {
@@ -194,7 +194,7 @@ func TestSecurityDNSNotAnAmplifier(t *testing.T) {
 	m := new(dns.Msg)
 	m.SetQuestion(tr.TaskDNSName(a, domain), dns.TypeANY)
 	m.SetEdns0(4096, false)
-	r, n := exchangeRaw(t, d.dnsAddr, m)
+	r, n := exchangeRaw(t, d.DNSAddr, m)
 	t.Logf("ANY: %d bytes, %d records: %v", n, len(r.Answer), r.Answer)
 	types := map[uint16]bool{}
 	for _, rr := range r.Answer {
@@ -224,7 +224,7 @@ func TestSecurityDNSRateLimit(t *testing.T) {
 	q := [][]byte{packQuery(c.Truth().TaskDNSName(c.Truth().Apps[0], domain), dns.TypeA)}
 	ctx, cancel := contextTimeout(time.Second)
 	defer cancel()
-	openLoop(ctx, d.dnsAddr, 1000, 1, q, &res)
+	openLoop(ctx, d.DNSAddr, 1000, 1, q, &res)
 	t.Logf("1000 queries/s for 1s from one client with a 20/s limit (burst 20): %d sent, %d answered (%d full answers); ratelimited metric %v",
 		res.sent.Load(), res.answered.Load(), res.ok.Load(), d.metric(t, "discovery_dns_ratelimited_queries_total"))
 	if res.ok.Load() > 100 {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/discovery-mesos/discovery/lbsync/lbmodel"
 	"hash/maphash"
 	"log/slog"
 	"maps"
@@ -14,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/discovery-mesos/discovery/lbsync/lbmodel"
 )
 
 // rebuildFunc builds the model of the current snapshot with some apps left out.

@@ -4,8 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/discovery-mesos/discovery/lbsync/lbmodel"
 	"slices"
+
+	"github.com/discovery-mesos/discovery/lbsync/lbmodel"
 )
 
 // ErrBaseConfigInvalid is returned by bisectInvalid when the config is rejected

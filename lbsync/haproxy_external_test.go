@@ -2,7 +2,6 @@ package lbsync
 
 import (
 	"context"
-	"github.com/discovery-mesos/discovery/lbsync/lbmodel"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -10,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/discovery-mesos/discovery/lbsync/lbmodel"
 
 	"github.com/discovery-mesos/discovery/internal/haproxytest"
 	"github.com/discovery-mesos/discovery/state"

@@ -3,12 +3,13 @@ package lbsync
 import (
 	"context"
 	"errors"
-	"github.com/discovery-mesos/discovery/lbsync/lbmodel"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/discovery-mesos/discovery/lbsync/lbmodel"
 
 	"github.com/discovery-mesos/discovery/state"
 )

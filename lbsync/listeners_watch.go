@@ -3,11 +3,12 @@ package lbsync
 import (
 	"context"
 	"errors"
-	"github.com/discovery-mesos/discovery/lbsync/lbmodel"
 	"net"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/discovery-mesos/discovery/lbsync/lbmodel"
 )
 
 // ReasonListenersPaused: after a reload, HAProxy's listeners refused

@@ -1,13 +1,14 @@
 package lbsync
 
 import (
-	"github.com/discovery-mesos/discovery/lbsync/lbmodel"
 	"io"
 	"net"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/discovery-mesos/discovery/lbsync/lbmodel"
 
 	"github.com/discovery-mesos/discovery/internal/haproxytest"
 )

@@ -8,9 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/discovery-mesos/discovery/internal/haproxytest"
 	hrt "github.com/haproxytech/client-native/v5/runtime"
 	"github.com/haproxytech/client-native/v5/runtime/options"
+
+	"github.com/discovery-mesos/discovery/internal/haproxytest"
 )
 
 // BenchmarkRuntimeServerCycle compares the two ways of moving servers at

@@ -4,16 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/discovery-mesos/discovery/internal/backoff"
-	"github.com/discovery-mesos/discovery/lbsync/lbmodel"
 	"log/slog"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/discovery-mesos/discovery/state"
+	"github.com/discovery-mesos/discovery/internal/backoff"
+	"github.com/discovery-mesos/discovery/lbsync/lbmodel"
+
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/discovery-mesos/discovery/state"
 )
 
 // SyncerOptions configure a Syncer.
@@ -297,7 +299,14 @@ func (s *Syncer) Reload() {
 
 func (s *Syncer) requestReload(r lbmodel.Reason) {
 	s.mu.Lock()
-	s.force = append(s.force, r)
+	if r.Class == lbmodel.ReasonRestarted {
+		// A restart comes first, and names the reload: what else was asked
+		// for meanwhile (a listener refusing because the process died) is
+		// its consequence.
+		s.force = slices.Insert(s.force, 0, r)
+	} else {
+		s.force = append(s.force, r)
+	}
 	s.mu.Unlock()
 	s.wake()
 }

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"github.com/discovery-mesos/discovery/lbsync/lbmodel"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -15,9 +14,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/discovery-mesos/discovery/lbsync/lbmodel"
+
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/discovery-mesos/discovery/internal/haproxytest"
 	"github.com/discovery-mesos/discovery/state"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // testApp is one app of a test model: a frontend on Port routing to a backend

@@ -6,10 +6,11 @@ import (
 	"net/http"
 	"os"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/discovery-mesos/discovery/lbsync"
 	"github.com/discovery-mesos/discovery/lbsync/lbmodel"
 	"github.com/discovery-mesos/discovery/state"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // How the daemon wires the load balancer: a supervised HAProxy, a Syncer fed by

@@ -1,11 +1,12 @@
 package lbsync
 
 import (
-	"github.com/discovery-mesos/discovery/lbsync/lbmodel"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/discovery-mesos/discovery/lbsync/lbmodel"
 
 	"github.com/discovery-mesos/discovery/internal/haproxytest"
 	"github.com/discovery-mesos/discovery/state"

@@ -3,7 +3,6 @@ package lbsync
 import (
 	"bytes"
 	"context"
-	"github.com/discovery-mesos/discovery/lbsync/lbmodel"
 	"net"
 	"net/http"
 	"os"
@@ -14,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/discovery-mesos/discovery/lbsync/lbmodel"
 
 	"github.com/discovery-mesos/discovery/internal/haproxytest"
 )
@@ -276,7 +277,7 @@ func TestHAProxyKilledIsRestarted(t *testing.T) {
 				}
 				victim = w.PID
 			}
-			changed := e.s.Changed()
+			restartReloads := e.counter("discovery_lb_reloads_total", lbmodel.ReasonRestarted)
 			killedAt := time.Now()
 			if err := syscall.Kill(victim, tc.sig); err != nil {
 				t.Fatal(err)
@@ -284,10 +285,13 @@ func TestHAProxyKilledIsRestarted(t *testing.T) {
 			if !haproxytest.WaitFor(5*time.Second, func() bool { return e.h.Restarts() == restarts+1 && e.h.PID() != 0 && e.h.PID() != pid }) {
 				t.Fatal("haproxy was not restarted")
 			}
-			// The restart re-applies the current config (a reload with its reason).
-			select {
-			case <-changed:
-			case <-time.After(10 * time.Second):
+			// The restart re-applies the current config (a reload with its
+			// reason). Another reload may come first (the listener watch can
+			// see the dying process refuse before the restart is noticed):
+			// wait for the restart's own.
+			if !haproxytest.WaitFor(10*time.Second, func() bool {
+				return e.counter("discovery_lb_reloads_total", lbmodel.ReasonRestarted) > restartReloads
+			}) {
 				t.Fatal("config not re-applied after the restart")
 			}
 			c := newClient()

@@ -2,7 +2,6 @@ package lbsync
 
 import (
 	"context"
-	"github.com/discovery-mesos/discovery/lbsync/lbmodel"
 	"io"
 	"log/slog"
 	"os"
@@ -10,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/discovery-mesos/discovery/lbsync/lbmodel"
 )
 
 func TestWatchTemplatesReloadsOnChange(t *testing.T) {

@@ -5,7 +5,7 @@
 #
 #   scripts/stress.sh                       # the whole suite (packages, then e2e) 5 times
 #   RUNS=10 BUSY=2 scripts/stress.sh        # more runs; BUSY busy loops (0: none)
-#   RUNS=1 COUNT=200 RUN='^TestMarathonEventsPerApp$' PKGS=./state/... scripts/stress.sh
+#   RUNS=1 COUNT=200 RUN='^TestEventsPerApp$' PKGS=./state/... scripts/stress.sh
 #
 # PKGS (go list patterns), RUN (-run) and COUNT (-count per run) narrow it.
 # Logs stay in $OUT (default a new directory under /tmp), the e2e daemons' whole

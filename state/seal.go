@@ -18,16 +18,16 @@ var digestSeed = maphash.MakeSeed()
 // changed afterwards.
 func (c *Cluster) Seal() *Cluster {
 	slices.SortFunc(c.Tasks, func(a, b Task) int { return cmp.Compare(a.ID, b.ID) })
-	return c.sealTasksDigested(nil)
+	return c.SealTasksDigested(nil)
 }
 
-// sealTasksDigested is Seal for a cluster whose tasks are sorted by ID already,
-// given taskDigest of each task (in order) where known: ds[i] != 0 is trusted
-// to be taskDigest(&c.Tasks[i]), a zero or missing one is computed. Sources
+// SealTasksDigested is Seal for a cluster whose tasks are sorted by ID already,
+// given TaskDigest of each task (in order) where known: ds[i] != 0 is trusted
+// to be TaskDigest(&c.Tasks[i]), a zero or missing one is computed. Sources
 // that keep their tasks between views (the event stream) digest only the tasks
 // that changed. The cluster keeps ds (filled in) as its taskDigests when it
 // has one per task; the caller must not change it afterwards.
-func (c *Cluster) sealTasksDigested(ds []uint64) *Cluster {
+func (c *Cluster) SealTasksDigested(ds []uint64) *Cluster {
 	slices.SortFunc(c.Agents, func(a, b Agent) int { return cmp.Compare(a.ID, b.ID) })
 	slices.SortFunc(c.Frameworks, func(a, b Framework) int { return cmp.Compare(a.ID, b.ID) })
 	c.agentIndex = make(map[string]int, len(c.Agents))
@@ -45,7 +45,7 @@ func (c *Cluster) sealTasksDigested(ds []uint64) *Cluster {
 // TaskDigests returns, for each of c.Tasks in order, a digest of its
 // content: equal digests (within a process) mean equal tasks. It is nil when
 // c was not sealed. Consumers that keep something per task (the DNS table,
-// MesosApps) use them to tell the tasks that changed between two views
+// lbmodel.MesosApps) use them to tell the tasks that changed between two views
 // without comparing them field by field. The slice is read-only.
 func (c *Cluster) TaskDigests() []uint64 {
 	if len(c.taskDigests) != len(c.Tasks) {
@@ -105,7 +105,7 @@ func (d *digester) master(m Master) {
 }
 
 // digest combines the digest of everything but the tasks with each task's
-// taskDigest, taken from ds where given (see sealTasksDigested). It returns
+// TaskDigest, taken from ds where given (see SealTasksDigested). It returns
 // the tasks' digests too: ds, filled in, when it has one per task.
 func (c *Cluster) digest(ds []uint64) (uint64, []uint64) {
 	var d digester
@@ -163,8 +163,8 @@ func (c *Cluster) digest(ds []uint64) (uint64, []uint64) {
 	return d.h.Sum64(), all
 }
 
-// taskDigest identifies one task's content; never zero.
-func taskDigest(t *Task) uint64 {
+// TaskDigest identifies one task's content; never zero.
+func TaskDigest(t *Task) uint64 {
 	var d digester
 	return d.task(t)
 }

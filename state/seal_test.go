@@ -33,16 +33,16 @@ func TestSealTasksDigested(t *testing.T) {
 		{"all known", func(c *Cluster) []uint64 {
 			ds := make([]uint64, len(c.Tasks))
 			for i := range c.Tasks {
-				ds[i] = taskDigest(&c.Tasks[i])
+				ds[i] = TaskDigest(&c.Tasks[i])
 			}
 			return ds
 		}},
-		{"some known", func(c *Cluster) []uint64 { return []uint64{0, taskDigest(&c.Tasks[1])} }},
+		{"some known", func(c *Cluster) []uint64 { return []uint64{0, TaskDigest(&c.Tasks[1])} }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := sealTestCluster()
 			slices.SortFunc(c.Tasks, func(a, b Task) int { return strings.Compare(a.ID, b.ID) })
-			if got := c.sealTasksDigested(tc.ds(c)).Digest; got != want.Digest {
+			if got := c.SealTasksDigested(tc.ds(c)).Digest; got != want.Digest {
 				t.Errorf("digest %x, want Seal's %x", got, want.Digest)
 			}
 		})
@@ -66,7 +66,7 @@ func TestSealTasksDigested(t *testing.T) {
 			}
 		})
 	}
-	if taskDigest(&Task{}) == 0 {
-		t.Errorf("taskDigest of an empty task is 0, which means unknown")
+	if TaskDigest(&Task{}) == 0 {
+		t.Errorf("TaskDigest of an empty task is 0, which means unknown")
 	}
 }

@@ -1,15 +1,19 @@
-// Package state turns what Mesos and Marathon say about a cluster into immutable
-// snapshots, and hands the latest one to whoever consumes it.
+// Package state is the one view of the cluster that both consumers share: the
+// immutable Snapshot (a Mesos Cluster and a Marathon AppSet), its seal and
+// digests, the Source and Sink contract every source follows, and the Hub that
+// hands the latest snapshot on.
 //
-// It is the only package that speaks the Mesos and Marathon wire formats (and the
-// only one that imports mesos-go). Everything downstream — the DNS record table,
-// the load balancer model — sees the slim types declared here, which keep only
-// what discovery uses: a 100,000-task master state is tens of megabytes of JSON,
+// It speaks no wire format. The sources live in one package per program we
+// talk to, state/mesos and state/marathon, which never refer to each other and
+// share only what is here; everything downstream (the DNS record table, the
+// load balancer model) sees only the slim types declared here, which keep what
+// discovery uses: a 100,000-task master state is tens of megabytes of JSON,
 // and keeping the whole document alive would dominate our memory.
 //
-// A snapshot is built whole by a source and never mutated after it is published;
-// consumers derive their own immutable structures from it and swap them in
-// atomically. A failed or malformed fetch never replaces a good snapshot.
+// A snapshot is built whole by a source and never mutated after it is
+// published; consumers derive their own immutable structures from it and swap
+// them in atomically. A failed or malformed fetch never replaces a good
+// snapshot.
 package state
 
 import (
@@ -57,7 +61,7 @@ type Cluster struct {
 	agentIndex     map[string]int
 	frameworkIndex map[string]int
 	// taskDigests are taskDigest of each of Tasks, in order, set by Seal:
-	// consumers that derive something per task (MesosApps) tell the tasks
+	// consumers that derive something per task (lbmodel.MesosApps) tell the tasks
 	// that changed between two views without hashing them again.
 	taskDigests []uint64
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/discovery-mesos/discovery/dnsserver"
 	"github.com/discovery-mesos/discovery/internal/sim"
 	"github.com/discovery-mesos/discovery/state"
+	"github.com/discovery-mesos/discovery/state/mesos"
 )
 
 // The daemon's DNS path alone, in process: the time from a task change at the
@@ -63,7 +64,7 @@ func BenchmarkMesosStreamDNSFreshness10k(b *testing.B) {
 	}
 	defer c.Close()
 	log := slog.New(slog.DiscardHandler)
-	src, err := state.NewMesosStream(state.MesosStreamConfig{MesosPollConfig: state.MesosPollConfig{Masters: []string{c.Leader().Addr()}}}, log)
+	src, err := mesos.NewStream(mesos.StreamConfig{PollConfig: mesos.PollConfig{Masters: []string{c.Leader().Addr()}}}, log)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -47,6 +47,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/discovery-mesos/discovery/internal/benchenv"
 	"github.com/discovery-mesos/discovery/internal/freeport"
 	"github.com/discovery-mesos/discovery/internal/sim"
 )
@@ -187,7 +188,7 @@ func run(o options) error {
 	// Cost: from here on, what the daemon asks of the master and Marathon.
 	reqs0, bytes0 := master.Requests(), master.BytesServed()
 	mar0 := c.Marathon().Requests("/v2/apps") + marathonAppRequests(c)
-	cpu0, load0 := cpuUse(cmd.Process.Pid), loadAvg()
+	cpu0, load0 := cpuUse(cmd.Process.Pid), benchenv.LoadAvg()
 	t0 := time.Now()
 
 	var dnsStart, dnsKill, lbStart, lbKill []time.Duration
@@ -267,7 +268,7 @@ func run(o options) error {
 		}
 	}
 	elapsed := time.Since(t0)
-	cpu1, load1 := cpuUse(cmd.Process.Pid), loadAvg()
+	cpu1, load1 := cpuUse(cmd.Process.Pid), benchenv.LoadAvg()
 	if o.trace != "" {
 		if err := os.WriteFile(o.trace, []byte(trace.String()), 0o644); err != nil {
 			return err
@@ -378,15 +379,6 @@ func pinSelf(cpus string) error {
 		return fmt.Errorf("pinning the bench to CPUs %s: %v: %s", cpus, err, out)
 	}
 	return nil
-}
-
-// loadAvg returns the 1-minute load average.
-func loadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	return strings.Fields(string(b))[0]
 }
 
 // marathonAppRequests counts the single-app fetches of the simulator's apps.

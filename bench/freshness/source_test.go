@@ -10,6 +10,8 @@ import (
 
 	"github.com/discovery-mesos/discovery/internal/sim"
 	"github.com/discovery-mesos/discovery/state"
+	"github.com/discovery-mesos/discovery/state/marathon"
+	"github.com/discovery-mesos/discovery/state/mesos"
 )
 
 // The sources alone, in process: the time from a task change at the
@@ -81,7 +83,7 @@ func (s *seenSink) wait(id string, timeout time.Duration) (time.Time, bool) {
 	}
 }
 
-func benchSource(b *testing.B, marathon bool) {
+func benchSource(b *testing.B, viaMarathon bool) {
 	c, err := sim.New(sim.Config{Apps: 1000, TasksPerApp: 10, Seed: 1})
 	if err != nil {
 		b.Fatal(err)
@@ -89,10 +91,10 @@ func benchSource(b *testing.B, marathon bool) {
 	defer c.Close()
 	log := slog.New(slog.DiscardHandler)
 	var src state.Source
-	if marathon {
-		src, err = state.NewMarathonEventSource(state.MarathonConfig{URLs: []string{c.MarathonURL()}}, state.MarathonEventOptions{}, log)
+	if viaMarathon {
+		src, err = marathon.NewEventSource(marathon.Config{URLs: []string{c.MarathonURL()}}, marathon.EventOptions{}, log)
 	} else {
-		src, err = state.NewMesosStream(state.MesosStreamConfig{MesosPollConfig: state.MesosPollConfig{Masters: []string{c.Leader().Addr()}}}, log)
+		src, err = mesos.NewStream(mesos.StreamConfig{PollConfig: mesos.PollConfig{Masters: []string{c.Leader().Addr()}}}, log)
 	}
 	if err != nil {
 		b.Fatal(err)
@@ -116,7 +118,7 @@ func benchSource(b *testing.B, marathon bool) {
 			b.Fatalf("task %s not seen in 60s", ch.Task)
 		}
 		from := ch.At
-		if marathon {
+		if viaMarathon {
 			from = ch.MarathonAt
 		}
 		if i > 0 { // the first waits for the source's first full view
@@ -133,8 +135,8 @@ func benchSource(b *testing.B, marathon bool) {
 	}
 }
 
-// BenchmarkMesosStreamFreshness10k: change at the master → MesosStream view.
+// BenchmarkMesosStreamFreshness10k: change at the master → mesos.Stream view.
 func BenchmarkMesosStreamFreshness10k(b *testing.B) { benchSource(b, false) }
 
-// BenchmarkMarathonEventsFreshness10k: change in Marathon → MarathonEventSource view.
+// BenchmarkMarathonEventsFreshness10k: change in Marathon → marathon.EventSource view.
 func BenchmarkMarathonEventsFreshness10k(b *testing.B) { benchSource(b, true) }

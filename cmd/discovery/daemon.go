@@ -10,16 +10,17 @@ import (
 	"net/netip"
 	"os"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
 
-	"github.com/discovery-mesos/discovery/dnsserver"
-	"github.com/discovery-mesos/discovery/state"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/discovery-mesos/discovery/dnsserver"
+	"github.com/discovery-mesos/discovery/state"
+	"github.com/discovery-mesos/discovery/state/mesos"
 )
 
 // daemon is the running discovery process: sources feed the hub, the hub feeds
@@ -72,7 +73,7 @@ func newDaemon(cfg Config, lbo *lbOptions, log *slog.Logger) (*daemon, error) {
 	case !cfg.hasMesosSource():
 		// The load balancer alone, following Marathon.
 	case cfg.StateFile != "":
-		d.sources = append(d.sources, state.NewFileSource(cfg.StateFile, masters, log.With("component", "file-source")))
+		d.sources = append(d.sources, mesos.NewFileSource(cfg.StateFile, masters, log.With("component", "file-source")))
 	default:
 		src, err := mesosSource(cfg, d.reg, log)
 		if err != nil {
@@ -175,7 +176,7 @@ func (d *daemon) snapshotAgeSeconds() float64 {
 // mesosSource follows the leading master: through its event stream by default
 // (falling back to polling on masters without the operator API), or by polling.
 func mesosSource(cfg Config, reg prometheus.Registerer, log *slog.Logger) (state.Source, error) {
-	pc := state.MesosPollConfig{
+	pc := mesos.PollConfig{
 		Masters:            cfg.Masters,
 		ZK:                 cfg.Zk,
 		ZKDetectionTimeout: zkDetectionTimeout(cfg.ZkDetectionTimeout),
@@ -183,7 +184,7 @@ func mesosSource(cfg Config, reg prometheus.Registerer, log *slog.Logger) (state
 		StateTimeout:       time.Duration(cfg.StateTimeoutSeconds) * time.Second,
 		MaxStateBytes:      int64(cfg.MaxStateBytes),
 		Registerer:         reg,
-		MesosHTTPConfig: state.MesosHTTPConfig{
+		HTTPConfig: mesos.HTTPConfig{
 			HTTPS:              cfg.MesosHTTPSOn,
 			CACertFile:         cfg.CACertFile,
 			CertFile:           cfg.CertFile,
@@ -195,9 +196,9 @@ func mesosSource(cfg Config, reg prometheus.Registerer, log *slog.Logger) (state
 		},
 	}
 	if cfg.MesosFollow == "poll" {
-		return state.NewMesosPoller(pc, log.With("component", "mesos-poll"))
+		return mesos.NewPoller(pc, log.With("component", "mesos-poll"))
 	}
-	return state.NewMesosStream(state.MesosStreamConfig{MesosPollConfig: pc}, log.With("component", "mesos-stream"))
+	return mesos.NewStream(mesos.StreamConfig{PollConfig: pc}, log.With("component", "mesos-stream"))
 }
 
 // zkDetectionTimeout maps mesos-dns's zkDetectionTimeout: seconds, 0 meaning no
@@ -451,7 +452,7 @@ func mesosDNSConfigView(c Config) any {
 	}{
 		c.RefreshSeconds, c.Port, c.Timeout, c.StateTimeoutSeconds, c.ZkDetectionTimeout, c.HTTPPort,
 		int32(c.TTL), c.SOASerial, c.SOARefresh, c.SOARetry, c.SOAExpire, c.SOAMinttl, c.SOAMname, c.SOARname,
-		c.Masters, c.Resolvers, c.ZoneResolvers, c.IPSources, redactZK(c.Zk), c.Domain, c.Listener, c.HTTPListener,
+		c.Masters, c.Resolvers, c.ZoneResolvers, c.IPSources, mesos.RedactZK(c.Zk), c.Domain, c.Listener, c.HTTPListener,
 		c.RecurseOn, c.DNSOn, c.HTTPOn, c.ExternalOn, c.EnforceRFC952, c.EnumerationOn, c.MesosHTTPSOn, c.CACertFile,
 		creds{c.MesosCredentials.Principal}, c.MesosAuthentication, c.SRVRecordDefaultWeight,
 	}
@@ -462,29 +463,4 @@ func mesosDNSConfigView(c Config) any {
 func addrIsLoopback(a string) bool {
 	ip, err := netip.ParseAddr(a)
 	return err == nil && ip.IsLoopback()
-}
-
-// redactZK hides a digest password in a zk:// URL ("zk://user:pass@h/path").
-func redactZK(zk string) string {
-	rest, ok := strings.CutPrefix(zk, "zk://")
-	if !ok {
-		return zk
-	}
-	at := -1
-	for i := 0; i < len(rest) && rest[i] != '/'; i++ {
-		if rest[i] == '@' {
-			at = i
-		}
-	}
-	if at < 0 {
-		return zk
-	}
-	user := rest[:at]
-	for i := 0; i < len(user); i++ {
-		if user[i] == ':' {
-			user = user[:i] + ":******"
-			break
-		}
-	}
-	return "zk://" + user + rest[at:]
 }

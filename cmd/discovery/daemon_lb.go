@@ -15,6 +15,7 @@ import (
 	"github.com/discovery-mesos/discovery/lbsync"
 	"github.com/discovery-mesos/discovery/lbsync/lbmodel"
 	"github.com/discovery-mesos/discovery/state"
+	"github.com/discovery-mesos/discovery/state/marathon"
 )
 
 // refresher is a source that can be asked to fetch now (/_mlb_signal/hup).
@@ -52,7 +53,7 @@ func newLoadBalancer(o *lbOptions, d *daemon) (*loadBalancer, []state.Source, er
 
 	var sources []state.Source
 	if len(o.marathon) > 0 {
-		mc := state.MarathonConfig{
+		mc := marathon.Config{
 			URLs:               o.marathon,
 			Credentials:        o.authCreds,
 			CredentialFile:     o.authCredsFile,
@@ -62,14 +63,14 @@ func newLoadBalancer(o *lbOptions, d *daemon) (*loadBalancer, []state.Source, er
 		}
 		mlog := log.With("component", "marathon")
 		if o.marathonFollow == "poll" {
-			p, err := state.NewMarathonPoller(mc, mlog)
+			p, err := marathon.NewPoller(mc, mlog)
 			if err != nil {
 				return nil, nil, fmt.Errorf("marathon source: %w", err)
 			}
 			sources = append(sources, p)
 			lb.refresh = append(lb.refresh, p)
 		} else {
-			s, err := state.NewMarathonEventSource(mc, state.MarathonEventOptions{Registerer: d.reg}, mlog)
+			s, err := marathon.NewEventSource(mc, marathon.EventOptions{Registerer: d.reg}, mlog)
 			if err != nil {
 				return nil, nil, fmt.Errorf("marathon source: %w", err)
 			}

@@ -8,10 +8,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/discovery-mesos/discovery/internal/fakemaster"
-	"github.com/discovery-mesos/discovery/internal/zktest"
 	"github.com/go-zookeeper/zk"
 	"github.com/miekg/dns"
+
+	"github.com/discovery-mesos/discovery/internal/fakemaster"
+	"github.com/discovery-mesos/discovery/internal/zktest"
 )
 
 // mesosDNSConfig writes a config.json in mesos-dns's own format (its keys, its

@@ -1,13 +1,14 @@
 package main
 
 import (
-	"github.com/discovery-mesos/discovery/internal/haproxytest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/discovery-mesos/discovery/internal/haproxytest"
 
 	"github.com/discovery-mesos/discovery/internal/fakemarathon"
 	"github.com/discovery-mesos/discovery/internal/fakemaster"
@@ -45,7 +46,7 @@ func TestRenderPrintsConfigFromStateFile(t *testing.T) {
 func TestRenderFromMarathonLikeMarathonLBDry(t *testing.T) {
 	m := fakemarathon.New(fakemarathon.Options{})
 	t.Cleanup(m.Close)
-	if err := m.SetAppsJSON(readFileT(t, "../../state/testdata/marathon/apps-marathon-1.5.json")); err != nil {
+	if err := m.SetAppsJSON(readFileT(t, "../../state/marathon/testdata/marathon/apps-marathon-1.5.json")); err != nil {
 		t.Fatal(err)
 	}
 	var stdout, stderr strings.Builder

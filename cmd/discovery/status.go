@@ -19,6 +19,8 @@ import (
 	"github.com/discovery-mesos/discovery/lbsync"
 	"github.com/discovery-mesos/discovery/lbsync/lbmodel"
 	"github.com/discovery-mesos/discovery/state"
+	"github.com/discovery-mesos/discovery/state/marathon"
+	"github.com/discovery-mesos/discovery/state/mesos"
 )
 
 // The status page is what an operator opens first: is discovery following the
@@ -94,12 +96,12 @@ func (d *daemon) statusHandler() http.Handler {
 	stale := map[string]time.Duration{}
 	for _, src := range d.sources {
 		switch src.(type) {
-		case *state.MesosPoller, *state.MesosStream:
+		case *mesos.Poller, *mesos.Stream:
 			// A poller delivers every refresh; the stream confirms its view at
 			// every master heartbeat (15s) and polls every refresh when the
 			// master has no operator API.
 			stale[src.Name()] = 2 * time.Duration(d.cfg.RefreshSeconds) * time.Second
-		case *state.MarathonPoller:
+		case *marathon.Poller:
 			if d.lb != nil {
 				stale[src.Name()] = 2 * time.Duration(d.lb.opts.marathonPollSeconds) * time.Second
 			}

@@ -6,6 +6,7 @@
 package backoff
 
 import (
+	"context"
 	"math/rand/v2"
 	"time"
 )
@@ -58,4 +59,17 @@ func mins(a, b time.Duration) time.Duration {
 		return a
 	}
 	return b
+}
+
+// Sleep waits d or until ctx is done, and reports whether d passed: the wait
+// between two attempts of a retry loop that must stop with its context.
+func Sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
 }

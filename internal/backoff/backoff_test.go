@@ -1,6 +1,7 @@
 package backoff
 
 import (
+	"context"
 	"testing"
 	"time"
 )
@@ -52,5 +53,16 @@ func TestMaxBelowMinIsRaised(t *testing.T) {
 		if d := b.Next(); d < 500*time.Millisecond || d > time.Second {
 			t.Fatalf("delay %v, want within [500ms, 1s]", d)
 		}
+	}
+}
+
+func TestSleepStopsWithItsContext(t *testing.T) {
+	if !Sleep(context.Background(), time.Millisecond) {
+		t.Fatal("Sleep of 1ms with a live context reported it was cut short")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if Sleep(ctx, time.Hour) {
+		t.Fatal("Sleep with a done context reported the hour passed")
 	}
 }

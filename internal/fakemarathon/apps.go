@@ -22,7 +22,7 @@ const timeLayout = "2006-01-02T15:04:05.000Z"
 func (s *Server) nowString() string { return s.opts.Now().UTC().Format(timeLayout) }
 
 // SetAppsJSON replaces every app with those of a /v2/apps document (such as the
-// fixtures under state/testdata/marathon), tasks included. It emits no events.
+// fixtures under state/marathon/testdata/marathon), tasks included. It emits no events.
 func (s *Server) SetAppsJSON(doc []byte) error {
 	var d struct {
 		Apps []App `json:"apps"`
@@ -253,25 +253,20 @@ var terminal = map[string]bool{
 // TASK_FAILED, …) and emits status_update_event and instance_changed_event. A
 // terminal state removes the task from the app, as Marathon does.
 func (s *Server) SetTaskState(appID, taskID, state string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	st, i, err := s.taskLocked(appID, taskID)
-	if err != nil {
-		return err
-	}
-	t := &st.app.Tasks[i]
-	t.State = state
-	if state == "TASK_RUNNING" && t.StartedAt == nil {
-		now := s.nowString()
-		t.StartedAt = &now
-	}
-	ev := *t
-	if terminal[state] {
-		st.app.Tasks = slices.Delete(st.app.Tasks, i, i+1)
-		delete(st.ready, taskID)
-	}
-	s.emitTaskLocked(&st.app, ev)
-	return nil
+	return s.withTask(appID, taskID, func(st *appState, i int) {
+		t := &st.app.Tasks[i]
+		t.State = state
+		if state == "TASK_RUNNING" && t.StartedAt == nil {
+			now := s.nowString()
+			t.StartedAt = &now
+		}
+		ev := *t
+		if terminal[state] {
+			st.app.Tasks = slices.Delete(st.app.Tasks, i, i+1)
+			delete(st.ready, taskID)
+		}
+		s.emitTaskLocked(&st.app, ev)
+	})
 }
 
 // KillTask kills a task (TASK_KILLED): it leaves the app.
@@ -298,61 +293,55 @@ func (s *Server) MoveTask(appID, taskID, host string, ports []int) (string, erro
 // health check of the app, at least one) and emits health_status_changed_event
 // and instance_health_changed_event.
 func (s *Server) SetTaskHealth(appID, taskID string, alive bool) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	st, i, err := s.taskLocked(appID, taskID)
-	if err != nil {
-		return err
-	}
-	t := &st.app.Tasks[i]
-	now := s.nowString()
-	n := max(1, len(st.app.HealthChecks))
-	t.HealthCheckResults = make([]HealthCheckResult, n)
-	for k := range t.HealthCheckResults {
-		r := HealthCheckResult{Alive: alive, InstanceID: taskID}
-		if alive {
-			r.FirstSuccess, r.LastSuccess = &now, &now
-		} else {
-			cause := "503 Service Unavailable"
-			r.LastFailure, r.LastFailureCause = &now, &cause
-			r.ConsecutiveFailures = 1
+	return s.withTask(appID, taskID, func(st *appState, i int) {
+		t := &st.app.Tasks[i]
+		now := s.nowString()
+		n := max(1, len(st.app.HealthChecks))
+		t.HealthCheckResults = make([]HealthCheckResult, n)
+		for k := range t.HealthCheckResults {
+			r := HealthCheckResult{Alive: alive, InstanceID: taskID}
+			if alive {
+				r.FirstSuccess, r.LastSuccess = &now, &now
+			} else {
+				cause := "503 Service Unavailable"
+				r.LastFailure, r.LastFailureCause = &now, &cause
+				r.ConsecutiveFailures = 1
+			}
+			t.HealthCheckResults[k] = r
 		}
-		t.HealthCheckResults[k] = r
-	}
-	s.emitLocked(newEvent("health_status_changed_event", map[string]any{
-		"appId": appID, "instanceId": taskID, "version": t.Version, "alive": alive,
-		"eventType": "health_status_changed_event", "timestamp": now,
-	}))
-	s.emitLocked(newEvent("instance_health_changed_event", map[string]any{
-		"instanceId": taskID, "runSpecId": appID, "runSpecVersion": t.Version, "healthy": alive,
-		"eventType": "instance_health_changed_event", "timestamp": now,
-	}))
-	return nil
+		s.emitLocked(newEvent("health_status_changed_event", map[string]any{
+			"appId": appID, "instanceId": taskID, "version": t.Version, "alive": alive,
+			"eventType": "health_status_changed_event", "timestamp": now,
+		}))
+		s.emitLocked(newEvent("instance_health_changed_event", map[string]any{
+			"instanceId": taskID, "runSpecId": appID, "runSpecVersion": t.Version, "healthy": alive,
+			"eventType": "instance_health_changed_event", "timestamp": now,
+		}))
+	})
 }
 
 // SetTaskReady sets a task's readiness check result (served with
 // embed=apps.readiness). Readiness results carry no event of their own in
 // Marathon; they travel with deployment events.
 func (s *Server) SetTaskReady(appID, taskID string, ready bool) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	st, _, err := s.taskLocked(appID, taskID)
-	if err != nil {
-		return err
-	}
-	st.ready[taskID] = ready
-	return nil
+	return s.withTask(appID, taskID, func(st *appState, _ int) { st.ready[taskID] = ready })
 }
 
 // ClearTaskReady removes a task's readiness check result.
 func (s *Server) ClearTaskReady(appID, taskID string) error {
+	return s.withTask(appID, taskID, func(st *appState, _ int) { delete(st.ready, taskID) })
+}
+
+// withTask calls f under the lock with the app of taskID and the task's index
+// in it, or fails when either is missing.
+func (s *Server) withTask(appID, taskID string, f func(st *appState, i int)) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st, _, err := s.taskLocked(appID, taskID)
+	st, i, err := s.taskLocked(appID, taskID)
 	if err != nil {
 		return err
 	}
-	delete(st.ready, taskID)
+	f(st, i)
 	return nil
 }
 
@@ -488,12 +477,7 @@ func (s *Server) serveApps(w http.ResponseWriter, r *http.Request) {
 	}
 	body, err := json.Marshal(map[string]any{"apps": apps})
 	s.mu.Unlock()
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	_, _ = w.Write(body)
+	writeBody(w, body, err)
 }
 
 func (s *Server) serveApp(w http.ResponseWriter, r *http.Request, path string) {
@@ -521,6 +505,12 @@ func (s *Server) serveApp(w http.ResponseWriter, r *http.Request, path string) {
 	}
 	body, err := json.Marshal(doc)
 	s.mu.Unlock()
+	writeBody(w, body, err)
+}
+
+// writeBody answers with a JSON document marshalled under the lock, or with
+// the error marshalling it.
+func writeBody(w http.ResponseWriter, body []byte, err error) {
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return

@@ -202,7 +202,7 @@ func TestAppsShapeAndEmbeds(t *testing.T) {
 }
 
 func TestSetAppsJSONRoundTrip(t *testing.T) {
-	doc, err := os.ReadFile("../../state/testdata/marathon/apps-blue-green.json")
+	doc, err := os.ReadFile("../../state/marathon/testdata/marathon/apps-blue-green.json")
 	if err != nil {
 		t.Fatal(err)
 	}

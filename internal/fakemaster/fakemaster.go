@@ -467,15 +467,9 @@ func (m *Master) serveState(w http.ResponseWriter, r *http.Request) {
 
 // serveRedirect answers /master/redirect: 307 to the leader, as Mesos does.
 func (m *Master) serveRedirect(w http.ResponseWriter, r *http.Request) {
-	m.mu.Lock()
-	mode, leader := m.mode, m.leader
-	m.mu.Unlock()
-	switch mode {
-	case NotLeading, StaleFollower:
-		m.redirect(w, r, leader)
-	case NoLeader:
-		http.Error(w, "No leader elected", http.StatusServiceUnavailable)
-	default:
+	// A master that does not lead answers as for any leader-only route; the
+	// leader redirects to itself.
+	if m.Leading(w, r) {
 		m.redirect(w, r, m.Addr())
 	}
 }

@@ -226,12 +226,23 @@ func TestSubscribeStreamsStateThenEvents(t *testing.T) {
 	}
 }
 
+// subscribed starts a master with the operator API (heartbeat every hb when
+// not 0) and a subscription to it that has received SUBSCRIBED.
+func subscribed(t *testing.T, hb time.Duration) (*OperatorAPI, *stream) {
+	t.Helper()
+	m := Start(t, Fixture(), Options{})
+	api := m.EnableOperatorAPI()
+	if hb != 0 {
+		api.SetHeartbeat(hb)
+	}
+	s := subscribe(t, m)
+	s.next(t, "SUBSCRIBED")
+	return api, s
+}
+
 func TestSubscribeFaults(t *testing.T) {
 	t.Run("cut", func(t *testing.T) {
-		m := Start(t, Fixture(), Options{})
-		api := m.EnableOperatorAPI()
-		s := subscribe(t, m)
-		s.next(t, "SUBSCRIBED")
+		api, s := subscribed(t, 0)
 		api.CutStreams()
 		select {
 		case err := <-s.err:
@@ -243,10 +254,7 @@ func TestSubscribeFaults(t *testing.T) {
 		}
 	})
 	t.Run("garbage", func(t *testing.T) {
-		m := Start(t, Fixture(), Options{})
-		api := m.EnableOperatorAPI()
-		s := subscribe(t, m)
-		s.next(t, "SUBSCRIBED")
+		api, s := subscribed(t, 0)
 		api.GarbleStreams()
 		select {
 		case rec := <-s.records:
@@ -258,11 +266,7 @@ func TestSubscribeFaults(t *testing.T) {
 		}
 	})
 	t.Run("silent", func(t *testing.T) {
-		m := Start(t, Fixture(), Options{})
-		api := m.EnableOperatorAPI()
-		api.SetHeartbeat(10 * time.Millisecond)
-		s := subscribe(t, m)
-		s.next(t, "SUBSCRIBED")
+		api, s := subscribed(t, 10*time.Millisecond)
 		s.next(t, "HEARTBEAT")
 		api.SilenceStreams()
 		if err := api.AddTask(map[string]any{"id": "quiet.1", "framework_id": fixtureFramework}); err != nil {

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/discovery-mesos/discovery/state"
+	"github.com/discovery-mesos/discovery/state/marathon"
 )
 
 // The faults the simulator offers, against discovery's streaming sources: a
@@ -14,22 +14,16 @@ import (
 func TestStreamsConvergeThroughFaults(t *testing.T) {
 	c := start(t, Config{Apps: 10, TasksPerApp: 3, Masters: 3, Seed: 8, Heartbeat: 50 * time.Millisecond})
 	log := slog.New(slog.DiscardHandler)
-	mesos, err := state.NewMesosStream(state.MesosStreamConfig{
-		MesosPollConfig: state.MesosPollConfig{Masters: c.Truth().Masters, RefreshInterval: time.Hour},
-		BackoffMin:      5 * time.Millisecond, BackoffMax: 50 * time.Millisecond,
-	}, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	marathon, err := state.NewMarathonEventSource(state.MarathonConfig{URLs: []string{c.MarathonURL()}},
-		state.MarathonEventOptions{
+	mesosSrc := newStream(t, c, log)
+	marathonSrc, err := marathon.NewEventSource(marathon.Config{URLs: []string{c.MarathonURL()}},
+		marathon.EventOptions{
 			CoalesceDelay: -1, IdleTimeout: 200 * time.Millisecond, ProbeTimeout: 200 * time.Millisecond,
 			ReconnectMin: 5 * time.Millisecond, ReconnectMax: 50 * time.Millisecond,
 		}, log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ms, mar := runSource(t, mesos), runSource(t, marathon)
+	ms, mar := runSource(t, mesosSrc), runSource(t, marathonSrc)
 	converge := func(what string) {
 		t.Helper()
 		t.Logf("converging after %s", what)

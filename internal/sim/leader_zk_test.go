@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/discovery-mesos/discovery/internal/zktest"
-	"github.com/discovery-mesos/discovery/state"
+	"github.com/discovery-mesos/discovery/state/mesos"
 )
 
 // zkLeader returns the host:port that the lowest json.info_ node under path
@@ -47,9 +47,9 @@ func zkLeader(t *testing.T, srv *zktest.Server, path string) (string, int) {
 func TestChangeLeaderThroughZooKeeper(t *testing.T) {
 	srv := zktest.Start(t)
 	c := start(t, Config{Masters: 3, ZK: srv.Connect(t), ZKPath: "/sim/mesos", Seed: 4})
-	src, err := state.NewMesosStream(state.MesosStreamConfig{
-		MesosPollConfig: state.MesosPollConfig{ZK: "zk://" + srv.Addr() + "/sim/mesos", RefreshInterval: time.Hour},
-		BackoffMin:      5 * time.Millisecond, BackoffMax: 50 * time.Millisecond,
+	src, err := mesos.NewStream(mesos.StreamConfig{
+		PollConfig: mesos.PollConfig{ZK: "zk://" + srv.Addr() + "/sim/mesos", RefreshInterval: time.Hour},
+		BackoffMin: 5 * time.Millisecond, BackoffMax: 50 * time.Millisecond,
 	}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)

@@ -175,17 +175,37 @@ func (c *Cluster) checkOpenLocked() error {
 	return nil
 }
 
+// appLocked is the app appID of an open cluster.
+func (c *Cluster) appLocked(appID string) (*app, error) {
+	return lookupOpenLocked(c, c.appByID, "app", appID)
+}
+
+// taskLocked is the running task taskID of an open cluster.
+func (c *Cluster) taskLocked(taskID string) (*task, error) {
+	return lookupOpenLocked(c, c.taskByID, "running task", taskID)
+}
+
+// lookupOpenLocked is byID[id] of an open cluster; what names it in the
+// error when it is missing.
+func lookupOpenLocked[T any](c *Cluster, byID map[string]*T, what, id string) (*T, error) {
+	if err := c.checkOpenLocked(); err != nil {
+		return nil, err
+	}
+	v, ok := byID[id]
+	if !ok {
+		return nil, fmt.Errorf("sim: no %s %s", what, id)
+	}
+	return v, nil
+}
+
 // StartTask starts a new instance of an app on a random agent (the app asks
 // for one instance more).
 func (c *Cluster) StartTask(appID string) (Change, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err := c.checkOpenLocked(); err != nil {
+	a, err := c.appLocked(appID)
+	if err != nil {
 		return Change{}, err
-	}
-	a, ok := c.appByID[appID]
-	if !ok {
-		return Change{}, fmt.Errorf("sim: no app %s", appID)
 	}
 	a.instances++
 	return c.startTaskLocked(a, nil)
@@ -223,12 +243,9 @@ func (c *Cluster) FailTask(taskID string) (Change, error) {
 func (c *Cluster) endTask(taskID, state string, scaleDown bool) (Change, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err := c.checkOpenLocked(); err != nil {
+	t, err := c.taskLocked(taskID)
+	if err != nil {
 		return Change{}, err
-	}
-	t, ok := c.taskByID[taskID]
-	if !ok {
-		return Change{}, fmt.Errorf("sim: no running task %s", taskID)
 	}
 	if scaleDown {
 		t.app.instances = max(0, t.app.instances-1)
@@ -265,12 +282,9 @@ func (c *Cluster) endTaskLocked(t *task, state string) (Change, error) {
 func (c *Cluster) MoveTask(taskID string) ([]Change, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err := c.checkOpenLocked(); err != nil {
+	t, err := c.taskLocked(taskID)
+	if err != nil {
 		return nil, err
-	}
-	t, ok := c.taskByID[taskID]
-	if !ok {
-		return nil, fmt.Errorf("sim: no running task %s", taskID)
 	}
 	return c.moveTaskLocked(t)
 }
@@ -293,12 +307,9 @@ func (c *Cluster) moveTaskLocked(t *task) ([]Change, error) {
 func (c *Cluster) SetHealth(taskID string, healthy bool) (Change, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err := c.checkOpenLocked(); err != nil {
+	t, err := c.taskLocked(taskID)
+	if err != nil {
 		return Change{}, err
-	}
-	t, ok := c.taskByID[taskID]
-	if !ok {
-		return Change{}, fmt.Errorf("sim: no running task %s", taskID)
 	}
 	return c.setHealthLocked(t, healthy)
 }
@@ -325,12 +336,9 @@ func (c *Cluster) setHealthLocked(t *task, healthy bool) (Change, error) {
 func (c *Cluster) ScaleApp(appID string, instances int) ([]Change, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err := c.checkOpenLocked(); err != nil {
+	a, err := c.appLocked(appID)
+	if err != nil {
 		return nil, err
-	}
-	a, ok := c.appByID[appID]
-	if !ok {
-		return nil, fmt.Errorf("sim: no app %s", appID)
 	}
 	return c.scaleLocked(a, max(instances, 0), "ScaleApplication", AppScaled)
 }
@@ -389,16 +397,13 @@ func (c *Cluster) AddApp(name string, instances int) ([]Change, error) {
 func (c *Cluster) RemoveApp(appID string) (Change, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err := c.checkOpenLocked(); err != nil {
+	a, err := c.appLocked(appID)
+	if err != nil {
 		return Change{}, err
-	}
-	a, ok := c.appByID[appID]
-	if !ok {
-		return Change{}, fmt.Errorf("sim: no app %s", appID)
 	}
 	at := time.Now()
 	tasks := slices.Clone(a.tasks)
-	err := c.apiLocked().Batch(func(tx *fakemaster.Tx) error {
+	err = c.apiLocked().Batch(func(tx *fakemaster.Tx) error {
 		for _, t := range tasks {
 			if err := tx.UpdateTask(t.id, "TASK_KILLED", mesosStatus(t, "TASK_KILLED", at)); err != nil {
 				return err

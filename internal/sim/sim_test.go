@@ -11,7 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/discovery-mesos/discovery/state"
+	"github.com/discovery-mesos/discovery/state/marathon"
+	"github.com/discovery-mesos/discovery/state/mesos"
 )
 
 func start(t *testing.T, cfg Config) *Cluster {
@@ -22,6 +23,19 @@ func start(t *testing.T, cfg Config) *Cluster {
 	}
 	t.Cleanup(c.Close)
 	return c
+}
+
+// newStream is a Mesos event stream following c's masters, reconnecting fast.
+func newStream(t *testing.T, c *Cluster, log *slog.Logger) *mesos.Stream {
+	t.Helper()
+	s, err := mesos.NewStream(mesos.StreamConfig{
+		PollConfig: mesos.PollConfig{Masters: c.Truth().Masters, RefreshInterval: time.Hour},
+		BackoffMin: 5 * time.Millisecond, BackoffMax: 50 * time.Millisecond,
+	}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 func TestViewsAgreeWithTruth(t *testing.T) {
@@ -132,19 +146,13 @@ func TestChangesKeepViewsConsistent(t *testing.T) {
 func TestChurnConvergesThroughStreams(t *testing.T) {
 	c := start(t, Config{Apps: 6, TasksPerApp: 3, Masters: 2, Seed: 42, Heartbeat: time.Second})
 	log := slog.New(slog.DiscardHandler)
-	mesos, err := state.NewMesosStream(state.MesosStreamConfig{
-		MesosPollConfig: state.MesosPollConfig{Masters: c.Truth().Masters, RefreshInterval: time.Hour},
-		BackoffMin:      5 * time.Millisecond, BackoffMax: 50 * time.Millisecond,
-	}, log)
+	mesosSrc := newStream(t, c, log)
+	marathonSrc, err := marathon.NewEventSource(marathon.Config{URLs: []string{c.MarathonURL()}},
+		marathon.EventOptions{CoalesceDelay: -1, ReconnectMin: 5 * time.Millisecond, ReconnectMax: 50 * time.Millisecond}, log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	marathon, err := state.NewMarathonEventSource(state.MarathonConfig{URLs: []string{c.MarathonURL()}},
-		state.MarathonEventOptions{CoalesceDelay: -1, ReconnectMin: 5 * time.Millisecond, ReconnectMax: 50 * time.Millisecond}, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ms, mar := runSource(t, mesos), runSource(t, marathon)
+	ms, mar := runSource(t, mesosSrc), runSource(t, marathonSrc)
 	ms.waitAgree(t, c, 10*time.Second)
 	mar.waitAgree(t, c, 10*time.Second)
 

@@ -14,6 +14,8 @@ import (
 
 	"github.com/discovery-mesos/discovery/lbsync/lbmodel"
 	"github.com/discovery-mesos/discovery/state"
+	"github.com/discovery-mesos/discovery/state/marathon"
+	"github.com/discovery-mesos/discovery/state/mesos"
 )
 
 // Helpers that read the simulator through the wire, as discovery does, and
@@ -36,7 +38,7 @@ func get(t *testing.T, url string) []byte {
 // fetchMesos reads the leading master's /master/state.
 func fetchMesos(t *testing.T, c *Cluster) *state.Cluster {
 	t.Helper()
-	cl, err := state.DecodeMesosState(get(t, c.Leader().URL()+"/master/state"), state.FetchMeta{Source: "test", FetchedAt: time.Now()})
+	cl, err := mesos.DecodeState(get(t, c.Leader().URL()+"/master/state"), mesos.FetchMeta{Source: "test", FetchedAt: time.Now()})
 	if err != nil {
 		t.Fatalf("decoding the master's state: %v", err)
 	}
@@ -46,7 +48,7 @@ func fetchMesos(t *testing.T, c *Cluster) *state.Cluster {
 // fetchMarathon reads Marathon's apps with their tasks.
 func fetchMarathon(t *testing.T, c *Cluster) *state.AppSet {
 	t.Helper()
-	set, err := state.DecodeMarathonApps(get(t, c.MarathonURL()+"/v2/apps?embed=apps.tasks"), "test", time.Now())
+	set, err := marathon.DecodeApps(get(t, c.MarathonURL()+"/v2/apps?embed=apps.tasks"), "test", time.Now())
 	if err != nil {
 		t.Fatalf("decoding marathon's apps: %v", err)
 	}

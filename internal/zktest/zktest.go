@@ -28,8 +28,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/discovery-mesos/discovery/internal/freeport"
 	"github.com/go-zookeeper/zk"
+
+	"github.com/discovery-mesos/discovery/internal/freeport"
 )
 
 // Where Debian's zookeeper package puts the server. The jar's manifest carries

@@ -7,11 +7,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/discovery-mesos/discovery/state"
 	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/discovery-mesos/discovery/state"
 )
 
 // healthVars are the {healthCheck…} placeholders of a health check, with port

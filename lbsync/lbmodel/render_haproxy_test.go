@@ -18,6 +18,27 @@ import (
 	"github.com/discovery-mesos/discovery/state"
 )
 
+// loopbackConfig is a default configuration for the "external" group with
+// its files in dir (a certificate written there) and the stats, HTTP, HTTPS and
+// app-ID listeners on free ports of 127.0.0.1.
+func loopbackConfig(t *testing.T, dir string) *Config {
+	t.Helper()
+	free := func() int { return haproxytest.FreePort(t, "127.0.0.1") }
+	cfg := DefaultConfig()
+	cfg.Groups = []string{"external"}
+	cfg.HAProxyConfig = filepath.Join(dir, "haproxy.cfg")
+	cfg.StatsSocket = filepath.Join(dir, "stats.sock")
+	cfg.SSLCerts = []string{filepath.Join(dir, "cert.pem")}
+	cfg.StatsBindAddr, cfg.StatsPort = "127.0.0.1", free()
+	cfg.HTTPBindAddr, cfg.HTTPPort = "127.0.0.1", free()
+	cfg.HTTPSBindAddr, cfg.HTTPSPort = "127.0.0.1", free()
+	cfg.AppIDBindAddr, cfg.AppIDPort = "127.0.0.1", free()
+	if err := os.WriteFile(cfg.SSLCerts[0], testCertPEM(t), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
 // TestDefaultTemplatesRouteTraffic runs a real HAProxy on the config our
 // default templates render and checks that requests get where marathon-lb
 // would send them: vhosts (with a port in the Host header), paths before plain
@@ -31,28 +52,16 @@ func TestDefaultTemplatesRouteTraffic(t *testing.T) {
 	web2 := haproxytest.StartBackend(t, "127.0.0.3")
 	api := haproxytest.StartBackend(t, "127.0.0.4")
 	tcp := haproxytest.StartBackend(t, "127.0.0.5")
-	task := func(b *haproxytest.Backend) string { return b.Host + ":" + strconv.Itoa(b.Port) }
 	free := func() int { return haproxytest.FreePort(t, "127.0.0.1") }
 
-	cfg := DefaultConfig()
-	cfg.Groups = []string{"external"}
-	cfg.HAProxyConfig = filepath.Join(dir, "haproxy.cfg")
-	cfg.StatsSocket = filepath.Join(dir, "stats.sock")
-	cfg.SSLCerts = []string{filepath.Join(dir, "cert.pem")}
-	cfg.StatsBindAddr, cfg.StatsPort = "127.0.0.1", free()
-	cfg.HTTPBindAddr, cfg.HTTPPort = "127.0.0.1", free()
-	cfg.HTTPSBindAddr, cfg.HTTPSPort = "127.0.0.1", free()
-	cfg.AppIDBindAddr, cfg.AppIDPort = "127.0.0.1", free()
-	if err := os.WriteFile(cfg.SSLCerts[0], testCertPEM(t), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfg := loopbackConfig(t, dir)
 	webPort, tcpPort := free(), free()
 	bind := "HAPROXY_0_BIND_ADDR"
 	apps := []state.App{
-		app("/web", vhostLabels("HAPROXY_0_VHOST", "web.example.com", bind, "127.0.0.1"), []int{webPort}, task(web1), task(web2)),
-		app("/api", vhostLabels("HAPROXY_0_VHOST", "web.example.com", "HAPROXY_0_PATH", "/api", bind, "127.0.0.1"), []int{free()}, task(api)),
-		app("/tcp", vhostLabels(bind, "127.0.0.1"), []int{tcpPort}, task(tcp)),
-		app("/secure", vhostLabels("HAPROXY_0_VHOST", "secure.example.com", "HAPROXY_0_REDIRECT_TO_HTTPS", "true", bind, "127.0.0.1"), []int{free()}, task(web1)),
+		app("/web", vhostLabels("HAPROXY_0_VHOST", "web.example.com", bind, "127.0.0.1"), []int{webPort}, web1.Addr(), web2.Addr()),
+		app("/api", vhostLabels("HAPROXY_0_VHOST", "web.example.com", "HAPROXY_0_PATH", "/api", bind, "127.0.0.1"), []int{free()}, api.Addr()),
+		app("/tcp", vhostLabels(bind, "127.0.0.1"), []int{tcpPort}, tcp.Addr()),
+		app("/secure", vhostLabels("HAPROXY_0_VHOST", "secure.example.com", "HAPROXY_0_REDIRECT_TO_HTTPS", "true", bind, "127.0.0.1"), []int{free()}, web1.Addr()),
 	}
 	m := mustBuild(t, apps, cfg, mustTemplates(t, cfg, "", nil), nil)
 	if len(m.Errors) > 0 {
@@ -195,30 +204,18 @@ func TestMapAndGroupedHTTPSRouteTraffic(t *testing.T) {
 	a := haproxytest.StartBackend(t, "127.0.0.2")
 	b := haproxytest.StartBackend(t, "127.0.0.3")
 	c := haproxytest.StartBackend(t, "127.0.0.4")
-	task := func(b *haproxytest.Backend) string { return b.Host + ":" + strconv.Itoa(b.Port) }
 	free := func() int { return haproxytest.FreePort(t, "127.0.0.1") }
 
-	cfg := DefaultConfig()
-	cfg.Groups = []string{"external"}
+	cfg := loopbackConfig(t, dir)
 	cfg.HAProxyMap, cfg.GroupHTTPSByVHost = true, true
-	cfg.HAProxyConfig = filepath.Join(dir, "haproxy.cfg")
-	cfg.StatsSocket = filepath.Join(dir, "stats.sock")
-	cfg.SSLCerts = []string{filepath.Join(dir, "cert.pem")}
-	cfg.StatsBindAddr, cfg.StatsPort = "127.0.0.1", free()
-	cfg.HTTPBindAddr, cfg.HTTPPort = "127.0.0.1", free()
-	cfg.HTTPSBindAddr, cfg.HTTPSPort = "127.0.0.1", free()
-	cfg.AppIDBindAddr, cfg.AppIDPort = "127.0.0.1", free()
-	if err := os.WriteFile(cfg.SSLCerts[0], testCertPEM(t), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	// SHA-512 crypt of "s3cret" (openssl passwd -6 -salt discovery s3cret).
 	hash := "$6$discovery$/Ju1VPeVgxXIUsPdzhdAu7IOj/7Vg9fI7GQLwxLLT7vx6Cwi0dB9xh5SJNqbnawKu3nxY/viKKj6YLrSQSyR9/"
 	bind := "HAPROXY_0_BIND_ADDR"
 	apps := []state.App{
-		app("/a", vhostLabels("HAPROXY_0_VHOST", "a.example.com", bind, "127.0.0.1"), []int{free()}, task(a)),
-		app("/b", vhostLabels("HAPROXY_0_VHOST", "b.example.com,c.example.com", bind, "127.0.0.1"), []int{free()}, task(b)),
-		app("/c", vhostLabels("HAPROXY_0_VHOST", "a.example.com", "HAPROXY_0_PATH", "/c", bind, "127.0.0.1"), []int{free()}, task(c)),
-		app("/private", vhostLabels("HAPROXY_0_VHOST", "private.example.com", "HAPROXY_0_AUTH", "Private area:admin:"+hash, bind, "127.0.0.1"), []int{free()}, task(c)),
+		app("/a", vhostLabels("HAPROXY_0_VHOST", "a.example.com", bind, "127.0.0.1"), []int{free()}, a.Addr()),
+		app("/b", vhostLabels("HAPROXY_0_VHOST", "b.example.com,c.example.com", bind, "127.0.0.1"), []int{free()}, b.Addr()),
+		app("/c", vhostLabels("HAPROXY_0_VHOST", "a.example.com", "HAPROXY_0_PATH", "/c", bind, "127.0.0.1"), []int{free()}, c.Addr()),
+		app("/private", vhostLabels("HAPROXY_0_VHOST", "private.example.com", "HAPROXY_0_AUTH", "Private area:admin:"+hash, bind, "127.0.0.1"), []int{free()}, c.Addr()),
 	}
 	m := mustBuild(t, apps, cfg, mustTemplates(t, cfg, "", nil), nil)
 	if len(m.Errors) > 0 {

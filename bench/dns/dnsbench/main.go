@@ -6,10 +6,10 @@
 // With -measure it reports, as one JSON line, how long it took from the state
 // to serving every record (read + decode, build, swap) and the process's
 // resident memory, then keeps serving (or exits with -exit). The state is
-// decoded as it is read (state.DecodeMesosStateFrom), as the daemon decodes a
+// decoded as it is read (mesos.DecodeStateFrom), as the daemon decodes a
 // fetched state, so the peak includes everything the daemon would hold; with
 // -whole it is read into memory first and decoded from there
-// (state.DecodeMesosState), the way it was before.
+// (mesos.DecodeState), the way it was before.
 package main
 
 import (
@@ -34,7 +34,9 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/discovery-mesos/discovery/dnsserver"
+	"github.com/discovery-mesos/discovery/internal/benchenv"
 	"github.com/discovery-mesos/discovery/state"
+	"github.com/discovery-mesos/discovery/state/mesos"
 )
 
 func main() {
@@ -96,17 +98,20 @@ func run(statePath, addr string, measure, exit, whole, refetch bool, memprofile,
 			return err
 		}
 	}
-	cpu0 := cpuTime()
+	cpu0 := benchenv.CPUTime()
 	t0 := time.Now()
-	meta := state.FetchMeta{Source: "file " + statePath, FetchedAt: t0}
+	meta := mesos.FetchMeta{Source: "file " + statePath, FetchedAt: t0}
 	if info, err := f.Stat(); err == nil {
 		meta.Size = info.Size() // as the file source and a Content-Length tell it
 	}
+	// One decoder for every decode, as the daemon's source has: a refetch is
+	// sized from the first decode.
+	var dec mesos.Decoder
 	var c *state.Cluster
 	if whole {
-		c, err = state.DecodeMesosState(data, meta)
+		c, err = dec.Decode(data, meta)
 	} else {
-		c, err = state.DecodeMesosStateFrom(f, meta)
+		c, err = dec.DecodeFrom(f, meta)
 	}
 	if err != nil {
 		return err
@@ -114,7 +119,7 @@ func run(statePath, addr string, measure, exit, whole, refetch bool, memprofile,
 	t1 := time.Now()
 	tables.Store(dnsserver.Build(c, cfg))
 	t2 := time.Now()
-	cpu := cpuTime() - cpu0
+	cpu := benchenv.CPUTime() - cpu0
 	if loadprofile != "" {
 		pprof.StopCPUProfile()
 	}
@@ -157,7 +162,7 @@ func run(statePath, addr string, measure, exit, whole, refetch bool, memprofile,
 		}
 		report := map[string]any{
 			"mode":           mode,
-			"loadavg":        loadAvg(),
+			"loadavg":        benchenv.LoadAvg(),
 			"table_heap_mb":  tableHeap,
 			"tasks":          len(c.Tasks),
 			"records":        t.Records(),
@@ -179,19 +184,19 @@ func run(statePath, addr string, measure, exit, whole, refetch bool, memprofile,
 			if err != nil {
 				return err
 			}
-			cpu0, t0 := cpuTime(), time.Now()
-			meta := state.FetchMeta{Source: "file " + statePath, FetchedAt: t0}
+			cpu0, t0 := benchenv.CPUTime(), time.Now()
+			meta := mesos.FetchMeta{Source: "file " + statePath, FetchedAt: t0}
 			if info, err := f2.Stat(); err == nil {
 				meta.Size = info.Size()
 			}
-			c2, err := state.DecodeMesosStateFrom(f2, meta)
+			c2, err := dec.DecodeFrom(f2, meta)
 			f2.Close()
 			if err != nil {
 				return err
 			}
 			tables.Store(tables.Load().Update(c2))
 			report["refetch_ms"] = ms(time.Since(t0))
-			report["refetch_cpu_ms"] = ms(cpuTime() - cpu0)
+			report["refetch_cpu_ms"] = ms(benchenv.CPUTime() - cpu0)
 			report["refetch_peak_rss_mb"] = procStatusMB("VmHWM")
 			c = c2
 			runtime.GC()
@@ -210,26 +215,6 @@ func run(statePath, addr string, measure, exit, whole, refetch bool, memprofile,
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	<-sig
 	return nil
-}
-
-// loadAvg is the machine's 1-minute load average, to judge the timings by.
-func loadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	return strings.Fields(string(b))[0]
-}
-
-// cpuTime is the CPU time the process has used (user and system): on a
-// machine shared with other work, the wall time of a run includes waiting for
-// the CPU, and this does not.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -1,0 +1,147 @@
+package mesos
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/discovery-mesos/discovery/internal/httpclient"
+)
+
+// HTTPConfig is how discovery speaks HTTP to Mesos masters: scheme, TLS and
+// authentication. Every field maps onto a mesos-dns config.json key (named in
+// its comment) so that an unchanged mesos-dns configuration keeps working.
+type HTTPConfig struct {
+	// HTTPS talks to the masters over TLS (mesosHTTPSOn).
+	HTTPS bool
+	// CACertFile is a PEM file of CAs that sign the masters' certificates
+	// (caCertFile). Empty means the system roots.
+	CACertFile string
+	// CertFile and KeyFile are a client certificate and its key, for masters
+	// that require one (certFile, keyFile). Both or neither.
+	CertFile, KeyFile string
+	// InsecureSkipVerify accepts any master certificate. mesos-dns did this
+	// whenever mesosHTTPSOn was set without caCertFile; we only do it when asked.
+	InsecureSkipVerify bool
+	// Authentication is "" (none) or "basic" (mesosAuthentication). mesos-dns's
+	// "iam" (DC/OS service accounts) is not supported.
+	Authentication string
+	// Principal and Secret are the basic-auth credentials (mesosCredentials).
+	Principal, Secret string
+}
+
+// Authentication mechanisms (mesosAuthentication).
+const (
+	AuthNone  = ""
+	AuthBasic = "basic"
+)
+
+func (c HTTPConfig) validate() error {
+	var errs []error
+	switch c.Authentication {
+	case AuthNone:
+	case AuthBasic:
+		if c.Principal == "" {
+			errs = append(errs, errors.New(`mesosCredentials: mesosAuthentication "basic" needs a principal`))
+		}
+	case "iam":
+		errs = append(errs, errors.New(`mesosAuthentication: "iam" is not supported; use "basic"`))
+	default:
+		errs = append(errs, fmt.Errorf(`mesosAuthentication: want "" or "basic", got %q`, c.Authentication))
+	}
+	if (c.CertFile == "") != (c.KeyFile == "") {
+		errs = append(errs, errors.New("certFile, keyFile: give both or neither"))
+	}
+	return errors.Join(errs...)
+}
+
+// mesosClient sends requests to Mesos masters with the configured scheme, TLS
+// and credentials. It never follows redirects itself: a non-leading master's 307
+// is handled by the caller, which knows which hops it has made.
+type mesosClient struct {
+	http      *http.Client
+	scheme    string
+	principal string
+	secret    string
+}
+
+func newMesosClient(c HTTPConfig) (*mesosClient, error) {
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	tr := &http.Transport{
+		Proxy:               nil, // masters are reached directly, never through $HTTP_PROXY
+		DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		TLSHandshakeTimeout: 10 * time.Second,
+		// A fresh connection per fetch, as mesos-dns does: fetches are a minute
+		// apart and a pooled connection to a master that went away only costs a
+		// failed request.
+		DisableKeepAlives:     true,
+		ResponseHeaderTimeout: 0, // bounded by the request context
+	}
+	mc := &mesosClient{scheme: "http"}
+	if c.HTTPS {
+		mc.scheme = "https"
+		tc := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: c.InsecureSkipVerify} //nolint:gosec // only when configured
+		if c.CACertFile != "" {
+			pool, err := httpclient.CertPool(c.CACertFile)
+			if err != nil {
+				return nil, fmt.Errorf("caCertFile: %w", err)
+			}
+			tc.RootCAs = pool
+		}
+		if c.CertFile != "" {
+			cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
+			if err != nil {
+				return nil, fmt.Errorf("certFile, keyFile: %w", err)
+			}
+			tc.Certificates = []tls.Certificate{cert}
+		}
+		tr.TLSClientConfig = tc
+	}
+	if c.Authentication == AuthBasic {
+		mc.principal, mc.secret = c.Principal, c.Secret
+	}
+	mc.http = &http.Client{
+		Transport: tr,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}
+	return mc, nil
+}
+
+// get sends a GET for url with the credentials and headers Mesos expects.
+func (c *mesosClient) get(ctx context.Context, url string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", "discovery")
+	if c.principal != "" {
+		req.SetBasicAuth(c.principal, c.secret)
+	}
+	return c.http.Do(req)
+}
+
+// post sends a POST of a JSON body with the credentials and headers Mesos
+// expects.
+func (c *mesosClient) post(ctx context.Context, url string, body []byte) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", "discovery")
+	if c.principal != "" {
+		req.SetBasicAuth(c.principal, c.secret)
+	}
+	return c.http.Do(req)
+}

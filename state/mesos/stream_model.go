@@ -1,0 +1,353 @@
+package mesos
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	"github.com/mesos/mesos-go/api/v1/lib/master"
+
+	"github.com/discovery-mesos/discovery/state"
+)
+
+type (
+	masterAgent     = master.Response_GetAgents_Agent
+	masterFramework = master.Response_GetFrameworks_Framework
+)
+
+// streamModel is the cluster as the event stream has told it so far, keyed so
+// that an event costs O(1) (a task's insertion into the sorted ID list aside,
+// a memmove). build turns it into a sealed Cluster in O(n), once per batch of
+// events. Not safe for concurrent use: the stream's loop owns it.
+type streamModel struct {
+	leader state.Master
+
+	agents     map[string]state.Agent
+	frameworks map[string]*modelFramework
+	// tasks are keyed by taskKey: task IDs are unique within a framework only.
+	tasks map[string]*modelTask
+	// order is the tasks sorted by key: build emits them in ID order (Seal's
+	// sort has nothing to do) without a map lookup per task.
+	order []*modelTask
+	// maybeOrphans is set when a task may belong to no known framework, which
+	// build must then check for.
+	maybeOrphans bool
+	// parked are tasks that became unreachable: Mesos lists them apart, and a
+	// status update brings them back when their agent returns.
+	parked map[string]*modelTask
+
+	// unknownUpdates counts TASK_UPDATED events for tasks the model does not
+	// know (nothing to update: a v1 status carries no name or labels).
+	unknownUpdates int
+}
+
+type modelFramework struct {
+	f   state.Framework
+	raw masterFramework
+}
+
+type modelTask struct {
+	key  string
+	t    state.Task
+	hist []slimStatus
+	// dig is state.TaskDigest(&t), zero until build computes it: whatever changes
+	// t must zero it.
+	dig uint64
+}
+
+func cmpTaskKey(mt *modelTask, key string) int { return strings.Compare(mt.key, key) }
+
+// taskKey keys a task by its ID, then its framework: sorting keys sorts tasks
+// by ID, as Seal does ("\x00" sorts before any byte of an ID).
+func taskKey(frameworkID, taskID string) string {
+	return taskID + "\x00" + frameworkID
+}
+
+func newStreamModel() *streamModel {
+	return &streamModel{
+		agents:     map[string]state.Agent{},
+		frameworks: map[string]*modelFramework{},
+		tasks:      map[string]*modelTask{},
+		parked:     map[string]*modelTask{},
+	}
+}
+
+// reset replaces the model with the full state of a SUBSCRIBED event. pids are
+// the frameworks' libprocess pids by framework ID.
+func (m *streamModel) reset(st *master.Response_GetState, pids map[string]string) {
+	*m = *newStreamModel().withLeader(m.leader)
+	if st == nil {
+		return
+	}
+	if ga := st.GetAgents; ga != nil {
+		for i := range ga.Agents {
+			m.addAgent(&ga.Agents[i])
+		}
+	}
+	if gf := st.GetFrameworks; gf != nil {
+		for i := range gf.Frameworks {
+			m.addFramework(&gf.Frameworks[i], pids)
+		}
+	}
+	if gt := st.GetTasks; gt != nil {
+		order := make([]*modelTask, 0, len(gt.Tasks)+len(gt.PendingTasks))
+		for _, list := range [][]mesos.Task{gt.PendingTasks, gt.Tasks} {
+			for i := range list {
+				t := &list[i]
+				if t.State != nil && terminalTaskState(*t.State) {
+					continue
+				}
+				key := taskKey(t.FrameworkID.Value, t.TaskID.Value)
+				// A state naming a task twice (which /master/state shows
+				// twice) keeps both; events reach the first.
+				for n := 2; m.tasks[key] != nil; n++ {
+					key = taskKey(t.FrameworkID.Value, t.TaskID.Value) + "\x00" + strconv.Itoa(n)
+				}
+				task, hist := taskFromV1(t)
+				mt := &modelTask{key: key, t: task, hist: hist}
+				m.tasks[key] = mt
+				order = append(order, mt)
+			}
+		}
+		slices.SortFunc(order, func(a, b *modelTask) int { return strings.Compare(a.key, b.key) })
+		m.order = order
+		m.maybeOrphans = true
+		for i := range gt.UnreachableTasks {
+			t := &gt.UnreachableTasks[i]
+			task, hist := taskFromV1(t)
+			m.parked[taskKey(task.FrameworkID, task.ID)] = &modelTask{t: task, hist: hist}
+		}
+	}
+}
+
+func (m *streamModel) withLeader(l state.Master) *streamModel {
+	m.leader = l
+	return m
+}
+
+func (m *streamModel) addAgent(a *masterAgent) {
+	ag := agentFromV1(a)
+	m.agents[ag.ID] = ag
+}
+
+// removeAgent removes an agent and the tasks that ran on it: /master/state
+// lists them as unreachable or completed from then on.
+func (m *streamModel) removeAgent(id string) {
+	delete(m.agents, id)
+	for _, mt := range slices.Clone(m.order) {
+		if mt.t.AgentID == id {
+			m.parked[mt.key] = mt
+			m.removeTask(mt.key)
+		}
+	}
+}
+
+func (m *streamModel) addFramework(f *masterFramework, pids map[string]string) {
+	id := ""
+	if f.FrameworkInfo.ID != nil {
+		id = f.FrameworkInfo.ID.Value
+	}
+	pid := pids[id]
+	if old, ok := m.frameworks[id]; ok && pid == "" {
+		pid = old.f.PID
+	}
+	m.frameworks[id] = &modelFramework{f: frameworkFromV1(f, pid), raw: *f}
+}
+
+// setFrameworkPIDs takes new pids (from /master/state-summary); it reports
+// whether any changed.
+func (m *streamModel) setFrameworkPIDs(pids map[string]string) bool {
+	changed := false
+	for id, mf := range m.frameworks {
+		pid, ok := pids[id]
+		if !ok || pid == mf.f.PID {
+			continue
+		}
+		mf.f = frameworkFromV1(&mf.raw, pid)
+		changed = true
+	}
+	return changed
+}
+
+// removeFramework removes a framework and its tasks (Mesos moves them to the
+// completed frameworks).
+func (m *streamModel) removeFramework(id string) {
+	delete(m.frameworks, id)
+	for _, mt := range slices.Clone(m.order) {
+		if mt.t.FrameworkID == id {
+			m.removeTask(mt.key)
+		}
+	}
+	for tid, mt := range m.parked {
+		if mt.t.FrameworkID == id {
+			delete(m.parked, tid)
+		}
+	}
+}
+
+func (m *streamModel) addTask(t *mesos.Task) {
+	task, hist := taskFromV1(t)
+	key := taskKey(task.FrameworkID, task.ID)
+	delete(m.parked, key)
+	if t.State != nil && terminalTaskState(*t.State) {
+		m.removeTask(key)
+		return
+	}
+	if _, ok := m.frameworks[task.FrameworkID]; !ok {
+		m.maybeOrphans = true
+	}
+	m.putTask(&modelTask{key: key, t: task, hist: hist})
+}
+
+// putTask adds a task, or replaces the one with its key.
+func (m *streamModel) putTask(mt *modelTask) {
+	i, found := slices.BinarySearchFunc(m.order, mt.key, cmpTaskKey)
+	if found {
+		m.order[i] = mt
+	} else {
+		m.order = slices.Insert(m.order, i, mt)
+	}
+	m.tasks[mt.key] = mt
+}
+
+func (m *streamModel) removeTask(id string) {
+	if _, ok := m.tasks[id]; !ok {
+		return
+	}
+	delete(m.tasks, id)
+	if i, ok := slices.BinarySearchFunc(m.order, id, cmpTaskKey); ok {
+		m.order = slices.Delete(m.order, i, i+1)
+	}
+}
+
+// updateTask applies a TASK_UPDATED event. It reports false when the task is
+// unknown.
+func (m *streamModel) updateTask(u *master.Event_TaskUpdated) bool {
+	id := taskKey(u.FrameworkID.Value, u.Status.TaskID.Value)
+	mt, ok := m.tasks[id]
+	if !ok {
+		if mt, ok = m.parked[id]; !ok {
+			m.unknownUpdates++
+			return false
+		}
+		delete(m.parked, id)
+	}
+	// In place: published clusters hold copies of the Task, and the address
+	// slices they share are never written again.
+	mt.hist = appendStatus(mt.hist, slimStatusFromV1(&u.Status))
+	st := u.Status.GetState()
+	if u.State != nil {
+		st = *u.State
+	}
+	mt.t.State = state.TaskState(st.String())
+	applyStatuses(&mt.t, mt.hist)
+	mt.dig = 0
+	if terminalTaskState(st) {
+		m.removeTask(id)
+		if st == mesos.TASK_UNREACHABLE {
+			m.parked[id] = mt
+		}
+		return true
+	}
+	if _, live := m.tasks[id]; !live {
+		m.putTask(mt) // back from unreachable
+	}
+	return true
+}
+
+// apply applies one event (not SUBSCRIBED or HEARTBEAT, which the stream
+// handles). It reports whether the view may have changed, and whether the
+// framework pids should be refreshed.
+func (m *streamModel) apply(e *master.Event) (changed, refreshPIDs bool) {
+	switch e.Type {
+	case master.Event_TASK_ADDED:
+		if e.TaskAdded != nil {
+			m.addTask(&e.TaskAdded.Task)
+			return true, false
+		}
+	case master.Event_TASK_UPDATED:
+		if e.TaskUpdated != nil {
+			return m.updateTask(e.TaskUpdated), false
+		}
+	case master.Event_AGENT_ADDED:
+		if e.AgentAdded != nil {
+			m.addAgent(&e.AgentAdded.Agent)
+			return true, false
+		}
+	case master.Event_AGENT_REMOVED:
+		if e.AgentRemoved != nil {
+			m.removeAgent(e.AgentRemoved.AgentID.Value)
+			return true, false
+		}
+	case master.Event_FRAMEWORK_ADDED:
+		if e.FrameworkAdded != nil {
+			m.addFramework(&e.FrameworkAdded.Framework, nil)
+			return true, true
+		}
+	case master.Event_FRAMEWORK_UPDATED:
+		if e.FrameworkUpdated != nil {
+			m.addFramework(&e.FrameworkUpdated.Framework, nil)
+			return true, true
+		}
+	case master.Event_FRAMEWORK_REMOVED:
+		if e.FrameworkRemoved != nil {
+			id := ""
+			if e.FrameworkRemoved.FrameworkInfo.ID != nil {
+				id = e.FrameworkRemoved.FrameworkInfo.ID.Value
+			}
+			m.removeFramework(id)
+			return true, false
+		}
+	}
+	return false, false
+}
+
+// build makes a sealed Cluster of the model. Tasks of frameworks the master
+// does not list are left out, as /master/state leaves them out.
+func (m *streamModel) build(source string, at time.Time, masters []state.Master) *state.Cluster {
+	c := &state.Cluster{
+		Source:     source,
+		FetchedAt:  at,
+		Leader:     m.leader,
+		Masters:    slices.Clone(masters),
+		Agents:     make([]state.Agent, 0, len(m.agents)),
+		Frameworks: make([]state.Framework, 0, len(m.frameworks)),
+	}
+	for _, a := range m.agents {
+		c.Agents = append(c.Agents, a)
+	}
+	for _, f := range m.frameworks {
+		c.Frameworks = append(c.Frameworks, f.f)
+	}
+	tasks := make([]state.Task, 0, len(m.order))
+	digests := make([]uint64, 0, len(m.order))
+	orphans := false
+	for _, mt := range m.order {
+		if m.maybeOrphans {
+			if _, ok := m.frameworks[mt.t.FrameworkID]; !ok {
+				orphans = true
+				continue
+			}
+		}
+		if mt.dig == 0 {
+			mt.dig = state.TaskDigest(&mt.t)
+		}
+		tasks = append(tasks, mt.t)
+		digests = append(digests, mt.dig)
+	}
+	m.maybeOrphans = orphans
+	if len(tasks) > 0 {
+		c.Tasks = tasks
+	}
+	if len(c.Agents) == 0 {
+		c.Agents = nil
+	}
+	if len(c.Frameworks) == 0 {
+		c.Frameworks = nil
+	}
+	// The tasks are in ID order (m.order), and only those that changed since
+	// the last build need digesting.
+	return c.SealTasksDigested(digests)
+}
