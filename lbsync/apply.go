@@ -20,6 +20,11 @@ import (
 // rebuildFunc builds the model of the current snapshot with some apps left out.
 type rebuildFunc func(exclude []string) (*lbmodel.Model, error)
 
+// newerFunc builds, with some apps left out, the model of the newest snapshot
+// when one has arrived since the apply began, and returns nil when none has.
+// The snapshot stays pending: the syncer applies it next as usual.
+type newerFunc func(exclude []string) (*lbmodel.Model, error)
+
 // ApplyResult says what one apply did.
 type ApplyResult struct {
 	// Via is "none" (nothing changed), "runtime" (Runtime API only, no reload),
@@ -38,6 +43,10 @@ type ApplyResult struct {
 	// Bridged counts the runtime operations run before a reload, so that server
 	// changes reach traffic without waiting for it (see lbmodel.BridgeModel).
 	Bridged int
+	// Folded counts the server changes of a newer snapshot, arrived while the
+	// config was checked, that the reload loaded in place of the checked
+	// servers (see reloadRun.freshen).
+	Folded int
 }
 
 // ReloadRecord is one reload, for the status page.
@@ -87,8 +96,10 @@ func newApplier(h *HAProxy, rt *runtimeAPI, arch *archive, m *metrics, log *slog
 
 // apply brings HAProxy to full, leaving out the apps that make the config
 // invalid (found with rebuild, which builds the same snapshot without some
-// apps). force, when not empty, forces a reload.
-func (a *applier) apply(ctx context.Context, full *lbmodel.Model, rebuild rebuildFunc, force []lbmodel.Reason) (ApplyResult, error) {
+// apps). force, when not empty, forces a reload. newer (nil for none) gives
+// the model of a snapshot that arrived meanwhile, whose servers a reload
+// loads when only servers differ.
+func (a *applier) apply(ctx context.Context, full *lbmodel.Model, rebuild rebuildFunc, newer newerFunc, force []lbmodel.Reason) (ApplyResult, error) {
 	a.passed = map[uint64]bool{}
 	if a.diskStale {
 		_, data := a.current()
@@ -145,7 +156,7 @@ func (a *applier) apply(ctx context.Context, full *lbmodel.Model, rebuild rebuil
 		plan.Reload = []lbmodel.Reason{{Class: lbmodel.ReasonRuntimeFailed, Detail: err.Error()}}
 		res.Plan = plan
 	}
-	return a.reload(ctx, full, next, known, rebuild, plan.Reload, res)
+	return a.reload(ctx, full, next, known, rebuild, newer, plan.Reload, res)
 }
 
 // stillInvalid returns the apps found invalid before whose part of m is the same

@@ -22,7 +22,7 @@ func (a *applier) bridge(ctx context.Context, running, next *lbmodel.Model, res 
 		a.log.Debug("server changes ahead of the reload failed; the reload brings them", "err", err)
 		return
 	}
-	res.Bridged = len(plan.Runtime)
+	res.Bridged += len(plan.Runtime)
 	data, err := lbmodel.Render(b)
 	a.m.renders.Inc()
 	if err != nil {

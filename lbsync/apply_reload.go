@@ -15,9 +15,9 @@ import (
 
 // reload validates next (bisecting out invalid apps), writes it and reloads.
 // full is next before any app was left out, known the apps left out already.
-func (a *applier) reload(ctx context.Context, full, next *lbmodel.Model, known map[string]invalidApp, rebuild rebuildFunc, reasons []lbmodel.Reason, res ApplyResult) (ApplyResult, error) {
+func (a *applier) reload(ctx context.Context, full, next *lbmodel.Model, known map[string]invalidApp, rebuild rebuildFunc, newer newerFunc, reasons []lbmodel.Reason, res ApplyResult) (ApplyResult, error) {
 	r := &reloadRun{a: a, start: time.Now(), dir: filepath.Dir(a.configPath), full: full, next: next,
-		invalid: known, rebuild: rebuild, reasons: reasons, res: res}
+		invalid: known, rebuild: rebuild, newer: newer, reasons: reasons, res: res}
 	defer r.removeCheckFile() // gone already once committed
 	err := r.run(ctx)
 	return r.res, err
@@ -41,6 +41,8 @@ type reloadRun struct {
 	invalid map[string]invalidApp
 	leftOut bool
 	rebuild rebuildFunc
+	// newer builds the model of a snapshot arrived since (freshen).
+	newer   newerFunc
 	reasons []lbmodel.Reason
 	res     ApplyResult
 
@@ -79,7 +81,7 @@ func (r *reloadRun) validate(ctx context.Context) error {
 	}
 	r.res.Checks++
 	checkStart := time.Now()
-	cerr := a.h.Check(ctx, r.tmp)
+	cerr := r.checkBridging(ctx)
 	r.checkTook = time.Since(checkStart)
 	if cerr == nil {
 		return nil
@@ -184,6 +186,7 @@ func (r *reloadRun) replan(ctx context.Context, running *lbmodel.Model, runningB
 // supervised HAProxy starts with its first config, a running one reloads.
 func (r *reloadRun) load(ctx context.Context, running *lbmodel.Model, runningBytes []byte) error {
 	a := r.a
+	r.freshen()
 	if err := commitTemp(r.tmp, a.configPath); err != nil {
 		return fmt.Errorf("writing config: %w", err)
 	}
@@ -242,5 +245,6 @@ func (r *reloadRun) loaded() {
 	a.record(ReloadRecord{At: r.start, Reasons: r.reasons, Took: time.Since(r.start)})
 	a.log.Info("haproxy reloaded", "reason", r.reasons[0].Class, "reasons", reasonStrings(r.reasons),
 		"took", time.Since(r.start).Round(time.Microsecond), "via", r.res.Via, "bridged_ops", r.res.Bridged,
+		"folded_ops", r.res.Folded,
 		"check_took", r.checkTook.Round(time.Microsecond), "reload_took", r.reloadTook.Round(time.Microsecond))
 }

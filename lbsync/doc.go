@@ -14,7 +14,10 @@
 //     through its master socket (apply.go). The server changes that come with
 //     a structural one are made through the Runtime API first
 //     (lbmodel.BridgeModel), so that traffic never waits for a reload to
-//     leave a dead task.
+//     leave a dead task; and the servers of the snapshots that arrive while
+//     haproxy -c runs go into the config the reload loads, when nothing but
+//     servers changed (apply_fresh.go), so that the new worker does not
+//     start with the tasks of a config a check-time old.
 //   - A config that fails validation is bisected (bisect.go): the apps that
 //     break it are left out and reported, everyone else is applied.
 //   - Reloads are archived (archive.go), HAProxy is started, supervised and

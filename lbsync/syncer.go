@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -57,6 +58,9 @@ type Syncer struct {
 	rt      *runtimeAPI
 	applier *applier
 	m       *metrics
+
+	// snaps is the channel Run reads; only Run's goroutine uses it.
+	snaps <-chan *state.Snapshot
 
 	kick chan struct{}
 	// reloaded is signalled after each reload, for watchListeners.
@@ -122,18 +126,17 @@ func (s *Syncer) Run(ctx context.Context, snaps <-chan *state.Snapshot) error {
 	go s.watchListeners(ctx, s.opts.ListenerCheck)
 	var retry <-chan time.Time
 	retryDelay := backoff.New(s.opts.RetryBackoff, 30*time.Second)
+	s.snaps = snaps
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case snap, ok := <-snaps:
+		case snap, ok := <-s.snaps:
 			if !ok {
-				snaps = nil
+				s.snaps = nil
 				continue
 			}
-			s.mu.Lock()
-			s.latest, s.arrived, s.dirty = snap, time.Now(), true
-			s.mu.Unlock()
+			s.received(snap)
 		case <-s.kick:
 		case <-retry:
 			retry = nil
@@ -152,6 +155,36 @@ func (s *Syncer) Run(ctx context.Context, snaps <-chan *state.Snapshot) error {
 			retryDelay.Reset()
 		}
 	}
+}
+
+// received records snap as the latest snapshot, to be applied.
+func (s *Syncer) received(snap *state.Snapshot) {
+	s.mu.Lock()
+	s.latest, s.arrived, s.dirty = snap, time.Now(), true
+	s.mu.Unlock()
+}
+
+// newerThan takes the snapshot waiting in the channel, if any, without
+// waiting, and returns the latest snapshot when it is not snap (nil when no
+// newer one has arrived). The latest stays pending: Run applies it next.
+// Only Run's goroutine calls it (from process).
+func (s *Syncer) newerThan(snap *state.Snapshot) *state.Snapshot {
+	select {
+	case n, ok := <-s.snaps:
+		if !ok {
+			s.snaps = nil
+		} else {
+			s.received(n)
+			s.wake() // Run's loop no longer sees it in the channel
+		}
+	default:
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.latest == snap {
+		return nil
+	}
+	return s.latest
 }
 
 // process applies the latest snapshot if it (or a forced reload) is pending.
@@ -176,6 +209,31 @@ func (s *Syncer) process(ctx context.Context) error {
 			}
 			return s.opts.Build(snap, &lbmodel.BuildOptions{Previous: previous, Exclude: ex})
 		}
+		// A reload takes its time (haproxy -c, then the reload): the servers
+		// of a snapshot that arrives meanwhile can be loaded with it.
+		var newerSnap *state.Snapshot
+		var newerKey string
+		var newerModel *lbmodel.Model
+		newer := func(exclude []string) (*lbmodel.Model, error) {
+			n := s.newerThan(snap)
+			if n == nil {
+				return nil, nil
+			}
+			key := strings.Join(exclude, "\x00")
+			if n == newerSnap && key == newerKey {
+				return newerModel, nil // asked again, nothing newer
+			}
+			ex := make(map[string]bool, len(exclude))
+			for _, a := range exclude {
+				ex[a] = true
+			}
+			m, err := s.opts.Build(n, &lbmodel.BuildOptions{Previous: s.Model(), Exclude: ex})
+			if err != nil {
+				return nil, fmt.Errorf("building model of snapshot %d: %w", n.Seq, err)
+			}
+			newerSnap, newerKey, newerModel = n, key, m
+			return m, nil
+		}
 		var res ApplyResult
 		if model == previous && len(force) == 0 && !s.applier.diskStale {
 			// The build gave back the model HAProxy runs (lbmodel.ModelBuilder's
@@ -183,7 +241,7 @@ func (s *Syncer) process(ctx context.Context) error {
 			// view in Marathon mode): nothing to plan, render or write.
 			res.Via = "none"
 		} else {
-			res, err = s.applier.apply(ctx, model, rebuild, force)
+			res, err = s.applier.apply(ctx, model, rebuild, newer, force)
 		}
 		s.m.checks.Add(float64(res.Checks))
 		var took time.Duration
