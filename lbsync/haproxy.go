@@ -1,7 +1,6 @@
 package lbsync
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -356,54 +355,6 @@ func (h *HAProxy) waitReady(ctx context.Context, pid int) error {
 		case <-time.After(5 * time.Millisecond):
 		}
 	}
-}
-
-// copyOutput logs HAProxy's output line by line and keeps the latest lines.
-// HAProxy prints a server's state change twice on stderr, as a warning
-// ("[WARNING]  (pid) : Server … is DOWN") and as the log line our HAPROXY_HEAD
-// sends to stderr ("Server … is DOWN"): the second is not logged again.
-func (h *HAProxy) copyOutput(r io.Reader) {
-	sc := bufio.NewScanner(r)
-	prev := ""
-	for sc.Scan() {
-		line := sc.Text()
-		h.mu.Lock()
-		h.output = append(h.output, line)
-		if len(h.output) > 100 {
-			h.output = append(h.output[:0], h.output[len(h.output)-50:]...)
-		}
-		h.mu.Unlock()
-		msg := outputMessage(line)
-		repeated := msg == line && msg == prev // an unprefixed echo of the warning before
-		prev = ""
-		if msg != line {
-			prev = msg
-		}
-		if repeated {
-			continue
-		}
-		switch {
-		case strings.HasPrefix(line, "[ALERT]"):
-			h.log.Error("haproxy", "line", line)
-		case strings.HasPrefix(line, "[WARNING]"):
-			h.log.Warn("haproxy", "line", line)
-		default:
-			h.log.Info("haproxy", "line", line)
-		}
-	}
-}
-
-// outputMessage is an output line without HAProxy's "[LEVEL]  (pid) : " and
-// "CLI : " prefixes.
-func outputMessage(line string) string {
-	if !strings.HasPrefix(line, "[") {
-		return line
-	}
-	_, rest, ok := strings.Cut(line, ") : ")
-	if !ok {
-		return line
-	}
-	return strings.TrimPrefix(rest, "CLI : ")
 }
 
 func (h *HAProxy) recentOutput(n int) []string {
