@@ -122,6 +122,9 @@ func run(o options) error {
 	} else {
 		defer os.RemoveAll(dir)
 	}
+	if err := os.Mkdir(filepath.Join(dir, "templates"), 0o755); err != nil {
+		return err
+	}
 	dnsPort, httpPort := freePort(), freePort()
 	args := []string{
 		"-masters", master.Addr(), "-domain", "mesos",

@@ -4,6 +4,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 
@@ -142,7 +145,49 @@ func (o *lbOptions) validate() error {
 	if o.cfg.AppLinger < 0 {
 		errs = append(errs, fmt.Errorf("flag -lb-app-linger: must not be negative, got %v", o.cfg.AppLinger))
 	}
+	for _, u := range o.marathon {
+		if err := checkMarathonURL(u); err != nil {
+			errs = append(errs, fmt.Errorf("flag -marathon: %w", err))
+		}
+	}
+	// The default directory may be absent (the built-in templates serve); one
+	// named on the command line that is not there is a typo or a missing
+	// volume, and the built-ins would silently replace the operator's.
+	if dir := o.cfg.TemplatesDir; dir != lbmodel.DefaultConfig().TemplatesDir {
+		if st, err := os.Stat(dir); err != nil {
+			errs = append(errs, fmt.Errorf("flag -lb-templates-dir: %w; create it or leave the flag out for the built-in templates", err))
+		} else if !st.IsDir() {
+			errs = append(errs, fmt.Errorf("flag -lb-templates-dir: %s is not a directory", dir))
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// checkMarathonURL refuses what would only fail later, on every fetch: a URL
+// without http:// or https://, or without a host.
+func checkMarathonURL(raw string) error {
+	u, err := url.Parse(raw)
+	switch {
+	case err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "":
+		return nil
+	case !strings.Contains(raw, "://"):
+		return fmt.Errorf("%q has no scheme; give http://%s (or https://)", raw, strings.TrimPrefix(raw, "//"))
+	}
+	return fmt.Errorf("%q is not an http:// or https:// URL with a host", raw)
+}
+
+// checkRun is what a running load balancer needs beyond valid flags: the
+// HAProxy binary, which validates every config and runs it. Without it the
+// daemon would start and retry forever; it stops here instead. render and
+// --dry need no HAProxy and do not call it.
+func (o *lbOptions) checkRun() error {
+	if !o.enabled() || o.dry {
+		return nil
+	}
+	if _, err := exec.LookPath(o.haproxyBinary); err != nil {
+		return fmt.Errorf("flag -lb-haproxy-binary: %w; install HAProxy with %s, or give its path", err, devInstallHint)
+	}
+	return nil
 }
 
 // stringsFlag collects values: repeated flags and, after normalizeArgs, the

@@ -59,6 +59,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if opts.lb.dry {
 		return runRender(args, stdout, stderr)
 	}
+	if !opts.dev.on { // -dev finds HAProxy itself, or runs without
+		if err := opts.lb.checkRun(); err != nil {
+			fmt.Fprintln(stderr, "discovery:", err)
+			return 2
+		}
+	}
 	log, err := newLogger(stderr, opts.cfg.LogFormat, opts.cfg.LogLevel)
 	if err != nil {
 		fmt.Fprintln(stderr, "discovery:", err)
