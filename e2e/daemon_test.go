@@ -29,8 +29,10 @@ type daemon struct {
 	args     []string
 	httpAddr string
 	dnsAddr  string
-	exited   chan struct{} // closed when the process has been waited for
-	err      error         // its exit, once exited is closed
+	// startedAt is when the process was started.
+	startedAt time.Time
+	exited    chan struct{} // closed when the process has been waited for
+	err       error         // its exit, once exited is closed
 
 	mu   sync.Mutex
 	logs []string
@@ -58,18 +60,44 @@ func startDaemon(t *testing.T, wantDNS bool, args ...string) *daemon {
 
 func startDaemonEnv(t *testing.T, wantDNS bool, env []string, args ...string) *daemon {
 	t.Helper()
-	all := append(baseArgs(), args...)
-	d := &daemon{cmd: osexec.Command(discoveryBin, all...), args: all, exited: make(chan struct{})}
+	d, addrs := spawnDaemon(t, "", env, append(baseArgs(), args...))
+	deadline := time.After(30 * time.Second)
+	for d.httpAddr == "" || wantDNS && d.dnsAddr == "" {
+		select {
+		case a := <-addrs:
+			if a[0] == "http" {
+				d.httpAddr = a[1]
+			} else {
+				d.dnsAddr = a[1]
+			}
+		case <-d.exited:
+			t.Fatalf("discovery exited before listening: %v\n%s", d.err, strings.Join(d.logLines(), "\n"))
+		case <-deadline:
+			t.Fatalf("discovery did not log its listeners within 30s:\n%s", strings.Join(d.logLines(), "\n"))
+		}
+	}
+	return d
+}
+
+// spawnDaemon starts the binary with exactly args in dir ("" for this
+// directory), collecting its log; addrs receives the listeners it logs in
+// JSON ({"dns"|"http", address}). The process is killed when the test ends;
+// its log is printed when the test failed.
+func spawnDaemon(t *testing.T, dir string, env, all []string) (d *daemon, addrs <-chan [2]string) {
+	t.Helper()
+	d = &daemon{cmd: osexec.Command(discoveryBin, all...), args: all, exited: make(chan struct{})}
+	d.cmd.Dir = dir
 	d.cmd.Env = append(os.Environ(), env...)
 	stderr, err := d.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
 	d.cmd.Stdout = d.cmd.Stderr
+	d.startedAt = time.Now()
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	addrs := make(chan [2]string, 4)
+	listeners := make(chan [2]string, 4)
 	scanned := make(chan struct{})
 	go func() {
 		defer close(scanned)
@@ -82,7 +110,7 @@ func startDaemonEnv(t *testing.T, wantDNS bool, env []string, args ...string) *d
 			d.mu.Unlock()
 			if m := listenLine.FindStringSubmatch(line); m != nil {
 				select {
-				case addrs <- [2]string{m[1], m[2]}:
+				case listeners <- [2]string{m[1], m[2]}:
 				default:
 				}
 			}
@@ -111,22 +139,7 @@ func startDaemonEnv(t *testing.T, wantDNS bool, env []string, args ...string) *d
 			t.Logf("daemon %s\nlog (last %d lines):\n%s", strings.Join(all, " "), len(lines), strings.Join(lines, "\n"))
 		}
 	})
-	deadline := time.After(30 * time.Second)
-	for d.httpAddr == "" || wantDNS && d.dnsAddr == "" {
-		select {
-		case a := <-addrs:
-			if a[0] == "http" {
-				d.httpAddr = a[1]
-			} else {
-				d.dnsAddr = a[1]
-			}
-		case <-d.exited:
-			t.Fatalf("discovery exited before listening: %v\n%s", d.err, strings.Join(d.logLines(), "\n"))
-		case <-deadline:
-			t.Fatalf("discovery did not log its listeners within 30s:\n%s", strings.Join(d.logLines(), "\n"))
-		}
-	}
-	return d
+	return d, listeners
 }
 
 // stop ends the process with SIGTERM, then SIGKILL after 10 s.

@@ -1,0 +1,154 @@
+package e2e
+
+import (
+	"encoding/json"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/discovery-mesos/discovery/internal/dnstest"
+	"github.com/discovery-mesos/discovery/internal/freeport"
+	"github.com/discovery-mesos/discovery/internal/sim"
+	"github.com/discovery-mesos/discovery/internal/zktest"
+)
+
+// mesosDNSSample is mesos-dns's own config.json.sample (upstream
+// mesosphere/mesos-dns, the commit of ../shared/peers/mesos-dns), read from
+// where E2E_MESOS_DNS_SAMPLE says: the peers' files are never copied into the
+// project. Without it the test is skipped (failed when CI=true).
+func mesosDNSSample(t *testing.T) map[string]any {
+	t.Helper()
+	path := os.Getenv("E2E_MESOS_DNS_SAMPLE")
+	if path == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("E2E_MESOS_DNS_SAMPLE must name mesos-dns's config.json.sample in CI")
+		}
+		t.Skip("E2E_MESOS_DNS_SAMPLE does not name mesos-dns's config.json.sample")
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return doc
+}
+
+// fakeResolver answers every question over UDP on 127.0.0.1 with an A record
+// of ip, as the upstream resolver of the daemons under test.
+func fakeResolver(t *testing.T, ip string) string {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
+		m := new(dns.Msg).SetReply(r)
+		m.Answer = []dns.RR{&dns.A{Hdr: dns.RR_Header{Name: r.Question[0].Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 30}, A: net.ParseIP(ip)}}
+		_ = w.WriteMsg(m)
+	})}
+	dnstest.Serve(t, srv)
+	return pc.LocalAddr().String()
+}
+
+// Issue 12: discovery starts, unchanged, from mesos-dns's own
+// config.json.sample, as mesos-dns is started: with no flags from the
+// directory that holds config.json, and from a unit file's command line with
+// glog's flags. Each serves leader.mesos within a second of starting.
+func TestStartsFromMesosDNSConfigSample(t *testing.T) {
+	sample := mesosDNSSample(t)
+	zk := zktest.Start(t)
+	c := newCluster(t, sim.Config{Apps: 1, TasksPerApp: 1, Seed: 161, ZK: zk.Connect(t), ZKPath: "/mesos"})
+	leaderIP, _, _ := net.SplitHostPort(c.Leader().Addr())
+	upstream := fakeResolver(t, "127.0.0.77")
+
+	for _, tc := range []struct {
+		name string
+		args func(config string) []string
+		logs []string // lines the log must have
+	}{
+		{"config.json in the working directory", func(string) []string { return nil },
+			[]string{`level=WARN msg="unknown config key \"ns\" is ignored (as mesos-dns ignored it)"`}},
+		{"unit file with glog flags", func(config string) []string { return []string{"-v=2", "-logtostderr=true", "-config", config} },
+			[]string{`level=WARN msg="unknown config key \"ns\"`, `msg="glog flags -logtostderr=true accepted`, "level=DEBUG"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dnsPort, err := freeport.Take("127.0.0.1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			httpPort, err := freeport.Take("127.0.0.1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The rewrite, and all of it: what the sample points at (a
+			// ZooKeeper and a master on 127.0.0.1's default ports, Google's
+			// resolver, ports 8053 and 8123) becomes this test's fakes and
+			// free ports. "zk", "masters", "resolvers", "port", "httpport";
+			// every other key (listener 0.0.0.0, "ns", IPSources, SOA, …) is
+			// the sample's.
+			doc := map[string]any{}
+			for k, v := range sample {
+				doc[k] = v
+			}
+			doc["zk"] = "zk://" + zk.Addr() + "/mesos"
+			doc["masters"] = []string{c.Leader().Addr()}
+			doc["resolvers"] = []string{upstream}
+			doc["port"], doc["httpport"] = dnsPort, httpPort
+			b, err := json.MarshalIndent(doc, "", "  ")
+			if err != nil {
+				t.Fatal(err)
+			}
+			dir := t.TempDir()
+			config := filepath.Join(dir, "config.json")
+			if err := os.WriteFile(config, b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+
+			d, _ := spawnDaemon(t, dir, nil, tc.args(config))
+			d.dnsAddr = "127.0.0.1:" + strconv.Itoa(dnsPort)
+			d.httpAddr = "127.0.0.1:" + strconv.Itoa(httpPort)
+			// Product promise: leader.mesos within a second of starting.
+			prom := newPromise("leader.mesos answered from mesos-dns's config.json.sample", time.Second, d.cmd.Process.Pid, d.startedAt)
+			waitFor(t, 20*time.Second, "leader.mesos naming the leading master", func() bool {
+				if !d.alive() {
+					t.Fatalf("discovery exited: %v", d.err)
+				}
+				got, err := d.aRecords("leader.mesos")
+				return err == nil && slices.Equal(got, []string{leaderIP})
+			})
+			took, waited := prom.check(t, time.Now())
+			t.Logf("leader.mesos answered %v after start (%v of it waiting for a CPU)", took.Round(time.Millisecond), waited.Round(time.Millisecond))
+
+			// Names outside the domain go to the sample's resolvers, here
+			// the fake.
+			if got, err := d.aRecords("example.com"); err != nil || !slices.Equal(got, []string{"127.0.0.77"}) {
+				t.Errorf("example.com: %v %v, want 127.0.0.77 from the resolver", got, err)
+			}
+			logs := d.logText()
+			for _, want := range tc.logs {
+				if !strings.Contains(logs, want) {
+					t.Errorf("log has no %s", want)
+				}
+			}
+			var st struct {
+				Warnings []string `json:"warnings"`
+			}
+			if err := json.Unmarshal([]byte(d.mustGet(t, "/status.json?limit=1", 200)), &st); err != nil {
+				t.Fatal(err)
+			}
+			if len(st.Warnings) != 1 || !strings.Contains(st.Warnings[0], `unknown config key "ns"`) {
+				t.Errorf("status page warnings %q, want the one about \"ns\"", st.Warnings)
+			}
+		})
+	}
+}
