@@ -142,6 +142,16 @@ func TestUnknownKeyWarnsAndStartContinues(t *testing.T) {
 	}
 }
 
+// When start-up fails, the error lists the warnings too: a misspelt key is
+// often why a setting is missing.
+func TestStartupErrorCarriesTheWarnings(t *testing.T) {
+	_, err := parseArgs([]string{"-config", writeConfig(t, `{"mastres":["127.0.0.1:5050"]}`)}, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), `key "masters": give masters`) ||
+		!strings.Contains(err.Error(), "warnings:\n  "+`unknown config key "mastres" is ignored (as mesos-dns ignored it); did you mean "masters"?`) {
+		t.Errorf("error %v: want the missing masters and the warning about mastres", err)
+	}
+}
+
 func TestStatusPageWithoutWarningsShowsNone(t *testing.T) {
 	stateFile := filepath.Join(t.TempDir(), "state.json")
 	copyFile(t, "../../deploy/sample/state.json", stateFile)
