@@ -137,3 +137,33 @@ func TestFitResponse(t *testing.T) {
 		}
 	}
 }
+
+// mesos-dns's "SetTruncateBit": false: a UDP answer cut to fit leaves TC clear
+// (for clients that cannot retry over TCP); true, the default, sets it. Real
+// queries over UDP to a running server.
+func TestServerNoTruncateBit(t *testing.T) {
+	const tasks = 120
+	tables := hsTables(t, hsBigCluster(tasks), hsConfig())
+	for _, tc := range []struct {
+		noTC   bool
+		wantTC bool
+	}{{false, true}, {true, false}} {
+		s := hsStart(t, ServerConfig{NoTruncateBit: tc.noTC}, tables, nil)
+		for _, q := range []struct {
+			qname string
+			qtype uint16
+		}{{"big.marathon.mesos.", dns.TypeA}, {"_big._tcp.marathon.mesos.", dns.TypeSRV}} {
+			full := hsExchange(t, "tcp", s.Addr(), q.qname, q.qtype, 0)
+			cut := hsExchange(t, "udp", s.Addr(), q.qname, q.qtype, 0)
+			if len(full.Answer) != tasks || full.Truncated {
+				t.Fatalf("NoTruncateBit %v: %s over TCP: %d records, TC %v", tc.noTC, q.qname, len(full.Answer), full.Truncated)
+			}
+			if len(cut.Answer) == 0 || len(cut.Answer) >= tasks {
+				t.Fatalf("NoTruncateBit %v: %s over UDP: %d records, want some cut", tc.noTC, q.qname, len(cut.Answer))
+			}
+			if cut.Truncated != tc.wantTC {
+				t.Errorf("NoTruncateBit %v: %s over UDP cut to %d records: TC %v, want %v", tc.noTC, q.qname, len(cut.Answer), cut.Truncated, tc.wantTC)
+			}
+		}
+	}
+}

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/discovery-mesos/discovery/internal/dnstest"
 )
 
 // hsUpstream starts a fake resolver on 127.0.0.1 (UDP and TCP on one port) and
@@ -30,11 +32,7 @@ func hsUpstream(t *testing.T, udp, tcp dns.HandlerFunc) string {
 		{PacketConn: pc, Handler: udp},
 		{Listener: ln, Handler: tcp},
 	} {
-		ready := make(chan struct{})
-		srv.NotifyStartedFunc = func() { close(ready) }
-		go func() { _ = srv.ActivateAndServe() }()
-		<-ready
-		t.Cleanup(func() { _ = srv.Shutdown() })
+		dnstest.Serve(t, srv)
 	}
 	return pc.LocalAddr().String()
 }

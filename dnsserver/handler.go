@@ -29,6 +29,8 @@ type Handler struct {
 	recurse bool
 	// maxUDP caps the UDP answer size whatever the client advertises.
 	maxUDP int
+	// noTC clears the TC bit of every answer (mesos-dns "SetTruncateBit": false).
+	noTC bool
 	// rl is the UDP response rate limit, nil when off.
 	rl  *rateLimiter
 	m   *serverMetrics
@@ -45,6 +47,9 @@ type HandlerConfig struct {
 	// MaxUDPSize caps UDP answers whatever buffer size the client advertises
 	// (0: DefaultMaxUDPSize). Clients without EDNS always get at most 512 bytes.
 	MaxUDPSize int
+	// NoTruncateBit leaves TC clear on answers cut to fit (mesos-dns
+	// "SetTruncateBit": false, for clients that cannot retry over TCP).
+	NoTruncateBit bool
 }
 
 // DefaultMaxUDPSize is the largest UDP answer we send by default: the DNS flag
@@ -71,7 +76,7 @@ func newHandler(ctx context.Context, tables TableSource, fwd *Forwarder, cfg Han
 	if fwd == nil {
 		fwd, _ = newForwarder(ForwardConfig{}, log, m)
 	}
-	h := &Handler{tables: tables, fwd: fwd, recurse: cfg.RecurseOn, maxUDP: cfg.MaxUDPSize, m: m, log: log, ctx: ctx}
+	h := &Handler{tables: tables, fwd: fwd, recurse: cfg.RecurseOn, maxUDP: cfg.MaxUDPSize, noTC: cfg.NoTruncateBit, m: m, log: log, ctx: ctx}
 	if h.maxUDP <= 0 {
 		h.maxUDP = DefaultMaxUDPSize
 	}
@@ -305,6 +310,9 @@ func (h *Handler) pack(qc *queryCtx, maxSize int) ([]byte, error) {
 	m := &qc.resp
 	buf := qc.buf[:cap(qc.buf)]
 	h.m.responses[rcodeSlot(m.Rcode)].Inc()
+	if h.noTC {
+		m.Truncated = false // an upstream's TC too, as mesos-dns's reply did
+	}
 	if !hasGlue(m) {
 		// A/AAAA and negative answers: names mostly appear once or twice and
 		// packing without a compression map is cheapest.
@@ -319,6 +327,9 @@ func (h *Handler) pack(qc *queryCtx, maxSize int) ([]byte, error) {
 	}
 	if fitResponse(m, maxSize) {
 		h.m.truncated.Inc()
+		if h.noTC {
+			m.Truncated = false
+		}
 	}
 	return m.PackBuffer(buf)
 }

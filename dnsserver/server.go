@@ -26,6 +26,9 @@ type ServerConfig struct {
 	Addr string
 	// RecurseOn sets the RA flag (mesos-dns "recurseon").
 	RecurseOn bool
+	// NoTruncateBit leaves TC clear on answers cut to fit (mesos-dns
+	// "SetTruncateBit": false).
+	NoTruncateBit bool
 	// Forward is where names outside the domain go.
 	Forward ForwardConfig
 	// MaxUDPSize caps UDP answers (0: DefaultMaxUDPSize).
@@ -103,7 +106,7 @@ func NewServer(cfg ServerConfig, tables TableSource, log *slog.Logger, reg prome
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{cfg: cfg, log: log, m: m, ctx: ctx, cancel: cancel}
-	s.h = newHandler(ctx, tables, fwd, HandlerConfig{RecurseOn: cfg.RecurseOn, MaxUDPSize: cfg.MaxUDPSize}, log, m)
+	s.h = newHandler(ctx, tables, fwd, HandlerConfig{RecurseOn: cfg.RecurseOn, MaxUDPSize: cfg.MaxUDPSize, NoTruncateBit: cfg.NoTruncateBit}, log, m)
 	slip := cfg.RateLimitSlip
 	if slip == 0 {
 		slip = 2

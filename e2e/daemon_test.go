@@ -25,6 +25,8 @@ import (
 type daemon struct {
 	*daemontest.Process
 	args []string
+	// startedAt is when the process was started.
+	startedAt time.Time
 }
 
 // baseArgs keep the daemon on loopback with nothing forwarded: DNS and HTTP on
@@ -47,14 +49,27 @@ func startDaemon(t *testing.T, wantDNS bool, args ...string) *daemon {
 
 func startDaemonEnv(t *testing.T, wantDNS bool, env []string, args ...string) *daemon {
 	t.Helper()
-	all := append(baseArgs(), args...)
+	d := spawnDaemon(t, "", env, append(baseArgs(), args...))
+	if err := d.WaitListeners(wantDNS, 30*time.Second); err != nil {
+		t.Fatalf("discovery %v:\n%s", err, strings.Join(d.LogLines(), "\n"))
+	}
+	return d
+}
+
+// spawnDaemon starts the binary with exactly args in dir ("" for this
+// directory), without waiting for anything. The process is killed when the
+// test ends; its log is printed when the test failed.
+func spawnDaemon(t *testing.T, dir string, env, all []string) *daemon {
+	t.Helper()
 	cmd := osexec.Command(discoveryBin, all...)
+	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
+	started := time.Now()
 	p, err := daemontest.Start(cmd)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &daemon{Process: p, args: all}
+	d := &daemon{Process: p, args: all, startedAt: started}
 	t.Cleanup(func() {
 		d.stop()
 		if dir := os.Getenv("E2E_LOG_DIR"); dir != "" {
@@ -72,9 +87,6 @@ func startDaemonEnv(t *testing.T, wantDNS bool, env []string, args ...string) *d
 			t.Logf("daemon %s\nlog (last %d lines):\n%s", strings.Join(all, " "), len(lines), strings.Join(lines, "\n"))
 		}
 	})
-	if err := d.WaitListeners(wantDNS, 30*time.Second); err != nil {
-		t.Fatalf("discovery %v:\n%s", err, strings.Join(d.LogLines(), "\n"))
-	}
 	return d
 }
 

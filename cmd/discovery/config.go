@@ -12,14 +12,18 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/miekg/dns"
 )
 
 // Config is the daemon's configuration: every key of mesos-dns's config.json, with
 // mesos-dns's defaults, plus discovery's own keys (documented in docs/config.md).
 //
 // Keys are matched case-insensitively, as mesos-dns's encoding/json decoding did,
-// so "httpon", "HttpOn" and "HTTPOn" are one key. Unlike mesos-dns, an unknown key
-// is an error: a misspelt key silently ignored is how outages start.
+// so "httpon", "HttpOn" and "HTTPOn" are one key. An unknown key is ignored, as
+// mesos-dns ignored it (its own config.json.sample has one, "ns"), but not
+// silently: it is a warning naming the key and the key it is probably a typo
+// of, in the log and on the status page.
 type Config struct {
 	// mesos-dns keys, in the order its documentation lists them.
 	Zk                  string      `json:"zk"`
@@ -63,6 +67,14 @@ type Config struct {
 	IPSources              []string            `json:"IPSources"`
 	EnumerationOn          bool                `json:"EnumerationOn"`
 	SRVRecordDefaultWeight int                 `json:"srvRecordDefaultWeight"`
+	// SetTruncateBit false leaves the TC bit clear on UDP answers cut to fit,
+	// as mesos-dns did for clients that cannot retry over TCP (upstream master,
+	// resolver.truncate). True, the default, sets it.
+	SetTruncateBit bool `json:"SetTruncateBit"`
+	// File is where mesos-dns recorded the config file it read (a key because
+	// its Config struct had the field); it only showed in its log. Accepted
+	// with a log line, no meaning here. Not a flag.
+	File string `json:"File" flag:"-"`
 
 	// discovery's own keys.
 
@@ -130,6 +142,7 @@ func DefaultConfig() Config {
 		IPSources:              []string{"netinfo", "mesos", "host"},
 		EnumerationOn:          true,
 		SRVRecordDefaultWeight: 1,
+		SetTruncateBit:         true,
 		MesosFollow:            "stream",
 		MaxStateBytes:          64 << 20,
 		LogFormat:              "text",
@@ -160,49 +173,67 @@ func ConfigKeys() []string {
 	return keys
 }
 
-// LoadConfigFile reads a config.json on top of the defaults. Warnings (deprecated
-// keys) are returned for the caller to log; an unknown key or a value of the
-// wrong type is an error naming the key.
-func LoadConfigFile(path string, cfg *Config) (warnings []string, err error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("reading config file: %w", err)
-	}
-	warnings, err = decodeConfig(data, cfg)
-	if err != nil {
-		return warnings, fmt.Errorf("config file %s: %w", path, err)
-	}
-	return warnings, nil
+// configMessages are what reading a configuration has to say without failing:
+// Warnings (an unknown or deprecated key, a setting that weakens something)
+// are logged at WARN and shown on the status page; Notes (a mesos-dns key or
+// flag accepted without a meaning here, a zero value given mesos-dns's
+// meaning) are logged once at INFO.
+type configMessages struct {
+	Warnings []string
+	Notes    []string
 }
 
-func decodeConfig(data []byte, cfg *Config) (warnings []string, err error) {
+func (m *configMessages) warn(format string, args ...any) {
+	m.Warnings = append(m.Warnings, fmt.Sprintf(format, args...))
+}
+
+func (m *configMessages) note(format string, args ...any) {
+	m.Notes = append(m.Notes, fmt.Sprintf(format, args...))
+}
+
+// LoadConfigFile reads a config.json on top of the defaults. An unknown or
+// deprecated key is a warning; a value of the wrong type is an error naming the
+// key.
+func LoadConfigFile(path string, cfg *Config) (configMessages, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return configMessages{}, fmt.Errorf("reading config file: %w", err)
+	}
+	msgs, err := decodeConfig(data, cfg)
+	if err != nil {
+		return msgs, fmt.Errorf("config file %s: %w", path, err)
+	}
+	return msgs, nil
+}
+
+func decodeConfig(data []byte, cfg *Config) (msgs configMessages, err error) {
 	var raw map[string]json.RawMessage
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&raw); err != nil {
-		return nil, fmt.Errorf("not a JSON object: %w", err)
+		return msgs, fmt.Errorf("not a JSON object: %w", err)
 	}
 	if raw == nil {
-		return nil, errors.New("not a JSON object: null")
+		return msgs, errors.New("not a JSON object: null")
 	}
 	if dec.More() {
-		return nil, errors.New("trailing data after the JSON object")
+		return msgs, errors.New("trailing data after the JSON object")
 	}
 	keys := make([]string, 0, len(raw))
 	for k := range raw {
 		keys = append(keys, k)
 	}
-	sort.Strings(keys) // deterministic errors
+	sort.Strings(keys) // deterministic messages
 	v := reflect.ValueOf(cfg).Elem()
 	var errs []error
 	for _, key := range keys {
 		lower := strings.ToLower(key)
 		if target, ok := deprecatedKeys[lower]; ok {
-			warnings = append(warnings, fmt.Sprintf("config key %q is deprecated, read as %q", key, target))
+			msgs.warn("config key %q is deprecated, read as %q", key, target)
 			lower = strings.ToLower(target)
 		}
 		i, ok := configKeys[lower]
 		if !ok {
-			errs = append(errs, unknownKeyError(key))
+			msgs.Warnings = append(msgs.Warnings, unknownKeyWarning(key))
 			continue
 		}
 		field := v.Field(i)
@@ -213,24 +244,41 @@ func decodeConfig(data []byte, cfg *Config) (warnings []string, err error) {
 			errs = append(errs, fmt.Errorf("key %q: %s", key, describeJSONError(err, field.Type())))
 			continue
 		}
-		if !bytes.Equal(bytes.TrimSpace(raw[key]), []byte("null")) {
+		// encoding/json leaves a field alone on null, except a list or an
+		// object, which it empties: "resolvers": null meant [] to mesos-dns.
+		isNull := bytes.Equal(bytes.TrimSpace(raw[key]), []byte("null"))
+		if !isNull || field.Kind() == reflect.Slice || field.Kind() == reflect.Map {
 			field.Set(fresh.Elem())
 		}
+		if lower == "file" {
+			msgs.note("config key %q (mesos-dns's record of its own config file) is accepted and has no meaning here", key)
+		}
 	}
-	return warnings, errors.Join(errs...)
+	return msgs, errors.Join(errs...)
 }
 
-func unknownKeyError(key string) error {
-	best, bestDist := "", 4
+// unknownKeyWarning names an unknown key and, when one is close, the key it is
+// probably a typo of.
+func unknownKeyWarning(key string) string {
+	msg := fmt.Sprintf("unknown config key %q is ignored (as mesos-dns ignored it)", key)
+	if best := closestKey(key); best != "" {
+		msg += fmt.Sprintf("; did you mean %q?", best)
+	}
+	return msg
+}
+
+// closestKey is the known key nearest to key by edit distance, or "" when none
+// is close: at most a third of the key's length (at least 1, at most 3) edits,
+// so that a short key like "ns" suggests nothing rather than "zk".
+func closestKey(key string) string {
+	limit := min(3, max(1, len(key)/3))
+	best, bestDist := "", limit+1
 	for _, k := range ConfigKeys() {
 		if d := editDistance(strings.ToLower(key), strings.ToLower(k)); d < bestDist {
 			best, bestDist = k, d
 		}
 	}
-	if best != "" {
-		return fmt.Errorf("unknown key %q (did you mean %q?)", key, best)
-	}
-	return fmt.Errorf("unknown key %q", key)
+	return best
 }
 
 func describeJSONError(err error, t reflect.Type) string {
@@ -483,4 +531,80 @@ func validDomain(d string) error {
 		}
 	}
 	return nil
+}
+
+// resolvConfPath is where "resolvers": [] finds its nameservers (tests point it
+// elsewhere).
+var resolvConfPath = "/etc/resolv.conf"
+
+// applyMesosDNSZeros gives the zero values that mesos-dns treated specially
+// their mesos-dns meaning (upstream master: records.Config.initResolvers,
+// resolver.New, the listeners' net.JoinHostPort). Zero values mesos-dns used as
+// they are (ttl, port, httpport, SOA numbers, srvRecordDefaultWeight: 0;
+// zkDetectionTimeout: 0 = no timeout) need nothing here; those it refused
+// (refreshSeconds, stateTimeoutSeconds, IPSources, domain) Validate refuses.
+func (c *Config) applyMesosDNSZeros(msgs *configMessages) error {
+	if c.Timeout == 0 {
+		c.Timeout = DefaultConfig().Timeout
+	}
+	if c.Listener == "" {
+		c.Listener = "0.0.0.0"
+	}
+	if c.HTTPListener == "" {
+		c.HTTPListener = "0.0.0.0"
+	}
+	if c.ExternalOn && len(c.Resolvers) == 0 {
+		servers, err := localNameservers(resolvConfPath)
+		if err != nil {
+			return fmt.Errorf(`key "resolvers": empty, and the nameservers of %s: %w`, resolvConfPath, err)
+		}
+		c.Resolvers = servers
+		if len(servers) == 0 {
+			msgs.warn(`"resolvers" is empty and %s lists no nameserver that is not this host: names outside %q cannot be forwarded`, resolvConfPath, c.Domain)
+		} else {
+			msgs.note(`"resolvers" is empty: forwarding to the nameservers of %s, as mesos-dns did: %s`, resolvConfPath, strings.Join(servers, ", "))
+		}
+	}
+	return nil
+}
+
+// localNameservers are the nameservers of a resolv.conf that are not an
+// address of this host, as mesos-dns's GetLocalDNS chose them (a resolver on
+// this host may be discovery itself).
+func localNameservers(path string) ([]string, error) {
+	conf, err := dns.ClientConfigFromFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading: %w", err)
+	}
+	own := map[string]bool{}
+	if addrs, err := net.InterfaceAddrs(); err == nil {
+		for _, a := range addrs {
+			if p, err := netip.ParsePrefix(a.String()); err == nil {
+				own[p.Addr().Unmap().String()] = true
+			}
+		}
+	}
+	var out []string
+	for _, s := range conf.Servers {
+		if a, err := netip.ParseAddr(s); err == nil && own[a.Unmap().String()] {
+			continue
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// mesosTLSWarning is the warning for HTTPS masters whose certificates are not
+// verified, "" when they are (or there are none).
+func (c *Config) mesosTLSWarning() string {
+	if !c.MesosHTTPSOn || c.StateFile != "" || !c.hasMesosSource() {
+		return ""
+	}
+	switch {
+	case c.MesosHTTPSInsecure:
+		return `"mesosHTTPSInsecure" is true: the Mesos masters' certificates are not verified`
+	case c.CACertFile == "":
+		return `"mesosHTTPSOn" without "caCertFile": the Mesos masters' certificates are not verified, as mesos-dns did not verify them; give caCertFile to verify`
+	}
+	return ""
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"syscall"
@@ -52,14 +53,23 @@ type daemon struct {
 
 	// signals delivers SIGHUP (refetch, resync) and SIGUSR1 (reload HAProxy).
 	signals <-chan os.Signal
+
+	// warnings are what start-up had to say about the configuration (an
+	// unknown key, certificates not verified, …): logged once, and shown on
+	// the status page for as long as the daemon runs.
+	warnings []string
 }
 
-func newDaemon(cfg Config, lbo *lbOptions, log *slog.Logger) (*daemon, error) {
+// newDaemon builds the daemon for cfg (and the load balancer for lbo, nil when
+// off); warnings are start-up's configuration warnings, already logged, for the
+// status page.
+func newDaemon(cfg Config, lbo *lbOptions, warnings []string, log *slog.Logger) (*daemon, error) {
 	d := &daemon{
-		cfg:     cfg,
-		log:     log,
-		reg:     prometheus.NewRegistry(),
-		started: make(chan struct{}),
+		cfg:      cfg,
+		log:      log,
+		reg:      prometheus.NewRegistry(),
+		started:  make(chan struct{}),
+		warnings: slices.Clone(warnings),
 	}
 	d.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	d.hub = state.NewHub(time.Duration(cfg.SnapshotQuietMillis)*time.Millisecond,
@@ -100,6 +110,7 @@ func newDaemon(cfg Config, lbo *lbOptions, log *slog.Logger) (*daemon, error) {
 		srv, err := dnsserver.NewServer(dnsserver.ServerConfig{
 			Addr:           net.JoinHostPort(cfg.Listener, strconv.Itoa(cfg.Port)),
 			RecurseOn:      cfg.RecurseOn,
+			NoTruncateBit:  !cfg.SetTruncateBit,
 			RateLimit:      cfg.DNSRateLimit,
 			RateLimitBurst: cfg.DNSRateLimitBurst,
 			Forward: dnsserver.ForwardConfig{

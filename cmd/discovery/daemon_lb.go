@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -45,9 +46,11 @@ func newLoadBalancer(o *lbOptions, d *daemon) (*loadBalancer, []state.Source, er
 	}
 	for _, w := range ts.Warnings(o.cfg) {
 		lb.log.Warn(w)
+		d.warnings = append(d.warnings, w)
 	}
 	if unknown, _ := lbmodel.UserTemplateFiles(o.cfg.TemplatesDir); len(unknown) > 0 {
 		lb.log.Warn("files in the templates directory match no template name", "files", unknown)
+		d.warnings = append(d.warnings, fmt.Sprintf("files in the templates directory match no template name: %s", strings.Join(unknown, ", ")))
 	}
 	lb.templates.Store(ts)
 

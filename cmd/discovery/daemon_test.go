@@ -35,7 +35,7 @@ func startDaemonSignals(t *testing.T, cfg Config, lbo ...*lbOptions) (*daemon, c
 	if len(lbo) > 0 {
 		lb = lbo[0]
 	}
-	d, err := newDaemon(cfg, lb, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	d, err := newDaemon(cfg, lb, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,7 +237,7 @@ func TestDaemonFailsWhenPortTaken(t *testing.T) {
 	_, port, _ := net.SplitHostPort(ln.LocalAddr().String())
 	cfg.Port = mustAtoi(t, port)
 	cfg.Normalize()
-	d, err := newDaemon(cfg, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	d, err := newDaemon(cfg, nil, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

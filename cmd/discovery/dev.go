@@ -208,7 +208,7 @@ func startDev(ctx context.Context, o *options, log *slog.Logger, env devEnv) (r 
 	if r.haproxy != "" && len(o.lb.marathon) == 0 {
 		o.lb.marathon = []string{c.MarathonURL()}
 	}
-	r.d, err = newDaemon(o.cfg, o.lb, log)
+	r.d, err = newDaemon(o.cfg, o.lb, o.warnings, log)
 	if err != nil {
 		return nil, err
 	}

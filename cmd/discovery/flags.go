@@ -27,6 +27,9 @@ func newConfigFlags(fs *flag.FlagSet) *configFlags {
 		if f.Type == reflect.TypeOf(Credentials{}) {
 			continue // secrets never on the command line (visible in ps)
 		}
+		if f.Tag.Get("flag") == "-" {
+			continue
+		}
 		usage := "config key " + key + flagHint(f.Type)
 		if f.Type.Kind() == reflect.Bool {
 			fs.Var(&boolKeyFlag{keyFlag{cf: cf, key: key}}, key, usage)

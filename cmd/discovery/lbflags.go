@@ -104,7 +104,10 @@ func newLBOptions(fs *flag.FlagSet) *lbOptions {
 	fs.BoolVar(&o.dry, "dry", false, "print the HAProxy config once and exit (marathon-lb --dry)")
 	fs.BoolVar(&o.dry, "d", false, "short for -dry")
 	for name, why := range marathonLBIgnored {
-		fs.Var(&ignoredFlag{o: o, name: name, why: why, isBool: marathonLBBoolIgnored[name]}, name, "marathon-lb flag, accepted and ignored: "+why)
+		record := func(string) {
+			o.ignored = append(o.ignored, fmt.Sprintf("marathon-lb flag --%s is ignored: %s", name, why))
+		}
+		fs.Var(&ignoredFlag{isBool: marathonLBBoolIgnored[name], record: record}, name, "marathon-lb flag, accepted and ignored: "+why)
 	}
 	return o
 }
@@ -206,11 +209,11 @@ func (f *stringsFlag) Set(v string) error {
 	return nil
 }
 
+// ignoredFlag is a flag of another tool (marathon-lb, glog) accepted without
+// effect: Set checks a boolean's value and hands the value to record.
 type ignoredFlag struct {
-	o      *lbOptions
-	name   string
-	why    string
 	isBool bool
+	record func(value string)
 }
 
 func (f *ignoredFlag) String() string   { return "" }
@@ -221,7 +224,7 @@ func (f *ignoredFlag) Set(v string) error {
 			return fmt.Errorf("want true or false, got %q", v)
 		}
 	}
-	f.o.ignored = append(f.o.ignored, fmt.Sprintf("marathon-lb flag --%s is ignored: %s", f.name, f.why))
+	f.record(v)
 	return nil
 }
 

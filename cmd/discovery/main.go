@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 )
 
@@ -70,6 +71,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "discovery:", err)
 		return 2
 	}
+	for _, n := range opts.notes {
+		log.Info(n)
+	}
 	for _, w := range opts.warnings {
 		log.Warn(w)
 	}
@@ -99,21 +103,36 @@ type options struct {
 	lb         *lbOptions
 	configPath string
 	version    bool
-	warnings   []string
-	dev        *devFlags
+	// warnings are logged at start and shown on the status page; notes are
+	// logged once (see configMessages).
+	warnings []string
+	notes    []string
+	dev      *devFlags
 	// signals delivers SIGHUP and SIGUSR1 to the running daemon.
 	signals <-chan os.Signal
 }
 
+// defaultConfigFile is what -config reads when not given, as in mesos-dns:
+// config.json in the working directory, if it is there.
+const defaultConfigFile = "config.json"
+
 // parseArgs reads flags and the config file into options: defaults, then the
 // file, then the flags. A bad flag, key or value is an error naming it.
 func parseArgs(args []string, stderr io.Writer) (*options, error) {
+	return parseArgsFor(args, stderr, true)
+}
+
+// parseArgsFor is parseArgs; defaultFile says whether config.json in the
+// working directory is read when -config is not given (the daemon, as
+// mesos-dns; not render or -dev, which must not pick up a file by accident).
+func parseArgsFor(args []string, stderr io.Writer, defaultFile bool) (*options, error) {
 	fs := flag.NewFlagSet("discovery", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	o := &options{}
-	fs.StringVar(&o.configPath, "config", "", "mesos-dns config.json (optional; every key is also a flag)")
+	fs.StringVar(&o.configPath, "config", defaultConfigFile, "mesos-dns config.json; every key is also a flag. When not given, ./config.json is read if it is there, as mesos-dns did")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	cf := newConfigFlags(fs)
+	glog := newGlogFlags(fs)
 	o.lb = newLBOptions(fs)
 	o.dev = newDevFlags(fs)
 	if err := fs.Parse(normalizeArgs(args)); err != nil {
@@ -130,14 +149,34 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 	if o.dev.on {
 		devConfig(&o.cfg)
 	}
+	configGiven := false
+	fs.Visit(func(f *flag.Flag) { configGiven = configGiven || f.Name == "config" })
+	// missingDefault is the default config.json when it is not there: fine as
+	// long as something else configures a source (checked below).
+	missingDefault := ""
+	if !configGiven {
+		_, err := os.Stat(defaultConfigFile)
+		switch {
+		case !defaultFile || o.dev.on:
+			o.configPath = ""
+		case errors.Is(err, os.ErrNotExist):
+			missingDefault, _ = filepath.Abs(defaultConfigFile)
+			o.configPath = ""
+		}
+	}
+	var msgs configMessages
 	if o.configPath != "" {
-		w, err := LoadConfigFile(o.configPath, &o.cfg)
-		o.warnings = w
+		m, err := LoadConfigFile(o.configPath, &o.cfg)
+		msgs = m
 		if err != nil {
-			return nil, err
+			return nil, withWarnings(err, msgs.Warnings)
 		}
 	}
 	if err := cf.apply(&o.cfg); err != nil {
+		return nil, err
+	}
+	glog.apply(&o.cfg, cf.given("logLevel"), &msgs)
+	if err := o.cfg.applyMesosDNSZeros(&msgs); err != nil {
 		return nil, err
 	}
 	// A relative stateFile in a config file is relative to that file, so a config
@@ -145,7 +184,8 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 	if o.configPath != "" && o.cfg.StateFile != "" && !filepath.IsAbs(o.cfg.StateFile) && !cf.given("stateFile") {
 		o.cfg.StateFile = filepath.Join(filepath.Dir(o.configPath), o.cfg.StateFile)
 	}
-	o.warnings = append(o.warnings, o.lb.ignored...)
+	o.warnings = append(msgs.Warnings, o.lb.ignored...)
+	o.notes = msgs.Notes
 	if o.lb.logLevel != "" && !cf.given("logLevel") {
 		o.cfg.LogLevel = o.lb.logLevel
 	}
@@ -158,23 +198,39 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 	err := errors.Join(o.cfg.Validate(), o.lb.validate(), o.dev.validate())
 	// -dev's masters are its simulated cluster's, known once it runs.
 	if !o.cfg.hasMesosSource() && !lbOnly && !o.dev.on {
-		err = errors.Join(err, errors.New(`key "masters": give masters, zk or stateFile (or --marathon for the load balancer alone)`))
+		if missingDefault != "" {
+			err = errors.Join(err, fmt.Errorf(`no config file: %s (the default of -config) does not exist, and no flag gives masters, zk or stateFile: give -config FILE, or -masters, -zk or -stateFile (or --marathon for the load balancer alone)`, missingDefault))
+		} else {
+			err = errors.Join(err, errors.New(`key "masters": give masters, zk or stateFile (or --marathon for the load balancer alone)`))
+		}
 	}
 	if err != nil {
 		src := "flags"
 		if o.configPath != "" {
 			src = o.configPath
 		}
-		return nil, fmt.Errorf("invalid configuration (%s):\n%w", src, err)
+		return nil, withWarnings(fmt.Errorf("invalid configuration (%s):\n%w", src, err), o.warnings)
+	}
+	if w := o.cfg.mesosTLSWarning(); w != "" {
+		o.warnings = append(o.warnings, w)
 	}
 	o.cfg.Normalize()
 	return o, nil
 }
 
+// withWarnings adds the configuration's warnings to the error that stops
+// start-up: an unknown key ("mastres") is often why a setting is missing.
+func withWarnings(err error, warnings []string) error {
+	if len(warnings) == 0 {
+		return err
+	}
+	return fmt.Errorf("%w\nwarnings:\n  %s", err, strings.Join(warnings, "\n  "))
+}
+
 // runDaemon builds every component (failing on a bad configuration before
 // anything starts), then runs them until ctx is done.
 func runDaemon(ctx context.Context, o *options, log *slog.Logger) error {
-	d, err := newDaemon(o.cfg, o.lb, log)
+	d, err := newDaemon(o.cfg, o.lb, o.warnings, log)
 	if err != nil {
 		return err
 	}

@@ -17,7 +17,7 @@ import (
 // exit. Errors go to stderr with a non-zero exit; apps left out are reported on
 // stderr and do not fail the command.
 func runRender(args []string, stdout, stderr io.Writer) int {
-	o, err := parseArgs(args, stderr)
+	o, err := parseArgsFor(args, stderr, false)
 	if err != nil {
 		fmt.Fprintln(stderr, "discovery render:", err)
 		return 2
@@ -35,7 +35,7 @@ func runRender(args []string, stdout, stderr io.Writer) int {
 	for _, w := range o.warnings {
 		log.Warn(w)
 	}
-	d, err := newDaemon(o.cfg, o.lb, log)
+	d, err := newDaemon(o.cfg, o.lb, nil, log)
 	if err != nil {
 		fmt.Fprintln(stderr, "discovery render:", err)
 		return 1

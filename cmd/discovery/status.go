@@ -71,6 +71,8 @@ type statusPage struct {
 	lb     statusLB
 	lbOn   bool
 	lbNote string
+	// warnings are the daemon's start-up warnings (see daemon.warnings).
+	warnings []string
 	// staleAfter gives the age past which a source's view counts as stale, 0
 	// for sources that are quiet when nothing changes (a file, Marathon events).
 	staleAfter func(source string) time.Duration
@@ -85,13 +87,14 @@ type statusPage struct {
 // /status.json); every other path under it is a 404.
 func (d *daemon) statusHandler() http.Handler {
 	p := &statusPage{
-		version: version,
-		domain:  d.cfg.Domain,
-		mesos:   d.cfg.hasMesosSource(),
-		hub:     d.hub,
-		table:   d.dnsTable.Load,
-		now:     time.Now,
-		log:     d.log.With("component", "status"),
+		version:  version,
+		domain:   d.cfg.Domain,
+		mesos:    d.cfg.hasMesosSource(),
+		hub:      d.hub,
+		table:    d.dnsTable.Load,
+		warnings: d.warnings,
+		now:      time.Now,
+		log:      d.log.With("component", "status"),
 	}
 	stale := map[string]time.Duration{}
 	for _, src := range d.sources {

@@ -82,11 +82,8 @@ func lastLines(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// statusE2EState is the sample cluster made ready for a real HAProxy on
-// loopback: the labelled apps' service ports become free ports bound on
-// 127.0.0.1, and two tasks are added, one whose HAPROXY_0_PORT is not a port
-// (the app is left out) and one whose name is markup.
-func statusE2EState(t *testing.T) []byte {
+// sampleStateDoc is deploy/sample's state.json, decoded for a test to edit.
+func sampleStateDoc(t *testing.T) map[string]any {
 	t.Helper()
 	raw, err := os.ReadFile("../../deploy/sample/state.json")
 	if err != nil {
@@ -96,6 +93,16 @@ func statusE2EState(t *testing.T) []byte {
 	if err := json.Unmarshal(raw, &doc); err != nil {
 		t.Fatal(err)
 	}
+	return doc
+}
+
+// statusE2EState is the sample cluster made ready for a real HAProxy on
+// loopback: the labelled apps' service ports become free ports bound on
+// 127.0.0.1, and two tasks are added, one whose HAPROXY_0_PORT is not a port
+// (the app is left out) and one whose name is markup.
+func statusE2EState(t *testing.T) []byte {
+	t.Helper()
+	doc := sampleStateDoc(t)
 	portLabel := regexp.MustCompile(`^HAPROXY_([0-9]+)_PORT$`)
 	ports := map[string]string{} // sample service port -> free port, shared by an app's tasks
 	var marathon map[string]any

@@ -527,7 +527,7 @@ func TestDaemonStatusMarksStaleMesosSources(t *testing.T) {
 				t.Fatal(err)
 			}
 			cfg.Normalize()
-			d, err := newDaemon(cfg, nil, discardLog())
+			d, err := newDaemon(cfg, nil, nil, discardLog())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -545,7 +545,7 @@ func TestDaemonStatusMarksStaleMesosSources(t *testing.T) {
 	}
 	cfg := loopbackConfig("state.json")
 	cfg.Normalize()
-	d, err := newDaemon(cfg, nil, discardLog())
+	d, err := newDaemon(cfg, nil, nil, discardLog())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,10 @@ type statusView struct {
 
 	// FollowsMesos is false when discovery follows Marathon alone.
 	FollowsMesos bool `json:"followsMesos"`
+	// Warnings are what start-up said about the configuration (an unknown
+	// key, certificates not verified): shown for as long as the daemon runs,
+	// not only in a log line scrolled away.
+	Warnings []string `json:"warnings"`
 
 	Snapshot   snapshotView    `json:"snapshot"`
 	Leader     *masterView     `json:"leader"`
@@ -192,11 +196,12 @@ type reasonView struct {
 func (p *statusPage) view(r *http.Request) *statusView {
 	q := r.URL.Query()
 	v := &statusView{
-		Now:     p.now().UTC(),
-		Version: p.version,
-		Query:   normalizeQuery(q.Get("q")),
-		Limit:   clampInt(q.Get("limit"), statusDefaultLimit, 1, statusMaxLimit),
-		Refresh: clampInt(q.Get("refresh"), 0, 0, statusMaxRefresh),
+		Now:      p.now().UTC(),
+		Version:  p.version,
+		Query:    normalizeQuery(q.Get("q")),
+		Limit:    clampInt(q.Get("limit"), statusDefaultLimit, 1, statusMaxLimit),
+		Refresh:  clampInt(q.Get("refresh"), 0, 0, statusMaxRefresh),
+		Warnings: p.warnings,
 
 		FollowsMesos: p.mesos,
 	}

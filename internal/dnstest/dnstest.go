@@ -101,3 +101,14 @@ func CheckMsg(t testing.TB, c Case, m *dns.Msg) {
 	CheckSection(t, "authority", m.Ns, c.Ns)
 	CheckSection(t, "additional", m.Extra, c.Extra)
 }
+
+// Serve starts srv (its PacketConn or Listener already bound), returns once it
+// serves, and shuts it down when the test ends: a fake upstream resolver.
+func Serve(t testing.TB, srv *dns.Server) {
+	t.Helper()
+	ready := make(chan struct{})
+	srv.NotifyStartedFunc = func() { close(ready) }
+	go func() { _ = srv.ActivateAndServe() }()
+	<-ready
+	t.Cleanup(func() { _ = srv.Shutdown() })
+}

@@ -20,19 +20,27 @@ type HTTPConfig struct {
 	// HTTPS talks to the masters over TLS (mesosHTTPSOn).
 	HTTPS bool
 	// CACertFile is a PEM file of CAs that sign the masters' certificates
-	// (caCertFile). Empty means the system roots.
+	// (caCertFile). Empty means the certificates are not verified, as mesos-dns
+	// did (upstream httpcli.TLSConfig: InsecureSkipVerify when it has no CA
+	// pool); the caller warns about it.
 	CACertFile string
 	// CertFile and KeyFile are a client certificate and its key, for masters
 	// that require one (certFile, keyFile). Both or neither.
 	CertFile, KeyFile string
-	// InsecureSkipVerify accepts any master certificate. mesos-dns did this
-	// whenever mesosHTTPSOn was set without caCertFile; we only do it when asked.
+	// InsecureSkipVerify accepts any master certificate even with a
+	// CACertFile (mesosHTTPSInsecure).
 	InsecureSkipVerify bool
 	// Authentication is "" (none) or "basic" (mesosAuthentication). mesos-dns's
 	// "iam" (DC/OS service accounts) is not supported.
 	Authentication string
 	// Principal and Secret are the basic-auth credentials (mesosCredentials).
 	Principal, Secret string
+}
+
+// SkipsVerify reports whether the masters' certificates go unverified: over
+// HTTPS without a CACertFile (as mesos-dns), or when asked to.
+func (c HTTPConfig) SkipsVerify() bool {
+	return c.HTTPS && (c.InsecureSkipVerify || c.CACertFile == "")
 }
 
 // Authentication mechanisms (mesosAuthentication).
@@ -87,7 +95,7 @@ func newMesosClient(c HTTPConfig) (*mesosClient, error) {
 	mc := &mesosClient{scheme: "http"}
 	if c.HTTPS {
 		mc.scheme = "https"
-		tc := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: c.InsecureSkipVerify} //nolint:gosec // only when configured
+		tc := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: c.SkipsVerify()} //nolint:gosec // as mesos-dns, with a warning
 		if c.CACertFile != "" {
 			pool, err := httpclient.CertPool(c.CACertFile)
 			if err != nil {
