@@ -98,8 +98,17 @@ func (u *Updater) update(prev *Table, snap *state.Snapshot) *Table {
 	u.m.buildSeconds.Observe(took.Seconds())
 	u.m.tasks.Set(float64(len(snap.Cluster.Tasks)))
 	u.m.records.Set(float64(t.Records()))
-	u.log.Info("dns table built", "seq", snap.Seq, "source", snap.Cluster.Source,
-		"tasks", len(snap.Cluster.Tasks), "names", t.Names(), "records", t.Records(), "took", took.Round(time.Microsecond))
+	ch := diffTasks(prev.cluster, snap.Cluster)
+	attrs := []any{"seq", snap.Seq, "source", snap.Cluster.Source,
+		"tasks", len(snap.Cluster.Tasks), "names", t.Names(), "records", t.Records(), "took", took.Round(time.Microsecond),
+		"tasks_started", ch.started, "tasks_stopped", ch.stopped}
+	if ch.started > 0 {
+		attrs = append(attrs, "started", sample(ch.startedIDs, ch.started))
+	}
+	if ch.stopped > 0 {
+		attrs = append(attrs, "stopped", sample(ch.stoppedIDs, ch.stopped))
+	}
+	u.log.Info("dns table built", attrs...)
 	u.builds.Add(1)
 	u.mu.Lock()
 	close(u.changed)

@@ -94,8 +94,9 @@ func TestUpdaterBuildsAndSwaps(t *testing.T) {
 	if got, _ := hsServe(t, h, new(dns.Msg).SetQuestion("web.marathon.mesos.", dns.TypeA), true); len(got.Answer) != 3 {
 		t.Fatalf("web.marathon.mesos. A: %v", got.Answer)
 	}
-	if !strings.Contains(logs.String(), `msg="dns table built" seq=1 source=test tasks=4`) {
-		t.Errorf("build not logged: %s", logs.String())
+	if !strings.Contains(logs.String(), `msg="dns table built" seq=1 source=test tasks=4`) ||
+		!strings.Contains(logs.String(), `tasks_started=4 tasks_stopped=0 started="db.0 web.0 web.1 and 1 more"`) {
+		t.Errorf("build not logged, or not what it changed: %s", logs.String())
 	}
 	if got := testutil.ToFloat64(u.m.records); got != float64(t1.Records()) {
 		t.Errorf("discovery_dns_records = %v, want %d", got, t1.Records())
@@ -125,6 +126,10 @@ func TestUpdaterBuildsAndSwaps(t *testing.T) {
 	}
 	if got, _ := hsServe(t, h, new(dns.Msg).SetQuestion("web.marathon.mesos.", dns.TypeA), true); got.Rcode != dns.RcodeNameError {
 		t.Errorf("after the swap: %s %v, want NXDOMAIN", dns.RcodeToString[got.Rcode], got.Answer)
+	}
+	if !strings.Contains(logs.String(), `seq=3 source=test tasks=1`) ||
+		!strings.Contains(logs.String(), `tasks_started=0 tasks_stopped=3 stopped="web.0 web.1 web.2"`) {
+		t.Errorf("the update's log line does not say which tasks stopped: %s", logs.String())
 	}
 	if got, _ := hsServe(t, NewHandler(hsStatic{t1}, nil, HandlerConfig{}, nil), new(dns.Msg).SetQuestion("web.marathon.mesos.", dns.TypeA), true); len(got.Answer) != 3 {
 		t.Errorf("the previous table changed: %v", got.Answer)
