@@ -56,23 +56,18 @@ func diffTasks(prev, next *state.Cluster) taskChanges {
 	return ch
 }
 
-func (ch *taskChanges) start(t *state.Task) {
-	if t.State != state.TaskRunning {
-		return
-	}
-	ch.started++
-	if len(ch.startedIDs) < changeSample {
-		ch.startedIDs = append(ch.startedIDs, t.ID)
-	}
-}
+func (ch *taskChanges) start(t *state.Task) { count(t, &ch.started, &ch.startedIDs) }
+func (ch *taskChanges) stop(t *state.Task)  { count(t, &ch.stopped, &ch.stoppedIDs) }
 
-func (ch *taskChanges) stop(t *state.Task) {
+// count counts t in n, and names it in ids while there is room, when it is
+// running: a task that never ran had no records to gain or lose.
+func count(t *state.Task, n *int, ids *[]string) {
 	if t.State != state.TaskRunning {
 		return
 	}
-	ch.stopped++
-	if len(ch.stoppedIDs) < changeSample {
-		ch.stoppedIDs = append(ch.stoppedIDs, t.ID)
+	*n++
+	if len(*ids) < changeSample {
+		*ids = append(*ids, t.ID)
 	}
 }
 
