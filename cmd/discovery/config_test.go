@@ -243,4 +243,11 @@ func TestMarathonLBCommandLinesKeepWorking(t *testing.T) {
 	if _, err := parseArgs([]string{"--marathon", "http://127.0.0.1:8080", "--group", "*", "--log-level", "LOUD"}, io.Discard); err == nil || !strings.Contains(err.Error(), "log-level") {
 		t.Errorf("bad --log-level: %v", err)
 	}
+	// -logLevel wins over marathon-lb's --log-level, in either order.
+	for _, args := range [][]string{{"--log-level", "DEBUG", "-logLevel", "warn"}, {"-logLevel", "warn", "--log-level", "DEBUG"}} {
+		o, err := parseArgs(append([]string{"--marathon", "http://127.0.0.1:8080", "--group", "*"}, args...), io.Discard)
+		if err != nil || o.cfg.LogLevel != "warn" {
+			t.Errorf("%q: log level %q, %v; want warn", args, o.cfg.LogLevel, err)
+		}
+	}
 }
