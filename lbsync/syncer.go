@@ -257,7 +257,8 @@ func (s *Syncer) process(ctx context.Context) error {
 		if err == nil && res.Via != "none" {
 			s.m.applyDuration.WithLabelValues(res.Via).Observe(took.Seconds())
 			if res.Via == "runtime" {
-				s.log.Debug("servers changed through the runtime api", "ops", len(res.Plan.Runtime), "took", took)
+				s.log.Info("haproxy servers changed", "seq", snap.Seq, "via", "runtime api", "ops", len(res.Plan.Runtime),
+					"changes", opsSummary(res.Plan.Runtime), "took", took.Round(time.Microsecond))
 			}
 		}
 		s.mu.Lock()

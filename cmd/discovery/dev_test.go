@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -14,32 +13,14 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
 
 	"github.com/discovery-mesos/discovery/internal/haproxytest"
+	"github.com/discovery-mesos/discovery/state/statetest"
 )
-
-// lockedBuffer is a bytes.Buffer safe for a logger and a test to share.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // startDevT parses args as the command line does and starts -dev with env,
 // stopping it (and checking it stopped cleanly) when the test ends.
@@ -138,7 +119,7 @@ func httpGet(url string) (int, http.Header, string) {
 // installed) routes a service port to a task's real backend, and a task the
 // churn starts shows up in DNS.
 func TestDevRunsTheWholeThing(t *testing.T) {
-	out := new(lockedBuffer)
+	out := new(statetest.LogBuffer)
 	r := startDevT(t, devArgs(t, "-dev-churn", "5/s"), devEnv{out: out}, discardLog())
 	initial := r.sim.Truth()
 	dnsAddr := r.d.dns.Addr()
@@ -251,7 +232,7 @@ func portOf(t *testing.T, addr string) string {
 
 // Without HAProxy, -dev says how to install it and runs DNS and HTTP alone.
 func TestDevWithoutHAProxySaysHowToInstallIt(t *testing.T) {
-	logs, out := new(lockedBuffer), new(lockedBuffer)
+	logs, out := new(statetest.LogBuffer), new(statetest.LogBuffer)
 	log := slog.New(slog.NewTextHandler(logs, nil))
 	missing := func() (string, error) { return "", errors.New("haproxy is not on PATH") }
 	r := startDevT(t, devArgs(t, "-dev-churn", "0"), devEnv{findHAProxy: missing, out: out}, log)

@@ -1,7 +1,6 @@
 package marathon
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net"
@@ -9,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -38,24 +36,6 @@ func marNextFailure(t *testing.T, sink *statetest.Sink) statetest.Record {
 	return r
 }
 
-// marSyncBuffer is a log destination safe for the poller's goroutine.
-type marSyncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *marSyncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *marSyncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 func marStartFake(t *testing.T, opts fakemarathon.Options) *fakemarathon.Server {
 	t.Helper()
 	s := fakemarathon.New(opts)
@@ -68,12 +48,12 @@ func marStartFake(t *testing.T, opts fakemarathon.Options) *fakemarathon.Server 
 
 // marRunPoller starts p.Run with a fresh sink; the poller stops when the test ends.
 // The interval is long: tests drive fetches with Refresh.
-func marRunPoller(t *testing.T, cfg Config) (*Poller, *statetest.Sink, *marSyncBuffer) {
+func marRunPoller(t *testing.T, cfg Config) (*Poller, *statetest.Sink, *statetest.LogBuffer) {
 	t.Helper()
 	if cfg.Interval == 0 {
 		cfg.Interval = time.Hour
 	}
-	logs := &marSyncBuffer{}
+	logs := &statetest.LogBuffer{}
 	p, err := NewPoller(cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package statetest
 
 import (
+	"bytes"
 	"log/slog"
 	"strings"
 	"sync"
@@ -34,4 +35,24 @@ func (w *testWriter) stop() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.stopped = true
+}
+
+// LogBuffer is a log destination that a component's goroutines and the test
+// reading it can share.
+type LogBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *LogBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// String is everything written so far.
+func (b *LogBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
