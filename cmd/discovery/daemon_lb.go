@@ -85,7 +85,7 @@ func newLoadBalancer(o *lbOptions, d *daemon) (*loadBalancer, []state.Source, er
 		return lb, sources, nil
 	}
 	if !o.cfg.DontBindHTTPHTTPS {
-		if err := ensureSSLCerts(o.cfg.SSLCerts, os.Getenv, lb.log); err != nil {
+		if err := ensureSSLCerts(o.cfg, os.Getenv, lb.log); err != nil {
 			return nil, nil, err
 		}
 	}

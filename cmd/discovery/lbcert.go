@@ -16,39 +16,63 @@ import (
 	"path/filepath"
 	"slices"
 	"time"
+
+	"github.com/discovery-mesos/discovery/lbsync/lbmodel"
 )
 
 // defaultSSLCert is marathon-lb's default --ssl-certs (a variable for tests).
 var defaultSSLCert = "/etc/ssl/cert.pem"
 
+// ownSSLCertName is the certificate discovery writes itself, beside the HAProxy
+// config: the directory it owns, never a system path.
+const ownSSLCertName = "cert.pem"
+
 // ensureSSLCerts makes the HTTPS frontend's certificates exist, as marathon-lb's
-// container does at start: the HAPROXY_SSL_CERT environment variable, when set,
-// is written to the default certificate; a missing default certificate is
-// replaced by a self-signed one (so vhost apps are served over HTTPS at once).
-// A certificate the operator named that does not exist is an error.
-func ensureSSLCerts(certs []string, getenv func(string) string, log *slog.Logger) error {
-	if pemText := getenv("HAPROXY_SSL_CERT"); pemText != "" && slices.Contains(certs, defaultSSLCert) {
-		if err := writePrivate(defaultSSLCert, []byte(pemText)); err != nil {
-			return fmt.Errorf("writing HAPROXY_SSL_CERT to %s: %w", defaultSSLCert, err)
-		}
-	}
-	for _, c := range certs {
-		_, err := os.Stat(c)
-		switch {
-		case err == nil:
-		case errors.Is(err, fs.ErrNotExist) && c == defaultSSLCert:
-			pemText, err := selfSignedPEM()
-			if err != nil {
-				return err
+// container does at start, and sets cfg.SSLCerts to the files HAProxy loads.
+//
+// With the default --ssl-certs: the HAPROXY_SSL_CERT environment variable,
+// when set, is written beside the HAProxy config and used; otherwise
+// /etc/ssl/cert.pem is used if it is there (where marathon-lb users put
+// theirs); otherwise a self-signed certificate is written beside the HAProxy
+// config (so vhost apps are served over HTTPS at once). marathon-lb wrote both
+// into /etc/ssl, which inside its container was its own; on a host it is not
+// ours to write. A certificate the operator named that does not exist is an
+// error.
+func ensureSSLCerts(cfg *lbmodel.Config, getenv func(string) string, log *slog.Logger) error {
+	if !slices.Equal(cfg.SSLCerts, []string{defaultSSLCert}) && len(cfg.SSLCerts) > 0 {
+		for _, c := range cfg.SSLCerts {
+			if _, err := os.Stat(c); err != nil {
+				return fmt.Errorf("flag --ssl-certs: %w", err)
 			}
-			if err := writePrivate(c, pemText); err != nil {
-				return fmt.Errorf("writing a self-signed certificate to %s: %w", c, err)
-			}
-			log.Warn("no TLS certificate for the HTTPS frontend: wrote a self-signed one; give yours with --ssl-certs or HAPROXY_SSL_CERT", "path", c)
-		default:
-			return fmt.Errorf("flag --ssl-certs: %w", err)
 		}
+		return nil
 	}
+	own := filepath.Join(filepath.Dir(cfg.HAProxyConfig), ownSSLCertName)
+	if pemText := getenv("HAPROXY_SSL_CERT"); pemText != "" {
+		if err := writePrivate(own, []byte(pemText)); err != nil {
+			return fmt.Errorf("writing HAPROXY_SSL_CERT to %s: %w", own, err)
+		}
+		cfg.SSLCerts = []string{own}
+		return nil
+	}
+	if _, err := os.Stat(defaultSSLCert); err == nil {
+		cfg.SSLCerts = []string{defaultSSLCert}
+		return nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("flag --ssl-certs: %w", err)
+	}
+	cfg.SSLCerts = []string{own}
+	if _, err := os.Stat(own); err == nil {
+		return nil // written by an earlier run
+	}
+	pemText, err := selfSignedPEM()
+	if err != nil {
+		return err
+	}
+	if err := writePrivate(own, pemText); err != nil {
+		return fmt.Errorf("writing a self-signed certificate to %s: %w", own, err)
+	}
+	log.Warn("no TLS certificate for the HTTPS frontend: wrote a self-signed one beside the HAProxy config; give yours with --ssl-certs or HAPROXY_SSL_CERT", "path", own)
 	return nil
 }
 

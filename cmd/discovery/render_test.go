@@ -1,14 +1,18 @@
 package main
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/discovery-mesos/discovery/internal/haproxytest"
+	"github.com/discovery-mesos/discovery/lbsync/lbmodel"
 
 	"github.com/discovery-mesos/discovery/internal/fakemarathon"
 	"github.com/discovery-mesos/discovery/internal/fakemaster"
@@ -90,32 +94,59 @@ func readFileT(t *testing.T, path string) []byte {
 	return b
 }
 
+// The HTTPS frontend's certificate: one the operator named must exist; with
+// the default, marathon-lb's /etc/ssl/cert.pem is used when it is there, and
+// what discovery writes itself (HAPROXY_SSL_CERT, or a self-signed
+// certificate) goes beside the HAProxy config, never into a system path.
 func TestEnsureSSLCerts(t *testing.T) {
 	dir := t.TempDir()
+	noEnv := func(string) string { return "" }
+	cfgIn := func(certs ...string) *lbmodel.Config {
+		c := lbmodel.DefaultConfig()
+		c.HAProxyConfig = filepath.Join(dir, "lb", "haproxy.cfg")
+		c.SSLCerts = certs
+		return c
+	}
+	old := defaultSSLCert
+	defaultSSLCert = filepath.Join(dir, "etc-ssl", "cert.pem")
+	defer func() { defaultSSLCert = old }()
+	own := filepath.Join(dir, "lb", "cert.pem")
+
 	missing := filepath.Join(dir, "mine.pem")
-	if err := ensureSSLCerts([]string{missing}, func(string) string { return "" }, discardLog()); err == nil || !strings.Contains(err.Error(), "--ssl-certs") {
+	if err := ensureSSLCerts(cfgIn(missing), noEnv, discardLog()); err == nil || !strings.Contains(err.Error(), "--ssl-certs") {
 		t.Fatalf("a missing certificate the operator named: %v", err)
 	}
 
-	// The default certificate missing: a self-signed one HAProxy accepts.
-	old := defaultSSLCert
-	defaultSSLCert = filepath.Join(dir, "ssl", "cert.pem")
-	defer func() { defaultSSLCert = old }()
-	if err := ensureSSLCerts([]string{defaultSSLCert}, func(string) string { return "" }, discardLog()); err != nil {
+	// The default missing: a self-signed one beside the config, that HAProxy
+	// accepts; /etc/ssl is left alone.
+	c := cfgIn(defaultSSLCert)
+	if err := ensureSSLCerts(c, noEnv, discardLog()); err != nil {
 		t.Fatal(err)
 	}
-	if fi, err := os.Stat(defaultSSLCert); err != nil || fi.Mode().Perm() != 0o600 {
+	if !slices.Equal(c.SSLCerts, []string{own}) {
+		t.Fatalf("SSLCerts = %q, want %q", c.SSLCerts, own)
+	}
+	if fi, err := os.Stat(own); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("self-signed certificate: %v %v", fi, err)
+	}
+	if _, err := os.Stat(filepath.Dir(defaultSSLCert)); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("wrote into the system certificate directory: %v", err)
 	}
 	if bin, err := exec.LookPath("haproxy"); err == nil {
 		cfg := filepath.Join(dir, "tls.cfg")
-		writeFileT(t, cfg, "frontend f\n  mode http\n  bind 127.0.0.1:"+strconv.Itoa(haproxytest.FreePort(t, "127.0.0.1"))+" ssl crt "+defaultSSLCert+"\n")
+		writeFileT(t, cfg, "frontend f\n  mode http\n  bind 127.0.0.1:"+strconv.Itoa(haproxytest.FreePort(t, "127.0.0.1"))+" ssl crt "+own+"\n")
 		if b, err := exec.Command(bin, "-c", "-f", cfg).CombinedOutput(); err != nil {
 			t.Fatalf("haproxy rejects the self-signed certificate: %v\n%s", err, b)
 		}
 	}
+	// The next start keeps it.
+	first := readFileT(t, own)
+	if err := ensureSSLCerts(cfgIn(defaultSSLCert), noEnv, discardLog()); err != nil || string(readFileT(t, own)) != string(first) {
+		t.Fatalf("a second start replaced the certificate (%v)", err)
+	}
 
-	// HAPROXY_SSL_CERT (marathon-lb's container variable) is written there.
+	// HAPROXY_SSL_CERT (marathon-lb's container variable) is written there
+	// and used.
 	pemText, err := selfSignedPEM()
 	if err != nil {
 		t.Fatal(err)
@@ -126,10 +157,21 @@ func TestEnsureSSLCerts(t *testing.T) {
 		}
 		return ""
 	}
-	if err := ensureSSLCerts([]string{defaultSSLCert}, env, discardLog()); err != nil {
+	c = cfgIn(defaultSSLCert)
+	if err := ensureSSLCerts(c, env, discardLog()); err != nil {
 		t.Fatal(err)
 	}
-	if got := readFileT(t, defaultSSLCert); string(got) != string(pemText) {
-		t.Fatal("HAPROXY_SSL_CERT not written to the default certificate")
+	if got := readFileT(t, own); string(got) != string(pemText) || !slices.Equal(c.SSLCerts, []string{own}) {
+		t.Fatalf("HAPROXY_SSL_CERT not written beside the config and used: %q", c.SSLCerts)
+	}
+
+	// A certificate where marathon-lb users put theirs is used as it is.
+	if err := os.MkdirAll(filepath.Dir(defaultSSLCert), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFileT(t, defaultSSLCert, string(pemText))
+	c = cfgIn(defaultSSLCert)
+	if err := ensureSSLCerts(c, noEnv, discardLog()); err != nil || !slices.Equal(c.SSLCerts, []string{defaultSSLCert}) {
+		t.Fatalf("with %s present: %q, %v", defaultSSLCert, c.SSLCerts, err)
 	}
 }
