@@ -255,7 +255,11 @@ func (d *ZKDetector) session(ctx context.Context, retry *backoff.Backoff) error 
 		if hadSession.Load() {
 			return nil, errors.New("session lost; a new client takes over")
 		}
-		return net.DialTimeout(network, addr, timeout)
+		c, err := net.DialTimeout(network, addr, timeout)
+		if err != nil {
+			return nil, err
+		}
+		return &zkHandshakeConn{Conn: c, limit: d.sessionTimeout / 3, established: &hadSession}, nil
 	}
 	// onEvent runs on the client's goroutine and must not block.
 	onEvent := func(ev zk.Event) {
@@ -478,6 +482,38 @@ func (h *zkHosts) Connected() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.last = h.cur
+}
+
+// zkHandshakeConn bounds how long the client waits on a server before it has
+// a session. The client gives its handshake ten times its receive timeout
+// (about 67 s with a 10 s session): a server that accepts the connection but
+// does not answer — a ZooKeeper still starting after a restart, its port
+// already bound — held a new client for that long, and the leader unknown
+// with it. Bounded, the client tries again (the next server, or the same one
+// once it answers). Once the session is established the client's own
+// deadlines apply.
+type zkHandshakeConn struct {
+	net.Conn
+	limit       time.Duration
+	established *atomic.Bool
+}
+
+func (c *zkHandshakeConn) SetReadDeadline(t time.Time) error {
+	return c.Conn.SetReadDeadline(c.bound(t))
+}
+
+func (c *zkHandshakeConn) SetWriteDeadline(t time.Time) error {
+	return c.Conn.SetWriteDeadline(c.bound(t))
+}
+
+func (c *zkHandshakeConn) bound(t time.Time) time.Time {
+	if c.established.Load() || c.limit <= 0 {
+		return t
+	}
+	if most := time.Now().Add(c.limit); t.IsZero() || t.After(most) {
+		return most
+	}
+	return t
 }
 
 // zkLogger sends the ZooKeeper client's own log lines (every failed connection

@@ -3,7 +3,10 @@ package mesos
 import (
 	"context"
 	"errors"
+	"io"
+	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -315,4 +318,67 @@ func TestZKStaleViewFallsBackToStaticMasters(t *testing.T) {
 	sink.NextCluster(t, 10*time.Second, "through zookeeper again", func(cl *state.Cluster) bool {
 		return len(cl.Masters) == 1 && cl.Masters[0].ID == c.masters[0].ID()
 	})
+}
+
+// silentFirstProxy accepts connections on 127.0.0.1 and holds the first one
+// open without a word, as a ZooKeeper whose port is bound before it serves
+// does; later connections are passed through to target.
+func silentFirstProxy(t *testing.T, target string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var held []net.Conn
+	var mu sync.Mutex
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range held {
+			c.Close()
+		}
+	})
+	go func() {
+		for n := 0; ; n++ {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c)
+			mu.Unlock()
+			if n == 0 {
+				continue // silent
+			}
+			up, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			mu.Lock()
+			held = append(held, up)
+			mu.Unlock()
+			go func() { _, _ = io.Copy(up, c); up.Close() }()
+			go func() { _, _ = io.Copy(c, up); c.Close() }()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// A server that takes the connection and never answers the handshake does
+// not hold the detector for the client's own handshake timeout (ten receive
+// timeouts: 20 s with this 3 s session): it gives up after a third of the
+// session timeout and connects again.
+func TestZKSilentServerDoesNotHoldTheHandshake(t *testing.T) {
+	c := startZKCluster(t, 1)
+	proxy := silentFirstProxy(t, c.zk.Addr())
+	began := time.Now()
+	_, sink := runPoller(t, PollConfig{
+		ZK:               "zk://" + proxy + "/mesos",
+		ZKSessionTimeout: 3 * time.Second,
+		RefreshInterval:  time.Hour,
+	})
+	sink.NextCluster(t, 8*time.Second, "through zookeeper after the silent connection", servedBy(c.masters[0]))
+	t.Logf("leader found %v after start", time.Since(began).Round(time.Millisecond))
 }
