@@ -14,6 +14,8 @@ import (
 	"strings"
 
 	"github.com/miekg/dns"
+
+	"github.com/discovery-mesos/discovery/dnsserver"
 )
 
 // Config is the daemon's configuration: every key of mesos-dns's config.json, with
@@ -115,14 +117,16 @@ var deprecatedKeys = map[string]string{
 	"email": "SOARname", // mesos-dns before 0.1.2 called the SOA RNAME "email"
 }
 
-// DefaultConfig returns mesos-dns's defaults and ours.
+// DefaultConfig returns mesos-dns's defaults and ours. The record keys' defaults
+// are the DNS server's (dnsserver.DefaultConfig), kept in one place.
 func DefaultConfig() Config {
+	d := dnsserver.DefaultConfig()
 	return Config{
 		ZkDetectionTimeout:     30,
 		RefreshSeconds:         60,
 		StateTimeoutSeconds:    300,
-		TTL:                    60,
-		Domain:                 "mesos",
+		TTL:                    int(d.TTL),
+		Domain:                 d.Domain,
 		Port:                   53,
 		Resolvers:              []string{"8.8.8.8"},
 		Timeout:                5,
@@ -131,17 +135,17 @@ func DefaultConfig() Config {
 		HTTPPort:               8123,
 		HTTPListener:           "0.0.0.0",
 		ExternalOn:             true,
-		Listener:               "0.0.0.0",
-		SOAMname:               "ns1.mesos",
-		SOARname:               "root.ns1.mesos",
-		SOARefresh:             60,
-		SOARetry:               600,
-		SOAExpire:              86400,
-		SOAMinttl:              60,
+		Listener:               d.Listener,
+		SOAMname:               d.SOAMname,
+		SOARname:               d.SOARname,
+		SOARefresh:             d.SOARefresh,
+		SOARetry:               d.SOARetry,
+		SOAExpire:              d.SOAExpire,
+		SOAMinttl:              d.SOAMinttl,
 		RecurseOn:              true,
-		IPSources:              []string{"netinfo", "mesos", "host"},
+		IPSources:              d.IPSources,
 		EnumerationOn:          true,
-		SRVRecordDefaultWeight: 1,
+		SRVRecordDefaultWeight: int(d.SRVRecordDefaultWeight),
 		SetTruncateBit:         true,
 		MesosFollow:            "stream",
 		MaxStateBytes:          64 << 20,
