@@ -64,12 +64,20 @@ func mins(a, b time.Duration) time.Duration {
 // Sleep waits d or until ctx is done, and reports whether d passed: the wait
 // between two attempts of a retry loop that must stop with its context.
 func Sleep(ctx context.Context, d time.Duration) bool {
+	return SleepOrWake(ctx, d, nil)
+}
+
+// SleepOrWake is Sleep cut short when wake delivers (a leader change, say:
+// the next attempt should not wait out a delay meant for the old one). It
+// reports false only when ctx is done.
+func SleepOrWake(ctx context.Context, d time.Duration, wake <-chan struct{}) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
 		return false
 	case <-t.C:
-		return true
+	case <-wake:
 	}
+	return true
 }

@@ -66,3 +66,23 @@ func TestSleepStopsWithItsContext(t *testing.T) {
 		t.Fatal("Sleep with a done context reported the hour passed")
 	}
 }
+
+func TestSleepOrWake(t *testing.T) {
+	wake := make(chan struct{}, 1)
+	wake <- struct{}{}
+	began := time.Now()
+	if !SleepOrWake(context.Background(), time.Hour, wake) {
+		t.Fatal("woken: reported ctx done")
+	}
+	if d := time.Since(began); d > 10*time.Second {
+		t.Fatalf("a wake did not cut the hour short (%v)", d)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if SleepOrWake(ctx, time.Hour, nil) {
+		t.Fatal("ctx done: reported the wait passed")
+	}
+	if !SleepOrWake(context.Background(), time.Millisecond, nil) {
+		t.Fatal("the delay passed: reported ctx done")
+	}
+}

@@ -216,15 +216,7 @@ func (s *Stream) Run(ctx context.Context, sink state.Sink) error {
 
 // sleep waits for d, cut short by a leader change; false when ctx ended.
 func (s *Stream) sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-	case <-s.m.leader.leaderChanged():
-	}
-	return true
+	return backoff.SleepOrWake(ctx, d, s.m.leader.leaderChanged())
 }
 
 // pollFallback polls /master/state every RefreshInterval for FallbackRetry, with
