@@ -74,3 +74,24 @@ func TestRenderNeedsNoHAProxy(t *testing.T) {
 		t.Error("a run without HAProxy passed checkRun")
 	}
 }
+
+// Every way of asking for help succeeds: -h on the daemon and on render, and
+// help [render], which prints on stdout (for a pager).
+func TestHelpExitsZero(t *testing.T) {
+	for _, args := range [][]string{{"-h"}, {"render", "-h"}, {"help"}, {"help", "render"}} {
+		var stdout, stderr bytes.Buffer
+		if code := run(args, &stdout, &stderr); code != 0 {
+			t.Errorf("%q: exit %d, want 0; stderr:\n%s", args, code, stderr.String())
+			continue
+		}
+		out := stdout.String() + stderr.String()
+		for _, want := range []string{"usage: discovery [flags]", "discovery render [flags]", "-config", "-lb-haproxy-binary"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%q: the help lacks %q", args, want)
+			}
+		}
+		if args[0] == "help" && !strings.Contains(stdout.String(), "usage: discovery") {
+			t.Errorf("%q: the help is not on stdout", args)
+		}
+	}
+}

@@ -43,6 +43,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 0
 		case "render":
 			return runRender(args[1:], stdout, stderr)
+		case "help":
+			// help [render]: the flags of the command, on stdout, exit 0.
+			if len(args) > 1 && args[1] == "render" {
+				return runRender([]string{"-h"}, stdout, stdout)
+			}
+			return run([]string{"-h"}, stdout, stdout)
 		}
 	}
 	opts, err := parseArgs(args, stderr)
@@ -112,6 +118,16 @@ type options struct {
 	signals <-chan os.Signal
 }
 
+// usageHead is what -h prints before the flags.
+const usageHead = `usage: discovery [flags]           run the daemon (DNS, the load balancer, or both)
+       discovery render [flags]    print the HAProxy config for the cluster as it is now, and exit
+       discovery version           print the version
+       discovery help [render]     this text, or render's
+
+Every mesos-dns config.json key is also a flag; marathon-lb's flags are accepted.
+Flags:
+`
+
 // defaultConfigFile is what -config reads when not given, as in mesos-dns:
 // config.json in the working directory, if it is there.
 const defaultConfigFile = "config.json"
@@ -128,6 +144,10 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 func parseArgsFor(args []string, stderr io.Writer, defaultFile bool) (*options, error) {
 	fs := flag.NewFlagSet("discovery", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usageHead)
+		fs.PrintDefaults()
+	}
 	o := &options{}
 	fs.StringVar(&o.configPath, "config", defaultConfigFile, "mesos-dns config.json; every key is also a flag. When not given, ./config.json is read if it is there, as mesos-dns did")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"sync"
@@ -18,6 +19,9 @@ import (
 // stderr and do not fail the command.
 func runRender(args []string, stdout, stderr io.Writer) int {
 	o, err := parseArgsFor(args, stderr, false)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "discovery render:", err)
 		return 2
