@@ -368,7 +368,7 @@ func (d *daemon) httpHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", dnsserver.NewHTTPHandler(dnsserver.HTTPOptions{
 		Table:          d.dnsTable.Load,
-		Version:        version,
+		Version:        versionString(),
 		Config:         func() any { return mesosDNSConfigView(d.cfg) },
 		RefreshSeconds: d.cfg.RefreshSeconds,
 		EnumerationOn:  d.cfg.EnumerationOn,

@@ -27,9 +27,6 @@ import (
 	"syscall"
 )
 
-// version is set at build time with -ldflags "-X main.version=…".
-var version = "dev"
-
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
@@ -39,7 +36,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 {
 		switch args[0] {
 		case "version":
-			fmt.Fprintln(stdout, "discovery", version)
+			fmt.Fprintln(stdout, "discovery", versionString())
 			return 0
 		case "render":
 			return runRender(args[1:], stdout, stderr)
@@ -60,7 +57,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if opts.version {
-		fmt.Fprintln(stdout, "discovery", version)
+		fmt.Fprintln(stdout, "discovery", versionString())
 		return 0
 	}
 	if opts.lb.dry {
