@@ -16,6 +16,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/discovery-mesos/discovery/dnsserver"
+	"github.com/discovery-mesos/discovery/state/mesos"
 )
 
 // Config is the daemon's configuration: every key of mesos-dns's config.json, with
@@ -357,8 +358,12 @@ func (c *Config) Validate() error {
 		}
 		seen[m] = true
 	}
-	if c.Zk != "" && !strings.HasPrefix(c.Zk, "zk://") {
-		bad("zk", "%q must start with zk://", c.Zk)
+	if c.Zk != "" {
+		// The same parse the source does, so a URL it would refuse (no path,
+		// no server) stops start-up here, naming the key.
+		if _, err := mesos.ParseZKURL(c.Zk); err != nil {
+			bad("zk", "%v", err)
+		}
 	}
 	if c.ZkDetectionTimeout < 0 {
 		bad("zkDetectionTimeout", "must not be negative, got %d", c.ZkDetectionTimeout)

@@ -113,6 +113,7 @@ func TestBadConfigNamesTheKey(t *testing.T) {
 		{"bad master", `{"masters":["127.0.0.1"]}`, []string{`key "masters"`, "host:port"}},
 		{"no source", `{}`, []string{`key "masters"`, "masters, zk or stateFile"}},
 		{"bad zk", `{"zk":"127.0.0.1:2181/mesos"}`, []string{`key "zk"`, "zk://"}},
+		{"zk without a path", `{"zk":"zk://dns:s3cret@127.0.0.1:2181"}`, []string{`key "zk"`, "has no path", "dns:***@"}},
 		{"bad ip source", `{"masters":["127.0.0.1:5050"],"IPSources":["netinfo","rkt"]}`, []string{`key "IPSources"`, `"rkt"`}},
 		{"dup ip source", `{"masters":["127.0.0.1:5050"],"IPSources":["host","host"]}`, []string{`key "IPSources"`, "twice"}},
 		{"both off", `{"masters":["127.0.0.1:5050"],"dnson":false,"httpon":false}`, []string{`key "dnson"`}},
@@ -136,6 +137,9 @@ func TestBadConfigNamesTheKey(t *testing.T) {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error %q does not mention %q", err, w)
 				}
+			}
+			if strings.Contains(err.Error(), "s3cret") {
+				t.Errorf("error %q shows a password", err)
 			}
 		})
 	}
