@@ -87,7 +87,7 @@ func newDaemon(cfg Config, lbo *lbOptions, warnings []string, log *slog.Logger) 
 	default:
 		src, err := mesosSource(cfg, d.reg, log)
 		if err != nil {
-			return nil, fmt.Errorf("mesos source: %w", err)
+			return nil, err // the source's errors say "mesos source:" already
 		}
 		d.sources = append(d.sources, src)
 	}
