@@ -19,6 +19,11 @@ func TestTakeNeverRepeats(t *testing.T) {
 		if seen[p] {
 			t.Fatalf("port %d handed out twice", p)
 		}
+		// Below the ephemeral range: no port-0 listener or outgoing
+		// connection on the machine can take it between Take and the bind.
+		if low := ephemeralLow(); low-lowest >= 1000 && (p < lowest || p >= low) {
+			t.Fatalf("port %d is not in %d-%d, below the ephemeral range", p, lowest, low-1)
+		}
 		seen[p] = true
 	}
 	for p := range seen {
