@@ -137,7 +137,8 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 
 // parseArgsFor is parseArgs; defaultFile says whether config.json in the
 // working directory is read when -config is not given (the daemon, as
-// mesos-dns; not render or -dev, which must not pick up a file by accident).
+// mesos-dns; not render, --dry or -dev, which must not pick up a file by
+// accident).
 func parseArgsFor(args []string, stderr io.Writer, defaultFile bool) (*options, error) {
 	fs := flag.NewFlagSet("discovery", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -174,7 +175,7 @@ func parseArgsFor(args []string, stderr io.Writer, defaultFile bool) (*options, 
 	if !configGiven {
 		_, err := os.Stat(defaultConfigFile)
 		switch {
-		case !defaultFile || o.dev.on:
+		case !defaultFile || o.dev.on || o.lb.dry:
 			o.configPath = ""
 		case errors.Is(err, os.ErrNotExist):
 			missingDefault, _ = filepath.Abs(defaultConfigFile)

@@ -231,6 +231,14 @@ func TestConfigDefaultsToConfigJSONInTheWorkingDirectory(t *testing.T) {
 		if o.cfg.Domain == "fromfile" {
 			t.Error("-dev read ./config.json")
 		}
+		// Nor marathon-lb's --dry, which renders like render: a broken
+		// ./config.json (some other tool's) must not fail it.
+		if err := os.WriteFile("config.json", []byte(`{not json`), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := parseArgs([]string{"--marathon", "http://127.0.0.1:8080", "--group", "*", "--dry"}, io.Discard); err != nil {
+			t.Errorf("--dry read ./config.json: %v", err)
+		}
 	})
 	t.Run("missing", func(t *testing.T) {
 		dir := t.TempDir()
