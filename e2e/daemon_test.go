@@ -9,6 +9,7 @@ import (
 	"os"
 	osexec "os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -72,6 +73,13 @@ func spawnDaemon(t *testing.T, dir string, env, all []string) *daemon {
 	d := &daemon{Process: p, args: all, startedAt: started}
 	t.Cleanup(func() {
 		d.stop()
+		// docs/operating.md: every line carries the component that wrote it.
+		if msgs := withoutComponent(d.LogLines()); len(msgs) > 0 {
+			t.Errorf("log lines without a component: %q", msgs)
+		}
+		if l := firstDuplicateKey(d.LogLines()); l != "" {
+			t.Errorf("a log line has a key twice: %s", l)
+		}
 		if dir := os.Getenv("E2E_LOG_DIR"); dir != "" {
 			// The whole log, for a run to study afterwards.
 			name := filepath.Join(dir, strings.ReplaceAll(t.Name(), "/", "_")+"."+strconv.Itoa(d.Cmd.Process.Pid)+".log")
@@ -88,6 +96,56 @@ func spawnDaemon(t *testing.T, dir string, env, all []string) *daemon {
 		}
 	})
 	return d
+}
+
+// withoutComponent returns the messages of the JSON log lines that carry no
+// "component" (each once).
+func withoutComponent(lines []string) []string {
+	var msgs []string
+	for _, l := range lines {
+		var rec map[string]any
+		if !strings.HasPrefix(l, "{") || json.Unmarshal([]byte(l), &rec) != nil {
+			continue // text logs, or what is not a log line
+		}
+		if _, ok := rec["component"]; !ok {
+			if m, _ := rec["msg"].(string); !slices.Contains(msgs, m) {
+				msgs = append(msgs, m)
+			}
+		}
+	}
+	return msgs
+}
+
+// firstDuplicateKey returns the first JSON log line with a top-level key
+// twice (slog writes both when a logger's attribute is given again), "" when
+// there is none.
+func firstDuplicateKey(lines []string) string {
+	for _, l := range lines {
+		if !strings.HasPrefix(l, "{") {
+			continue
+		}
+		dec := json.NewDecoder(strings.NewReader(l))
+		if _, err := dec.Token(); err != nil {
+			continue
+		}
+		seen := map[string]bool{}
+		for dec.More() {
+			tok, err := dec.Token()
+			if err != nil {
+				break
+			}
+			key, _ := tok.(string)
+			if seen[key] {
+				return l
+			}
+			seen[key] = true
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				break
+			}
+		}
+	}
+	return ""
 }
 
 // stop ends the process with SIGTERM, then SIGKILL after 10 s.

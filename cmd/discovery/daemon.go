@@ -103,7 +103,7 @@ func newDaemon(cfg Config, lbo *lbOptions, warnings []string, log *slog.Logger) 
 
 	// No table until the first view of the cluster: queries get SERVFAIL, which
 	// resolvers retry, not an NXDOMAIN they would cache for SOAMinttl.
-	d.dnsTable = dnsserver.NewUpdater(dnsserver.UpdaterOptions{Config: dnsConfig(cfg), Registerer: d.reg, Logger: log})
+	d.dnsTable = dnsserver.NewUpdater(dnsserver.UpdaterOptions{Config: dnsConfig(cfg), Registerer: d.reg, Logger: log.With("component", "dns-table")})
 	d.registerMetrics()
 
 	if cfg.DNSOn {
@@ -261,7 +261,7 @@ func (d *daemon) run(ctx context.Context) error {
 		if err := d.dns.Start(); err != nil {
 			return fmt.Errorf("starting dns server: %w", err)
 		}
-		d.log.Info("dns serving", "addr", d.dns.Addr(), "domain", d.cfg.Domain)
+		d.log.Info("dns serving", "component", "dns", "addr", d.dns.Addr(), "domain", d.cfg.Domain)
 	}
 	if d.httpSrv != nil {
 		ln, err := net.Listen("tcp", net.JoinHostPort(d.cfg.HTTPListener, strconv.Itoa(d.cfg.HTTPPort)))
@@ -272,11 +272,11 @@ func (d *daemon) run(ctx context.Context) error {
 		d.httpLn = ln
 		go func() {
 			if err := d.httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				d.log.Error("http server failed", "err", err)
+				d.log.Error("http server failed", "component", "http", "err", err)
 				cancel()
 			}
 		}()
-		d.log.Info("http serving", "addr", ln.Addr().String())
+		d.log.Info("http serving", "component", "http", "addr", ln.Addr().String())
 	}
 
 	close(d.started)
@@ -316,7 +316,7 @@ func (d *daemon) run(ctx context.Context) error {
 	}
 
 	<-ctx.Done()
-	d.log.Info("shutting down")
+	d.log.Info("shutting down", "component", "daemon")
 	shutCtx, shutCancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer shutCancel()
 	if d.httpSrv != nil {
@@ -341,12 +341,12 @@ func (d *daemon) handleSignals(ctx context.Context) {
 		case sig := <-d.signals:
 			switch {
 			case d.lb == nil:
-				d.log.Info("signal ignored: the load balancer is off", "signal", sig.String())
+				d.log.Info("signal ignored: the load balancer is off", "component", "daemon", "signal", sig.String())
 			case sig == syscall.SIGHUP:
-				d.log.Info("SIGHUP: refetching and resyncing HAProxy")
+				d.log.Info("SIGHUP: refetching and resyncing HAProxy", "component", "daemon")
 				d.lb.refetch()
 			case sig == syscall.SIGUSR1:
-				d.log.Info("SIGUSR1: reloading HAProxy")
+				d.log.Info("SIGUSR1: reloading HAProxy", "component", "daemon")
 				d.lb.syncer.Reload()
 			}
 		}
@@ -360,7 +360,7 @@ func (d *daemon) shutdownDNS() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := d.dns.Shutdown(ctx); err != nil {
-		d.log.Warn("dns shutdown", "err", err)
+		d.log.Warn("dns shutdown", "component", "dns", "err", err)
 	}
 }
 

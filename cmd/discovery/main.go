@@ -75,10 +75,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	for _, n := range opts.notes {
-		log.Info(n)
+		log.Info(n, "component", "config")
 	}
 	for _, w := range opts.warnings {
-		log.Warn(w)
+		log.Warn(w, "component", "config")
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -94,7 +94,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runDaemon(ctx, opts, log)
 	}
 	if err != nil {
-		log.Error("discovery stopped", "err", err)
+		log.Error("discovery stopped", "component", "daemon", "err", err)
 		return 1
 	}
 	return 0
