@@ -197,6 +197,12 @@ func TestUnits(t *testing.T) {
 				if !slices.Contains(u.directives["KillMode"], "mixed") {
 					t.Error("KillMode is not mixed: systemd would SIGTERM HAProxy itself, cutting connections instead of a soft stop")
 				}
+				// -lb-templates-dir names it, and a templates directory
+				// given that does not exist stops discovery.
+				if strings.Contains(exec, "-lb-templates-dir /etc/discovery/templates") &&
+					!slices.Contains(u.directives["ConfigurationDirectory"], "discovery/templates") {
+					t.Error("no ConfigurationDirectory=discovery/templates: the unit fails to start on a host without the directory")
+				}
 				if !strings.Contains(u.one(t, "Conflicts"), "haproxy.service") {
 					t.Error("does not conflict with Debian's haproxy.service, which binds the same ports")
 				}
