@@ -26,6 +26,9 @@ type refresher interface{ Refresh() }
 // the syncer that keeps it in step with the snapshots, and the templates, which
 // a watcher swaps when their files change.
 type loadBalancer struct {
+	// base is the daemon's logger, for the load balancer's parts that log as
+	// their own component; log is lbsync's.
+	base      *slog.Logger
 	opts      *lbOptions
 	log       *slog.Logger
 	templates atomic.Pointer[lbmodel.Templates]
@@ -38,7 +41,7 @@ type loadBalancer struct {
 // nothing runs until run.
 func newLoadBalancer(o *lbOptions, d *daemon) (*loadBalancer, []state.Source, error) {
 	log := d.log
-	lb := &loadBalancer{opts: o, log: log.With("component", "lbsync")}
+	lb := &loadBalancer{opts: o, base: log, log: log.With("component", "lbsync")}
 	o.cfg.FromEnv(os.Getenv)
 	ts, err := lbmodel.LoadTemplates(o.cfg, o.cfg.TemplatesDir, os.Getenv)
 	if err != nil {
@@ -144,7 +147,7 @@ func (lb *loadBalancer) mount(mux *http.ServeMux, httpListener string) {
 			}
 			return nil
 		},
-		Logger: lb.log.With("component", "lbsync-http"),
+		Logger: lb.base.With("component", "lbsync-http"),
 	})
 	for _, p := range lbsync.HTTPPaths {
 		mux.Handle(p, h)

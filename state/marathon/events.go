@@ -140,7 +140,7 @@ func NewEventSource(cfg Config, opts EventOptions, log *slog.Logger) (*EventSour
 	return &EventSource{
 		c:       c,
 		opts:    opts.withDefaults(),
-		log:     log.With("component", "marathon-events"),
+		log:     log.With("via", "events"),
 		metrics: m,
 		refresh: make(chan struct{}, 1),
 	}, nil

@@ -33,7 +33,7 @@ func NewPoller(cfg Config, log *slog.Logger) (*Poller, error) {
 	}
 	return &Poller{
 		c:       c,
-		log:     log.With("component", "marathon"),
+		log:     log.With("via", "poll"),
 		refresh: make(chan struct{}, 1),
 	}, nil
 }
