@@ -16,6 +16,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/discovery-mesos/discovery/dnsserver"
+	"github.com/discovery-mesos/discovery/internal/dcosauth"
 	"github.com/discovery-mesos/discovery/state/mesos"
 )
 
@@ -371,9 +372,14 @@ func (c *Config) Validate() error {
 	switch c.MesosAuthentication {
 	case "", "basic":
 	case "iam":
-		bad("mesosAuthentication", `"iam" (DC/OS service accounts) is not supported; use "basic"`)
+		// Read now, so a missing or broken file stops start-up naming the key.
+		if c.IAMConfigFile == "" {
+			bad("IAMConfigFile", `mesosAuthentication "iam" needs the service account's credentials file`)
+		} else if _, err := dcosauth.LoadCredentials(c.IAMConfigFile); err != nil {
+			bad("IAMConfigFile", "%v", err)
+		}
 	default:
-		bad("mesosAuthentication", `want "" or "basic", got %q`, c.MesosAuthentication)
+		bad("mesosAuthentication", `want "", "basic" or "iam", got %q`, c.MesosAuthentication)
 	}
 	if c.MesosAuthentication == "basic" && c.MesosCredentials.Principal == "" {
 		bad("mesosCredentials", `mesosAuthentication "basic" needs a principal`)

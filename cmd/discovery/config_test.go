@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/discovery-mesos/discovery/internal/fakeiam"
 )
 
 func writeConfig(t *testing.T, body string) string {
@@ -123,6 +125,8 @@ func TestBadConfigNamesTheKey(t *testing.T) {
 		{"state timeout", `{"masters":["127.0.0.1:5050"],"stateTimeoutSeconds":0}`, []string{`key "stateTimeoutSeconds"`}},
 		{"auth", `{"masters":["127.0.0.1:5050"],"mesosAuthentication":"kerberos"}`, []string{`key "mesosAuthentication"`, `"kerberos"`}},
 		{"basic without principal", `{"masters":["127.0.0.1:5050"],"mesosAuthentication":"basic"}`, []string{`key "mesosCredentials"`}},
+		{"iam without a file", `{"masters":["127.0.0.1:5050"],"mesosAuthentication":"iam"}`, []string{`key "IAMConfigFile"`}},
+		{"iam with a missing file", `{"masters":["127.0.0.1:5050"],"mesosAuthentication":"iam","IAMConfigFile":"/nonexistent/iam.json"}`, []string{`key "IAMConfigFile"`, "/nonexistent/iam.json"}},
 		{"bad listener", `{"masters":["127.0.0.1:5050"],"listener":"localhost"}`, []string{`key "listener"`}},
 		{"bad domain", `{"masters":["127.0.0.1:5050"],"domain":"-mesos"}`, []string{`key "domain"`}},
 		{"log format", `{"masters":["127.0.0.1:5050"],"logFormat":"xml"}`, []string{`key "logFormat"`}},
@@ -142,6 +146,28 @@ func TestBadConfigNamesTheKey(t *testing.T) {
 				t.Errorf("error %q shows a password", err)
 			}
 		})
+	}
+}
+
+func TestIAMConfigFileIsRead(t *testing.T) {
+	iam := fakeiam.New(t, "mesos-dns-sa", 0)
+	creds := filepath.Join(t.TempDir(), "iam.json")
+	if err := os.WriteFile(creds, []byte(iam.MesosDNSJSON(fakeiam.AccountKey())), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	o, err := parseArgs([]string{"-config", writeConfig(t, `{"masters":["127.0.0.1:5050"],"mesosAuthentication":"iam","IAMConfigFile":"`+creds+`"}`)}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.cfg.MesosAuthentication != "iam" || o.cfg.IAMConfigFile != creds {
+		t.Errorf("got %q %q", o.cfg.MesosAuthentication, o.cfg.IAMConfigFile)
+	}
+	if err := os.WriteFile(creds, []byte(`{"uid":"mesos-dns-sa","secret":"not a key","login_endpoint":"`+iam.URL+`"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = parseArgs([]string{"-config", writeConfig(t, `{"masters":["127.0.0.1:5050"],"mesosAuthentication":"iam","IAMConfigFile":"`+creds+`"}`)}, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), `key "IAMConfigFile"`) || !strings.Contains(err.Error(), "private_key") {
+		t.Errorf("a file without a key: %v", err)
 	}
 }
 

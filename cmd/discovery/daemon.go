@@ -204,6 +204,7 @@ func mesosSource(cfg Config, reg prometheus.Registerer, log *slog.Logger) (state
 			Authentication:     cfg.MesosAuthentication,
 			Principal:          cfg.MesosCredentials.Principal,
 			Secret:             cfg.MesosCredentials.Secret,
+			IAMConfigFile:      cfg.IAMConfigFile,
 		},
 	}
 	if cfg.MesosFollow == "poll" {
@@ -411,6 +412,13 @@ func (d *daemon) ready(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	if len(reasons) > 0 {
+		// Why nothing was loaded is usually a source's failure (Marathon
+		// refusing the credentials, no master answering): say it here too.
+		for _, s := range d.hub.Sources() {
+			if s.LastError != nil {
+				reasons = append(reasons, fmt.Sprintf("%s: %v", s.Name, s.LastError))
+			}
+		}
 		w.WriteHeader(http.StatusServiceUnavailable)
 		for _, r := range reasons {
 			fmt.Fprintln(w, r)

@@ -119,6 +119,7 @@ type Master struct {
 	leader   string // host:port of the leader when this master does not lead
 	user     string
 	pass     string
+	check    func(*http.Request) error
 	delay    time.Duration
 	hugeSize int64
 	hugeLen  bool
@@ -294,6 +295,15 @@ func (m *Master) RequireBasicAuth(principal, secret string) {
 	m.user, m.pass = principal, secret
 }
 
+// RequireToken makes every route answer 401 unless check passes the
+// request, as DC/OS's Admin Router guards the masters (fakeiam.IAM.Check);
+// nil turns it off.
+func (m *Master) RequireToken(check func(*http.Request) error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.check = check
+}
+
 // SetDelay sets how long Slow waits before answering.
 func (m *Master) SetDelay(d time.Duration) {
 	m.mu.Lock()
@@ -408,9 +418,16 @@ func (m *Master) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	m.requests.Add(1)
 	m.mu.Lock()
 	m.perPath[r.URL.Path]++
-	user, pass := m.user, m.pass
+	user, pass, check := m.user, m.pass, m.check
 	m.mu.Unlock()
 	cw := &countingWriter{ResponseWriter: w, n: &m.bytes}
+	if check != nil {
+		if err := check(r); err != nil {
+			cw.Header().Set("WWW-Authenticate", "acsjwt")
+			http.Error(cw, "Unauthorized: "+err.Error(), http.StatusUnauthorized)
+			return
+		}
+	}
 	if user != "" {
 		u, p, ok := r.BasicAuth()
 		if !ok || subtle.ConstantTimeCompare([]byte(u), []byte(user)) != 1 ||

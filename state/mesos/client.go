@@ -6,10 +6,14 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/discovery-mesos/discovery/internal/dcosauth"
 	"github.com/discovery-mesos/discovery/internal/httpclient"
 )
 
@@ -30,11 +34,14 @@ type HTTPConfig struct {
 	// InsecureSkipVerify accepts any master certificate even with a
 	// CACertFile (mesosHTTPSInsecure).
 	InsecureSkipVerify bool
-	// Authentication is "" (none) or "basic" (mesosAuthentication). mesos-dns's
-	// "iam" (DC/OS service accounts) is not supported.
+	// Authentication is "" (none), "basic" or "iam" (mesosAuthentication).
 	Authentication string
 	// Principal and Secret are the basic-auth credentials (mesosCredentials).
 	Principal, Secret string
+	// IAMConfigFile holds a DC/OS service account's credentials, for "iam"
+	// (IAMConfigFile): mesos-dns's file (uid, secret, login_endpoint) or
+	// DC/OS's (uid, private_key, login_endpoint).
+	IAMConfigFile string
 }
 
 // SkipsVerify reports whether the masters' certificates go unverified: over
@@ -47,6 +54,7 @@ func (c HTTPConfig) SkipsVerify() bool {
 const (
 	AuthNone  = ""
 	AuthBasic = "basic"
+	AuthIAM   = "iam"
 )
 
 func (c HTTPConfig) validate() error {
@@ -57,10 +65,12 @@ func (c HTTPConfig) validate() error {
 		if c.Principal == "" {
 			errs = append(errs, errors.New(`mesosCredentials: mesosAuthentication "basic" needs a principal`))
 		}
-	case "iam":
-		errs = append(errs, errors.New(`mesosAuthentication: "iam" is not supported; use "basic"`))
+	case AuthIAM:
+		if c.IAMConfigFile == "" {
+			errs = append(errs, errors.New(`IAMConfigFile: mesosAuthentication "iam" needs a service account's credentials file`))
+		}
 	default:
-		errs = append(errs, fmt.Errorf(`mesosAuthentication: want "" or "basic", got %q`, c.Authentication))
+		errs = append(errs, fmt.Errorf(`mesosAuthentication: want "", "basic" or "iam", got %q`, c.Authentication))
 	}
 	if (c.CertFile == "") != (c.KeyFile == "") {
 		errs = append(errs, errors.New("certFile, keyFile: give both or neither"))
@@ -78,7 +88,7 @@ type mesosClient struct {
 	secret    string
 }
 
-func newMesosClient(c HTTPConfig) (*mesosClient, error) {
+func newMesosClient(c HTTPConfig, o clientOptions) (*mesosClient, error) {
 	if err := c.validate(); err != nil {
 		return nil, err
 	}
@@ -112,16 +122,42 @@ func newMesosClient(c HTTPConfig) (*mesosClient, error) {
 		}
 		tr.TLSClientConfig = tc
 	}
-	if c.Authentication == AuthBasic {
+	var rt http.RoundTripper = tr
+	switch c.Authentication {
+	case AuthBasic:
 		mc.principal, mc.secret = c.Principal, c.Secret
+	case AuthIAM:
+		creds, err := dcosauth.LoadCredentials(c.IAMConfigFile)
+		if err != nil {
+			return nil, fmt.Errorf("IAMConfigFile: %w", err)
+		}
+		// The login endpoint is usually on the masters (Admin Router):
+		// the same TLS settings reach it.
+		session, err := dcosauth.NewSession(creds, dcosauth.Options{
+			Client:     &http.Client{Transport: tr},
+			Name:       o.name,
+			Logger:     o.log,
+			Registerer: o.reg,
+		})
+		if err != nil {
+			return nil, err
+		}
+		rt = session.Transport(tr)
 	}
 	mc.http = &http.Client{
-		Transport: tr,
+		Transport: rt,
 		CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse
 		},
 	}
 	return mc, nil
+}
+
+// clientOptions are what a client's DC/OS session logs and counts under.
+type clientOptions struct {
+	name string
+	log  *slog.Logger
+	reg  prometheus.Registerer
 }
 
 // get sends a GET for url with the credentials and headers Mesos expects.

@@ -86,7 +86,7 @@ func newMasters(cfg PollConfig, log *slog.Logger) (*masters, error) {
 	case cfg.MaxRedirects == 0:
 		cfg.MaxRedirects = DefaultMaxRedirects
 	}
-	client, err := newMesosClient(cfg.HTTPConfig)
+	client, err := newMesosClient(cfg.HTTPConfig, clientOptions{name: cfg.Name, log: log.With("source", cfg.Name), reg: cfg.Registerer})
 	if err != nil {
 		errs = append(errs, err)
 	}
