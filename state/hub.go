@@ -39,6 +39,9 @@ type SourceStatus struct {
 	LastErrorAt time.Time
 	// Failures counts failed fetches since the last good one.
 	Failures int
+	// Note says how the source follows its origin when that is not the
+	// usual way; set by the source (Noter), kept until it clears it.
+	Note string
 }
 
 // NewHub returns a hub that waits for quiet (no new view for that long) before
@@ -90,6 +93,13 @@ func (h *Hub) FetchFailed(source string, err error) {
 	s.LastError = err
 	s.LastErrorAt = time.Now()
 	s.Failures++
+}
+
+// SourceNote implements Noter.
+func (h *Hub) SourceNote(source, note string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.status(source).Note = note
 }
 
 func (h *Hub) status(source string) *SourceStatus {

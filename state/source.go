@@ -27,3 +27,10 @@ type Sink interface {
 	// last good view stays current.
 	FetchFailed(source string, err error)
 }
+
+// A Noter is a Sink that also keeps a source's note: how it follows its
+// origin when that is not the usual way (Marathon polled because its event
+// stream cannot be opened), for the status page. An empty note clears it.
+type Noter interface {
+	SourceNote(source, note string)
+}

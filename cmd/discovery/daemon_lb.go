@@ -63,12 +63,14 @@ func newLoadBalancer(o *lbOptions, d *daemon) (*loadBalancer, []state.Source, er
 			URLs:               o.marathon,
 			Credentials:        o.authCreds,
 			CredentialFile:     o.authCredsFile,
+			DCOSCredentials:    o.dcosCreds,
 			CACertFile:         o.marathonCACert,
 			InsecureSkipVerify: o.marathonInsecure,
 			Interval:           time.Duration(o.marathonPollSeconds) * time.Second,
 		}
 		mlog := log.With("component", "marathon")
-		if o.marathonFollow == "poll" {
+		// render and --dry need one /v2/apps fetch: no event stream.
+		if o.marathonFollow == "poll" || o.dry {
 			p, err := marathon.NewPoller(mc, mlog)
 			if err != nil {
 				return nil, nil, fmt.Errorf("marathon source: %w", err)

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/discovery-mesos/discovery/internal/dcosauth"
 	"github.com/discovery-mesos/discovery/lbsync/lbmodel"
 )
 
@@ -22,6 +23,7 @@ type lbOptions struct {
 	marathon       []string
 	authCreds      string
 	authCredsFile  string
+	dcosCreds      string
 	marathonCACert string
 	sse            bool
 	// marathonFollow is ours: "events" (default) or "poll".
@@ -57,7 +59,6 @@ var marathonLBIgnored = map[string]string{
 	"syslog-socket":          "logs go to stderr (journald, docker logs)",
 	"log-format":             "use -logFormat text|json",
 	"lru-cache-capacity":     "no DNS lookups are cached per app",
-	"dcos-auth-credentials":  "DC/OS service accounts are not supported; use --auth-credentials",
 	"listening":              "Marathon HTTP callbacks were removed from Marathon; discovery follows its event stream",
 	"l":                      "Marathon HTTP callbacks were removed from Marathon; discovery follows its event stream",
 	"callback-url":           "Marathon HTTP callbacks were removed from Marathon; discovery follows its event stream",
@@ -79,6 +80,7 @@ func newLBOptions(fs *flag.FlagSet) *lbOptions {
 	fs.Var(multi, "m", "short for -marathon")
 	fs.StringVar(&o.authCreds, "auth-credentials", "", "Marathon user:pass (prefer -marathon-auth-credential-file: flags show in ps)")
 	fs.StringVar(&o.authCredsFile, "marathon-auth-credential-file", "", "file whose first line is the Marathon user:pass")
+	fs.StringVar(&o.dcosCreds, "dcos-auth-credentials", "", "DC/OS service account credentials (JSON: uid, private_key, login_endpoint) for Marathon; default $DCOS_SERVICE_ACCOUNT_CREDENTIAL")
 	fs.StringVar(&o.marathonCACert, "marathon-ca-cert", "", "CA certificate (PEM) for Marathon over HTTPS")
 	fs.BoolVar(&o.sse, "sse", false, "follow Marathon's event stream (marathon-lb --sse; the default here)")
 	fs.BoolVar(&o.sse, "s", false, "short for -sse")
@@ -118,11 +120,42 @@ func (o *lbOptions) enabled() bool {
 	return len(o.cfg.Groups) > 0 || len(o.marathon) > 0 || o.dry
 }
 
+// fromEnv takes the credentials marathon-lb took from its environment: its
+// run script's MARATHON_USER and MARATHON_PASSWORD (below --auth-credentials
+// and the credential file, which win), and DC/OS's
+// DCOS_SERVICE_ACCOUNT_CREDENTIAL (the default of --dcos-auth-credentials).
+// A service account given beside basic credentials is not used, as in
+// marathon-lb; the returned warning says so.
+func (o *lbOptions) fromEnv(getenv func(string) string) (warning string) {
+	if !o.enabled() {
+		return ""
+	}
+	if o.authCreds == "" && o.authCredsFile == "" {
+		if user, pass := getenv("MARATHON_USER"), getenv("MARATHON_PASSWORD"); user != "" && pass != "" {
+			o.authCreds = user + ":" + pass
+		}
+	}
+	if o.dcosCreds == "" {
+		o.dcosCreds = getenv("DCOS_SERVICE_ACCOUNT_CREDENTIAL")
+	}
+	if o.dcosCreds != "" && (o.authCreds != "" || o.authCredsFile != "") {
+		o.dcosCreds = ""
+		return "the DC/OS service account (--dcos-auth-credentials or DCOS_SERVICE_ACCOUNT_CREDENTIAL) is not used: basic credentials for Marathon are given, and win as in marathon-lb"
+	}
+	return ""
+}
+
 func (o *lbOptions) validate() error {
 	if !o.enabled() {
 		return nil
 	}
 	var errs []error
+	if o.dcosCreds != "" {
+		// The secret itself never reaches the error: only what is wrong with it.
+		if _, err := dcosauth.ParseCredentials([]byte(o.dcosCreds)); err != nil {
+			errs = append(errs, fmt.Errorf("flag -dcos-auth-credentials (or DCOS_SERVICE_ACCOUNT_CREDENTIAL): %w", err))
+		}
+	}
 	if err := o.cfg.Validate(); err != nil {
 		errs = append(errs, err)
 	}

@@ -213,6 +213,9 @@ func parseArgsFor(args []string, stderr io.Writer, defaultFile bool) (*options, 
 	if lbOnly && o.configPath == "" && !cf.given("dnson") {
 		o.cfg.DNSOn = false
 	}
+	if w := o.lb.fromEnv(os.Getenv); w != "" {
+		o.warnings = append(o.warnings, w)
+	}
 	err := errors.Join(o.cfg.Validate(), o.lb.validate(), o.dev.validate())
 	// -dev's masters are its simulated cluster's, known once it runs.
 	if !o.cfg.hasMesosSource() && !lbOnly && !o.dev.on {

@@ -66,6 +66,8 @@ type sourceView struct {
 	Failures          int       `json:"failures"`
 	LastError         string    `json:"lastError,omitempty"`
 	LastErrorAt       time.Time `json:"lastErrorAt,omitzero"`
+	// Note is how the source follows its origin when not the usual way.
+	Note string `json:"note,omitempty"`
 }
 
 type dnsView struct {
@@ -211,7 +213,7 @@ func (p *statusPage) view(r *http.Request) *statusView {
 	}
 	v.Snapshot.AgeSeconds = -1
 	for _, s := range p.hub.Sources() {
-		sv := sourceView{Name: s.Name, LastGood: s.LastGood, AgeSeconds: -1, Failures: s.Failures, LastErrorAt: s.LastErrorAt}
+		sv := sourceView{Name: s.Name, LastGood: s.LastGood, AgeSeconds: -1, Failures: s.Failures, LastErrorAt: s.LastErrorAt, Note: s.Note}
 		if s.LastError != nil {
 			sv.LastError = s.LastError.Error()
 		}

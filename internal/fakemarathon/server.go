@@ -73,6 +73,8 @@ type Server struct {
 	behaviour Behaviour
 	user      string
 	password  string
+	check     func(*http.Request) error
+	noEvents  int // when set, /v2/events answers this status (a proxy in front)
 	apps      map[string]*appState
 	deploys   map[string]*deployment
 	seq       uint64
@@ -241,6 +243,23 @@ func (s *Server) SetBasicAuth(user, password string) {
 	s.user, s.password = user, password
 }
 
+// RequireToken makes every request need check to pass it, as DC/OS's Admin
+// Router guards Marathon (fakeiam.IAM.Check); nil turns it off.
+func (s *Server) RequireToken(check func(*http.Request) error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.check = check
+}
+
+// BlockEvents makes /v2/events answer code with an HTML page, as a proxy in
+// front of Marathon that does not pass the event stream does (404, 405);
+// 0 serves the stream again.
+func (s *Server) BlockEvents(code int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.noEvents = code
+}
+
 // Requests returns how many requests reached path ("/v2/apps", "/v2/events", …),
 // counted before authentication and behaviours apply.
 func (s *Server) Requests(path string) int {
@@ -252,9 +271,22 @@ func (s *Server) Requests(path string) int {
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.requests[r.URL.Path]++
-	behaviour, user, password, hang := s.behaviour, s.user, s.password, s.hang
+	behaviour, user, password, hang, check, noEvents := s.behaviour, s.user, s.password, s.hang, s.check, s.noEvents
 	s.mu.Unlock()
 
+	if noEvents != 0 && r.URL.Path == "/v2/events" {
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(noEvents)
+		_, _ = fmt.Fprintf(w, "<html><body><h1>%d %s</h1><hr><center>nginx</center></body></html>\n", noEvents, http.StatusText(noEvents))
+		return
+	}
+	if check != nil {
+		if err := check(r); err != nil {
+			w.Header().Set("WWW-Authenticate", "acsjwt")
+			writeJSON(w, http.StatusUnauthorized, map[string]string{"title": "Unauthorized", "description": err.Error()})
+			return
+		}
+	}
 	if user != "" {
 		u, p, ok := r.BasicAuth()
 		if !ok || subtle.ConstantTimeCompare([]byte(u), []byte(user)) != 1 || subtle.ConstantTimeCompare([]byte(p), []byte(password)) != 1 {

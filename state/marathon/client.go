@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -17,6 +18,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/discovery-mesos/discovery/internal/dcosauth"
 	"github.com/discovery-mesos/discovery/internal/httpclient"
 )
 
@@ -46,8 +50,9 @@ type client struct {
 }
 
 // newClient checks cfg, reads its credential and CA files, and returns a
-// client for its URLs.
-func newClient(cfg Config) (*client, error) {
+// client for its URLs. A DC/OS session logs to log and counts in reg (nil:
+// not counted).
+func newClient(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*client, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -75,7 +80,7 @@ func newClient(cfg Config) (*client, error) {
 	for _, raw := range cfg.URLs {
 		u, _ := parseMarathonURL(raw)
 		ep := endpoint{user: user, pass: pass, auth: auth}
-		if !auth && u.User != nil {
+		if !auth && cfg.DCOSCredentials == "" && u.User != nil {
 			ep.user = u.User.Username()
 			ep.pass, _ = u.User.Password()
 			ep.auth = true
@@ -99,17 +104,31 @@ func newClient(cfg Config) (*client, error) {
 		}
 		tlsCfg.RootCAs = pool
 	}
-	c.http = &http.Client{
-		Transport: &http.Transport{
-			Proxy:               http.ProxyFromEnvironment,
-			DialContext:         (&net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second}).DialContext,
-			TLSClientConfig:     tlsCfg,
-			TLSHandshakeTimeout: cfg.ConnectTimeout + 5*time.Second,
-			// The event source refetches several apps at once over this client.
-			MaxIdleConnsPerHost: 8,
-			IdleConnTimeout:     90 * time.Second,
-			ForceAttemptHTTP2:   true,
-		},
+	tr := &http.Transport{
+		Proxy:               http.ProxyFromEnvironment,
+		DialContext:         (&net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second}).DialContext,
+		TLSClientConfig:     tlsCfg,
+		TLSHandshakeTimeout: cfg.ConnectTimeout + 5*time.Second,
+		// The event source refetches several apps at once over this client.
+		MaxIdleConnsPerHost: 8,
+		IdleConnTimeout:     90 * time.Second,
+		ForceAttemptHTTP2:   true,
+	}
+	c.http = &http.Client{Transport: tr}
+	if !auth && cfg.DCOSCredentials != "" {
+		creds, err := dcosauth.ParseCredentials([]byte(cfg.DCOSCredentials))
+		if err != nil {
+			return nil, fmt.Errorf("marathon config: DCOSCredentials: %w", err)
+		}
+		// The login endpoint is DC/OS's, behind the same Admin Router as
+		// Marathon: the same CA reaches it.
+		session, err := dcosauth.NewSession(creds, dcosauth.Options{
+			Client: &http.Client{Transport: tr}, Name: "marathon", Logger: log, Registerer: reg,
+		})
+		if err != nil {
+			return nil, err
+		}
+		c.http.Transport = session.Transport(tr)
 	}
 	return c, nil
 }
@@ -159,7 +178,14 @@ type marathonStatusError struct {
 	msg    string // ": <Marathon's message>" or ""
 }
 
-func (e *marathonStatusError) Error() string { return e.status + e.msg }
+func (e *marathonStatusError) Error() string {
+	if e.code == http.StatusUnauthorized || e.code == http.StatusForbidden {
+		// Retrying will not help: say which settings decide it.
+		return e.status + e.msg + ": Marathon refused the credentials; check --auth-credentials, --marathon-auth-credential-file " +
+			"(or MARATHON_USER and MARATHON_PASSWORD) and --dcos-auth-credentials (or DCOS_SERVICE_ACCOUNT_CREDENTIAL)"
+	}
+	return e.status + e.msg
+}
 
 // get sends a GET for rawURL (a URL under ep.name) with ep's credentials, bounded
 // by Timeout, and returns the body of a 200 answer, at most MaxBodyBytes long.

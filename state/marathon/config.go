@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+
+	"github.com/discovery-mesos/discovery/internal/dcosauth"
 )
 
 // Defaults for the zero fields of a Config.
@@ -39,6 +41,11 @@ type Config struct {
 	// (--marathon-auth-credential-file). It wins over Credentials; an empty
 	// first line means no authentication, as in marathon-lb.
 	CredentialFile string
+	// DCOSCredentials is a DC/OS service account's credentials, the JSON
+	// DC/OS hands out (uid, private_key, login_endpoint):
+	// --dcos-auth-credentials or DCOS_SERVICE_ACCOUNT_CREDENTIAL. Used when
+	// no basic-auth credentials are given, as in marathon-lb.
+	DCOSCredentials string
 	// CACertFile is a PEM bundle of the CAs trusted for https URLs, in place of
 	// the system roots (--marathon-ca-cert).
 	CACertFile string
@@ -62,8 +69,8 @@ func (c Config) String() string {
 	for i, u := range c.URLs {
 		urls[i] = redactURL(u)
 	}
-	return fmt.Sprintf("marathon %v (credentials %t, credential file %q, ca cert %q, interval %v, timeout %v)",
-		urls, c.Credentials != "", c.CredentialFile, c.CACertFile, c.Interval, c.Timeout)
+	return fmt.Sprintf("marathon %v (credentials %t, credential file %q, dc/os service account %t, ca cert %q, interval %v, timeout %v)",
+		urls, c.Credentials != "", c.CredentialFile, c.DCOSCredentials != "", c.CACertFile, c.Interval, c.Timeout)
 }
 
 // LogValue keeps credentials out of structured logs.
@@ -81,6 +88,11 @@ func (c Config) Validate() error {
 	}
 	if c.Credentials != "" && !strings.Contains(c.Credentials, ":") {
 		return errors.New("marathon config: Credentials: must be user:pass")
+	}
+	if c.DCOSCredentials != "" {
+		if _, err := dcosauth.ParseCredentials([]byte(c.DCOSCredentials)); err != nil {
+			return fmt.Errorf("marathon config: DCOSCredentials: %w", err)
+		}
 	}
 	for _, f := range []struct {
 		name string

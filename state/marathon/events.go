@@ -129,7 +129,7 @@ func NewEventSource(cfg Config, opts EventOptions, log *slog.Logger) (*EventSour
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	c, err := newClient(cfg)
+	c, err := newClient(cfg, log, opts.Registerer)
 	if err != nil {
 		return nil, err
 	}
@@ -204,6 +204,13 @@ type eventView struct {
 	resyncing   bool
 	resyncAgain string // reason for one more resync after the running one
 	resyncFails int
+
+	// streamUp is set while an event stream is open. Without one, resyncs
+	// come every Interval: the source polls until the stream is back.
+	streamUp bool
+	// polling is set from the first failure to open a stream until one
+	// opens: what the warning, the note and the gauge say.
+	polling bool
 }
 
 // idle reports that no event's work is left: nothing marked, queued or in
@@ -211,6 +218,10 @@ type eventView struct {
 func (v *eventView) idle() bool {
 	return len(v.pending) == 0 && len(v.readyQ) == 0 && len(v.inflight) == 0 && !v.resyncing
 }
+
+// firstFetchWait is how long Run waits for the event stream before fetching
+// the apps without it.
+const firstFetchWait = 5 * time.Second
 
 // Run implements Source: it follows the event stream and publishes the apps
 // until ctx is done.
@@ -224,6 +235,9 @@ func (s *EventSource) Run(ctx context.Context, sink state.Sink) error {
 	defer l.coalesce.Stop()
 	defer l.resync.Stop()
 	l.workers.Go(func() { s.follow(ctx, l.stream, l.sink.FetchFailed) })
+	// A stream that neither opens nor fails (a proxy that holds the request)
+	// must not hold back the first apps: fetch them if it is not up by then.
+	l.resync.Reset(min(s.c.cfg.Interval, firstFetchWait))
 	for {
 		select {
 		case <-ctx.Done():
@@ -461,4 +475,13 @@ func (s *serialSink) FetchFailed(source string, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.sink.FetchFailed(source, err)
+}
+
+// SourceNote passes a note on to a sink that keeps them.
+func (s *serialSink) SourceNote(source, note string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n, ok := s.sink.(state.Noter); ok {
+		n.SourceNote(source, note)
+	}
 }

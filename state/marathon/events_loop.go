@@ -150,7 +150,26 @@ func (l *eventLoop) handle(m any) {
 		switch {
 		case m.up != "":
 			s.log.Info("marathon event stream open", "url", m.up)
+			v.streamUp = true
+			if v.polling {
+				v.polling = false
+				s.metrics.polling.Set(0)
+				l.note("")
+				s.log.Info("marathon event stream is back; polling stops", "url", m.up)
+			}
 			l.startResync("connect")
+		case m.down != nil:
+			v.streamUp = false
+			if !v.polling {
+				v.polling = true
+				s.metrics.polling.Set(1)
+				note := fmt.Sprintf("no event stream (%v): polling /v2/apps every %v until it opens", m.down, s.c.cfg.Interval)
+				l.note(note)
+				s.log.Warn("marathon event stream unavailable; polling the apps until it opens", "interval", s.c.cfg.Interval, "error", m.down)
+				l.startResync("no_stream")
+			}
+		case m.ended:
+			v.streamUp = false
 		case m.badEvent != nil:
 			s.metrics.decodeErrors.Inc()
 			s.log.Warn("bad marathon event; resynchronising", "error", m.badEvent)
@@ -180,12 +199,25 @@ func (l *eventLoop) handle(m any) {
 		} else {
 			v.resyncFails = 0
 			s.applyAll(v, m)
-			l.resync.Reset(s.opts.ResyncInterval)
+			if v.streamUp {
+				l.resync.Reset(s.opts.ResyncInterval)
+			} else {
+				l.resync.Reset(s.c.cfg.Interval)
+			}
 		}
 		if again := v.resyncAgain; again != "" {
 			v.resyncAgain = ""
 			l.startResync(again)
 		}
+	}
+}
+
+// note tells the sink, when it keeps notes (the hub, for the status page),
+// how the source follows Marathon now; "" clears it. It is kept under the
+// name the apps are published under: the current Marathon URL.
+func (l *eventLoop) note(text string) {
+	if n, ok := l.sink.(state.Noter); ok {
+		n.SourceNote(l.s.c.Current(), text)
 	}
 }
 

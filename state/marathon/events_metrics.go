@@ -22,6 +22,7 @@ type eventMetrics struct {
 	requests     *prometheus.CounterVec // by kind: events, apps, app, probe
 	bodyBytes    *prometheus.CounterVec // by kind: apps, app
 	connected    prometheus.Gauge
+	polling      prometheus.Gauge
 	publishes    prometheus.Counter
 }
 
@@ -71,6 +72,10 @@ func newEventMetrics(reg prometheus.Registerer) (*eventMetrics, error) {
 			Name: "discovery_marathon_stream_connected",
 			Help: "1 while an event stream is open.",
 		}),
+		polling: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "discovery_marathon_polling",
+			Help: "1 while no event stream can be opened and the apps are followed by fetching /v2/apps every interval.",
+		}),
 		publishes: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "discovery_marathon_event_publishes_total",
 			Help: "App sets published by the event source.",
@@ -81,7 +86,7 @@ func newEventMetrics(reg prometheus.Registerer) (*eventMetrics, error) {
 	}
 	var errs []error
 	for _, c := range []prometheus.Collector{m.events, m.decodeErrors, m.resyncs, m.resyncFailed, m.reconnects,
-		m.refetches, m.staleFetches, m.streamBytes, m.requests, m.bodyBytes, m.connected, m.publishes} {
+		m.refetches, m.staleFetches, m.streamBytes, m.requests, m.bodyBytes, m.connected, m.polling, m.publishes} {
 		if err := reg.Register(c); err != nil {
 			errs = append(errs, err)
 		}

@@ -22,6 +22,10 @@ type streamMsg struct {
 	up       string // the endpoint name, for a new stream
 	ev       marathonEvent
 	badEvent error
+	// down is why no stream could be opened (every URL tried); ended says
+	// an open stream ended. Until the next up, apps are followed by polling.
+	down  error
+	ended bool
 }
 
 // watchdogProbeType is an event type no Marathon emits: the watchdog's probe
@@ -39,7 +43,9 @@ var errNotFound = errors.New("not found")
 // follow keeps an event stream open until ctx ends: it connects (failing over
 // across the URLs), hands every event to out, and reconnects with jittered
 // exponential backoff (from ReconnectMin to ReconnectMax; a server "retry:"
-// raises the floor) when the stream ends, breaks or goes silent.
+// raises the floor) when the stream ends, breaks or goes silent. It tells out
+// when no stream could be opened and when one ended, so that the loop polls
+// meanwhile.
 func (s *EventSource) follow(ctx context.Context, out chan<- streamMsg, failed func(string, error)) {
 	attempt := 0
 	for ctx.Err() == nil {
@@ -50,6 +56,9 @@ func (s *EventSource) follow(ctx context.Context, out chan<- streamMsg, failed f
 			}
 			s.metrics.reconnects.WithLabelValues("connect").Inc()
 			s.log.Warn("no marathon event stream", "error", err)
+			if !send(ctx, out, streamMsg{down: err}) {
+				return
+			}
 			if !backoff.Sleep(ctx, backoff.Attempt(attempt, s.opts.ReconnectMin, s.opts.ReconnectMax)) {
 				return
 			}
@@ -65,6 +74,9 @@ func (s *EventSource) follow(ctx context.Context, out chan<- streamMsg, failed f
 		}
 		s.metrics.reconnects.WithLabelValues(reason).Inc()
 		s.log.Warn("marathon event stream ended; reconnecting", "url", ep.name, "reason", reason, "error", err, "lasted", time.Since(began))
+		if !send(ctx, out, streamMsg{ended: true}) {
+			return
+		}
 		if time.Since(began) > s.opts.ReconnectMax {
 			attempt = 0 // it worked for a good while: start the backoff over
 		}
@@ -72,6 +84,16 @@ func (s *EventSource) follow(ctx context.Context, out chan<- streamMsg, failed f
 			return
 		}
 		attempt++
+	}
+}
+
+// send hands m to the loop unless ctx ends first.
+func send(ctx context.Context, out chan<- streamMsg, m streamMsg) bool {
+	select {
+	case out <- m:
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }
 

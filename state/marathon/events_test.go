@@ -540,3 +540,54 @@ func TestNewEventSourceValidation(t *testing.T) {
 		}
 	}
 }
+
+// TestEventsWithoutAStreamPoll: behind a proxy that does not pass
+// /v2/events (404, 405), the source follows the apps by polling /v2/apps
+// every Interval, says so (note, gauge, log) and keeps trying the stream;
+// once it opens, polling stops.
+func TestEventsWithoutAStreamPoll(t *testing.T) {
+	for _, code := range []int{http.StatusNotFound, http.StatusMethodNotAllowed} {
+		t.Run(http.StatusText(code), func(t *testing.T) {
+			fake := fakemarathon.New(fakemarathon.Options{})
+			t.Cleanup(fake.Close)
+			fake.BlockEvents(code)
+			evAddApp(t, fake, "/a", 10001, 1)
+			src, sink := evRun(t, Config{URLs: []string{fake.URL()}, Interval: 50 * time.Millisecond}, evOptions())
+			waitTruth(t, sink, fake)
+			v := sink.Wait(t, 10*time.Second, "a note that the source polls", func(v statetest.View) bool { return v.Notes[fake.URL()] != "" })
+			if note := v.Notes[fake.URL()]; !strings.Contains(note, fmt.Sprint(code)) || !strings.Contains(note, "polling /v2/apps every 50ms") {
+				t.Errorf("note = %q", note)
+			}
+			if got := testutil.ToFloat64(src.metrics.polling); got != 1 {
+				t.Errorf("polling gauge = %v", got)
+			}
+			// Changes arrive by polling, with no event to announce them.
+			if _, err := fake.AddTask("/a", fakemarathon.Task{Host: "127.0.0.9", Ports: []int{31009}}); err != nil {
+				t.Fatal(err)
+			}
+			waitTruth(t, sink, fake)
+
+			fake.BlockEvents(0)
+			sink.Wait(t, 10*time.Second, "the note cleared once the stream opens", func(v statetest.View) bool { return v.Notes[fake.URL()] == "" })
+			if got := testutil.ToFloat64(src.metrics.polling); got != 0 {
+				t.Errorf("polling gauge = %v after the stream opened", got)
+			}
+			// Polling stopped: with the stream open and its connect resync
+			// done, five poll intervals pass without a /v2/apps fetch (an
+			// absence needs a window to be seen in).
+			// An event after the stream opened, settled, means the loop was
+			// idle after it: the connect resync is over.
+			statetest.WaitFor(t, 10*time.Second, "the stream open", func() bool { return testutil.ToFloat64(src.metrics.connected) == 1 })
+			if _, err := fake.AddTask("/a", fakemarathon.Task{Host: "127.0.0.10", Ports: []int{31010}}); err != nil {
+				t.Fatal(err)
+			}
+			waitTruth(t, sink, fake)
+			waitSettled(t, src, fake)
+			polls := fake.Requests("/v2/apps")
+			time.Sleep(5 * 50 * time.Millisecond)
+			if n := fake.Requests("/v2/apps") - polls; n != 0 {
+				t.Errorf("%d /v2/apps fetches in five poll intervals after the stream opened, want 0", n)
+			}
+		})
+	}
+}

@@ -24,12 +24,12 @@ type Poller struct {
 // NewPoller checks cfg, reads its credential and CA files, and returns a
 // poller ready to Run. log may be nil.
 func NewPoller(cfg Config, log *slog.Logger) (*Poller, error) {
-	c, err := newClient(cfg)
-	if err != nil {
-		return nil, err
-	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	c, err := newClient(cfg, log, nil)
+	if err != nil {
+		return nil, err
 	}
 	return &Poller{
 		c:       c,

@@ -2,6 +2,7 @@ package statetest
 
 import (
 	"fmt"
+	"maps"
 	"strings"
 	"sync"
 	"testing"
@@ -39,6 +40,9 @@ type View struct {
 	Clusters int // PublishCluster calls
 	AppSets  int // PublishApps calls
 	Failures []error
+	// Notes are the sources' notes (state.Noter), by source; a cleared note
+	// is gone.
+	Notes map[string]string
 }
 
 // Sink is the state.Sink of every source test. It keeps the latest views and
@@ -102,12 +106,31 @@ func (s *Sink) PublishApps(a *state.AppSet) { s.record(Record{Apps: a}) }
 // FetchFailed implements state.Sink.
 func (s *Sink) FetchFailed(source string, err error) { s.record(Record{Source: source, Err: err}) }
 
+// SourceNote implements state.Noter.
+func (s *Sink) SourceNote(source, note string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.view.Notes == nil {
+		s.view.Notes = map[string]string{}
+	}
+	if note == "" {
+		delete(s.view.Notes, source)
+	} else {
+		s.view.Notes[source] = note
+	}
+	if s.changed != nil {
+		close(s.changed)
+		s.changed = nil
+	}
+}
+
 // View returns what the sink holds now.
 func (s *Sink) View() View {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	v := s.view
 	v.Failures = append([]error(nil), v.Failures...)
+	v.Notes = maps.Clone(v.Notes)
 	return v
 }
 
