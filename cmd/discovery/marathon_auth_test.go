@@ -173,3 +173,21 @@ func TestDaemonWithAProtectedMarathonSaysWhy(t *testing.T) {
 		}
 	})
 }
+
+// TestBasicCredentialsWinOverTheServiceAccount: as in marathon-lb, basic
+// credentials and a service account together mean basic; a warning says the
+// account is not used.
+func TestBasicCredentialsWinOverTheServiceAccount(t *testing.T) {
+	iam := fakeiam.New(t, "sa", 0)
+	t.Setenv("DCOS_SERVICE_ACCOUNT_CREDENTIAL", iam.CredentialsJSON(fakeiam.AccountKey()))
+	o, err := parseArgs([]string{"--marathon", "http://127.0.0.1:8080", "--group", "*", "--auth-credentials", "lb:pw"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.lb.dcosCreds != "" || o.lb.authCreds != "lb:pw" {
+		t.Errorf("dcos %t, basic %q", o.lb.dcosCreds != "", o.lb.authCreds)
+	}
+	if !strings.Contains(strings.Join(o.warnings, "\n"), "DC/OS service account") {
+		t.Errorf("no warning: %q", o.warnings)
+	}
+}
