@@ -7,6 +7,7 @@
 //	discovery [-config config.json] [flags]   run the daemon
 //	discovery -dev [flags]                    run it against a simulated cluster, to try it
 //	discovery render [flags]                  print the HAProxy config once and exit
+//	discovery check [-offline] [flags]        report every problem with a config, starting nothing
 //	discovery version                         print the version
 //
 // The config file is mesos-dns's config.json, unchanged; every key is also a flag
@@ -40,10 +41,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 0
 		case "render":
 			return runRender(args[1:], stdout, stderr)
+		case "check":
+			return runCheck(args[1:], stdout, stderr)
 		case "help":
-			// help [render]: the flags of the command, on stdout, exit 0.
+			// help [render|check]: the flags of the command, on stdout, exit 0.
 			if len(args) > 1 && args[1] == "render" {
 				return runRender([]string{"-h"}, stdout, stdout)
+			}
+			if len(args) > 1 && args[1] == "check" {
+				return runCheck([]string{"-h"}, stdout, stdout)
 			}
 			return run([]string{"-h"}, stdout, stdout)
 		}
@@ -118,8 +124,12 @@ type options struct {
 // usageHead is what -h prints before the flags.
 const usageHead = `usage: discovery [flags]           run the daemon (DNS, the load balancer, or both)
        discovery render [flags]    print the HAProxy config for the cluster as it is now, and exit
+       discovery check [-offline] [flags]
+                                   report every problem with this config and these flags, starting
+                                   nothing (exit 0 only when all is well)
        discovery version           print the version
-       discovery help [render]     this text, or render's
+       discovery help [render|check]
+                                   this text, or render's or check's
 
 Every mesos-dns config.json key is also a flag; marathon-lb's flags are accepted.
 Flags:
