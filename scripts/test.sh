@@ -25,6 +25,20 @@ if ! cmp -s go.mod /tmp/go.mod.before.$$ || ! cmp -s go.sum /tmp/go.sum.before.$
   exit 1
 fi
 
+# The packaging tool is a module of its own (release/): vet and tidy it too.
+echo "== release module: go vet, go mod tidy"
+(
+  cd release
+  go vet ./...
+  cp go.mod /tmp/release.go.mod.$$; cp go.sum /tmp/release.go.sum.$$
+  go mod tidy
+  if ! cmp -s go.mod /tmp/release.go.mod.$$ || ! cmp -s go.sum /tmp/release.go.sum.$$; then
+    echo "release/go.mod or go.sum is not tidy"
+    cp /tmp/release.go.mod.$$ go.mod; cp /tmp/release.go.sum.$$ go.sum
+    exit 1
+  fi
+)
+
 echo "== go test -race (packages)"
 go test -race -count=1 -timeout 30m $(go list ./... | grep -v '/e2e$')
 
@@ -33,6 +47,11 @@ go test -race -count=1 -timeout 30m $(go list ./... | grep -v '/e2e$')
 # leader change within 2 s): alone, so other packages' tests do not starve it.
 echo "== go test -race (e2e: faults, load, security)"
 go test -race -count=1 -p 1 -timeout 20m ./e2e
+
+# The .deb as an operator gets it: built, installed, its binary's version and
+# its check of every role's shipped command line.
+echo "== package (.deb: build, install, version, check)"
+./scripts/package-check.sh
 
 echo "== fuzz (each target briefly)"
 # fuzz_target runs one target. Go 1.26's fuzzing coordinator can fail a run

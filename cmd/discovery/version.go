@@ -5,14 +5,21 @@ import (
 	"strings"
 )
 
-// version is set at build time with -ldflags "-X main.version=…" (a release).
-var version = "dev"
+// version and commit are set at build time with -ldflags "-X main.version=…
+// -X main.commit=…" (scripts/release.sh).
+var (
+	version = "dev"
+	commit  = ""
+)
 
 // versionString is what `discovery version`, the status page and the
 // version metric say: the release, or, for a build from a checkout, the
 // commit it was built from (Go records it), so that an operator can tell two
 // "dev" builds apart.
 func versionString() string {
+	if commit != "" {
+		return version + " (commit " + commit + ")"
+	}
 	bi, _ := debug.ReadBuildInfo()
 	return describeVersion(version, bi)
 }
