@@ -63,8 +63,11 @@ func TestFaultMasterBadAnswers(t *testing.T) {
 					return d.metric(t, "discovery_mesos_fetches_total", `result="error"`) >= failed+4
 				})
 				t.Logf("4 more 100 MB answers: peak RSS %d KiB", peak2)
-				if peak2 > peak+peak/4 {
-					t.Errorf("RSS keeps growing under 100 MB answers: peak %d KiB, then %d KiB", peak, peak2)
+				// A leak of what a refused answer decoded would add up to
+				// 64 MiB per answer; the collector's timing (later under CPU
+				// contention) moves the peak by less than half of one.
+				if peak2-peak > 32<<10 || peak2-baseRSS > 128<<10 {
+					t.Errorf("RSS keeps growing under 100 MB answers: peak %d KiB, then %d KiB (base %d KiB)", peak, peak2, baseRSS)
 				}
 			}
 			if ok, diff := dnsAgrees(d, before); !ok {
