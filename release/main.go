@@ -156,6 +156,10 @@ func packageContents(format, binary, root, stage string) (files.Contents, error)
 			c = append(c, &files.Content{Source: e, Destination: "/etc/default/" + unit, Type: files.TypeConfigNoReplace, FileInfo: &files.ContentFileInfo{Mode: 0o644}})
 		}
 	}
+	dashboards, _ := filepath.Glob(filepath.Join(root, "deploy/grafana/*.json"))
+	for _, d := range dashboards {
+		c = append(c, &files.Content{Source: d, Destination: "/usr/share/discovery/grafana/" + filepath.Base(d), FileInfo: &files.ContentFileInfo{Mode: 0o644}})
+	}
 	docs := []string{"README.md"}
 	more, _ := filepath.Glob(filepath.Join(root, "docs/*.md"))
 	for _, d := range more {
