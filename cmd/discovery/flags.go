@@ -30,7 +30,7 @@ func newConfigFlags(fs *flag.FlagSet) *configFlags {
 		if f.Tag.Get("flag") == "-" {
 			continue
 		}
-		usage := "config key " + key + flagHint(f.Type)
+		usage := keyHelp[key] + " (config key " + key + ")" + flagHint(f.Type)
 		if f.Type.Kind() == reflect.Bool {
 			fs.Var(&boolKeyFlag{keyFlag{cf: cf, key: key}}, key, usage)
 		} else {

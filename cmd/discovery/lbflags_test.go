@@ -85,7 +85,7 @@ func TestHelpExitsZero(t *testing.T) {
 			continue
 		}
 		out := stdout.String() + stderr.String()
-		for _, want := range []string{"usage: discovery [flags]", "discovery render [flags]", "-config", "-lb-haproxy-binary"} {
+		for _, want := range []string{"usage: discovery [run] [flags]", "discovery render [flags]", "-config", "-lb-haproxy-binary"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("%q: the help lacks %q", args, want)
 			}

@@ -43,6 +43,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return runRender(args[1:], stdout, stderr)
 		case "check":
 			return runCheck(args[1:], stdout, stderr)
+		case "run":
+			return run(args[1:], stdout, stderr)
+		case "completion":
+			return runCompletion(args[1:], stdout, stderr)
 		case "help":
 			// help [render|check]: the flags of the command, on stdout, exit 0.
 			if len(args) > 1 && args[1] == "render" {
@@ -122,7 +126,7 @@ type options struct {
 }
 
 // usageHead is what -h prints before the flags.
-const usageHead = `usage: discovery [flags]           run the daemon (DNS, the load balancer, or both)
+const usageHead = `usage: discovery [run] [flags]     run the daemon (DNS, the load balancer, or both)
        discovery render [flags]    print the HAProxy config for the cluster as it is now, and exit
        discovery check [-offline] [flags]
                                    report every problem with this config and these flags, starting
@@ -130,9 +134,12 @@ const usageHead = `usage: discovery [flags]           run the daemon (DNS, the l
        discovery version           print the version
        discovery help [render|check]
                                    this text, or render's or check's
+       discovery completion bash|zsh
+                                   a shell completion script (source it, or install it in
+                                   /etc/bash_completion.d or a directory of $fpath)
 
-Every mesos-dns config.json key is also a flag; marathon-lb's flags are accepted.
-Flags:
+Every mesos-dns config.json key is also a flag (the config key is named after
+its meaning); flags override the file. marathon-lb's flags are accepted.
 `
 
 // defaultConfigFile is what -config reads when not given, as in mesos-dns:
@@ -152,10 +159,7 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 func parseArgsFor(args []string, stderr io.Writer, defaultFile bool) (*options, error) {
 	fs := flag.NewFlagSet("discovery", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), usageHead)
-		fs.PrintDefaults()
-	}
+	fs.Usage = func() { printUsage(fs.Output(), fs) }
 	o := &options{}
 	fs.StringVar(&o.configPath, "config", defaultConfigFile, "mesos-dns config.json; every key is also a flag. When not given, ./config.json is read if it is there, as mesos-dns did")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
