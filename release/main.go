@@ -33,6 +33,7 @@ func run(args []string) error {
 	root := fs.String("root", ".", "the repository's root (units, examples, docs)")
 	out := fs.String("out", "dist", "directory for the packages")
 	formats := fs.String("formats", "deb,rpm", "package formats")
+	completions := fs.String("completions", "", "directory holding discovery.bash and _discovery (optional)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -43,7 +44,7 @@ func run(args []string) error {
 		return err
 	}
 	for _, format := range strings.Split(*formats, ",") {
-		path, err := build(format, *version, *arch, *binary, *root, *out)
+		path, err := build(format, *version, *arch, *binary, *root, *out, *completions)
 		if err != nil {
 			return fmt.Errorf("%s: %w", format, err)
 		}
@@ -53,7 +54,7 @@ func run(args []string) error {
 }
 
 // build writes one package and returns its path.
-func build(format, version, arch, binary, root, out string) (string, error) {
+func build(format, version, arch, binary, root, out, completions string) (string, error) {
 	stage, err := os.MkdirTemp("", "discovery-release-")
 	if err != nil {
 		return "", err
@@ -62,6 +63,11 @@ func build(format, version, arch, binary, root, out string) (string, error) {
 	contents, err := packageContents(format, binary, root, stage)
 	if err != nil {
 		return "", err
+	}
+	if completions != "" {
+		contents = append(contents,
+			&files.Content{Source: filepath.Join(completions, "discovery.bash"), Destination: "/usr/share/bash-completion/completions/discovery", FileInfo: &files.ContentFileInfo{Mode: 0o644}},
+			&files.Content{Source: filepath.Join(completions, "_discovery"), Destination: "/usr/share/zsh/vendor-completions/_discovery", FileInfo: &files.ContentFileInfo{Mode: 0o644}})
 	}
 	scriptPath := filepath.Join(stage, "daemon-reload.sh")
 	if err := os.WriteFile(scriptPath, []byte(daemonReload), 0o755); err != nil {

@@ -17,13 +17,18 @@ out=${OUT:-dist}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 
+# Completion scripts come from the flags themselves (the same on every arch).
+mkdir -p "$out/completions"
+go run ./cmd/discovery completion bash >"$out/completions/discovery.bash"
+go run ./cmd/discovery completion zsh >"$out/completions/_discovery"
+
 for arch in $arches; do
   bin="$out/discovery-linux-$arch"
   # Static (no cgo), reproducible paths, the version and commit stamped in.
   CGO_ENABLED=0 GOOS=linux GOARCH=$arch go build -trimpath \
     -ldflags "-s -w -X main.version=$version -X main.commit=$commit" \
     -o "$bin" ./cmd/discovery
-  (cd release && go run . -version "$version" -arch "$arch" -binary "$bin" -root .. -out "$out" -formats "$formats")
+  (cd release && go run . -version "$version" -arch "$arch" -binary "$bin" -root .. -out "$out" -formats "$formats" -completions "$out/completions")
 done
 echo "release $version ($commit) in $out:"
 cat "$out/SHA256SUMS"
