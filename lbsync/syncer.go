@@ -77,7 +77,8 @@ type Syncer struct {
 	lastVia   string
 	lastTook  time.Duration
 	modelErrs []lbmodel.AppError
-	changed   chan struct{} // closed and replaced after each apply
+	changes   []ChangeRecord // runtime changes, for the feed (reloads are the applier's)
+	changed   chan struct{}  // closed and replaced after each apply
 }
 
 // NewSyncer returns a syncer for opts.HAProxy.
@@ -257,6 +258,7 @@ func (s *Syncer) process(ctx context.Context) error {
 		if err == nil && res.Via != "none" {
 			s.m.applyDuration.WithLabelValues(res.Via).Observe(took.Seconds())
 			if res.Via == "runtime" {
+				s.recordRuntime(snap.Seq, time.Now(), res.Plan.Runtime, took)
 				s.log.Info("haproxy servers changed", "seq", snap.Seq, "via", "runtime api", "ops", len(res.Plan.Runtime),
 					"changes", opsSummary(res.Plan.Runtime), "took", took.Round(time.Microsecond))
 			}
@@ -358,6 +360,9 @@ type Status struct {
 	Took time.Duration
 	// Reloads are the latest reloads, oldest first.
 	Reloads []ReloadRecord
+	// Changes are the latest changes HAProxy took, runtime and reloads,
+	// oldest first.
+	Changes []ChangeRecord
 	// LeftOut are the apps (or app ports) not in the config: bad labels (from
 	// the model) and apps whose config fails validation.
 	LeftOut []lbmodel.AppError
@@ -377,6 +382,7 @@ func (s *Syncer) Status() Status {
 		st.Err = s.doneErr.Error()
 	}
 	st.LeftOut = slices.Clone(s.modelErrs)
+	runtime := slices.Clone(s.changes)
 	s.mu.Unlock()
 
 	a := s.applier
@@ -390,6 +396,7 @@ func (s *Syncer) Status() Status {
 	}
 	a.mu.Unlock()
 	st.LeftOut = append(st.LeftOut, a.invalidErrors()...)
+	st.Changes = changeFeed(runtime, st.Reloads)
 	st.Draining = s.rt.Pending()
 	st.Restarts = s.h.Restarts()
 	return st

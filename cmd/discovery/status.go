@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	_ "embed"
 	"encoding/json"
 	"html/template"
@@ -42,6 +43,7 @@ const (
 	// statusServersPerBackend caps the servers listed under one backend.
 	statusServersPerBackend = 50
 	statusMaxReloads        = 20
+	statusMaxChanges        = 30
 	statusMaxQuery          = 200
 	statusMaxRefresh        = 3600
 )
@@ -56,6 +58,9 @@ type statusHub interface {
 type statusLB interface {
 	Status() lbsync.Status
 	Model() *lbmodel.Model
+	// ServerHealth is HAProxy's own view of each server, "backend/server";
+	// an error leaves the page without it.
+	ServerHealth(ctx context.Context) (map[string]lbsync.ServerHealth, error)
 }
 
 // statusPage serves the status page and /status.json.
@@ -204,6 +209,19 @@ func (v *statusView) Ago(t time.Time) string {
 		return "just now"
 	}
 	return humanDuration(d) + " ago"
+}
+
+// HealthClass is the badge class of an HAProxy server state: ok when it
+// takes traffic, bad when its checks fail, warn otherwise (maintenance,
+// drain, no check).
+func (v *statusView) HealthClass(status string) string {
+	switch {
+	case status == "UP" || strings.HasPrefix(status, "UP "):
+		return "ok"
+	case strings.HasPrefix(status, "DOWN"):
+		return "bad"
+	}
+	return "warn"
 }
 
 // Stamp is t as "2006-01-02 15:04:05 UTC".

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -34,12 +35,17 @@ func (h *fakeHub) Current() *state.Snapshot      { return h.snap }
 func (h *fakeHub) Sources() []state.SourceStatus { return h.sources }
 
 type fakeLB struct {
-	status lbsync.Status
-	model  *lbmodel.Model
+	status    lbsync.Status
+	model     *lbmodel.Model
+	health    map[string]lbsync.ServerHealth
+	healthErr error
 }
 
 func (l *fakeLB) Status() lbsync.Status { return l.status }
 func (l *fakeLB) Model() *lbmodel.Model { return l.model }
+func (l *fakeLB) ServerHealth(context.Context) (map[string]lbsync.ServerHealth, error) {
+	return l.health, l.healthErr
+}
 
 // statusCluster is a small cluster on loopback addresses: a leader among three
 // masters, marathon with a web app (two tasks, one with its own address), a
@@ -558,5 +564,47 @@ func TestDaemonStatusMarksStaleMesosSources(t *testing.T) {
 	d.hub.PublishCluster(c)
 	if v := getJSON(t, d.statusHandler(), "/status.json"); len(v.Sources) != 1 || v.Sources[0].Stale {
 		t.Errorf("file source %+v: a quiet file is not stale", v.Sources)
+	}
+}
+
+// TestStatusPageChangeFeedAndServerHealth: the recent-changes feed lists
+// runtime changes and reloads, newest first, each saying what it did; each
+// server shows HAProxy's own state and check beside what was configured.
+func TestStatusPageChangeFeedAndServerHealth(t *testing.T) {
+	lb := statusTestLB()
+	lb.status.Changes = []lbsync.ChangeRecord{
+		{At: statusNow.Add(-time.Hour), Via: "reload", Reasons: []lbmodel.Reason{{Class: lbmodel.ReasonInitial, Detail: "first config"}}, Took: 80 * time.Millisecond},
+		{At: statusNow.Add(-5 * time.Second), Seq: 9, Via: "runtime api", Ops: []string{"add web_10001/127_0_1_1_31000 127.0.1.1:31000"}, MoreOps: 2, Took: 3 * time.Millisecond},
+	}
+	lb.health = map[string]lbsync.ServerHealth{
+		"web_10001/127_0_1_1_31000": {Status: "UP", Check: "L7OK"},
+		"web_10001/127_0_3_2_31005": {Status: "DOWN", Check: "L4CON"},
+	}
+	h := newTestStatusPage(statusCluster(0), goodSources(), lb).handler()
+	_, body := get(t, h, "/")
+	feed := body[strings.Index(body, `id="changes"`):strings.Index(body, `id="reloads"`)]
+	runtimeAt, reloadAt := strings.Index(feed, "runtime API"), strings.Index(feed, ">reload<")
+	if runtimeAt < 0 || reloadAt < 0 || runtimeAt > reloadAt {
+		t.Errorf("feed not newest first, or a row missing:\n%s", feed)
+	}
+	for _, want := range []string{"add web_10001/127_0_1_1_31000 127.0.1.1:31000; and 2 more", "#9", "initial: first config"} {
+		if !strings.Contains(feed, want) {
+			t.Errorf("feed lacks %q", want)
+		}
+	}
+	for _, want := range []string{`<span class="badge ok">UP</span> <span class="muted mono">L7OK</span>`, `<span class="badge bad">DOWN</span> <span class="muted mono">L4CON</span>`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	v := getJSON(t, h, "/status.json")
+	if len(v.LB.Changes) != 2 || v.LB.Changes[0].Via != "runtime api" || v.LB.Backends.Items[0].Servers[0].Health != "UP" {
+		t.Errorf("json: changes %+v, servers %+v", v.LB.Changes, v.LB.Backends.Items[0].Servers)
+	}
+
+	lb.health, lb.healthErr = nil, errors.New("show stat: connection refused")
+	_, body = get(t, newTestStatusPage(statusCluster(0), goodSources(), lb).handler(), "/")
+	if !strings.Contains(body, "HAProxy could not be asked: show stat: connection refused") || !strings.Contains(body, `<span class="muted">unknown</span>`) {
+		t.Error("a failed health query is not shown as such")
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -136,6 +137,20 @@ type lbView struct {
 	LeftOut   []leftOutView  `json:"leftOut"`
 	// Reloads are the latest reloads, newest first.
 	Reloads []reloadView `json:"reloads"`
+	// Changes are the latest changes HAProxy took (runtime and reloads),
+	// newest first.
+	Changes []changeView `json:"changes"`
+	// HealthErr says why HAProxy's view of the servers is missing.
+	HealthErr string `json:"healthError,omitempty"`
+}
+
+type changeView struct {
+	At          time.Time `json:"at"`
+	Seq         uint64    `json:"seq,omitempty"`
+	Via         string    `json:"via"`
+	Summary     string    `json:"summary"`
+	TookSeconds float64   `json:"tookSeconds"`
+	Err         string    `json:"error,omitempty"`
 }
 
 type frontendView struct {
@@ -173,6 +188,10 @@ type serverView struct {
 	State  string `json:"state"`
 	TaskID string `json:"taskId,omitempty"`
 	AppID  string `json:"appId,omitempty"`
+	// Health is HAProxy's state of the server (UP, DOWN, MAINT, …) and
+	// Check its last health check; empty when HAProxy could not be asked.
+	Health string `json:"health,omitempty"`
+	Check  string `json:"check,omitempty"`
 }
 
 type leftOutView struct {
@@ -254,7 +273,7 @@ func (p *statusPage) view(r *http.Request) *statusView {
 		v.Tasks.Items = []taskView{}
 	}
 	if p.lbOn {
-		v.LB = p.lbView(v.Query, v.Limit)
+		v.LB = p.lbView(r.Context(), v.Query, v.Limit)
 	}
 	return v
 }
@@ -270,9 +289,9 @@ func (v *statusView) clusterView(c *state.Cluster) {
 	}
 }
 
-func (p *statusPage) lbView(q string, limit int) *lbView {
+func (p *statusPage) lbView(ctx context.Context, q string, limit int) *lbView {
 	v := &lbView{Note: p.lbNote, Frontends: []frontendView{}, LeftOut: []leftOutView{}, Reloads: []reloadView{},
-		Backends: backendList{Items: []backendView{}}}
+		Changes: []changeView{}, Backends: backendList{Items: []backendView{}}}
 	if p.lb == nil {
 		return v
 	}
@@ -292,9 +311,20 @@ func (p *statusPage) lbView(q string, limit int) *lbView {
 		}
 		v.Reloads = append(v.Reloads, rv)
 	}
+	for i := len(st.Changes) - 1; i >= 0 && len(v.Changes) < statusMaxChanges; i-- {
+		c := st.Changes[i]
+		if q != "" && !anyHasFold(q, c.Summary()) {
+			continue
+		}
+		v.Changes = append(v.Changes, changeView{At: c.At, Seq: c.Seq, Via: c.Via, Summary: c.Summary(), TookSeconds: c.Took.Seconds(), Err: c.Err})
+	}
 	m := p.lb.Model()
 	if m == nil {
 		return v
+	}
+	health, err := p.lb.ServerHealth(ctx)
+	if err != nil {
+		v.HealthErr = err.Error()
 	}
 	for _, f := range m.Frontends {
 		apps := f.Apps
@@ -322,7 +352,9 @@ func (p *statusPage) lbView(q string, limit int) *lbView {
 				if s.Draining {
 					configured = "drain"
 				}
-				servers = append(servers, serverView{Name: s.Name, Address: addr, Weight: s.Weight, State: configured, TaskID: s.TaskID, AppID: s.AppID})
+				h := health[b.Name+"/"+s.Name]
+				servers = append(servers, serverView{Name: s.Name, Address: addr, Weight: s.Weight, State: configured, TaskID: s.TaskID, AppID: s.AppID,
+					Health: h.Status, Check: h.Check})
 			}
 		}
 		if !whole && matched == 0 {
