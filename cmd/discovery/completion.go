@@ -31,13 +31,7 @@ func runCompletion(args []string, stdout, stderr io.Writer) int {
 
 // completionFlags are every flag of a run and check's -offline, as "-name".
 func completionFlags() []string {
-	fs := flag.NewFlagSet("discovery", flag.ContinueOnError)
-	fs.String("config", "", "")
-	fs.Bool("version", false, "")
-	newConfigFlags(fs)
-	newGlogFlags(fs)
-	newLBOptions(fs)
-	newDevFlags(fs)
+	fs, _, _ := runFlags(&options{})
 	out := []string{"-offline"}
 	fs.VisitAll(func(f *flag.Flag) { out = append(out, "-"+f.Name) })
 	sort.Strings(out)

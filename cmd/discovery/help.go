@@ -216,3 +216,31 @@ func keyDefaults() map[string]string {
 	}
 	return out
 }
+
+// writeFlagReference writes docs/flags.md: every flag by group, as a
+// Markdown table, from the same definitions -h prints.
+func writeFlagReference(w io.Writer, fs *flag.FlagSet) {
+	fmt.Fprint(w, "# Flag reference\n\nGenerated from the flags' definitions (`go test ./cmd/discovery -run TestFlagReference -update-flags`);\n"+
+		"a test fails when it and the code disagree. Every config key of [config.md](config.md) is also a flag;\n"+
+		"flags override the config file.\n")
+	defaults, kinds := keyDefaults(), keyKinds()
+	for _, g := range flagGroupsOf(fs) {
+		fmt.Fprintf(w, "\n## %s\n\n| flag | default | meaning |\n|---|---|---|\n", g.title)
+		for _, f := range g.flags {
+			name := "-" + f.Name
+			if k, ok := kinds[f.Name]; ok {
+				name += k
+			} else if hint := valueHint(f); hint != "" {
+				name += " " + hint
+			}
+			def := defaults[f.Name]
+			if def == "" && f.DefValue != "false" && f.DefValue != "0" && f.DefValue != "[]" {
+				def = f.DefValue
+			}
+			if def != "" {
+				def = "`" + def + "`"
+			}
+			fmt.Fprintf(w, "| `%s` | %s | %s |\n", name, def, strings.ReplaceAll(f.Usage, "|", `\|`))
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"flag"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -113,5 +114,26 @@ func TestCompletionScripts(t *testing.T) {
 	}
 	if code := run([]string{"completion", "fish"}, &z, &z); code != 2 {
 		t.Errorf("completion fish: exit %d, want 2", code)
+	}
+}
+
+var updateFlags = flag.Bool("update-flags", false, "rewrite docs/flags.md from the flags' definitions")
+
+// TestFlagReference: docs/flags.md is what the flags' definitions generate.
+func TestFlagReference(t *testing.T) {
+	fs, _, _ := runFlags(&options{})
+	var b strings.Builder
+	writeFlagReference(&b, fs)
+	if *updateFlags {
+		if err := os.WriteFile("../../docs/flags.md", []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := os.ReadFile("../../docs/flags.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != b.String() {
+		t.Errorf("docs/flags.md differs from the flags' definitions: run go test ./cmd/discovery -run TestFlagReference -update-flags")
 	}
 }

@@ -146,6 +146,20 @@ its meaning); flags override the file. marathon-lb's flags are accepted.
 // config.json in the working directory, if it is there.
 const defaultConfigFile = "config.json"
 
+// runFlags registers every flag of a run on a new flag set, recording into o:
+// the one definition -h, docs/flags.md and the completion scripts come from.
+func runFlags(o *options) (*flag.FlagSet, *configFlags, *glogFlags) {
+	fs := flag.NewFlagSet("discovery", flag.ContinueOnError)
+	fs.Usage = func() { printUsage(fs.Output(), fs) }
+	fs.StringVar(&o.configPath, "config", defaultConfigFile, "mesos-dns config.json; every key is also a flag. When not given, ./config.json is read if it is there, as mesos-dns did")
+	fs.BoolVar(&o.version, "version", false, "print the version and exit")
+	cf := newConfigFlags(fs)
+	glog := newGlogFlags(fs)
+	o.lb = newLBOptions(fs)
+	o.dev = newDevFlags(fs)
+	return fs, cf, glog
+}
+
 // parseArgs reads flags and the config file into options: defaults, then the
 // file, then the flags. A bad flag, key or value is an error naming it.
 func parseArgs(args []string, stderr io.Writer) (*options, error) {
@@ -157,16 +171,9 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 // mesos-dns; not render, --dry or -dev, which must not pick up a file by
 // accident).
 func parseArgsFor(args []string, stderr io.Writer, defaultFile bool) (*options, error) {
-	fs := flag.NewFlagSet("discovery", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { printUsage(fs.Output(), fs) }
 	o := &options{}
-	fs.StringVar(&o.configPath, "config", defaultConfigFile, "mesos-dns config.json; every key is also a flag. When not given, ./config.json is read if it is there, as mesos-dns did")
-	fs.BoolVar(&o.version, "version", false, "print the version and exit")
-	cf := newConfigFlags(fs)
-	glog := newGlogFlags(fs)
-	o.lb = newLBOptions(fs)
-	o.dev = newDevFlags(fs)
+	fs, cf, glog := runFlags(o)
+	fs.SetOutput(stderr)
 	if err := fs.Parse(normalizeArgs(args)); err != nil {
 		return nil, err
 	}
