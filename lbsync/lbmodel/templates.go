@@ -110,6 +110,8 @@ func TemplateNames() []string {
 // A Templates is read-only once loaded and may be shared.
 type Templates struct {
 	byIndex []*Template
+	// legacy are the notes of translateLegacy on the user's templates.
+	legacy []string
 }
 
 // Get returns the template with the given full name ("HAPROXY_BACKEND_HEAD"),
@@ -143,6 +145,11 @@ func LoadTemplates(cfg *Config, dir string, getenv func(string) string) (*Templa
 		if err != nil {
 			errs = append(errs, err)
 			continue
+		}
+		if fromUser {
+			var notes []string
+			text, notes = translateLegacy(full, source, text, cfg.StatsSocket)
+			ts.legacy = append(ts.legacy, notes...)
 		}
 		if !fromUser && d.literal {
 			// Our default of a template marathon-lb inserts verbatim: expand
@@ -221,7 +228,7 @@ func UserTemplateFiles(dir string) (unknown []string, err error) {
 // admin stats socket at cfg.StatsSocket, so that server changes cannot go
 // through the Runtime API and every change becomes a reload.
 func (ts *Templates) Warnings(cfg *Config) []string {
-	var warnings []string
+	warnings := slices.Clone(ts.legacy)
 	head := ts.Get("HAPROXY_HEAD")
 	socketOK := false
 	for line := range strings.Lines(head.Text) {
