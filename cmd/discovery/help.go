@@ -82,7 +82,7 @@ var helpGroups = []struct {
 		"max-serv-port-ip-per-task", "archive-versions", "dry", "d"}},
 	{"Load balancer (discovery's own)", []string{"lb-templates-dir", "lb-ignore-template-labels", "lb-haproxy-binary",
 		"lb-master-socket", "lb-stats-socket", "lb-external", "lb-stats-bind", "lb-http-bind", "lb-https-bind", "lb-appid-bind",
-		"lb-hard-stop-after", "lb-drain-seconds", "lb-app-linger", "lb-archive-dir", "lb-signal-endpoints"}},
+		"lb-hard-stop-after", "lb-drain-seconds", "lb-app-linger", "lb-skip-unreachable-tasks", "lb-archive-dir", "lb-signal-endpoints"}},
 	{"Logging", []string{"logLevel", "logFormat", "log-level", "v"}},
 	{"mesos-dns's glog flags (accepted; discovery logs to stderr)", []string{"logtostderr", "alsologtostderr", "log_dir",
 		"stderrthreshold", "vmodule", "log_backtrace_at"}},

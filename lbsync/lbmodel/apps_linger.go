@@ -145,9 +145,23 @@ func (l *appLinger) hold(app state.App, now time.Time) (state.App, bool) {
 // running (or whose state the source does not say).
 func serving(app *state.App) bool {
 	for k := range app.Tasks {
-		if st := app.Tasks[k].State; st == state.TaskRunning || st == "" {
+		if routable(app.Tasks[k].State, true) {
 			return true
 		}
+	}
+	return false
+}
+
+// routable reports whether a task in state st may be a server: running (or
+// a state the source does not say) and, unless skipLost, unreachable or lost
+// as marathon-lb routes them: Mesos may only have lost sight of the agent,
+// and health checks, when enabled, decide.
+func routable(st state.TaskState, skipLost bool) bool {
+	switch st {
+	case state.TaskRunning, "":
+		return true
+	case "TASK_UNREACHABLE", "TASK_LOST":
+		return !skipLost
 	}
 	return false
 }

@@ -30,6 +30,11 @@ type Config struct {
 	// HealthCheck (--health-check): of the apps with Marathon health checks,
 	// only tasks whose checks pass are servers.
 	HealthCheck bool
+	// SkipUnreachableTasks (-lb-skip-unreachable-tasks) leaves out tasks in
+	// TASK_UNREACHABLE and TASK_LOST. By default they are routed, as
+	// marathon-lb routes them (an agent cut off from the master may still
+	// serve); with --health-check, their checks decide.
+	SkipUnreachableTasks bool
 	// DontBindHTTPHTTPS (--dont-bind-http-https): no marathon_http_in and
 	// marathon_https_in frontends, so no vhost routing.
 	DontBindHTTPHTTPS bool
@@ -253,6 +258,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.StrictMode, "strict-mode", c.StrictMode, "serve a port only when its HAPROXY_{n}_ENABLED label is true")
 	fs.BoolVar(&c.HealthCheck, "health-check", c.HealthCheck, "only tasks whose Marathon health checks pass receive traffic")
 	fs.BoolVar(&c.HealthCheck, "H", c.HealthCheck, "short for -health-check")
+	fs.BoolVar(&c.SkipUnreachableTasks, "lb-skip-unreachable-tasks", c.SkipUnreachableTasks, "leave out tasks in TASK_UNREACHABLE or TASK_LOST (marathon-lb routes them)")
 	fs.BoolVar(&c.DontBindHTTPHTTPS, "dont-bind-http-https", c.DontBindHTTPHTTPS, "no HTTP and HTTPS vhost frontends")
 	fs.Var(&listFlag{list: &c.SSLCerts}, "ssl-certs", "certificates of marathon_https_in (comma list)")
 	fs.BoolVar(&c.GroupHTTPSByVHost, "group-https-by-vhost", c.GroupHTTPSByVHost, "one TLS frontend per virtual host, chosen by SNI")

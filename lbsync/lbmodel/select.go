@@ -214,7 +214,7 @@ func (e *selectEnv) selectCandidate(c *candidate, p *candidatePrep) ([]*service,
 		if t.Host == "" && app.Network != state.NetworkContainer {
 			continue
 		}
-		if t.State != state.TaskRunning && t.State != "" {
+		if !routable(t.State, cfg.SkipUnreachableTasks) {
 			continue
 		}
 		if (healthGated || (cfg.HealthCheck && len(t.Health) > 0)) && !taskHealthy(t, e.wasServer) {
