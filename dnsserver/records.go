@@ -77,7 +77,7 @@ func (g *generator) name(buf []byte, parts ...string) []byte {
 }
 
 // frameworkName returns the framework's name as a domain fragment: mesos-dns's
-// DomainFrag, shortened where the longest name built on it would not fit.
+// DomainFrag.
 func (g *generator) frameworkName(f *state.Framework) string {
 	if g.fnames == nil {
 		g.fnames = make(map[string]string)
@@ -85,11 +85,10 @@ func (g *generator) frameworkName(f *state.Framework) string {
 	if n, ok := g.fnames[f.ID]; ok {
 		return n
 	}
+	// Not shortened: every label of it is at most 63 octets, and a name
+	// built on it that is over 253 octets could not be asked for anyway
+	// (intern drops it), so the names that fit are mesos-dns's.
 	frag := string(appendDomainFrag(g.lb[:0], f.Name, g.spec))
-	// The longest name on a framework: "_" port name, "_" task name, "_udp",
-	// the framework, "slave" and the zone.
-	limit := maxFQDN - (1 + maxLabel + 1) - (1 + maxLabel + 1) - len("_udp.") - len(".slave.") - (len(g.zone) - 1)
-	frag = shortenFrag(frag, limit)
 	g.fnames[f.ID] = frag
 	return frag
 }
@@ -322,59 +321,57 @@ func (g *generator) task(t *state.Task, fname string, agent []netip.Addr) {
 	g.taskNamed(t, g.lb, fname, ips, agent, true)
 }
 
-// legacyNameOK reports whether a DiscoveryInfo name used as is gives valid,
-// reachable names: lowercase labels mesos-dns's own rules would leave alone.
+// legacyNameOK reports whether a DiscoveryInfo name used as is gives names a
+// client can ask for and mesos-dns answers: labels of 1 to 63 octets of
+// lowercase letters, digits, "-" and "_" ("my_service", "api.v2"). mesos-dns
+// lowercases the question, so a raw name with capitals never matched there.
 func legacyNameOK(name string) bool {
-	if name == "" || len(name) > maxLabel*2 {
+	if name == "" {
 		return false
 	}
-	var buf [maxLabel]byte
-	start := 0
-	for i := 0; i <= len(name); i++ {
-		if i == len(name) || name[i] == '.' {
-			label := name[start:i]
-			if label == "" || string(appendRFC1123(buf[:0], label)) != label {
+	l := 0
+	for i := 0; i < len(name); i++ {
+		switch c := name[i]; {
+		case c == '.':
+			if l == 0 {
 				return false
 			}
-			start = i + 1
+			l = 0
+			continue
+		case 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '-', c == '_':
+		default:
+			return false
+		}
+		if l++; l > maxLabel {
+			return false
 		}
 	}
-	return true
+	return l > 0
 }
 
-// taskAddrs picks the task's addresses as mesos-dns does: the addresses of all
-// IPSources in order, of which the first IPv4 and the first IPv6 are used.
-func (g *generator) taskAddrs(t *state.Task, agent []netip.Addr) [2]netip.Addr {
-	var out [2]netip.Addr // [0] IPv4, [1] IPv6
-	take := func(addrs []netip.Addr) {
+// taskAddrs picks the task's addresses as mesos-dns (upstream master) does:
+// every address of the first of IPSources that has any, IPv4 and IPv6 alike,
+// never addresses of two sources together.
+func (g *generator) taskAddrs(t *state.Task, agent []netip.Addr) []netip.Addr {
+	for _, src := range g.b.cfg.IPSources {
+		var addrs []netip.Addr
+		switch src {
+		case "netinfo":
+			addrs = t.NetInfo
+		case "mesos":
+			addrs = t.Mesos
+		case "docker":
+			addrs = t.Docker
+		case "host":
+			addrs = agent
+		}
 		for _, a := range addrs {
-			a = a.Unmap()
-			switch {
-			case !a.IsValid():
-			case a.Is4():
-				if !out[0].IsValid() {
-					out[0] = a
-				}
-			default:
-				if !out[1].IsValid() {
-					out[1] = a
-				}
+			if a.IsValid() {
+				return addrs
 			}
 		}
 	}
-	for _, src := range g.b.cfg.IPSources {
-		switch src {
-		case "netinfo":
-			take(t.NetInfo)
-		case "mesos":
-			take(t.Mesos)
-		case "docker":
-			take(t.Docker)
-		case "host":
-			take(agent)
-		}
-	}
-	return out
+	return nil
 }
 
 // sharedNames are the nodes of the names a task shares with the other
@@ -489,7 +486,7 @@ func (g *generator) shared(t *state.Task, tname []byte, fname string, hasDI bool
 }
 
 // taskNamed adds the records of task t under the label tname.
-func (g *generator) taskNamed(t *state.Task, tname []byte, fname string, ips [2]netip.Addr, agent []netip.Addr, hasDI bool) {
+func (g *generator) taskNamed(t *state.Task, tname []byte, fname string, ips, agent []netip.Addr, hasDI bool) {
 	if len(tname) == 0 || fname == "" {
 		return
 	}

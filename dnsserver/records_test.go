@@ -357,11 +357,14 @@ func TestIPSourcesOrder(t *testing.T) {
 		sources []string
 		want    []string
 	}{
-		{[]string{"netinfo", "mesos", "host"}, []string{"127.0.5.1", "fd00::9"}},
+		// Every address of the first source that has any, never two
+		// sources' together (mesos-dns upstream master).
+		{[]string{"netinfo", "mesos", "host"}, []string{"fd00::9"}},
+		{[]string{"mesos", "netinfo"}, []string{"127.0.5.1"}},
 		{[]string{"docker", "host"}, []string{"127.0.6.1", "fd00::6"}},
 		{[]string{"host"}, []string{"127.0.1.1"}},
 		{[]string{"netinfo"}, []string{"fd00::9"}},
-		{[]string{"host", "netinfo"}, []string{"127.0.1.1", "fd00::9"}},
+		{[]string{"host", "netinfo"}, []string{"127.0.1.1"}},
 		{[]string{"bogus"}, nil},
 	} {
 		t.Run(strings.Join(tc.sources, ","), func(t *testing.T) {
@@ -487,15 +490,16 @@ func TestLongNamesAreShortened(t *testing.T) {
 	if res := tab.Lookup(under+"."+proto+".marathon.mesos.", dns.TypeSRV, &s); len(res.Answer) != 1 {
 		t.Errorf("SRV with long protocol: %v", res.Answer)
 	}
-	// The long framework got a shortened fragment and still has records.
-	found := false
-	for rr := range tab.All() {
-		if strings.Contains(rr.Header().Name, "fffff") && rr.Header().Rrtype == dns.TypeSRV {
-			found = true
-		}
+	// The long framework keeps its name, as in mesos-dns: the names on it
+	// that fit are served (252 octets), those that do not (its canonical
+	// and SRV names) are not, since no client could ask for them.
+	if res := tab.Lookup(long+"."+longFw+".mesos.", dns.TypeA, &s); len(res.Answer) != 1 {
+		t.Errorf("A of a 252-octet name under the long framework: %v", res.Answer)
 	}
-	if !found {
-		t.Error("no SRV records under the long framework")
+	for rr := range tab.All() {
+		if n := rr.Header().Name; strings.Contains(n, longFw) && len(n) > 254 {
+			t.Errorf("name over 253 octets served: %q", n)
+		}
 	}
 }
 
