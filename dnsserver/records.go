@@ -56,9 +56,9 @@ func newGenerator(b *builder) *generator {
 	}
 }
 
-// hostAddr turns a host as Mesos reports it into an address. Like mesos-dns we
-// take IP literals; unlike it we do not resolve host names while building (that
-// would make a build wait on the network), so such hosts get no records.
+// hostAddr turns a host as Mesos reports it into an address when it is an IP
+// literal. Host names are looked up by the Updater, off the build (see
+// HostAddrs), and read with HostAddrs.addrs.
 func hostAddr(host string) (netip.Addr, bool) {
 	a, err := netip.ParseAddr(host)
 	if err != nil || a.Zone() != "" {
@@ -93,17 +93,24 @@ func (g *generator) frameworkName(f *state.Framework) string {
 	return frag
 }
 
+// frameworkHost is where a framework's scheduler is, as mesos-dns takes it:
+// its PID's host and port, or without a PID (an HTTP API scheduler) its host
+// name and no port.
+func frameworkHost(f *state.Framework) (string, int) {
+	if f.PID != "" {
+		return f.Host, f.Port
+	}
+	return f.Hostname, 0
+}
+
 // frameworks adds "framework.domain." A/AAAA for each framework's scheduler and
 // "_framework._tcp.framework.domain." SRV to its port.
 func (g *generator) frameworks(c *state.Cluster) {
 	for i := range c.Frameworks {
 		f := &c.Frameworks[i]
-		host, port := f.Hostname, 0
-		if f.PID != "" {
-			host, port = f.Host, f.Port
-		}
-		addr, ok := hostAddr(host)
-		if !ok {
+		host, port := frameworkHost(f)
+		addrs := g.b.hosts.addrs(host)
+		if len(addrs) == 0 {
 			continue
 		}
 		fname := g.frameworkName(f)
@@ -111,7 +118,9 @@ func (g *generator) frameworks(c *state.Cluster) {
 			continue
 		}
 		g.nb = g.name(g.nb, fname, ".")
-		g.b.addAddr(g.nb, addr)
+		for _, addr := range addrs {
+			g.b.addAddr(g.nb, addr)
+		}
 		if port > 0 && port <= 0xffff {
 			g.tb = g.name(g.tb, fname, ".")
 			g.nb = g.name(g.nb, "_framework._tcp.", fname, ".")
@@ -123,16 +132,18 @@ func (g *generator) frameworks(c *state.Cluster) {
 // agents adds "slave.domain." A/AAAA for each agent and "_slave._tcp.domain."
 // SRV to its port, and remembers each agent's address for its tasks.
 func (g *generator) agents(c *state.Cluster) {
-	g.agentAddrs = agentAddrMap(c)
+	g.agentAddrs = g.agentAddrMap(c)
 	slave := g.name(nil, "slave.")
 	srvName := g.name(nil, "_slave._tcp.")
 	for i := range c.Agents {
 		a := &c.Agents[i]
-		addr, ok := hostAddr(a.Host)
-		if !ok {
+		addrs := g.agentAddrs[a.ID]
+		if len(addrs) == 0 {
 			continue
 		}
-		g.b.addAddr(slave, addr)
+		for _, addr := range addrs {
+			g.b.addAddr(slave, addr)
+		}
 		if a.Port > 0 && a.Port <= 0xffff {
 			g.b.addSRV(srvName, slave, uint16(a.Port))
 		}
