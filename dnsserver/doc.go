@@ -15,8 +15,8 @@
 // (default "mesos"):
 //
 //   - task.framework.domain and the canonical task-hash-agent.framework.domain
-//     (e.g. nginx-jhy6r-s1.marathon.mesos): A/AAAA of the task's address, taken
-//     from the IPSources in order (first IPv4 and first IPv6 found);
+//     (e.g. nginx-jhy6r-s1.marathon.mesos): A/AAAA of every address of the
+//     first of IPSources that has any (never two sources' together);
 //   - task.framework.slave.domain and its canonical form: A/AAAA of the agent;
 //   - _task._tcp|_udp.framework.slave.domain SRV for each port resource, also
 //     directly under the framework when the task has no DiscoveryInfo; with a
@@ -28,7 +28,9 @@
 //   - SOAMname's A/AAAA (the listener address, or this host's addresses), and the
 //     domain's SOA and NS.
 //
-// Only TASK_RUNNING tasks on known agents get records. SRV records have priority
+// Agents and frameworks known by a host name rather than an IP get the
+// addresses it resolves to (hosts.go). Only TASK_RUNNING tasks on known agents
+// get records. SRV records have priority
 // 0 and weight srvRecordDefaultWeight; answers to SRV carry the targets' first A
 // and AAAA as additional records.
 //

@@ -503,6 +503,44 @@ func TestLongNamesAreShortened(t *testing.T) {
 	}
 }
 
+// Issue 12: a DiscoveryInfo name is served as given too, as mesos-dns
+// serves it, where a client can ask for it: with "_", with dots; not with
+// capitals (mesos-dns lowercases the question, so those never matched).
+func TestLegacyDiscoveryNames(t *testing.T) {
+	task := func(id, name string) state.Task {
+		return state.Task{ID: id, Name: "app", FrameworkID: "f", AgentID: "x-S1", State: state.TaskRunning,
+			NetInfo:   addrs("127.0.5.1"),
+			Discovery: &state.Discovery{Name: name, Ports: []state.DiscoveryPort{{Number: 80, Name: "http", Protocol: "tcp"}}}}
+	}
+	c := (&state.Cluster{
+		Agents:     []state.Agent{{ID: "x-S1", Host: "127.0.1.1"}},
+		Frameworks: []state.Framework{{ID: "f", Name: "marathon"}},
+		Tasks:      []state.Task{task("t1", "my_service"), task("t2", "api.v2"), task("t3", "Web_Front")},
+	}).Seal()
+	tab := Build(c, testConfig())
+	var s Scratch
+	for _, tc := range []struct {
+		name  string
+		qtype uint16
+		n     int
+	}{
+		{"my_service.marathon.mesos.", dns.TypeA, 1},
+		{"my-service.marathon.mesos.", dns.TypeA, 1}, // the sanitised name
+		{"_my_service._tcp.marathon.mesos.", dns.TypeSRV, 1},
+		{"_http._my_service._tcp.marathon.mesos.", dns.TypeSRV, 1},
+		{"my_service-" + hash5("t1") + "-s1.marathon.mesos.", dns.TypeA, 1},
+		{"api.v2.marathon.mesos.", dns.TypeA, 1},
+		{"_api.v2._tcp.marathon.mesos.", dns.TypeSRV, 1},
+		{"api-v2.marathon.mesos.", dns.TypeA, 1},
+		{"web-front.marathon.mesos.", dns.TypeA, 1},
+		{"web_front.marathon.mesos.", dns.TypeA, 0},
+	} {
+		if res := tab.Lookup(tc.name, tc.qtype, &s); len(res.Answer) != tc.n {
+			t.Errorf("%s %s: %v, want %d answers", tc.name, dns.TypeToString[tc.qtype], res.Answer, tc.n)
+		}
+	}
+}
+
 func TestEnforceRFC952(t *testing.T) {
 	c := (&state.Cluster{
 		Agents:     []state.Agent{{ID: "x-S0", Host: "127.0.1.1"}},
