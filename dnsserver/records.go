@@ -1,6 +1,7 @@
 package dnsserver
 
 import (
+	"bytes"
 	"net"
 	"net/netip"
 
@@ -513,9 +514,15 @@ func (g *generator) taskNamed(t *state.Task, tname []byte, fname string, ips, ag
 	g.sb = long
 	var cb [maxLabel]byte
 	canonical := appendShortLabel(cb[:0], long)
-	// The parents of the canonical names exist once the shared names do.
-	canon := g.b.intern(g.appendName(g.nb[:0], canonical, dotB, fb, dotB), g.b.parentOf(m.a))
-	canonSlave := g.b.intern(g.appendName(g.nb[:0], canonical, dotB, fb, slaveB), g.b.parentOf(m.slaveA))
+	// The parents of the canonical names exist once the shared names do,
+	// unless the name has dots (a DiscoveryInfo name as given, "api.v2"):
+	// then the canonical name's parent is its own ("v2-hash-s1.…").
+	pa, ps := g.b.parentOf(m.a), g.b.parentOf(m.slaveA)
+	if bytes.IndexByte(canonical, '.') >= 0 {
+		pa, ps = noNode, noNode
+	}
+	canon := g.b.intern(g.appendName(g.nb[:0], canonical, dotB, fb, dotB), pa)
+	canonSlave := g.b.intern(g.appendName(g.nb[:0], canonical, dotB, fb, slaveB), ps)
 	g.b.uses(m.a, m.slaveA, m.srvSlave[0], m.srvSlave[1], m.srvFw[0], m.srvFw[1], canon, canonSlave)
 	for _, ns := range m.diNodes {
 		g.b.uses(ns[:]...)

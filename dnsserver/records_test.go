@@ -539,6 +539,16 @@ func TestLegacyDiscoveryNames(t *testing.T) {
 			t.Errorf("%s %s: %v, want %d answers", tc.name, dns.TypeToString[tc.qtype], res.Answer, tc.n)
 		}
 	}
+	// The dotted name's canonical name, api.v2-hash-s1, has a parent with
+	// no records of its own: it exists (NODATA), and so does it after an
+	// Update that changes another task.
+	ent := "v2-" + hash5("t2") + "-s1.marathon.mesos."
+	next := (&state.Cluster{Agents: c.Agents, Frameworks: c.Frameworks, Tasks: c.Tasks[:2]}).Seal()
+	for name, tab := range map[string]*Table{"built": tab, "updated": tab.Update(next)} {
+		if res := tab.Lookup(ent, dns.TypeA, &s); res.Rcode != dns.RcodeSuccess || len(res.Answer) != 0 {
+			t.Errorf("%s: %s A: %s %v, want NODATA", name, ent, dns.RcodeToString[res.Rcode], res.Answer)
+		}
+	}
 }
 
 func TestEnforceRFC952(t *testing.T) {
