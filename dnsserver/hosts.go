@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/discovery-mesos/discovery/state"
 )
 
@@ -95,6 +97,8 @@ type hostResolver struct {
 	sem     chan struct{}
 	// changed gets a value when a lookup changed the addresses.
 	changed chan struct{}
+	// unresolved is set to the number of names whose last lookup failed.
+	unresolved prometheus.Gauge
 
 	mu      sync.Mutex
 	entries map[string]*hostEntry
@@ -108,7 +112,7 @@ type hostEntry struct {
 	failing  bool // the last lookup failed (reported once until it works)
 }
 
-func newHostResolver(lookup LookupFunc, refresh time.Duration, log *slog.Logger) *hostResolver {
+func newHostResolver(lookup LookupFunc, refresh time.Duration, log *slog.Logger, unresolved prometheus.Gauge) *hostResolver {
 	if lookup == nil {
 		lookup = systemLookup
 	}
@@ -116,13 +120,14 @@ func newHostResolver(lookup LookupFunc, refresh time.Duration, log *slog.Logger)
 		refresh = time.Minute
 	}
 	return &hostResolver{
-		lookup:  lookup,
-		refresh: refresh,
-		timeout: hostLookupTimeout,
-		log:     log,
-		sem:     make(chan struct{}, hostLookupsInFlight),
-		changed: make(chan struct{}, 1),
-		entries: map[string]*hostEntry{},
+		lookup:     lookup,
+		refresh:    refresh,
+		timeout:    hostLookupTimeout,
+		log:        log,
+		sem:        make(chan struct{}, hostLookupsInFlight),
+		changed:    make(chan struct{}, 1),
+		entries:    map[string]*hostEntry{},
+		unresolved: unresolved,
 	}
 }
 
@@ -143,6 +148,7 @@ func (r *hostResolver) want(ctx context.Context, c *state.Cluster) HostAddrs {
 	if dropped {
 		r.rebuildLocked()
 	}
+	r.countLocked()
 	now := time.Now()
 	for n := range names {
 		e := r.entries[n]
@@ -185,6 +191,7 @@ func (r *hostResolver) resolve(ctx context.Context, host string) {
 		return
 	}
 	e.inflight = false
+	defer r.countLocked()
 	if err != nil || len(addrs) == 0 {
 		// Reported once, not fatal: the name keeps the addresses it had
 		// (none if it never resolved) and is looked up again next refresh.
@@ -208,6 +215,17 @@ func (r *hostResolver) resolve(ctx context.Context, host string) {
 	case r.changed <- struct{}{}:
 	default:
 	}
+}
+
+// countLocked sets the unresolved gauge. Callers hold r.mu.
+func (r *hostResolver) countLocked() {
+	n := 0
+	for _, e := range r.entries {
+		if e.failing {
+			n++
+		}
+	}
+	r.unresolved.Set(float64(n))
 }
 
 // rebuildLocked makes a new current from the entries. Callers hold r.mu.

@@ -139,6 +139,8 @@ func TestHostNamesAreResolved(t *testing.T) {
 				dns.RcodeToString[rcode], got, dns.RcodeToString[tc.rcode], tc.want)
 		}
 	}
+	// Reported: a log line, and the gauge of names that do not resolve.
+	waitGauge(t, u.m.unresolved, 1)
 	deadline := time.Now().Add(5 * time.Second)
 	for !strings.Contains(logs.String(), `does not resolve; its records wait for it" host=agent-lost`) {
 		if time.Now().After(deadline) {
@@ -180,6 +182,15 @@ func TestHostNamesRefreshAndTimeOut(t *testing.T) {
 		_, got := lookupAddrs(tab, "slave.mesos.", dns.TypeA)
 		return slices.Equal(got, []string{"127.0.1.9"})
 	})
+	// A name that did not resolve and then does leaves the gauge: of
+	// agent-lost (never resolves) and http-host (hangs, and times out),
+	// only agent-lost is left.
+	waitGauge(t, u.m.unresolved, 2)
+	f.mu.Lock()
+	f.block["http-host"] = false
+	f.names["http-host"] = addrs("127.0.3.1")
+	f.mu.Unlock()
+	waitGauge(t, u.m.unresolved, 1)
 	// The hanging name was given up on and asked again on later refreshes.
 	deadline := time.Now().Add(5 * time.Second)
 	for {

@@ -62,11 +62,12 @@ func NewUpdater(opts UpdaterOptions) *Updater {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	m := newUpdaterMetrics(opts.Registerer)
 	return &Updater{
 		cfg:     opts.Config,
 		log:     log,
-		m:       newUpdaterMetrics(opts.Registerer),
-		hosts:   newHostResolver(opts.Lookup, opts.HostRefresh, log),
+		m:       m,
+		hosts:   newHostResolver(opts.Lookup, opts.HostRefresh, log, m.unresolved),
 		changed: make(chan struct{}),
 	}
 }
