@@ -30,10 +30,10 @@ import (
 // The differential test of issue 12: the real mesos-dns (upstream master) and
 // discovery, on the same config.json and the same Mesos state served by one
 // fake master, are asked every name either serves (from both /v1/axfr) for
-// A, AAAA and SRV over UDP and TCP, and must answer alike (rcode, TC, and the
-// sets of records in each section) except where a named exception
-// (mesosDNSExceptions, each a row of docs/migrating-from-mesos-dns.md) says
-// why not. Every exception must be needed by some state, or the test fails.
+// A, AAAA and SRV over UDP (with and without EDNS0) and TCP, and must answer
+// alike (rcode, TC, and the sets of records in each section) except where a
+// named exception (mesosDNSExceptions, each a row of
+// docs/migrating-from-mesos-dns.md) says why not. Every exception must be needed by some state, or the test fails.
 
 // mesosDNSBin returns the mesos-dns binary built from upstream master: the
 // one MESOS_DNS_BIN names, else ../shared/peers/mesos-dns beside the
@@ -215,7 +215,7 @@ func runDifferential(t *testing.T, bin, upstream string, tc diffCase) map[string
 	var qs []diffQuery
 	for _, name := range sorted {
 		for _, qtype := range []uint16{dns.TypeA, dns.TypeAAAA, dns.TypeSRV} {
-			for _, proto := range []string{"udp", "tcp"} {
+			for _, proto := range []string{"udp", "udp+edns", "tcp"} {
 				qs = append(qs, diffQuery{name: name, qtype: qtype, proto: proto, zone: theirZone, renamed: renamed, exists: ourNames[name]})
 			}
 		}
@@ -240,6 +240,19 @@ func runDifferential(t *testing.T, bin, upstream string, tc diffCase) map[string
 	}
 	close(next)
 	wg.Wait()
+	// Each UDP question's TCP twin: the whole answer, for the truncation
+	// exception.
+	overTCP := map[[2]string]*diffQuery{}
+	for i := range qs {
+		if qs[i].proto == "tcp" {
+			overTCP[[2]string{qs[i].name, dns.TypeToString[qs[i].qtype]}] = &qs[i]
+		}
+	}
+	for i := range qs {
+		if tcp := overTCP[[2]string{qs[i].name, dns.TypeToString[qs[i].qtype]}]; tcp != nil && qs[i].proto != "tcp" {
+			qs[i].theirsFull, qs[i].oursFull = tcp.theirs, tcp.ours
+		}
+	}
 
 	used := map[string]int{}
 	var unexplained []string
@@ -349,12 +362,17 @@ func startMesosDNS(t *testing.T, bin string, cfg serverConfig) *mesosDNS {
 	return &mesosDNS{p: p, dnsAddr: cfg.dnsAddr, httpAddr: cfg.httpAddr}
 }
 
-// exchange asks addr one question over proto, with EDNS0 off (so UDP answers
-// are cut at 512 octets).
+// exchange asks addr one question over proto: "tcp", "udp" (no EDNS0: the
+// answer must fit 512 octets) or "udp+edns" (EDNS0 with a 1232-octet
+// buffer, as resolvers send today).
 func exchange(proto, addr, name string, qtype uint16) (*dns.Msg, error) {
 	m := new(dns.Msg)
 	m.SetQuestion(name, qtype)
-	c := &dns.Client{Net: proto, Timeout: time.Second}
+	if proto == "udp+edns" {
+		proto = "udp"
+		m.SetEdns0(1232, false)
+	}
+	c := &dns.Client{Net: proto, Timeout: time.Second, UDPSize: 1232}
 	r, _, err := c.Exchange(m, addr)
 	return r, err
 }
@@ -431,6 +449,9 @@ type diffQuery struct {
 	// exists is whether the name is in discovery's zone (it or a name below
 	// it has records).
 	exists bool
+	// theirsFull and oursFull are the answers to the same question over
+	// TCP (for UDP questions).
+	theirsFull, oursFull reply
 }
 
 func (q diffQuery) String() string {
@@ -561,16 +582,32 @@ var mesosDNSExceptions = []mesosDNSException{
 	},
 	{
 		// Over UDP, mesos-dns drops answers until the message is under
-		// the client's limit and drops all additional records; discovery
-		// fits as many as the limit holds. Both set TC (or, with
-		// SetTruncateBit false, neither does), and over TCP (asked too)
-		// both send everything.
+		// 512 octets (it reads the EDNS0 buffer size from its own reply,
+		// which has none) and drops all additional records; discovery
+		// fits as many as the client's buffer holds. Both set TC on a cut
+		// answer (or, with SetTruncateBit false, neither does), and over
+		// TCP both send everything.
 		name: "truncation fills the client's buffer",
 		match: func(q diffQuery) bool {
-			return q.proto == "udp" && q.theirs.err == "" && q.theirs.tc == q.ours.tc && q.theirs.rcode == q.ours.rcode &&
-				len(q.theirs.answer) < len(q.zone[q.name]) && len(q.ours.answer) >= len(q.theirs.answer)
+			if q.proto == "tcp" || q.theirs.err != "" || q.ours.err != "" || q.theirs.rcode != q.ours.rcode {
+				return false
+			}
+			theirsCut := len(q.theirs.answer) < len(q.theirsFull.answer) && subset(q.theirs.answer, q.theirsFull.answer)
+			oursCut := len(q.ours.answer) < len(q.oursFull.answer)
+			return theirsCut && subset(q.ours.answer, q.oursFull.answer) && len(q.ours.answer) >= len(q.theirs.answer) &&
+				(q.ours.tc == oursCut || !q.theirs.tc && !q.ours.tc)
 		},
 	},
+}
+
+// subset reports whether every element of a (sorted) is in b (sorted).
+func subset(a, b []string) bool {
+	for _, s := range a {
+		if _, ok := slices.BinarySearch(b, s); !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // bothEmpty reports whether both servers answered with no records.
