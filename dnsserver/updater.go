@@ -40,6 +40,10 @@ type UpdaterOptions struct {
 // a latest-wins channel (the hub's), so a build that falls behind skips to the
 // latest view rather than queueing.
 //
+// Host names in the view (agents' and schedulers' PIDs that hold a name,
+// schedulers without a PID) are looked up in the background, never by a
+// build (hosts.go); an answer that changes builds the latest view again.
+//
 // An Updater is a TableSource: hand it to NewServer, and its Load to
 // HTTPOptions.Table. Until the first view arrives Load returns nil, so queries
 // get SERVFAIL (which resolvers retry), never an NXDOMAIN they would cache.
@@ -89,12 +93,10 @@ func (u *Updater) Run(ctx context.Context, snaps <-chan *state.Snapshot) error {
 			if last != nil {
 				u.hosts.want(ctx, last.Cluster)
 			}
-			continue
 		case <-u.hosts.changed:
 			if last != nil {
 				prev = u.update(ctx, prev, last)
 			}
-			continue
 		case s, ok := <-snaps:
 			if !ok {
 				snaps = nil // closed: wait for ctx, as lbsync.Syncer does
