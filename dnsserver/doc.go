@@ -15,8 +15,8 @@
 // (default "mesos"):
 //
 //   - task.framework.domain and the canonical task-hash-agent.framework.domain
-//     (e.g. nginx-jhy6r-s1.marathon.mesos): A/AAAA of the task's address, taken
-//     from the IPSources in order (first IPv4 and first IPv6 found);
+//     (e.g. nginx-jhy6r-s1.marathon.mesos): A/AAAA of every address of the
+//     first of IPSources that has any (never two sources' together);
 //   - task.framework.slave.domain and its canonical form: A/AAAA of the agent;
 //   - _task._tcp|_udp.framework.slave.domain SRV for each port resource, also
 //     directly under the framework when the task has no DiscoveryInfo; with a
@@ -28,7 +28,9 @@
 //   - SOAMname's A/AAAA (the listener address, or this host's addresses), and the
 //     domain's SOA and NS.
 //
-// Only TASK_RUNNING tasks on known agents get records. SRV records have priority
+// Agents and frameworks known by a host name rather than an IP get the
+// addresses it resolves to (hosts.go). Only TASK_RUNNING tasks on known agents
+// get records. SRV records have priority
 // 0 and weight srvRecordDefaultWeight; answers to SRV carry the targets' first A
 // and AAAA as additional records.
 //
@@ -41,28 +43,26 @@
 // # Names DNS cannot carry
 //
 // mesos-dns emits labels over 63 octets (a long task name plus "-hash-agent", or
-// "_" plus a 63-character name) and, with long framework names, names over 253
-// characters; clients cannot ask for those. We emit a valid name instead:
+// "_" plus a 63-character name); clients cannot ask for those, and mesos-dns
+// sends nothing to a question whose answer would hold one. We emit a valid
+// name instead:
 //
 //   - a label over 63 octets keeps its first 57 octets (without trailing
 //     dashes), followed by "-" and the first five z-base-32 characters of the
 //     SHA-1 of the whole label; e.g. a 63-character task name t gives the
 //     canonical label t[:57] + "-" + hash("t-jhy6r-s1");
-//   - a framework name longer than the longest name built on it allows
-//     (253 - 142 - the domain's length, room for "_port._task._udp." and
-//     ".slave.") is cut the same way: its first limit-6 characters, "-", and
-//     the hash of the whole sanitised name;
 //   - a sanitised label never ends in a dash: where mesos-dns's refill after the
 //     length cut ends in one (a name like "A000…..0." under enforceRFC952),
 //     the trailing dashes are dropped.
 //
 // Both rules are deterministic, so the names stay the same from one state to the
-// next, and names that fit are exactly mesos-dns's. A name that still does not
-// fit (only with a domain of nearly 253 characters) is not served.
+// next, and names that fit are exactly mesos-dns's. A name over 253 octets (a
+// long framework name with long task and port names) is not served: no
+// client could ask for it.
 //
 // Legacy DiscoveryInfo names (mesos-dns also generates records under the raw
-// DiscoveryInfo name) are kept only where the raw name is made of valid
-// lowercase labels.
+// DiscoveryInfo name) are kept where a client can ask for them as mesos-dns
+// answered them: labels of lowercase letters, digits, "-" and "_".
 //
 // # Answers
 //

@@ -147,8 +147,16 @@ func TestHandlerAnswers(t *testing.T) {
 			Answer: []dns.RR{A("ns1.mesos. 60 IN A 127.0.0.53")},
 		}},
 		{"ANY gets one RRset (RFC 8482)", dnstest.Case{
+			Qname: "web.marathon.mesos.", Qtype: dns.TypeANY,
+			Answer: []dns.RR{
+				A("web.marathon.mesos. 60 IN A 127.0.2.1"),
+				A("web.marathon.mesos. 60 IN A 127.0.2.2"),
+				A("web.marathon.mesos. 60 IN A 127.0.2.3"),
+			},
+		}},
+		{"ANY without an A gets the AAAA RRset", dnstest.Case{
 			Qname: "db.marathon.mesos.", Qtype: dns.TypeANY,
-			Answer: []dns.RR{A("db.marathon.mesos. 60 IN A 127.0.1.1")},
+			Answer: []dns.RR{AAAA("db.marathon.mesos. 60 IN AAAA fd00::7")},
 		}},
 		{"unknown type is NODATA", dnstest.Case{
 			Qname: "web.marathon.mesos.", Qtype: dns.TypeMX,

@@ -198,31 +198,6 @@ func appendShortLabel(dst []byte, label []byte) []byte {
 	return appendHash5(dst, string(label))
 }
 
-// shortenFrag shortens a sanitised framework fragment to at most limit octets:
-// cut at limit-6, drop trailing dots and dashes, append "-" and the hash of the
-// whole fragment, and shorten the last label if it grew over 63 octets.
-func shortenFrag(frag string, limit int) string {
-	if len(frag) <= limit || limit < 7 {
-		return frag
-	}
-	cut := []byte(frag[:limit-6])
-	for len(cut) > 0 && (cut[len(cut)-1] == '.' || cut[len(cut)-1] == '-') {
-		cut = cut[:len(cut)-1]
-	}
-	cut = append(cut, '-')
-	cut = appendHash5(cut, frag)
-	last := 0
-	if i := strings.LastIndexByte(string(cut), '.'); i >= 0 {
-		last = i + 1
-	}
-	if len(cut)-last > maxLabel {
-		out := append([]byte(nil), cut[:last]...)
-		out = appendShortLabel(out, cut[last:])
-		return string(out)
-	}
-	return string(cut)
-}
-
 // validName reports whether the lowercase FQDN name (with its final dot) fits
 // DNS: every label 1 to 63 octets of [a-z0-9_-], at most 253 characters
 // without the dot.

@@ -1,6 +1,7 @@
 package dnsserver
 
 import (
+	"bytes"
 	"net"
 	"net/netip"
 
@@ -56,9 +57,9 @@ func newGenerator(b *builder) *generator {
 	}
 }
 
-// hostAddr turns a host as Mesos reports it into an address. Like mesos-dns we
-// take IP literals; unlike it we do not resolve host names while building (that
-// would make a build wait on the network), so such hosts get no records.
+// hostAddr turns a host as Mesos reports it into an address when it is an IP
+// literal. Host names are looked up by the Updater, off the build (see
+// HostAddrs), and read with HostAddrs.addrs.
 func hostAddr(host string) (netip.Addr, bool) {
 	a, err := netip.ParseAddr(host)
 	if err != nil || a.Zone() != "" {
@@ -77,7 +78,7 @@ func (g *generator) name(buf []byte, parts ...string) []byte {
 }
 
 // frameworkName returns the framework's name as a domain fragment: mesos-dns's
-// DomainFrag, shortened where the longest name built on it would not fit.
+// DomainFrag.
 func (g *generator) frameworkName(f *state.Framework) string {
 	if g.fnames == nil {
 		g.fnames = make(map[string]string)
@@ -85,13 +86,22 @@ func (g *generator) frameworkName(f *state.Framework) string {
 	if n, ok := g.fnames[f.ID]; ok {
 		return n
 	}
+	// Not shortened: every label of it is at most 63 octets, and a name
+	// built on it that is over 253 octets could not be asked for anyway
+	// (intern drops it), so the names that fit are mesos-dns's.
 	frag := string(appendDomainFrag(g.lb[:0], f.Name, g.spec))
-	// The longest name on a framework: "_" port name, "_" task name, "_udp",
-	// the framework, "slave" and the zone.
-	limit := maxFQDN - (1 + maxLabel + 1) - (1 + maxLabel + 1) - len("_udp.") - len(".slave.") - (len(g.zone) - 1)
-	frag = shortenFrag(frag, limit)
 	g.fnames[f.ID] = frag
 	return frag
+}
+
+// frameworkHost is where a framework's scheduler is, as mesos-dns takes it:
+// its PID's host and port, or without a PID (an HTTP API scheduler) its host
+// name and no port.
+func frameworkHost(f *state.Framework) (string, int) {
+	if f.PID != "" {
+		return f.Host, f.Port
+	}
+	return f.Hostname, 0
 }
 
 // frameworks adds "framework.domain." A/AAAA for each framework's scheduler and
@@ -99,12 +109,9 @@ func (g *generator) frameworkName(f *state.Framework) string {
 func (g *generator) frameworks(c *state.Cluster) {
 	for i := range c.Frameworks {
 		f := &c.Frameworks[i]
-		host, port := f.Hostname, 0
-		if f.PID != "" {
-			host, port = f.Host, f.Port
-		}
-		addr, ok := hostAddr(host)
-		if !ok {
+		host, port := frameworkHost(f)
+		addrs := g.b.hosts.addrs(host)
+		if len(addrs) == 0 {
 			continue
 		}
 		fname := g.frameworkName(f)
@@ -112,7 +119,9 @@ func (g *generator) frameworks(c *state.Cluster) {
 			continue
 		}
 		g.nb = g.name(g.nb, fname, ".")
-		g.b.addAddr(g.nb, addr)
+		for _, addr := range addrs {
+			g.b.addAddr(g.nb, addr)
+		}
 		if port > 0 && port <= 0xffff {
 			g.tb = g.name(g.tb, fname, ".")
 			g.nb = g.name(g.nb, "_framework._tcp.", fname, ".")
@@ -124,16 +133,18 @@ func (g *generator) frameworks(c *state.Cluster) {
 // agents adds "slave.domain." A/AAAA for each agent and "_slave._tcp.domain."
 // SRV to its port, and remembers each agent's address for its tasks.
 func (g *generator) agents(c *state.Cluster) {
-	g.agentAddrs = agentAddrMap(c)
+	g.agentAddrs = g.agentAddrMap(c)
 	slave := g.name(nil, "slave.")
 	srvName := g.name(nil, "_slave._tcp.")
 	for i := range c.Agents {
 		a := &c.Agents[i]
-		addr, ok := hostAddr(a.Host)
-		if !ok {
+		addrs := g.agentAddrs[a.ID]
+		if len(addrs) == 0 {
 			continue
 		}
-		g.b.addAddr(slave, addr)
+		for _, addr := range addrs {
+			g.b.addAddr(slave, addr)
+		}
 		if a.Port > 0 && a.Port <= 0xffff {
 			g.b.addSRV(srvName, slave, uint16(a.Port))
 		}
@@ -322,59 +333,57 @@ func (g *generator) task(t *state.Task, fname string, agent []netip.Addr) {
 	g.taskNamed(t, g.lb, fname, ips, agent, true)
 }
 
-// legacyNameOK reports whether a DiscoveryInfo name used as is gives valid,
-// reachable names: lowercase labels mesos-dns's own rules would leave alone.
+// legacyNameOK reports whether a DiscoveryInfo name used as is gives names a
+// client can ask for and mesos-dns answers: labels of 1 to 63 octets of
+// lowercase letters, digits, "-" and "_" ("my_service", "api.v2"). mesos-dns
+// lowercases the question, so a raw name with capitals never matched there.
 func legacyNameOK(name string) bool {
-	if name == "" || len(name) > maxLabel*2 {
+	if name == "" {
 		return false
 	}
-	var buf [maxLabel]byte
-	start := 0
-	for i := 0; i <= len(name); i++ {
-		if i == len(name) || name[i] == '.' {
-			label := name[start:i]
-			if label == "" || string(appendRFC1123(buf[:0], label)) != label {
+	l := 0
+	for i := 0; i < len(name); i++ {
+		switch c := name[i]; {
+		case c == '.':
+			if l == 0 {
 				return false
 			}
-			start = i + 1
+			l = 0
+			continue
+		case 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '-', c == '_':
+		default:
+			return false
+		}
+		if l++; l > maxLabel {
+			return false
 		}
 	}
-	return true
+	return l > 0
 }
 
-// taskAddrs picks the task's addresses as mesos-dns does: the addresses of all
-// IPSources in order, of which the first IPv4 and the first IPv6 are used.
-func (g *generator) taskAddrs(t *state.Task, agent []netip.Addr) [2]netip.Addr {
-	var out [2]netip.Addr // [0] IPv4, [1] IPv6
-	take := func(addrs []netip.Addr) {
+// taskAddrs picks the task's addresses as mesos-dns (upstream master) does:
+// every address of the first of IPSources that has any, IPv4 and IPv6 alike,
+// never addresses of two sources together.
+func (g *generator) taskAddrs(t *state.Task, agent []netip.Addr) []netip.Addr {
+	for _, src := range g.b.cfg.IPSources {
+		var addrs []netip.Addr
+		switch src {
+		case "netinfo":
+			addrs = t.NetInfo
+		case "mesos":
+			addrs = t.Mesos
+		case "docker":
+			addrs = t.Docker
+		case "host":
+			addrs = agent
+		}
 		for _, a := range addrs {
-			a = a.Unmap()
-			switch {
-			case !a.IsValid():
-			case a.Is4():
-				if !out[0].IsValid() {
-					out[0] = a
-				}
-			default:
-				if !out[1].IsValid() {
-					out[1] = a
-				}
+			if a.IsValid() {
+				return addrs
 			}
 		}
 	}
-	for _, src := range g.b.cfg.IPSources {
-		switch src {
-		case "netinfo":
-			take(t.NetInfo)
-		case "mesos":
-			take(t.Mesos)
-		case "docker":
-			take(t.Docker)
-		case "host":
-			take(agent)
-		}
-	}
-	return out
+	return nil
 }
 
 // sharedNames are the nodes of the names a task shares with the other
@@ -489,7 +498,7 @@ func (g *generator) shared(t *state.Task, tname []byte, fname string, hasDI bool
 }
 
 // taskNamed adds the records of task t under the label tname.
-func (g *generator) taskNamed(t *state.Task, tname []byte, fname string, ips [2]netip.Addr, agent []netip.Addr, hasDI bool) {
+func (g *generator) taskNamed(t *state.Task, tname []byte, fname string, ips, agent []netip.Addr, hasDI bool) {
 	if len(tname) == 0 || fname == "" {
 		return
 	}
@@ -505,9 +514,15 @@ func (g *generator) taskNamed(t *state.Task, tname []byte, fname string, ips [2]
 	g.sb = long
 	var cb [maxLabel]byte
 	canonical := appendShortLabel(cb[:0], long)
-	// The parents of the canonical names exist once the shared names do.
-	canon := g.b.intern(g.appendName(g.nb[:0], canonical, dotB, fb, dotB), g.b.parentOf(m.a))
-	canonSlave := g.b.intern(g.appendName(g.nb[:0], canonical, dotB, fb, slaveB), g.b.parentOf(m.slaveA))
+	// The parents of the canonical names exist once the shared names do,
+	// unless the name has dots (a DiscoveryInfo name as given, "api.v2"):
+	// then the canonical name's parent is its own ("v2-hash-s1.…").
+	pa, ps := g.b.parentOf(m.a), g.b.parentOf(m.slaveA)
+	if bytes.IndexByte(canonical, '.') >= 0 {
+		pa, ps = noNode, noNode
+	}
+	canon := g.b.intern(g.appendName(g.nb[:0], canonical, dotB, fb, dotB), pa)
+	canonSlave := g.b.intern(g.appendName(g.nb[:0], canonical, dotB, fb, slaveB), ps)
 	g.b.uses(m.a, m.slaveA, m.srvSlave[0], m.srvSlave[1], m.srvFw[0], m.srvFw[1], canon, canonSlave)
 	for _, ns := range m.diNodes {
 		g.b.uses(ns[:]...)

@@ -131,9 +131,9 @@ func TestFixtureMatchesMesosDNS(t *testing.T) {
 		{mesos, "mesos", "toy-store.ipv6-framework.mesos.", AAAA, []string{"2001:db8::1"}},
 		{mesos, "mesos", "toy-store.ipv6-framework.slave.mesos.", AAAA, []string{"2001:db8::1"}},
 
-		// This fixture's task has two network_infos; like mesos-dns we take the
-		// first IPv4 address of all of them.
-		{netinfo, "netinfo", "toy-store.ipv6-framework.mesos.", A, []string{"127.12.1.3"}},
+		// This fixture's task has two network_infos; like mesos-dns (upstream
+		// master) we take every address of all of them.
+		{netinfo, "netinfo", "toy-store.ipv6-framework.mesos.", A, []string{"127.12.1.2", "127.12.1.3"}},
 		{netinfo, "netinfo", "toy-store.ipv6-framework.mesos.", AAAA, []string{"fd01:b::1:8000:2"}},
 		{netinfo, "netinfo", "toy-store.ipv6-framework.slave.mesos.", AAAA, []string{"2001:db8::1"}},
 

@@ -357,11 +357,14 @@ func TestIPSourcesOrder(t *testing.T) {
 		sources []string
 		want    []string
 	}{
-		{[]string{"netinfo", "mesos", "host"}, []string{"127.0.5.1", "fd00::9"}},
+		// Every address of the first source that has any, never two
+		// sources' together (mesos-dns upstream master).
+		{[]string{"netinfo", "mesos", "host"}, []string{"fd00::9"}},
+		{[]string{"mesos", "netinfo"}, []string{"127.0.5.1"}},
 		{[]string{"docker", "host"}, []string{"127.0.6.1", "fd00::6"}},
 		{[]string{"host"}, []string{"127.0.1.1"}},
 		{[]string{"netinfo"}, []string{"fd00::9"}},
-		{[]string{"host", "netinfo"}, []string{"127.0.1.1", "fd00::9"}},
+		{[]string{"host", "netinfo"}, []string{"127.0.1.1"}},
 		{[]string{"bogus"}, nil},
 	} {
 		t.Run(strings.Join(tc.sources, ","), func(t *testing.T) {
@@ -487,15 +490,64 @@ func TestLongNamesAreShortened(t *testing.T) {
 	if res := tab.Lookup(under+"."+proto+".marathon.mesos.", dns.TypeSRV, &s); len(res.Answer) != 1 {
 		t.Errorf("SRV with long protocol: %v", res.Answer)
 	}
-	// The long framework got a shortened fragment and still has records.
-	found := false
+	// The long framework keeps its name, as in mesos-dns: the names on it
+	// that fit are served (252 octets), those that do not (its canonical
+	// and SRV names) are not, since no client could ask for them.
+	if res := tab.Lookup(long+"."+longFw+".mesos.", dns.TypeA, &s); len(res.Answer) != 1 {
+		t.Errorf("A of a 252-octet name under the long framework: %v", res.Answer)
+	}
 	for rr := range tab.All() {
-		if strings.Contains(rr.Header().Name, "fffff") && rr.Header().Rrtype == dns.TypeSRV {
-			found = true
+		if n := rr.Header().Name; strings.Contains(n, longFw) && len(n) > 254 {
+			t.Errorf("name over 253 octets served: %q", n)
 		}
 	}
-	if !found {
-		t.Error("no SRV records under the long framework")
+}
+
+// Issue 12: a DiscoveryInfo name is served as given too, as mesos-dns
+// serves it, where a client can ask for it: with "_", with dots; not with
+// capitals (mesos-dns lowercases the question, so those never matched).
+func TestLegacyDiscoveryNames(t *testing.T) {
+	task := func(id, name string) state.Task {
+		return state.Task{ID: id, Name: "app", FrameworkID: "f", AgentID: "x-S1", State: state.TaskRunning,
+			NetInfo:   addrs("127.0.5.1"),
+			Discovery: &state.Discovery{Name: name, Ports: []state.DiscoveryPort{{Number: 80, Name: "http", Protocol: "tcp"}}}}
+	}
+	c := (&state.Cluster{
+		Agents:     []state.Agent{{ID: "x-S1", Host: "127.0.1.1"}},
+		Frameworks: []state.Framework{{ID: "f", Name: "marathon"}},
+		Tasks:      []state.Task{task("t1", "my_service"), task("t2", "api.v2"), task("t3", "Web_Front")},
+	}).Seal()
+	tab := Build(c, testConfig())
+	var s Scratch
+	for _, tc := range []struct {
+		name  string
+		qtype uint16
+		n     int
+	}{
+		{"my_service.marathon.mesos.", dns.TypeA, 1},
+		{"my-service.marathon.mesos.", dns.TypeA, 1}, // the sanitised name
+		{"_my_service._tcp.marathon.mesos.", dns.TypeSRV, 1},
+		{"_http._my_service._tcp.marathon.mesos.", dns.TypeSRV, 1},
+		{"my_service-" + hash5("t1") + "-s1.marathon.mesos.", dns.TypeA, 1},
+		{"api.v2.marathon.mesos.", dns.TypeA, 1},
+		{"_api.v2._tcp.marathon.mesos.", dns.TypeSRV, 1},
+		{"api-v2.marathon.mesos.", dns.TypeA, 1},
+		{"web-front.marathon.mesos.", dns.TypeA, 1},
+		{"web_front.marathon.mesos.", dns.TypeA, 0},
+	} {
+		if res := tab.Lookup(tc.name, tc.qtype, &s); len(res.Answer) != tc.n {
+			t.Errorf("%s %s: %v, want %d answers", tc.name, dns.TypeToString[tc.qtype], res.Answer, tc.n)
+		}
+	}
+	// The dotted name's canonical name, api.v2-hash-s1, has a parent with
+	// no records of its own: it exists (NODATA), and so does it after an
+	// Update that changes another task.
+	ent := "v2-" + hash5("t2") + "-s1.marathon.mesos."
+	next := (&state.Cluster{Agents: c.Agents, Frameworks: c.Frameworks, Tasks: c.Tasks[:2]}).Seal()
+	for name, tab := range map[string]*Table{"built": tab, "updated": tab.Update(next)} {
+		if res := tab.Lookup(ent, dns.TypeA, &s); res.Rcode != dns.RcodeSuccess || len(res.Answer) != 0 {
+			t.Errorf("%s: %s A: %s %v, want NODATA", name, ent, dns.RcodeToString[res.Rcode], res.Answer)
+		}
 	}
 }
 

@@ -22,6 +22,8 @@ type Table struct {
 	cfg    Config
 	zone   string // lowercase FQDN, "mesos."
 	serial uint32
+	// hosts are the host name addresses the table was built with.
+	hosts HostAddrs
 
 	// Every lowercase FQDN in the zone that exists (including empty
 	// non-terminals, which have no records) is a node. Node i's name is
@@ -101,7 +103,13 @@ const maxName = 255
 // them. c may be nil (no Mesos state yet): the table then holds the SOA, NS and
 // name server records only.
 func Build(c *state.Cluster, cfg Config) *Table {
+	return build(c, cfg, nil)
+}
+
+// build is Build with the addresses of the host names in c (see HostAddrs).
+func build(c *state.Cluster, cfg Config, hosts HostAddrs) *Table {
 	b := newBuilder(cfg, c)
+	b.hosts = hosts
 	generate(b, c)
 	return b.finish()
 }

@@ -42,6 +42,9 @@ type builder struct {
 	cfg     Config
 	zone    string
 	cluster *state.Cluster
+	// hosts are the addresses of the host names in cluster (agents' and
+	// frameworks' PIDs that hold a name, PID-less frameworks' host names).
+	hosts HostAddrs
 
 	arena   []byte
 	refs    []nameRef
@@ -366,6 +369,7 @@ func (b *builder) table(nodes []node, a4 [][4]byte, a6 [][16]byte, srv []srvTarg
 		records:   len(a4) + len(a6) + len(srv) + 2,
 		nameCount: nameCount,
 		cluster:   b.cluster,
+		hosts:     b.hosts,
 		built:     built,
 	}
 	if b.rec == nil {

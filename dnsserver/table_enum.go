@@ -147,6 +147,7 @@ func (t *Table) Enumerate() *Enumeration {
 		}
 	}
 	b := newBuilder(t.cfg, c)
+	b.hosts = t.hosts
 	b.rec = e
 	generate(b, c)
 	return e.out

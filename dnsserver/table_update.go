@@ -68,9 +68,17 @@ func (b *builder) uses(ns ...uint32) {
 // cluster t was built from only in its tasks, and by Build otherwise. t is
 // not changed and may go on serving.
 func (t *Table) Update(c *state.Cluster) *Table {
+	return t.update(c, t.hosts)
+}
+
+// update is Update with the addresses of c's host names: when they differ
+// from those t was built with, the agents' and frameworks' records change,
+// and it builds afresh.
+func (t *Table) update(c *state.Cluster, hosts HostAddrs) *Table {
 	inc := t.inc
-	if inc == nil || c == nil || t.cluster == nil || 4*inc.deadNodes > len(t.refs) || !sameInfra(t.cluster, c) {
-		return Build(c, t.cfg)
+	if inc == nil || c == nil || t.cluster == nil || 4*inc.deadNodes > len(t.refs) || !sameInfra(t.cluster, c) ||
+		!hosts.equal(t.hosts) {
+		return build(c, t.cfg, hosts)
 	}
 	match, changed := t.matchTasks(c)
 	if !changed {
@@ -82,6 +90,7 @@ func (t *Table) Update(c *state.Cluster) *Table {
 		cfg:          t.cfg,
 		zone:         t.zone,
 		cluster:      c,
+		hosts:        t.hosts,
 		borrowed:     true, // see own
 		base:         t.arena,
 		refs:         t.refs,
@@ -96,7 +105,7 @@ func (t *Table) Update(c *state.Cluster) *Table {
 	}
 	b.entries = append(b.entries, inc.entries[:inc.infraEntries]...)
 	g := newGenerator(b)
-	g.agentAddrs = agentAddrMap(c)
+	g.agentAddrs = g.agentAddrMap(c)
 	for j := 0; j < len(c.Tasks); {
 		if match[j] < 0 {
 			b.spans[j] = g.taskIn(c, &c.Tasks[j])
@@ -155,12 +164,12 @@ func (t *Table) Update(c *state.Cluster) *Table {
 
 // agentAddrMap returns each agent's address(es) by agent ID: mesos-dns's
 // SlaveIPs, the "host" address of its tasks.
-func agentAddrMap(c *state.Cluster) map[string][]netip.Addr {
+func (g *generator) agentAddrMap(c *state.Cluster) map[string][]netip.Addr {
 	m := make(map[string][]netip.Addr, len(c.Agents))
 	for i := range c.Agents {
-		if addr, ok := hostAddr(c.Agents[i].Host); ok {
-			m[c.Agents[i].ID] = []netip.Addr{addr}
-		}
+		// An agent whose host name does not resolve is still known: its
+		// tasks get their records, all but the A/AAAA under .slave.
+		m[c.Agents[i].ID] = g.b.hosts.addrs(c.Agents[i].Host)
 	}
 	return m
 }
@@ -271,22 +280,17 @@ func (t *Table) matchTasks(c *state.Cluster) (match []int32, changed bool) {
 }
 
 // mayHaveRecords reports whether task t of c may get records: whether it is
-// running on an agent and in a framework that c knows (see generator.taskIn).
+// running on an agent and in a framework that c knows (see generator.taskIn),
+// whether or not the agent's host resolves.
 func mayHaveRecords(c *state.Cluster, t *state.Task) bool {
 	if t.State != state.TaskRunning || c.Framework(t.FrameworkID) == nil {
 		return false
 	}
-	a := c.Agent(t.AgentID)
-	if a == nil {
-		// An unsealed cluster finds no agent by ID: look.
-		i := slices.IndexFunc(c.Agents, func(a state.Agent) bool { return a.ID == t.AgentID })
-		if i < 0 {
-			return false
-		}
-		a = &c.Agents[i]
+	if c.Agent(t.AgentID) != nil {
+		return true
 	}
-	_, ok := hostAddr(a.Host)
-	return ok
+	// An unsealed cluster finds no agent by ID: look.
+	return slices.ContainsFunc(c.Agents, func(a state.Agent) bool { return a.ID == t.AgentID })
 }
 
 // retarget returns t for cluster c, whose tasks give the same records as t's

@@ -120,24 +120,27 @@ func TestUpdateMatchesBuild(t *testing.T) {
 		c     *state.Cluster
 		cfg   Config
 		steps int
+		hosts HostAddrs
 	}{
-		{"generated", genCluster(200), cfg, 80},
-		{"small", smallCluster(), cfg, 60},
-		{"fixture rfc952", fixtureCluster(t), func() Config { c := cfg; c.EnforceRFC952 = true; return c }(), 60},
-		{"fixture host first", fixtureCluster(t), func() Config { c := cfg; c.IPSources = []string{"host", "netinfo"}; return c }(), 30},
+		{"generated", genCluster(200), cfg, 80, nil},
+		{"small", smallCluster(), cfg, 60, nil},
+		{"fixture rfc952", fixtureCluster(t), func() Config { c := cfg; c.EnforceRFC952 = true; return c }(), 60, nil},
+		{"fixture host first", fixtureCluster(t), func() Config { c := cfg; c.IPSources = []string{"host", "netinfo"}; return c }(), 30, nil},
+		{"host names and raw DiscoveryInfo names", namedHostsCluster(), func() Config { c := cfg; c.IPSources = []string{"host"}; return c }(), 60,
+			HostAddrs{"agent-one": addrs("127.0.1.1", "fd00::1"), "sched-host": addrs("127.0.2.1")}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			r := rand.New(rand.NewPCG(7, uint64(len(tc.name))))
 			c := tc.c
-			tab := Build(c, tc.cfg)
+			tab := build(c, tc.cfg, tc.hosts)
 			incremental, rebuilt, retargeted, patched := 0, 0, 0, 0
 			for step := range tc.steps {
 				next := mutate(r, c, step)
 				if len(next.Tasks) == 0 {
 					break
 				}
-				got := tab.Update(next)
+				got := tab.update(next, tc.hosts)
 				switch {
 				case got.inc != nil && &got.inc.entries[0] == &tab.inc.entries[0]:
 					retargeted++
@@ -149,7 +152,7 @@ func TestUpdateMatchesBuild(t *testing.T) {
 				default:
 					rebuilt++
 				}
-				sameAnswers(t, got, Build(next, tc.cfg))
+				sameAnswers(t, got, build(next, tc.cfg, tc.hosts))
 				if t.Failed() {
 					t.Fatalf("step %d", step)
 				}
@@ -242,4 +245,24 @@ func TestUpdateLeavesOldTableAlone(t *testing.T) {
 			t.Errorf("%s changed:\n got %s\nwant %s", name, got, want)
 		}
 	}
+}
+
+// namedHostsCluster is smallCluster with an agent and a scheduler known by
+// host name, an agent whose name does not resolve, and tasks with raw
+// DiscoveryInfo names ("my_service", "api.v2").
+func namedHostsCluster() *state.Cluster {
+	c := smallCluster()
+	out := withTasks(c, slices.Clone(c.Tasks))
+	out.Agents[0].Host = "agent-one"
+	out.Agents[1].Host = "agent-lost"
+	out.Frameworks[0].Host = "sched-host"
+	for i, name := range []string{"my_service", "api.v2", "api.v2"} {
+		out.Tasks = append(out.Tasks, state.Task{
+			ID: fmt.Sprintf("%s.%d", name, i), Name: "svc", FrameworkID: "fw-marathon", AgentID: out.Agents[i%3].ID,
+			State: state.TaskRunning, NetInfo: addrs(fmt.Sprintf("127.0.4.%d", i+1)),
+			Ports:     []state.PortRange{{Begin: uint32(31100 + i), End: uint32(31100 + i)}},
+			Discovery: &state.Discovery{Name: name, Ports: []state.DiscoveryPort{{Number: 80, Name: "http_port", Protocol: "tcp"}}},
+		})
+	}
+	return out.Seal()
 }

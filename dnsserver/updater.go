@@ -21,6 +21,12 @@ type UpdaterOptions struct {
 	Registerer prometheus.Registerer
 	// Logger logs every table built ("dns table built"); nil discards.
 	Logger *slog.Logger
+	// Lookup resolves the host names of the Mesos state (see hosts.go); nil
+	// uses the system's resolver, as mesos-dns did.
+	Lookup LookupFunc
+	// HostRefresh is how often each host name is looked up again (mesos-dns
+	// looked them up on every refresh); 0 means a minute.
+	HostRefresh time.Duration
 }
 
 // Updater is the DNS side's consumer of snapshots, as lbsync.Syncer is the load
@@ -34,13 +40,18 @@ type UpdaterOptions struct {
 // a latest-wins channel (the hub's), so a build that falls behind skips to the
 // latest view rather than queueing.
 //
+// Host names in the view (agents' and schedulers' PIDs that hold a name,
+// schedulers without a PID) are looked up in the background, never by a
+// build (hosts.go); an answer that changes builds the latest view again.
+//
 // An Updater is a TableSource: hand it to NewServer, and its Load to
 // HTTPOptions.Table. Until the first view arrives Load returns nil, so queries
 // get SERVFAIL (which resolvers retry), never an NXDOMAIN they would cache.
 type Updater struct {
-	cfg Config
-	log *slog.Logger
-	m   *updaterMetrics
+	cfg   Config
+	log   *slog.Logger
+	m     *updaterMetrics
+	hosts *hostResolver
 
 	table  atomic.Pointer[Table]
 	builds atomic.Uint64
@@ -55,10 +66,12 @@ func NewUpdater(opts UpdaterOptions) *Updater {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	m := newUpdaterMetrics(opts.Registerer)
 	return &Updater{
 		cfg:     opts.Config,
 		log:     log,
-		m:       newUpdaterMetrics(opts.Registerer),
+		m:       m,
+		hosts:   newHostResolver(opts.Lookup, opts.HostRefresh, log, m.unresolved),
 		changed: make(chan struct{}),
 	}
 }
@@ -66,33 +79,43 @@ func NewUpdater(opts UpdaterOptions) *Updater {
 // Run builds a table from every new Mesos view read from snaps until ctx ends.
 // It always returns nil (the signature matches the daemon's other loops).
 func (u *Updater) Run(ctx context.Context, snaps <-chan *state.Snapshot) error {
-	var last *state.Cluster
+	var last *state.Snapshot
 	prev := Build(nil, u.cfg) // what the first Update starts from
+	// Host names are looked up again every refresh; a changed answer builds
+	// the last view again.
+	refresh := time.NewTicker(u.hosts.refresh)
+	defer refresh.Stop()
 	for {
-		var snap *state.Snapshot
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-refresh.C:
+			if last != nil {
+				u.hosts.want(ctx, last.Cluster)
+			}
+		case <-u.hosts.changed:
+			if last != nil {
+				prev = u.update(ctx, prev, last)
+			}
 		case s, ok := <-snaps:
 			if !ok {
 				snaps = nil // closed: wait for ctx, as lbsync.Syncer does
 				continue
 			}
-			snap = s
+			u.m.snapshotSeq.Set(float64(s.Seq))
+			if s.Cluster == nil || last != nil && s.Cluster == last.Cluster {
+				continue // a Marathon-only change: nothing for DNS
+			}
+			last = s
+			prev = u.update(ctx, prev, s)
 		}
-		u.m.snapshotSeq.Set(float64(snap.Seq))
-		if snap.Cluster == nil || snap.Cluster == last {
-			continue // a Marathon-only change: nothing for DNS
-		}
-		last = snap.Cluster
-		prev = u.update(prev, snap)
 	}
 }
 
 // update builds the table of snap from prev, swaps it in, and reports it.
-func (u *Updater) update(prev *Table, snap *state.Snapshot) *Table {
+func (u *Updater) update(ctx context.Context, prev *Table, snap *state.Snapshot) *Table {
 	start := time.Now()
-	t := prev.Update(snap.Cluster)
+	t := prev.update(snap.Cluster, u.hosts.want(ctx, snap.Cluster))
 	u.table.Store(t)
 	took := time.Since(start)
 	u.m.buildSeconds.Observe(took.Seconds())

@@ -10,6 +10,9 @@ type updaterMetrics struct {
 	snapshotSeq  prometheus.Gauge
 	tasks        prometheus.Gauge
 	records      prometheus.Gauge
+	// unresolved counts the host names of the state (hosts.go) whose last
+	// lookup failed.
+	unresolved prometheus.Gauge
 }
 
 // newUpdaterMetrics creates the metrics and registers them on reg (none when
@@ -33,9 +36,13 @@ func newUpdaterMetrics(reg prometheus.Registerer) *updaterMetrics {
 			Name: "discovery_dns_records",
 			Help: "Records in the DNS table being served.",
 		}),
+		unresolved: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "discovery_dns_unresolved_hosts",
+			Help: "Host names of agents and frameworks in the Mesos state whose last lookup failed.",
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.buildSeconds, m.snapshotSeq, m.tasks, m.records)
+		reg.MustRegister(m.buildSeconds, m.snapshotSeq, m.tasks, m.records, m.unresolved)
 	}
 	return m
 }

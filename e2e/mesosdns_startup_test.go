@@ -14,7 +14,6 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/discovery-mesos/discovery/internal/dnstest"
-	"github.com/discovery-mesos/discovery/internal/freeport"
 	"github.com/discovery-mesos/discovery/internal/sim"
 	"github.com/discovery-mesos/discovery/internal/zktest"
 )
@@ -81,14 +80,7 @@ func TestStartsFromMesosDNSConfigSample(t *testing.T) {
 			[]string{`config key \"email\" is deprecated, read as \"SOARname\"`}, `config key "email" is deprecated`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			dnsPort, err := freeport.Take("127.0.0.1")
-			if err != nil {
-				t.Fatal(err)
-			}
-			httpPort, err := freeport.Take("127.0.0.1")
-			if err != nil {
-				t.Fatal(err)
-			}
+			dnsPort, httpPort := loopbackPort(t), loopbackPort(t)
 			// The rewrite, and all of it: what the file points at (a
 			// ZooKeeper and a master on 127.0.0.1's default ports, a
 			// resolver, fixed ports) becomes this test's fakes and free

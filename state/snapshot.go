@@ -73,7 +73,8 @@ type Master struct {
 	// PID is the libprocess id, "master@10.0.0.1:5050"; empty when unknown.
 	PID string
 	// Host and Port come from the PID (or from the configured address when there is
-	// no PID). Host is usually an IP literal but may be a hostname.
+	// no PID). Host is usually an IP literal but may be a hostname (the DNS
+	// side resolves it, as mesos-dns did).
 	Host string
 	Port int
 }

@@ -103,7 +103,12 @@ func newDaemon(cfg Config, lbo *lbOptions, warnings []string, log *slog.Logger) 
 
 	// No table until the first view of the cluster: queries get SERVFAIL, which
 	// resolvers retry, not an NXDOMAIN they would cache for SOAMinttl.
-	d.dnsTable = dnsserver.NewUpdater(dnsserver.UpdaterOptions{Config: dnsConfig(cfg), Registerer: d.reg, Logger: log.With("component", "dns-table")})
+	d.dnsTable = dnsserver.NewUpdater(dnsserver.UpdaterOptions{
+		Config: dnsConfig(cfg), Registerer: d.reg, Logger: log.With("component", "dns-table"),
+		// Host names in the state are looked up again as often as mesos-dns
+		// did: on every refresh.
+		HostRefresh: time.Duration(cfg.RefreshSeconds) * time.Second,
+	})
 	d.registerMetrics()
 
 	if cfg.DNSOn {
