@@ -15,6 +15,11 @@ command -v wrk >/dev/null || need+=(wrk)
 command -v chromium >/dev/null || need+=(chromium)
 command -v dig >/dev/null || need+=(dnsutils)
 command -v openssl >/dev/null || need+=(openssl)
+# The real marathon-lb (../shared/peers) runs in the routing differential and
+# its zdd.py against discovery: Debian's python3 with its modules.
+for mod in requests:python3-requests pycurl:python3-pycurl dateutil:python3-dateutil six:python3-six jwt:python3-jwt cryptography:python3-cryptography; do
+  /usr/bin/python3 -c "import ${mod%%:*}" 2>/dev/null || need+=("${mod#*:}")
+done
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
