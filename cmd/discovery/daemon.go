@@ -41,8 +41,9 @@ type daemon struct {
 	dnsTable *dnsserver.Updater
 	dns      *dnsserver.Server
 
-	httpLn  net.Listener
-	httpSrv *http.Server
+	httpLn      net.Listener
+	httpSrv     *http.Server
+	httpMetrics *httpMetrics
 
 	lb *loadBalancer // nil when the load balancer is off
 
@@ -107,17 +108,24 @@ func newDaemon(cfg Config, lbo *lbOptions, warnings []string, log *slog.Logger) 
 	d.registerMetrics()
 
 	if cfg.DNSOn {
+		forwardFrom, err := dnsserver.ParseClientNetworks(cfg.ExternalFrom)
+		if err != nil {
+			return nil, fmt.Errorf("externalFrom: %w", err)
+		}
 		srv, err := dnsserver.NewServer(dnsserver.ServerConfig{
 			Addr:           net.JoinHostPort(cfg.Listener, strconv.Itoa(cfg.Port)),
 			RecurseOn:      cfg.RecurseOn,
 			NoTruncateBit:  !cfg.SetTruncateBit,
 			RateLimit:      cfg.DNSRateLimit,
 			RateLimitBurst: cfg.DNSRateLimitBurst,
+			// -1 (no cap) passes through: the server's own "no cap".
+			MaxTCPConnsPerClient: cfg.DNSTCPMaxConnsPerClient,
 			Forward: dnsserver.ForwardConfig{
 				Enabled:       cfg.ExternalOn,
 				Resolvers:     cfg.Resolvers,
 				ZoneResolvers: cfg.ZoneResolvers,
 				Timeout:       time.Duration(cfg.Timeout) * time.Second,
+				From:          forwardFrom,
 			},
 		}, d.dnsTable, log.With("component", "dns"), d.reg)
 		if err != nil {
@@ -126,11 +134,8 @@ func newDaemon(cfg Config, lbo *lbOptions, warnings []string, log *slog.Logger) 
 		d.dns = srv
 	}
 	if cfg.HTTPOn {
-		d.httpSrv = &http.Server{
-			Handler:           d.httpHandler(),
-			ReadHeaderTimeout: 10 * time.Second,
-			ErrorLog:          slog.NewLogLogger(log.With("component", "http").Handler(), slog.LevelWarn),
-		}
+		d.httpMetrics = newHTTPMetrics(d.reg)
+		d.httpSrv = newHTTPServer(cfg, d.httpHandler(), log.With("component", "http"))
 	}
 	return d, nil
 }
@@ -270,6 +275,7 @@ func (d *daemon) run(ctx context.Context) error {
 			d.shutdownDNS()
 			return fmt.Errorf("starting http server: %w", err)
 		}
+		ln = limitHTTPListener(d.cfg, ln, d.httpMetrics)
 		d.httpLn = ln
 		go func() {
 			if err := d.httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -383,9 +389,12 @@ func (d *daemon) httpHandler() http.Handler {
 	mux.HandleFunc("/ready", d.ready)
 	mux.Handle("/", d.statusHandler())
 	if d.lb != nil {
-		d.lb.mount(mux, d.cfg.HTTPListener)
+		d.lb.mount(mux, d.cfg.HTTPListener, func(h http.Handler) http.Handler {
+			return refuseCrossSite(h, d.httpMetrics.refusedRequests.WithLabelValues("cross-site").Inc)
+		})
 	}
-	return mux
+	hosts := newHostGuard(d.cfg, d.httpMetrics.refusedRequests.WithLabelValues("host").Inc)
+	return hosts.wrap(mux, "/health", "/ready", "/metrics")
 }
 
 // ready answers 200 once a view of the cluster is loaded and the DNS table built
