@@ -206,6 +206,11 @@ type status struct {
 		LastError   string    `json:"lastError"`
 		LastErrorAt time.Time `json:"lastErrorAt"`
 		Stale       bool      `json:"stale"`
+		LeftOut     []struct {
+			ID     string `json:"id"`
+			App    string `json:"app"`
+			Reason string `json:"reason"`
+		} `json:"leftOut"`
 	} `json:"sources"`
 	DNS struct {
 		Names   int `json:"names"`
@@ -249,6 +254,17 @@ func (st status) sourceErrors() string {
 		}
 	}
 	return strings.Join(errs, "; ")
+}
+
+// leftOut is every source's left-out records, "id: reason" each.
+func (st status) leftOut() []string {
+	var out []string
+	for _, s := range st.Sources {
+		for _, lo := range s.LeftOut {
+			out = append(out, lo.ID+": "+lo.Reason)
+		}
+	}
+	return out
 }
 
 // metric sums the samples of a metric whose label text contains every one of

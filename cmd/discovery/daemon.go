@@ -159,11 +159,14 @@ var (
 		"Time since the source last delivered a good view (changed or not).", []string{"source"}, nil)
 	sourceFailuresDesc = prometheus.NewDesc("discovery_source_consecutive_failures",
 		"Failed fetches since the source's last good view.", []string{"source"}, nil)
+	sourceLeftOutDesc = prometheus.NewDesc("discovery_source_left_out",
+		"Apps and tasks (or their ports) the source's last good view left out for invalid data.", []string{"source"}, nil)
 )
 
 func (c sourceCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- sourceAgeDesc
 	ch <- sourceFailuresDesc
+	ch <- sourceLeftOutDesc
 }
 
 func (c sourceCollector) Collect(ch chan<- prometheus.Metric) {
@@ -172,6 +175,7 @@ func (c sourceCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(sourceAgeDesc, prometheus.GaugeValue, time.Since(s.LastGood).Seconds(), s.Name)
 		}
 		ch <- prometheus.MustNewConstMetric(sourceFailuresDesc, prometheus.GaugeValue, float64(s.Failures), s.Name)
+		ch <- prometheus.MustNewConstMetric(sourceLeftOutDesc, prometheus.GaugeValue, float64(len(s.LeftOut)), s.Name)
 	}
 }
 
