@@ -114,6 +114,50 @@ func TestSecurityHTTPConnectionCaps(t *testing.T) {
 	}
 }
 
+// healthOn sends GET /health on c and waits up to wait for the answer.
+func healthOn(c net.Conn, wait time.Duration) error {
+	if _, err := fmt.Fprintf(c, "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"); err != nil {
+		return err
+	}
+	_ = c.SetReadDeadline(time.Now().Add(wait))
+	res, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		return err
+	}
+	_, _ = io.Copy(io.Discard, res.Body)
+	return res.Body.Close()
+}
+
+// Past httpMaxConns a new client waits (in the listen backlog) until a
+// connection closes, then is served.
+func TestSecurityHTTPTotalCap(t *testing.T) {
+	c := newCluster(t, sim.Config{Apps: 1, TasksPerApp: 1, Seed: 163})
+	d := startDaemon(t, false, append(configFile(t, map[string]any{"httpMaxConns": 8, "httpMaxConnsPerClient": 4}),
+		"-dnson=false", "-masters="+c.Masters()[0].Addr())...)
+	var held []net.Conn
+	for _, src := range []string{"127.0.0.2", "127.0.0.3"} {
+		for range 4 {
+			conn := dialFrom(t, src, d.HTTPAddr)
+			if err := healthOn(conn, 5*time.Second); err != nil {
+				t.Fatalf("connection %d: %v", len(held)+1, err)
+			}
+			held = append(held, conn)
+		}
+	}
+	waiting := dialFrom(t, "127.0.0.4", d.HTTPAddr) // the kernel accepts it; the server does not yet
+	answered := make(chan error, 1)
+	go func() { answered <- healthOn(waiting, 10*time.Second) }()
+	select {
+	case err := <-answered:
+		t.Fatalf("a 9th connection was served past httpMaxConns=8 (%v)", err)
+	case <-time.After(time.Second): // bounded: a served request takes milliseconds
+	}
+	held[0].Close()
+	if err := <-answered; err != nil {
+		t.Errorf("the waiting client was not served once a connection closed: %v", err)
+	}
+}
+
 // One DNS client cannot take DNS over TCP from the others: past its cap (32
 // by default) its new connections are closed at once, while another client is
 // answered. (Before: only a global cap of 1000, which one client could fill.)
@@ -363,6 +407,9 @@ func TestSecurityDNSRecursionAllowList(t *testing.T) {
 				m.SetEdns0(size, false)
 			}
 			r, in, out := exchangeFrom(t, src, d.DNSAddr, m)
+			if out > 1232 {
+				t.Errorf("%s from %s, EDNS %d: a %d-byte UDP answer, over 1232", name, src, size, out)
+			}
 			last = r
 			ratio = max(ratio, float64(out)/float64(in))
 		}
