@@ -65,6 +65,13 @@ func spawnDaemon(t *testing.T, dir string, env, all []string) *daemon {
 	cmd := osexec.Command(discoveryBin, all...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
+	return spawnCmd(t, cmd, all)
+}
+
+// spawnCmd starts cmd, which runs the binary with args all (through a wrapper
+// that execs it, such as prlimit), as spawnDaemon does.
+func spawnCmd(t *testing.T, cmd *osexec.Cmd, all []string) *daemon {
+	t.Helper()
 	started := time.Now()
 	p, err := daemontest.Start(cmd)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	osexec "os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -441,4 +442,52 @@ func TestSecurityDNSRecursionAllowList(t *testing.T) {
 	}
 	t.Logf("amplification (bytes out / bytes in, worst of no EDNS, 512, 1232, 4096, 65535): forwarded %.1f×, refused outside name %.2f×, in-domain SRV of 80 tasks %.1f×",
 		allowed, refused, inDomain)
+}
+
+// Idle HTTP connections from many clients, more than the daemon has file
+// descriptors (500 against a limit of 400), cost HTTP only: DNS over TCP,
+// forwarding and following the master go on, and HTTP serves again once they
+// close. (Before: the descriptors ran out and all of those failed with HTTP.)
+func TestSecurityHTTPFloodSparesTheRest(t *testing.T) {
+	const nofile, clients, perClient = 400, 34, 15
+	c := newCluster(t, sim.Config{Apps: 1, TasksPerApp: 1, Seed: 165})
+	upstream := fakeResolver(t, "127.0.0.78")
+	all := append(baseArgs(), "-masters="+c.Masters()[0].Addr(), "-mesosFollow=poll",
+		"-externalon=true", "-resolvers="+upstream)
+	cmd := osexec.Command("prlimit", append([]string{fmt.Sprintf("--nofile=%d:%d", nofile, nofile), discoveryBin}, all...)...)
+	d := spawnCmd(t, cmd, all)
+	if err := d.WaitListeners(true, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	waitDNS(t, d, c, 20*time.Second)
+
+	var flood []net.Conn
+	for i := range clients {
+		for range perClient {
+			flood = append(flood, dialFrom(t, fmt.Sprintf("127.0.1.%d", i+1), d.HTTPAddr))
+		}
+	}
+	start := time.Now()
+	// Within the 10 s the server gives a connection to send its headers.
+	tcp := &dns.Client{Net: "tcp", Timeout: 3 * time.Second, Dialer: &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.3")}}}
+	name := c.Truth().TaskDNSName(c.Truth().Apps[0], domain)
+	if r, _, err := tcp.Exchange(new(dns.Msg).SetQuestion(name, dns.TypeA), d.DNSAddr); err != nil || len(r.Answer) == 0 {
+		t.Errorf("DNS over TCP during %d idle HTTP connections: %v", len(flood), err)
+	}
+	if r, err := d.query("www.example.com.", dns.TypeA); err != nil || len(r.Answer) == 0 {
+		t.Errorf("forwarding during %d idle HTTP connections: %v", len(flood), err)
+	}
+	if _, err := c.AddApp("late", 1); err != nil {
+		t.Fatal(err)
+	}
+	waitDNS(t, d, c, 5*time.Second) // the master is still polled
+	t.Logf("%d idle HTTP connections from %d clients (descriptor limit %d): DNS over TCP, forwarding and polling fine for %v",
+		len(flood), clients, nofile, time.Since(start).Round(time.Millisecond))
+	for _, f := range flood {
+		f.Close()
+	}
+	waitFor(t, 15*time.Second, "HTTP serving again", func() bool {
+		code, _, err := d.get("/health")
+		return err == nil && code == 200
+	})
 }
