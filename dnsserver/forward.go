@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sort"
 	"strings"
 	"time"
@@ -33,6 +34,9 @@ type ForwardConfig struct {
 	// costs a bounded number of goroutines and sockets and never slows the
 	// answers for the domain. Zero means DefaultMaxInFlight.
 	MaxInFlight int
+	// From are the client networks whose queries may be forwarded; others
+	// are answered REFUSED. Nil lets every client (mesos-dns); empty lets none.
+	From []netip.Prefix
 }
 
 // DefaultMaxInFlight is the default bound on concurrent upstream queries.
@@ -67,6 +71,7 @@ type Forwarder struct {
 	all   []string
 	zones []forwardZone
 	sem   chan struct{}
+	from  []netip.Prefix // nil: every client
 	udp   *dns.Client
 	tcp   *dns.Client
 	m     *serverMetrics
@@ -93,6 +98,7 @@ func newForwarder(cfg ForwardConfig, log *slog.Logger, m *serverMetrics) (*Forwa
 		log:     log,
 		enabled: cfg.Enabled,
 		timeout: cfg.Timeout,
+		from:    cfg.From,
 		m:       m,
 	}
 	if f.timeout <= 0 {

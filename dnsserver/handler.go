@@ -299,6 +299,15 @@ func (h *Handler) forward(ctx context.Context, req *dns.Msg, qc *queryCtx, overT
 	}
 }
 
+// refuseForward answers REFUSED to a client whose queries may not be
+// forwarded (not in ForwardConfig.From): the same answer as with forwarding
+// off, no larger than the query, so it amplifies nothing.
+func (h *Handler) refuseForward(req *dns.Msg, qc *queryCtx) {
+	h.m.forwardDenied.Inc()
+	h.initReply(req, qc)
+	qc.resp.Rcode = dns.RcodeRefused
+}
+
 // pack sizes qc.resp for the transport and packs it into qc.buf.
 // maxSize is the largest answer the client takes (see maxResponseSize).
 //
@@ -377,7 +386,11 @@ func (h *Handler) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	case actDrop:
 		return
 	case actForward:
-		h.forward(h.ctx, req, qc, !udp, false)
+		if h.fwd.allows(clientAddr(w.RemoteAddr())) {
+			h.forward(h.ctx, req, qc, !udp, false)
+		} else {
+			h.refuseForward(req, qc)
+		}
 	}
 	b, err := h.pack(qc, maxResponseSize(req, udp, h.maxUDP))
 	if err != nil {

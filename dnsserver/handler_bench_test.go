@@ -131,7 +131,7 @@ func BenchmarkHandlePacket(b *testing.B) {
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		out, fwd := s.handlePacket(pkts[i%len(pkts)], qc)
+		out, fwd := s.handlePacket(pkts[i%len(pkts)], loopback, qc)
 		i++
 		if out == nil || fwd != nil {
 			b.Fatal("not answered")

@@ -45,7 +45,7 @@ func FuzzHandler(f *testing.F) {
 	}
 	qc := newQueryCtx()
 	f.Fuzz(func(t *testing.T, pkt []byte) {
-		out, fwd := s.handlePacket(pkt, qc)
+		out, fwd := s.handlePacket(pkt, loopback, qc)
 		if fwd != nil {
 			t.Fatal("forwarding is off, yet a query was handed to the forwarder")
 		}

@@ -15,7 +15,8 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/net/netutil"
+
+	"github.com/discovery-mesos/discovery/internal/connlimit"
 )
 
 // ServerConfig is how the DNS server listens and answers; the records come from
@@ -38,6 +39,11 @@ type ServerConfig struct {
 	// MaxTCPConns bounds concurrent TCP connections (0: 1000); further clients
 	// wait in the listen backlog.
 	MaxTCPConns int
+	// MaxTCPConnsPerClient bounds one client's concurrent TCP connections (one
+	// IPv4 address or IPv6 /64; 0: DefaultMaxTCPConnsPerClient, -1: no cap):
+	// a connection past it is closed at once, so that one client cannot fill
+	// MaxTCPConns and lock everyone else out.
+	MaxTCPConnsPerClient int
 	// TCPIdleTimeout closes idle TCP connections (0: 8 s).
 	TCPIdleTimeout time.Duration
 
@@ -144,11 +150,21 @@ func (s *Server) Start() error {
 	if idle <= 0 {
 		idle = 8 * time.Second
 	}
+	perClient := s.cfg.MaxTCPConnsPerClient
+	if perClient == 0 {
+		perClient = DefaultMaxTCPConnsPerClient
+	}
 	tcpReady := make(chan struct{})
 	s.tcpSrv = &dns.Server{
-		Listener:          netutil.LimitListener(tcp, maxConns),
-		Net:               "tcp",
-		Handler:           s.h,
+		Listener: connlimit.Listen(tcp, maxConns, perClient, func(netip.Prefix) { s.m.tcpRefused.Inc() }),
+		Net:      "tcp",
+		Handler:  s.h,
+		// Every pipelined query on a connection is answered (RFC 7766 6.2.1.1):
+		// miekg/dns's default closes the connection after 128, resetting it
+		// under the queries the client already sent. Queries on one connection
+		// are answered one at a time, so a client that sends faster than it
+		// reads is held back by TCP flow control, not by our memory.
+		MaxTCPQueries:     -1,
 		ReadTimeout:       tcpIOTimeout,
 		WriteTimeout:      tcpIOTimeout,
 		IdleTimeout:       func() time.Duration { return idle },
@@ -268,6 +284,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	return errors.Join(errs...)
 }
+
+// DefaultMaxTCPConnsPerClient is a client's TCP connection cap when the
+// configuration gives none: room for a caching resolver's parallel lookups,
+// far below the total (1000).
+const DefaultMaxTCPConnsPerClient = 32
 
 // tcpIOTimeout bounds reading a TCP client's first query and writing an
 // answer, so a client that stalls holds its connection only briefly.

@@ -66,3 +66,6 @@ func hsTables(t testing.TB, c *state.Cluster, cfg Config) *atomic.Pointer[Table]
 	p.Store(Build(c, cfg))
 	return &p
 }
+
+// loopback is the client address of queries handed to handlePacket directly.
+var loopback = netip.MustParseAddr("127.0.0.1")

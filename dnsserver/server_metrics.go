@@ -18,9 +18,11 @@ type serverMetrics struct {
 	malformed   prometheus.Counter
 	panics      prometheus.Counter
 	rateLimited prometheus.Counter
+	tcpRefused  prometheus.Counter
 
 	forwarded          prometheus.Counter
 	forwardBusy        prometheus.Counter
+	forwardDenied      prometheus.Counter
 	forwardInFlight    prometheus.Gauge
 	upstreamErrors     prometheus.Counter
 	upstreamTCPRetries prometheus.Counter
@@ -114,6 +116,10 @@ func newRegisteredMetrics(reg prometheus.Registerer) (*serverMetrics, error) {
 			Name: "discovery_dns_ratelimited_queries_total",
 			Help: "UDP queries not answered (or answered empty with TC) because their client was over the response rate limit.",
 		}),
+		tcpRefused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "discovery_dns_tcp_refused_connections_total",
+			Help: "TCP connections closed at once because their client already held its cap (dnsTCPMaxConnsPerClient).",
+		}),
 		forwarded: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "discovery_dns_forwarded_total",
 			Help: "Queries for names outside the domain sent to upstream resolvers.",
@@ -121,6 +127,10 @@ func newRegisteredMetrics(reg prometheus.Registerer) (*serverMetrics, error) {
 		forwardBusy: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "discovery_dns_forward_rejected_total",
 			Help: "Queries answered SERVFAIL because too many upstream queries were in flight.",
+		}),
+		forwardDenied: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "discovery_dns_forward_denied_total",
+			Help: "Queries for names outside the domain answered REFUSED because their client is not in externalFrom.",
 		}),
 		forwardInFlight: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "discovery_dns_forward_inflight_queries",
@@ -143,8 +153,8 @@ func newRegisteredMetrics(reg prometheus.Registerer) (*serverMetrics, error) {
 	}
 	if reg != nil {
 		for _, c := range []prometheus.Collector{
-			queries, responses, m.duration, m.truncated, m.malformed, m.panics, m.rateLimited,
-			m.forwarded, m.forwardBusy, m.forwardInFlight, m.upstreamErrors, m.upstreamTCPRetries,
+			queries, responses, m.duration, m.truncated, m.malformed, m.panics, m.rateLimited, m.tcpRefused,
+			m.forwarded, m.forwardBusy, m.forwardDenied, m.forwardInFlight, m.upstreamErrors, m.upstreamTCPRetries,
 		} {
 			if err := reg.Register(c); err != nil {
 				return nil, fmt.Errorf("registering dns metrics: %w", err)

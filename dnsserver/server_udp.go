@@ -68,7 +68,7 @@ func (s *Server) serveUDP(conn *net.UDPConn, pktinfo bool) {
 				continue
 			}
 		}
-		out, fwd := s.handlePacket(in[:n], qc)
+		out, fwd := s.handlePacket(in[:n], from.Addr(), qc)
 		if fwd != nil {
 			s.forwardUDP(conn, fwd, from, bytes.Clone(src), start)
 			continue
@@ -94,7 +94,7 @@ func writeUDP(conn *net.UDPConn, b, src []byte, to netip.AddrPort) {
 // send nothing), or, for a name outside the domain that may be forwarded, a
 // copy of the query holding an in-flight slot (the caller must forward it).
 // It never panics: a panic in answering becomes SERVFAIL.
-func (s *Server) handlePacket(pkt []byte, qc *queryCtx) (out []byte, fwd *dns.Msg) {
+func (s *Server) handlePacket(pkt []byte, client netip.Addr, qc *queryCtx) (out []byte, fwd *dns.Msg) {
 	defer func() {
 		if p := recover(); p != nil {
 			s.m.panics.Inc()
@@ -118,6 +118,10 @@ func (s *Server) handlePacket(pkt []byte, qc *queryCtx) (out []byte, fwd *dns.Ms
 	case actDrop:
 		return nil, nil
 	case actForward:
+		if !h.fwd.allows(client) {
+			h.refuseForward(req, qc)
+			break
+		}
 		if len(h.fwd.resolversFor(req.Question[0].Name)) == 0 {
 			h.initReply(req, qc)
 			qc.resp.Rcode = dns.RcodeRefused

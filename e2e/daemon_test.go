@@ -65,6 +65,13 @@ func spawnDaemon(t *testing.T, dir string, env, all []string) *daemon {
 	cmd := osexec.Command(discoveryBin, all...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
+	return spawnCmd(t, cmd, all)
+}
+
+// spawnCmd starts cmd, which runs the binary with args all (through a wrapper
+// that execs it, such as prlimit), as spawnDaemon does.
+func spawnCmd(t *testing.T, cmd *osexec.Cmd, all []string) *daemon {
+	t.Helper()
 	started := time.Now()
 	p, err := daemontest.Start(cmd)
 	if err != nil {
@@ -206,6 +213,11 @@ type status struct {
 		LastError   string    `json:"lastError"`
 		LastErrorAt time.Time `json:"lastErrorAt"`
 		Stale       bool      `json:"stale"`
+		LeftOut     []struct {
+			ID     string `json:"id"`
+			App    string `json:"app"`
+			Reason string `json:"reason"`
+		} `json:"leftOut"`
 	} `json:"sources"`
 	DNS struct {
 		Names   int `json:"names"`
@@ -249,6 +261,17 @@ func (st status) sourceErrors() string {
 		}
 	}
 	return strings.Join(errs, "; ")
+}
+
+// leftOut is every source's left-out records, "id: reason" each.
+func (st status) leftOut() []string {
+	var out []string
+	for _, s := range st.Sources {
+		for _, lo := range s.LeftOut {
+			out = append(out, lo.ID+": "+lo.Reason)
+		}
+	}
+	return out
 }
 
 // metric sums the samples of a metric whose label text contains every one of

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"encoding/json"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -239,27 +238,6 @@ func TestSecurityDNSRateLimit(t *testing.T) {
 // wire (read with a 64 KiB buffer, so nothing is cut on our side).
 func exchangeRaw(t *testing.T, addr string, m *dns.Msg) (*dns.Msg, int) {
 	t.Helper()
-	q, err := m.Pack()
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := net.Dial("udp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(2 * time.Second))
-	if _, err := conn.Write(q); err != nil {
-		t.Fatal(err)
-	}
-	buf := make([]byte, 65535)
-	n, err := conn.Read(buf)
-	if err != nil {
-		t.Fatalf("%s: %v", m.Question[0].Name, err)
-	}
-	r := new(dns.Msg)
-	if err := r.Unpack(buf[:n]); err != nil {
-		t.Fatalf("unpacking the answer: %v", err)
-	}
+	r, _, n := exchangeFrom(t, "127.0.0.1", addr, m)
 	return r, n
 }

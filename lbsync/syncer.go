@@ -120,9 +120,12 @@ func NewSyncer(opts SyncerOptions) (*Syncer, error) {
 	return s, nil
 }
 
-// Run applies the snapshots from snaps until ctx ends. It also deletes drained
+// Run applies the snapshots from snaps until ctx ends, first removing the temp
+// files interrupted writes left (removeStaleTemps). It also deletes drained
 // servers in the background.
 func (s *Syncer) Run(ctx context.Context, snaps <-chan *state.Snapshot) error {
+	// Before our first write: nothing of ours is being written yet.
+	removeStaleTemps(s.h.ConfigPath(), s.opts.ArchiveDir, s.log)
 	go s.rt.RunReaper(ctx, 100*time.Millisecond)
 	go s.watchListeners(ctx, s.opts.ListenerCheck)
 	var retry <-chan time.Time

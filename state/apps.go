@@ -23,6 +23,8 @@ type AppSet struct {
 	// results per app use them to tell the changed apps without hashing
 	// every app again.
 	AppDigests []uint64
+	// LeftOut are the apps and tasks left out for invalid data.
+	LeftOut []LeftOut
 }
 
 // NetworkMode is how an app's tasks are reached, which decides where their

@@ -42,6 +42,9 @@ type SourceStatus struct {
 	// Note says how the source follows its origin when that is not the
 	// usual way; set by the source (Noter), kept until it clears it.
 	Note string
+	// LeftOut are what the source's last good view left out for invalid
+	// data.
+	LeftOut []LeftOut
 }
 
 // NewHub returns a hub that waits for quiet (no new view for that long) before
@@ -66,6 +69,7 @@ func (h *Hub) PublishCluster(c *Cluster) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.markGood(c.Source, c.FetchedAt)
+	h.noteLeftOut(c.Source, c.LeftOut)
 	if h.cluster != nil && h.cluster.Digest == c.Digest {
 		return
 	}
@@ -78,6 +82,7 @@ func (h *Hub) PublishApps(a *AppSet) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.markGood(a.Source, a.FetchedAt)
+	h.noteLeftOut(a.Source, a.LeftOut)
 	if h.apps != nil && h.apps.Digest == a.Digest {
 		return
 	}
@@ -117,6 +122,49 @@ func (h *Hub) markGood(source string, at time.Time) {
 	s.LastError = nil
 	s.Failures = 0
 }
+
+// noteLeftOut records what a source's view left out, logging each record
+// when it is first left out (at most maxLeftOutLogs per view, then how many
+// more) and when it is back: the status page and the metric show the current
+// list, the log keeps the history.
+func (h *Hub) noteLeftOut(source string, list []LeftOut) {
+	s := h.status(source)
+	old := s.LeftOut
+	s.LeftOut = list
+	if len(list) == 0 && len(old) == 0 {
+		return
+	}
+	was := make(map[LeftOut]bool, len(old))
+	for _, lo := range old {
+		was[lo] = true
+	}
+	is := make(map[[2]string]bool, len(list))
+	logged := 0
+	for _, lo := range list {
+		is[[2]string{lo.ID, lo.App}] = true
+		if was[lo] {
+			continue
+		}
+		if logged++; logged <= maxLeftOutLogs {
+			h.log.Warn("left out of the view: invalid data", "source", source, "id", lo.ID, "reason", lo.Reason)
+		}
+	}
+	if logged > maxLeftOutLogs {
+		h.log.Warn("left out of the view: more records with invalid data", "source", source, "more", logged-maxLeftOutLogs)
+	}
+	back := 0
+	for _, lo := range old {
+		if !is[[2]string{lo.ID, lo.App}] {
+			back++
+		}
+	}
+	if back > 0 {
+		h.log.Info("records no longer left out", "source", source, "count", back, "left_out", len(list))
+	}
+}
+
+// maxLeftOutLogs bounds the log lines one view's new left-out records cost.
+const maxLeftOutLogs = 10
 
 func (h *Hub) markPending() {
 	h.pending = true

@@ -3,8 +3,10 @@ package state
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 )
@@ -152,6 +154,49 @@ func TestHubRecordsFailuresUntilGood(t *testing.T) {
 	}
 	if h.Current() != nil && h.Current().Cluster == nil {
 		t.Fatal("failures produced a snapshot without a cluster")
+	}
+}
+
+// A source's left-out records are its status until its next good view; each
+// is logged once when first left out (at most maxLeftOutLogs per view), and
+// the log says when records come back.
+func TestHubKeepsAndLogsLeftOut(t *testing.T) {
+	var buf strings.Builder
+	h := NewHub(0, 0, slog.New(slog.NewTextHandler(&buf, nil)))
+	apps := func(ids ...string) *AppSet {
+		a := &AppSet{Source: "marathon", FetchedAt: time.Now()}
+		for _, id := range ids {
+			a.LeftOut = append(a.LeftOut, LeftOut{ID: id, Reason: "port 70000 out of range"})
+		}
+		return a.Seal()
+	}
+	h.PublishApps(apps("/bad"))
+	h.PublishApps(apps("/bad")) // the same: not logged again
+	if st := h.Sources(); len(st) != 1 || len(st[0].LeftOut) != 1 || st[0].LeftOut[0].ID != "/bad" {
+		t.Fatalf("status = %+v", st)
+	}
+	if n := strings.Count(buf.String(), "left out of the view: invalid data"); n != 1 {
+		t.Errorf("%d log lines for one record left out twice, want 1:\n%s", n, buf.String())
+	}
+	many := make([]string, 25)
+	for i := range many {
+		many[i] = fmt.Sprintf("/bad-%02d", i)
+	}
+	buf.Reset()
+	h.PublishApps(apps(many...))
+	if n := strings.Count(buf.String(), "left out of the view: invalid data"); n != maxLeftOutLogs {
+		t.Errorf("%d log lines for 25 new records, want %d", n, maxLeftOutLogs)
+	}
+	if !strings.Contains(buf.String(), "more=15") {
+		t.Errorf("the log does not count the rest:\n%s", buf.String())
+	}
+	buf.Reset()
+	h.PublishApps(apps())
+	if st := h.Sources(); len(st[0].LeftOut) != 0 {
+		t.Errorf("left out after a clean view: %+v", st[0].LeftOut)
+	}
+	if !strings.Contains(buf.String(), "records no longer left out") || !strings.Contains(buf.String(), "count=25") {
+		t.Errorf("the log does not say the records are back:\n%s", buf.String())
 	}
 }
 

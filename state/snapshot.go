@@ -58,6 +58,9 @@ type Cluster struct {
 	Frameworks []Framework
 	Tasks      []Task
 
+	// LeftOut are the tasks (or task ports) left out for invalid data.
+	LeftOut []LeftOut
+
 	agentIndex     map[string]int
 	frameworkIndex map[string]int
 	// taskDigests are taskDigest of each of Tasks, in order, set by Seal:

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -96,6 +97,25 @@ type Config struct {
 	// amplify traffic towards a spoofed address. DNSRateLimitBurst is the bucket.
 	DNSRateLimit      int `json:"dnsRateLimit"`
 	DNSRateLimitBurst int `json:"dnsRateLimitBurst"`
+	// ExternalFrom are the client networks (CIDR or address) whose queries
+	// for names outside the domain are forwarded (with externalon); others
+	// get REFUSED. The default is loopback and the private networks, so that
+	// a listener on a public address is not an open resolver.
+	ExternalFrom []string `json:"externalFrom"`
+	// DNSTCPMaxConnsPerClient caps one client's DNS TCP connections (-1: no
+	// cap).
+	DNSTCPMaxConnsPerClient int `json:"dnsTCPMaxConnsPerClient"`
+	// HTTPMaxConns caps the HTTP server's open connections (further clients
+	// wait in the listen backlog); HTTPMaxConnsPerClient caps one client's
+	// (past it, a new connection is closed at once). -1: no cap.
+	HTTPMaxConns          int `json:"httpMaxConns"`
+	HTTPMaxConnsPerClient int `json:"httpMaxConnsPerClient"`
+	// HTTPIdleTimeoutSeconds closes a keep-alive HTTP connection idle that long.
+	HTTPIdleTimeoutSeconds int `json:"httpIdleTimeoutSeconds"`
+	// HTTPAllowedHosts are host names the HTTP server answers to besides IP
+	// addresses, localhost, this host's name and names under the domain: any
+	// other Host header is refused (DNS rebinding).
+	HTTPAllowedHosts []string `json:"httpAllowedHosts"`
 	// LogFormat is "text" (default) or "json".
 	LogFormat string `json:"logFormat"`
 	// LogLevel is "debug", "info" (default), "warn" or "error".
@@ -124,37 +144,42 @@ var deprecatedKeys = map[string]string{
 func DefaultConfig() Config {
 	d := dnsserver.DefaultConfig()
 	return Config{
-		ZkDetectionTimeout:     30,
-		RefreshSeconds:         60,
-		StateTimeoutSeconds:    300,
-		TTL:                    int(d.TTL),
-		Domain:                 d.Domain,
-		Port:                   53,
-		Resolvers:              []string{"8.8.8.8"},
-		Timeout:                5,
-		HTTPOn:                 true,
-		DNSOn:                  true,
-		HTTPPort:               8123,
-		HTTPListener:           "0.0.0.0",
-		ExternalOn:             true,
-		Listener:               d.Listener,
-		SOAMname:               d.SOAMname,
-		SOARname:               d.SOARname,
-		SOARefresh:             d.SOARefresh,
-		SOARetry:               d.SOARetry,
-		SOAExpire:              d.SOAExpire,
-		SOAMinttl:              d.SOAMinttl,
-		RecurseOn:              true,
-		IPSources:              d.IPSources,
-		EnumerationOn:          true,
-		SRVRecordDefaultWeight: int(d.SRVRecordDefaultWeight),
-		SetTruncateBit:         true,
-		MesosFollow:            "stream",
-		MaxStateBytes:          64 << 20,
-		LogFormat:              "text",
-		LogLevel:               "info",
-		SnapshotQuietMillis:    0,
-		SnapshotMaxDelayMillis: 200,
+		ZkDetectionTimeout:      30,
+		RefreshSeconds:          60,
+		StateTimeoutSeconds:     300,
+		TTL:                     int(d.TTL),
+		Domain:                  d.Domain,
+		Port:                    53,
+		Resolvers:               []string{"8.8.8.8"},
+		Timeout:                 5,
+		HTTPOn:                  true,
+		DNSOn:                   true,
+		HTTPPort:                8123,
+		HTTPListener:            "0.0.0.0",
+		ExternalOn:              true,
+		Listener:                d.Listener,
+		SOAMname:                d.SOAMname,
+		SOARname:                d.SOARname,
+		SOARefresh:              d.SOARefresh,
+		SOARetry:                d.SOARetry,
+		SOAExpire:               d.SOAExpire,
+		SOAMinttl:               d.SOAMinttl,
+		RecurseOn:               true,
+		IPSources:               d.IPSources,
+		EnumerationOn:           true,
+		SRVRecordDefaultWeight:  int(d.SRVRecordDefaultWeight),
+		SetTruncateBit:          true,
+		ExternalFrom:            slices.Clone(dnsserver.DefaultForwardFrom),
+		DNSTCPMaxConnsPerClient: dnsserver.DefaultMaxTCPConnsPerClient,
+		HTTPMaxConns:            defaultHTTPMaxConns,
+		HTTPMaxConnsPerClient:   defaultHTTPMaxConnsPerClient,
+		HTTPIdleTimeoutSeconds:  defaultHTTPIdleTimeoutSeconds,
+		MesosFollow:             "stream",
+		MaxStateBytes:           64 << 20,
+		LogFormat:               "text",
+		LogLevel:                "info",
+		SnapshotQuietMillis:     0,
+		SnapshotMaxDelayMillis:  200,
 	}
 }
 
@@ -464,6 +489,29 @@ func (c *Config) Validate() error {
 	}
 	if c.DNSRateLimit < 0 || c.DNSRateLimitBurst < 0 {
 		bad("dnsRateLimit", "must not be negative")
+	}
+	if _, err := dnsserver.ParseClientNetworks(c.ExternalFrom); err != nil {
+		bad("externalFrom", "%v", err)
+	}
+	for _, k := range []struct {
+		key string
+		n   int
+	}{
+		{"dnsTCPMaxConnsPerClient", c.DNSTCPMaxConnsPerClient},
+		{"httpMaxConns", c.HTTPMaxConns},
+		{"httpMaxConnsPerClient", c.HTTPMaxConnsPerClient},
+	} {
+		if k.n == 0 || k.n < -1 {
+			bad(k.key, "want a positive number, or -1 for no cap, got %d", k.n)
+		}
+	}
+	if c.HTTPIdleTimeoutSeconds <= 0 {
+		bad("httpIdleTimeoutSeconds", "must be positive, got %d", c.HTTPIdleTimeoutSeconds)
+	}
+	for _, h := range c.HTTPAllowedHosts {
+		if _, ok := dns.IsDomainName(h); !ok || strings.ContainsAny(h, ":/ ") {
+			bad("httpAllowedHosts", "%q is not a host name", h)
+		}
 	}
 	switch c.MesosFollow {
 	case "stream", "poll":

@@ -89,6 +89,37 @@ func TestDefaultsAreMesosDNSDefaults(t *testing.T) {
 	}
 }
 
+// Our keys that bound network clients: the defaults docs/security.md states.
+func TestClientBoundsDefaults(t *testing.T) {
+	o, err := parseArgs([]string{"-config", writeConfig(t, `{"masters": ["127.0.0.1:5050"]}`)}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := o.cfg
+	for _, ch := range []struct {
+		name      string
+		got, want any
+	}{
+		{"externalFrom", c.ExternalFrom, []string{"127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16", "::1/128", "fc00::/7", "fe80::/10"}},
+		{"dnsTCPMaxConnsPerClient", c.DNSTCPMaxConnsPerClient, 32},
+		{"httpMaxConns", c.HTTPMaxConns, 256},
+		{"httpMaxConnsPerClient", c.HTTPMaxConnsPerClient, 16},
+		{"httpIdleTimeoutSeconds", c.HTTPIdleTimeoutSeconds, 30},
+	} {
+		if !reflect.DeepEqual(ch.got, ch.want) {
+			t.Errorf("%s = %v, want %v", ch.name, ch.got, ch.want)
+		}
+	}
+	// Flags too; -1 turns a cap off.
+	o, err = parseArgs([]string{"-masters=127.0.0.1:5050", "-externalFrom=0.0.0.0/0,::/0", "-httpMaxConns=-1"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(o.cfg.ExternalFrom, []string{"0.0.0.0/0", "::/0"}) || o.cfg.HTTPMaxConns != -1 {
+		t.Errorf("flags not applied: externalFrom %v httpMaxConns %d", o.cfg.ExternalFrom, o.cfg.HTTPMaxConns)
+	}
+}
+
 func TestKeysMatchCaseInsensitively(t *testing.T) {
 	// mesos-dns decoded with encoding/json, which folds case: all of these worked.
 	p := writeConfig(t, `{"Masters":["127.0.0.1:5050"],"HttpOn":false,"DNSON":true,"RefreshSeconds":7,"ipsources":["host"],"TTL":9}`)
@@ -130,6 +161,11 @@ func TestBadConfigNamesTheKey(t *testing.T) {
 		{"bad listener", `{"masters":["127.0.0.1:5050"],"listener":"localhost"}`, []string{`key "listener"`}},
 		{"bad domain", `{"masters":["127.0.0.1:5050"],"domain":"-mesos"}`, []string{`key "domain"`}},
 		{"log format", `{"masters":["127.0.0.1:5050"],"logFormat":"xml"}`, []string{`key "logFormat"`}},
+		{"externalFrom", `{"masters":["127.0.0.1:5050"],"externalFrom":["10.0.0.0/8","internal"]}`, []string{`key "externalFrom"`, `"internal"`}},
+		{"zero cap", `{"masters":["127.0.0.1:5050"],"httpMaxConnsPerClient":0}`, []string{`key "httpMaxConnsPerClient"`, "-1 for no cap"}},
+		{"dns cap", `{"masters":["127.0.0.1:5050"],"dnsTCPMaxConnsPerClient":-2}`, []string{`key "dnsTCPMaxConnsPerClient"`}},
+		{"idle", `{"masters":["127.0.0.1:5050"],"httpIdleTimeoutSeconds":0}`, []string{`key "httpIdleTimeoutSeconds"`}},
+		{"allowed host", `{"masters":["127.0.0.1:5050"],"httpAllowedHosts":["http://x.example/"]}`, []string{`key "httpAllowedHosts"`}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -41,8 +41,9 @@ type daemon struct {
 	dnsTable *dnsserver.Updater
 	dns      *dnsserver.Server
 
-	httpLn  net.Listener
-	httpSrv *http.Server
+	httpLn      net.Listener
+	httpSrv     *http.Server
+	httpMetrics *httpMetrics
 
 	lb *loadBalancer // nil when the load balancer is off
 
@@ -112,17 +113,24 @@ func newDaemon(cfg Config, lbo *lbOptions, warnings []string, log *slog.Logger) 
 	d.registerMetrics()
 
 	if cfg.DNSOn {
+		forwardFrom, err := dnsserver.ParseClientNetworks(cfg.ExternalFrom)
+		if err != nil {
+			return nil, fmt.Errorf("externalFrom: %w", err)
+		}
 		srv, err := dnsserver.NewServer(dnsserver.ServerConfig{
 			Addr:           net.JoinHostPort(cfg.Listener, strconv.Itoa(cfg.Port)),
 			RecurseOn:      cfg.RecurseOn,
 			NoTruncateBit:  !cfg.SetTruncateBit,
 			RateLimit:      cfg.DNSRateLimit,
 			RateLimitBurst: cfg.DNSRateLimitBurst,
+			// -1 (no cap) passes through: the server's own "no cap".
+			MaxTCPConnsPerClient: cfg.DNSTCPMaxConnsPerClient,
 			Forward: dnsserver.ForwardConfig{
 				Enabled:       cfg.ExternalOn,
 				Resolvers:     cfg.Resolvers,
 				ZoneResolvers: cfg.ZoneResolvers,
 				Timeout:       time.Duration(cfg.Timeout) * time.Second,
+				From:          forwardFrom,
 			},
 		}, d.dnsTable, log.With("component", "dns"), d.reg)
 		if err != nil {
@@ -131,11 +139,8 @@ func newDaemon(cfg Config, lbo *lbOptions, warnings []string, log *slog.Logger) 
 		d.dns = srv
 	}
 	if cfg.HTTPOn {
-		d.httpSrv = &http.Server{
-			Handler:           d.httpHandler(),
-			ReadHeaderTimeout: 10 * time.Second,
-			ErrorLog:          slog.NewLogLogger(log.With("component", "http").Handler(), slog.LevelWarn),
-		}
+		d.httpMetrics = newHTTPMetrics(d.reg)
+		d.httpSrv = newHTTPServer(cfg, d.httpHandler(), log.With("component", "http"))
 	}
 	return d, nil
 }
@@ -159,11 +164,14 @@ var (
 		"Time since the source last delivered a good view (changed or not).", []string{"source"}, nil)
 	sourceFailuresDesc = prometheus.NewDesc("discovery_source_consecutive_failures",
 		"Failed fetches since the source's last good view.", []string{"source"}, nil)
+	sourceLeftOutDesc = prometheus.NewDesc("discovery_source_left_out",
+		"Apps and tasks (or their ports) the source's last good view left out for invalid data.", []string{"source"}, nil)
 )
 
 func (c sourceCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- sourceAgeDesc
 	ch <- sourceFailuresDesc
+	ch <- sourceLeftOutDesc
 }
 
 func (c sourceCollector) Collect(ch chan<- prometheus.Metric) {
@@ -172,6 +180,7 @@ func (c sourceCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(sourceAgeDesc, prometheus.GaugeValue, time.Since(s.LastGood).Seconds(), s.Name)
 		}
 		ch <- prometheus.MustNewConstMetric(sourceFailuresDesc, prometheus.GaugeValue, float64(s.Failures), s.Name)
+		ch <- prometheus.MustNewConstMetric(sourceLeftOutDesc, prometheus.GaugeValue, float64(len(s.LeftOut)), s.Name)
 	}
 }
 
@@ -275,6 +284,7 @@ func (d *daemon) run(ctx context.Context) error {
 			d.shutdownDNS()
 			return fmt.Errorf("starting http server: %w", err)
 		}
+		ln = limitHTTPListener(d.cfg, ln, d.httpMetrics)
 		d.httpLn = ln
 		go func() {
 			if err := d.httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -388,9 +398,12 @@ func (d *daemon) httpHandler() http.Handler {
 	mux.HandleFunc("/ready", d.ready)
 	mux.Handle("/", d.statusHandler())
 	if d.lb != nil {
-		d.lb.mount(mux, d.cfg.HTTPListener)
+		d.lb.mount(mux, d.cfg.HTTPListener, func(h http.Handler) http.Handler {
+			return refuseCrossSite(h, d.httpMetrics.refusedRequests.WithLabelValues("cross-site").Inc)
+		})
 	}
-	return mux
+	hosts := newHostGuard(d.cfg, d.httpMetrics.refusedRequests.WithLabelValues("host").Inc)
+	return hosts.wrap(mux, "/health", "/ready", "/metrics")
 }
 
 // ready answers 200 once a view of the cluster is loaded and the DNS table built

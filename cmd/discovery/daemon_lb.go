@@ -138,8 +138,9 @@ func (lb *loadBalancer) start(ctx context.Context, hub *state.Hub, spawn func(na
 	})
 }
 
-// mount adds marathon-lb's endpoints to mux.
-func (lb *loadBalancer) mount(mux *http.ServeMux, httpListener string) {
+// mount adds marathon-lb's endpoints to mux; changesState wraps the ones
+// that act (the signals).
+func (lb *loadBalancer) mount(mux *http.ServeMux, httpListener string, changesState func(http.Handler) http.Handler) {
 	signals := lb.opts.signals == "on" || lb.opts.signals == "auto" && addrIsLoopback(httpListener)
 	h := lbsync.HTTPHandler(lb.syncer, lbsync.HTTPOptions{
 		SignalsEnabled: signals,
@@ -152,7 +153,11 @@ func (lb *loadBalancer) mount(mux *http.ServeMux, httpListener string) {
 		Logger: lb.base.With("component", "lbsync-http"),
 	})
 	for _, p := range lbsync.HTTPPaths {
-		mux.Handle(p, h)
+		if strings.HasPrefix(p, "/_mlb_signal/") {
+			mux.Handle(p, changesState(h))
+		} else {
+			mux.Handle(p, h)
+		}
 	}
 }
 

@@ -260,6 +260,30 @@ func TestStatusPageEscapesHostileNames(t *testing.T) {
 	}
 }
 
+// What a source left out for invalid data is listed with its source, escaped
+// (app authors write those ids), capped at maxSourceLeftOut with the count.
+func TestStatusPageListsSourceLeftOut(t *testing.T) {
+	var lo []state.LeftOut
+	for i := range maxSourceLeftOut + 5 {
+		lo = append(lo, state.LeftOut{ID: fmt.Sprintf("/bad-%03d", i), Reason: "port 70000 out of range"})
+	}
+	lo[0].ID = hostileName
+	h := newTestStatusPage(statusCluster(0), []state.SourceStatus{
+		{Name: "marathon", LastGood: statusNow, LeftOut: lo},
+	}, nil).handler()
+	_, body := get(t, h, "/")
+	if !strings.Contains(body, fmt.Sprintf("%d left out", maxSourceLeftOut+5)) || !strings.Contains(body, "/bad-001</span>: port 70000 out of range") {
+		t.Errorf("page does not list the left-out records:\n%s", body)
+	}
+	if strings.Contains(body, "<script") || strings.Contains(body, "/bad-104") {
+		t.Error("page carries raw markup, or more records than the cap")
+	}
+	v := getJSON(t, h, "/status.json")
+	if len(v.Sources) != 1 || len(v.Sources[0].LeftOut) != maxSourceLeftOut || v.Sources[0].LeftOutCount != maxSourceLeftOut+5 || v.Sources[0].LeftOut[0].ID != hostileName {
+		t.Errorf("json sources = %+v", v.Sources)
+	}
+}
+
 func TestStatusPageCapsAndFilters(t *testing.T) {
 	h := newTestStatusPage(statusCluster(446), goodSources(), statusTestLB()).handler()
 	rows := func(body string) int { return strings.Count(body, "<td><strong>") }

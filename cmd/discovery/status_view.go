@@ -69,7 +69,15 @@ type sourceView struct {
 	LastErrorAt       time.Time `json:"lastErrorAt,omitzero"`
 	// Note is how the source follows its origin when not the usual way.
 	Note string `json:"note,omitempty"`
+	// LeftOut are what its view left out for invalid data (the first
+	// maxSourceLeftOut; LeftOutCount counts them all).
+	LeftOut      []state.LeftOut `json:"leftOut,omitempty"`
+	LeftOutCount int             `json:"leftOutCount,omitempty"`
 }
+
+// maxSourceLeftOut bounds the left-out records the status page lists per
+// source (an app with thousands of bad tasks must not make it huge).
+const maxSourceLeftOut = 100
 
 type dnsView struct {
 	Domain  string    `json:"domain"`
@@ -232,7 +240,8 @@ func (p *statusPage) view(r *http.Request) *statusView {
 	}
 	v.Snapshot.AgeSeconds = -1
 	for _, s := range p.hub.Sources() {
-		sv := sourceView{Name: s.Name, LastGood: s.LastGood, AgeSeconds: -1, Failures: s.Failures, LastErrorAt: s.LastErrorAt, Note: s.Note}
+		sv := sourceView{Name: s.Name, LastGood: s.LastGood, AgeSeconds: -1, Failures: s.Failures, LastErrorAt: s.LastErrorAt, Note: s.Note,
+			LeftOut: s.LeftOut[:min(len(s.LeftOut), maxSourceLeftOut)], LeftOutCount: len(s.LeftOut)}
 		if s.LastError != nil {
 			sv.LastError = s.LastError.Error()
 		}

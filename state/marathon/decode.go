@@ -21,9 +21,12 @@ const AppsPath = "/v2/apps?embed=apps.tasks&embed=apps.deployments&embed=apps.re
 // AppsPath) into a sealed AppSet: apps sorted by ID, tasks by ID, Digest
 // set. source and fetchedAt become the set's Source and FetchedAt.
 //
-// A truncated or malformed document, one without an "apps" array, an app or task
-// without an id, or a port outside 0-65535 is an error: the caller keeps its last
-// good set. A document with "apps": [] is a valid, empty set.
+// A truncated or malformed document, or one without an "apps" array, is an
+// error: the caller keeps its last good set. A document with "apps": [] is a
+// valid, empty set. An app or task whose own data is invalid (no id, a port
+// outside 0-65535, an ipAddress that is not an object) is left out of the set
+// and listed in its LeftOut: app authors write those values, and one bad app
+// must not freeze everyone's.
 //
 // How the app's network mode is found, and where its ports come from, follows
 // marathon-lb:
@@ -61,44 +64,77 @@ func DecodeApps(data []byte, source string, fetchedAt time.Time) (*state.AppSet,
 		Apps:      make([]state.App, 0, len(*doc.Apps)),
 	}
 	for i := range *doc.Apps {
-		app, err := convertMarathonApp(&(*doc.Apps)[i])
+		w := &(*doc.Apps)[i]
+		app, tasksLeftOut, err := convertMarathonApp(w)
+		set.LeftOut = append(set.LeftOut, tasksLeftOut...)
 		if err != nil {
-			return nil, fmt.Errorf("decoding marathon apps: app %d: %w", i, err)
+			set.LeftOut = append(set.LeftOut, appLeftOut(w.ID, err))
+			continue
 		}
 		set.Apps = append(set.Apps, app)
 	}
 	return set.Seal(), nil
 }
 
+// ErrInvalidApp is DecodeApp's error for an app whose own data is invalid
+// (DecodeApps would leave it out), as opposed to a document that is not an
+// app at all. The error is an *InvalidAppError.
+var ErrInvalidApp = errors.New("invalid app")
+
+// InvalidAppError is an app whose own data is invalid.
+type InvalidAppError struct {
+	ID  string
+	Err error
+}
+
+func (e *InvalidAppError) Error() string { return "invalid app " + e.ID + ": " + e.Err.Error() }
+
+// Is makes errors.Is(err, ErrInvalidApp) true.
+func (e *InvalidAppError) Is(target error) bool { return target == ErrInvalidApp }
+
+func (e *InvalidAppError) Unwrap() error { return e.Err }
+
+// LeftOut is how the app is reported.
+func (e *InvalidAppError) LeftOut() state.LeftOut { return appLeftOut(e.ID, e.Err) }
+
+// appLeftOut reports an app left out for err (which names the app).
+func appLeftOut(id string, err error) state.LeftOut {
+	return state.LeftOut{ID: id, Reason: "app left out: " + err.Error()}
+}
+
 // DecodeApp parses the answer to GET /v2/apps/{id} ({"app": {...}}, which
 // Marathon serves with tasks, deployments and readiness results embedded) into one
-// App, its tasks sorted by ID, with the same rules as DecodeApps. It is
-// for refreshing one app after an event without refetching every app.
-func DecodeApp(data []byte) (state.App, error) {
+// App, its tasks sorted by ID, with the same rules as DecodeApps: the tasks
+// left out are returned beside it, and an app left out is an error wrapping
+// ErrInvalidApp. It is for refreshing one app after an event without
+// refetching every app.
+func DecodeApp(data []byte) (state.App, []state.LeftOut, error) {
 	var doc struct {
 		App *marathonApp `json:"app"`
 	}
 	if err := json.Unmarshal(data, &doc); err != nil {
-		return state.App{}, fmt.Errorf("decoding marathon app: %w", err)
+		return state.App{}, nil, fmt.Errorf("decoding marathon app: %w", err)
 	}
 	if doc.App == nil {
-		return state.App{}, errors.New("decoding marathon app: document has no \"app\" object")
+		return state.App{}, nil, errors.New("decoding marathon app: document has no \"app\" object")
 	}
-	app, err := convertMarathonApp(doc.App)
+	app, leftOut, err := convertMarathonApp(doc.App)
 	if err != nil {
-		return state.App{}, fmt.Errorf("decoding marathon app: %w", err)
+		return state.App{}, leftOut, &InvalidAppError{ID: doc.App.ID, Err: err}
 	}
 	slices.SortStableFunc(app.Tasks, func(a, b state.AppTask) int { return cmp.Compare(a.ID, b.ID) })
-	return app, nil
+	return app, leftOut, nil
 }
 
-func convertMarathonApp(w *marathonApp) (state.App, error) {
+// convertMarathonApp converts one app; the tasks with invalid data are left
+// out of it and returned, an app with invalid data is an error.
+func convertMarathonApp(w *marathonApp) (state.App, []state.LeftOut, error) {
 	if w.ID == "" {
-		return state.App{}, errors.New("no id")
+		return state.App{}, nil, errors.New("no id")
 	}
 	ipa, err := legacyIPAddress(w.IPAddress)
 	if err != nil {
-		return state.App{}, fmt.Errorf("%s: ipAddress: %w", w.ID, err)
+		return state.App{}, nil, fmt.Errorf("%s: ipAddress: %w", w.ID, err)
 	}
 	app := state.App{
 		ID:        w.ID,
@@ -107,11 +143,11 @@ func convertMarathonApp(w *marathonApp) (state.App, error) {
 		Instances: w.Instances,
 	}
 	if app.Ports, err = appPorts(w, app.Network, ipa); err != nil {
-		return state.App{}, fmt.Errorf("%s: %w", w.ID, err)
+		return state.App{}, nil, fmt.Errorf("%s: %w", w.ID, err)
 	}
 	for _, hc := range w.HealthChecks {
 		if err := checkPort(hc.Port); err != nil {
-			return state.App{}, fmt.Errorf("%s: health check port: %w", w.ID, err)
+			return state.App{}, nil, fmt.Errorf("%s: health check port: %w", w.ID, err)
 		}
 		app.HealthChecks = append(app.HealthChecks, state.HealthCheck{
 			Protocol:               hc.Protocol,
@@ -140,14 +176,16 @@ func convertMarathonApp(w *marathonApp) (state.App, error) {
 		}
 	}
 	app.Tasks = make([]state.AppTask, 0, len(w.Tasks))
+	var leftOut []state.LeftOut
 	for i := range w.Tasks {
 		t, err := convertMarathonTask(&w.Tasks[i], ready)
 		if err != nil {
-			return state.App{}, fmt.Errorf("%s: task %d: %w", w.ID, i, err)
+			leftOut = append(leftOut, state.LeftOut{ID: w.Tasks[i].ID, App: w.ID, Reason: fmt.Sprintf("task %d of %s left out: %v", i, w.ID, err)})
+			continue
 		}
 		app.Tasks = append(app.Tasks, t)
 	}
-	return app, nil
+	return app, leftOut, nil
 }
 
 func convertMarathonTask(w *marathonTask, ready map[string]bool) (state.AppTask, error) {

@@ -1,9 +1,11 @@
 package marathon
 
 import (
+	"errors"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -323,12 +325,7 @@ func TestDecodeAppsErrors(t *testing.T) {
 		{"marathon error body", `{"message":"Could not determine the current leader"}`, "no \"apps\" array"},
 		{"null apps", `{"apps":null}`, "no \"apps\" array"},
 		{"apps not an array", `{"apps":{}}`, "cannot unmarshal"},
-		{"app without id", `{"apps":[{"instances":1}]}`, "no id"},
-		{"task without id", `{"apps":[{"id":"/a","tasks":[{"host":"h"}]}]}`, "no id"},
 		{"label not a string", `{"apps":[{"id":"/a","labels":{"HAPROXY_GROUP":1}}]}`, "cannot unmarshal"},
-		{"port out of range", `{"apps":[{"id":"/a","portDefinitions":[{"port":70000}]}]}`, "out of range"},
-		{"negative task port", `{"apps":[{"id":"/a","tasks":[{"id":"a.1","ports":[-1]}]}]}`, "out of range"},
-		{"ipAddress not an object", `{"apps":[{"id":"/a","ipAddress":[1]}]}`, "ipAddress"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -341,6 +338,46 @@ func TestDecodeAppsErrors(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("error %q does not mention %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// An app or task whose own data is invalid is left out and listed; the
+// rest of the document is used.
+func TestDecodeAppsLeavesOutInvalid(t *testing.T) {
+	tests := []struct {
+		name, doc string
+		apps      []string // the apps kept
+		tasks     int      // the tasks kept, over all apps
+		leftOut   string   // the ID left out
+		want      string   // in its reason
+	}{
+		{"app without id", `{"apps":[{"instances":1},{"id":"/b"}]}`, []string{"/b"}, 0, "", "no id"},
+		{"task without id", `{"apps":[{"id":"/a","tasks":[{"host":"h"},{"id":"a.2"}]}]}`, []string{"/a"}, 1, "", "no id"},
+		{"service port out of range", `{"apps":[{"id":"/a","portDefinitions":[{"port":70000}]},{"id":"/b"}]}`, []string{"/b"}, 0, "/a", "port 70000 out of range"},
+		{"negative health check port", `{"apps":[{"id":"/a","healthChecks":[{"port":-1}]},{"id":"/b"}]}`, []string{"/b"}, 0, "/a", "port -1 out of range"},
+		{"negative task port", `{"apps":[{"id":"/a","tasks":[{"id":"a.1","ports":[-1]},{"id":"a.2","ports":[31000]}]}]}`, []string{"/a"}, 1, "a.1", "port -1 out of range"},
+		{"task service port out of range", `{"apps":[{"id":"/a","tasks":[{"id":"a.1","servicePorts":[65536]}]}]}`, []string{"/a"}, 0, "a.1", "port 65536 out of range"},
+		{"ipAddress not an object", `{"apps":[{"id":"/a","ipAddress":[1]},{"id":"/b"}]}`, []string{"/b"}, 0, "/a", "ipAddress"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			set, err := DecodeApps([]byte(tt.doc), "s", time.Time{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []string
+			tasks := 0
+			for _, a := range set.Apps {
+				ids = append(ids, a.ID)
+				tasks += len(a.Tasks)
+			}
+			if !slices.Equal(ids, tt.apps) || tasks != tt.tasks {
+				t.Errorf("kept apps %v with %d tasks, want %v with %d", ids, tasks, tt.apps, tt.tasks)
+			}
+			if len(set.LeftOut) != 1 || set.LeftOut[0].ID != tt.leftOut || !strings.Contains(set.LeftOut[0].Reason, tt.want) {
+				t.Errorf("left out %+v, want %q for %q", set.LeftOut, tt.leftOut, tt.want)
 			}
 		})
 	}
@@ -418,7 +455,7 @@ func TestAppSetDigest(t *testing.T) {
 }
 
 func TestDecodeApp(t *testing.T) {
-	app, err := DecodeApp([]byte(`{"app":{"id":"/one","labels":{"HAPROXY_GROUP":"external"},"portDefinitions":[{"port":10000}],
+	app, _, err := DecodeApp([]byte(`{"app":{"id":"/one","labels":{"HAPROXY_GROUP":"external"},"portDefinitions":[{"port":10000}],
 		"tasks":[{"id":"one.b","host":"127.0.0.2","ports":[31002],"state":"TASK_RUNNING"},{"id":"one.a","host":"127.0.0.1","ports":[31001],"state":"TASK_RUNNING"}]}}`))
 	if err != nil {
 		t.Fatal(err)
@@ -426,9 +463,19 @@ func TestDecodeApp(t *testing.T) {
 	if app.ID != "/one" || app.Ports[0].ServicePort != 10000 || len(app.Tasks) != 2 || app.Tasks[0].ID != "one.a" || app.Tasks[1].Ports[0] != 31002 {
 		t.Errorf("app = %+v", app)
 	}
-	for _, doc := range []string{`{"message":"App '/x' does not exist"}`, `{"app":{"id":"/x"`, `{"app":{}}`} {
-		if _, err := DecodeApp([]byte(doc)); err == nil {
-			t.Errorf("%s accepted", doc)
+	for _, doc := range []string{`{"message":"App '/x' does not exist"}`, `{"app":{"id":"/x"`} {
+		if _, _, err := DecodeApp([]byte(doc)); err == nil || errors.Is(err, ErrInvalidApp) {
+			t.Errorf("%s: %v, want an error that is not ErrInvalidApp", doc, err)
 		}
+	}
+	// An app's own bad data: ErrInvalidApp; a bad task: left out.
+	for _, doc := range []string{`{"app":{"id":"/x","portDefinitions":[{"port":-1}]}}`, `{"app":{}}`} {
+		if _, _, err := DecodeApp([]byte(doc)); !errors.Is(err, ErrInvalidApp) {
+			t.Errorf("%s: %v, want ErrInvalidApp", doc, err)
+		}
+	}
+	app, lo, err := DecodeApp([]byte(`{"app":{"id":"/x","tasks":[{"id":"x.1","ports":[70000]},{"id":"x.2","ports":[31000]}]}}`))
+	if err != nil || len(app.Tasks) != 1 || app.Tasks[0].ID != "x.2" || len(lo) != 1 || lo[0].ID != "x.1" || lo[0].App != "/x" {
+		t.Errorf("task with port 70000: app %+v, left out %+v, err %v", app, lo, err)
 	}
 }

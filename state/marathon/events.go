@@ -168,7 +168,9 @@ type appFetched struct {
 	id       string
 	startSeq uint64
 	app      state.App
-	gone     bool // Marathon answered 404
+	leftOut  []state.LeftOut // the app's tasks left out, or the app itself
+	gone     bool            // Marathon answered 404
+	invalid  bool            // the app's data is invalid: left out
 	source   string
 	err      error
 }
@@ -325,7 +327,17 @@ func (s *EventSource) fetchApp(ctx context.Context, id string, start uint64, fai
 		return r
 	}
 	r.source = ep.name
-	r.app, r.err = DecodeApp(body)
+	r.app, r.leftOut, r.err = DecodeApp(body)
+	if invalid := (*InvalidAppError)(nil); errors.As(r.err, &invalid) {
+		// Marathon answered; the app's own data is bad: it is left out.
+		lo := invalid.LeftOut()
+		lo.ID = id
+		r.leftOut = append(r.leftOut, lo)
+		r.err = nil
+		r.invalid, r.source = true, ep.name
+		s.metrics.refetches.WithLabelValues("ok").Inc()
+		return r
+	}
 	if r.err != nil {
 		r.err = fmt.Errorf("fetching app %s from %s: %w", id, ep.name, r.err)
 		failed(ep.name, r.err)
@@ -356,7 +368,10 @@ func (s *EventSource) applyApp(v *eventView, r appFetched, resync func(string)) 
 	}
 	v.applied[r.id] = r.startSeq
 	v.source = r.source
-	if r.gone {
+	if v.apps.setLeftOut(r.id, r.leftOut) {
+		v.changed = true
+	}
+	if r.gone || r.invalid {
 		delete(v.tombs, r.id)
 		if v.apps.remove(r.id) {
 			v.changed = true
@@ -395,9 +410,11 @@ func (s *EventSource) applyAll(v *eventView, r appsFetched) {
 	var next appList
 	next.apps = make([]state.App, 0, max(len(old.apps), len(fresh)))
 	next.digs = make([]uint64, 0, cap(next.apps))
+	next.leftOutFrom(r.set.LeftOut)
 	keep := func(i int) {
 		next.apps = append(next.apps, old.apps[i])
 		next.digs = append(next.digs, old.digs[i])
+		next.setLeftOut(old.apps[i].ID, old.leftOut[old.apps[i].ID])
 	}
 	i, j := 0, 0
 	for i < len(old.apps) || j < len(fresh) {

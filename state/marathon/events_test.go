@@ -591,3 +591,39 @@ func TestEventsWithoutAStreamPoll(t *testing.T) {
 		})
 	}
 }
+
+// An app that becomes invalid (a port of 70000) after an event is left out
+// of the view and listed in LeftOut, from its own refetch, without a full
+// resync; fixed, it comes back.
+func TestEventsInvalidAppLeftOut(t *testing.T) {
+	fake := fakemarathon.New(fakemarathon.Options{})
+	t.Cleanup(fake.Close)
+	evAddApp(t, fake, "/a", 10001, 1)
+	evAddApp(t, fake, "/b", 10002, 1)
+	src, sink := evRun(t, Config{URLs: []string{fake.URL()}}, evOptions())
+	waitTruth(t, sink, fake)
+	if err := fake.WaitSubscribers(context.Background(), 1); err != nil {
+		t.Fatal(err)
+	}
+	waitSettled(t, src, fake)
+	resyncs := fake.Requests("/v2/apps")
+	put := func(port int) {
+		a, _ := fake.App("/b")
+		a.Tasks = nil
+		a.PortDefinitions = []fakemarathon.PortDefinition{{Port: port, Protocol: "tcp"}}
+		fake.PutApp(a)
+	}
+	put(70000)
+	set := waitApps(t, sink, "/b left out", func(s *state.AppSet) bool {
+		return len(s.Apps) == 1 && s.Apps[0].ID == "/a" && len(s.LeftOut) == 1 && s.LeftOut[0].ID == "/b"
+	})
+	if !strings.Contains(set.LeftOut[0].Reason, "port 70000 out of range") {
+		t.Errorf("reason %q", set.LeftOut[0].Reason)
+	}
+	waitSettled(t, src, fake)
+	if n := fake.Requests("/v2/apps") - resyncs; n != 0 {
+		t.Errorf("%d full resyncs, want none", n)
+	}
+	put(10002)
+	waitApps(t, sink, "/b back", func(s *state.AppSet) bool { return len(s.Apps) == 2 && len(s.LeftOut) == 0 })
+}

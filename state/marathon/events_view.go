@@ -2,6 +2,7 @@ package marathon
 
 import (
 	"cmp"
+	"maps"
 	"slices"
 	"time"
 
@@ -14,6 +15,33 @@ import (
 type appList struct {
 	apps []state.App
 	digs []uint64
+	// leftOut are the apps and tasks left out for invalid data, by app ID.
+	leftOut map[string][]state.LeftOut
+}
+
+// setLeftOut records what was left out of the app id (nil: nothing) and
+// reports whether that changed.
+func (l *appList) setLeftOut(id string, lo []state.LeftOut) bool {
+	if len(lo) == 0 {
+		_, had := l.leftOut[id]
+		delete(l.leftOut, id)
+		return had
+	}
+	if l.leftOut == nil {
+		l.leftOut = map[string][]state.LeftOut{}
+	}
+	same := slices.Equal(l.leftOut[id], lo)
+	l.leftOut[id] = lo
+	return !same
+}
+
+// leftOutFrom records a full set's LeftOut, grouped by app.
+func (l *appList) leftOutFrom(list []state.LeftOut) {
+	l.leftOut = nil
+	for _, lo := range list {
+		id := cmp.Or(lo.App, lo.ID)
+		l.setLeftOut(id, append(l.leftOut[id], lo))
+	}
 }
 
 func (l *appList) find(id string) (int, bool) {
@@ -62,5 +90,15 @@ func (l *appList) snapshot(source string) *state.AppSet {
 		Digest:     state.CombineAppDigests(l.digs),
 		Apps:       slices.Clone(l.apps),
 		AppDigests: slices.Clone(l.digs),
+		LeftOut:    l.leftOutList(),
 	}
+}
+
+// leftOutList is every app's LeftOut, by app ID.
+func (l *appList) leftOutList() []state.LeftOut {
+	var out []state.LeftOut
+	for _, id := range slices.Sorted(maps.Keys(l.leftOut)) {
+		out = append(out, l.leftOut[id]...)
+	}
+	return out
 }

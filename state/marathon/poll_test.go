@@ -388,7 +388,7 @@ func TestDecodeAppFromFake(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	app, err := DecodeApp(marBody(t, fake.Client(), req))
+	app, _, err := DecodeApp(marBody(t, fake.Client(), req))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -152,6 +152,7 @@ func (dec *Decoder) decode(r jsonReader, meta FetchMeta) (*state.Cluster, error)
 		Agents:     d.c.Agents,
 		Frameworks: d.c.Frameworks,
 		Tasks:      sortTaskChunks(append(d.full, d.tasks)),
+		LeftOut:    d.c.LeftOut,
 	}
 	dec.taskHint.Store(int64(len(c.Tasks)))
 	return c.Seal(), nil
@@ -196,8 +197,11 @@ type mesosDecoder struct {
 	discLabels []state.Label
 	taskRanges []state.PortRange
 	discPorts  []state.DiscoveryPort
-	netAddrs   []netip.Addr
-	cur, best  statusScratch
+	// badPorts are the discovery port numbers of the current task that are
+	// not ports (-1, 70000): those ports are left out, the task kept.
+	badPorts  []string
+	netAddrs  []netip.Addr
+	cur, best statusScratch
 }
 
 // statusScratch is what one task status contributes.
@@ -586,6 +590,7 @@ func (d *mesosDecoder) task() error {
 	var t state.Task
 	d.taskLabels = d.taskLabels[:0]
 	d.taskRanges = d.taskRanges[:0]
+	d.badPorts = d.badPorts[:0]
 	d.best.reset()
 	found := false
 	var healthTS float64
@@ -642,6 +647,10 @@ func (d *mesosDecoder) task() error {
 	}
 	if t.AgentID == "" {
 		t.AgentID = agentID
+	}
+	if len(d.badPorts) > 0 {
+		d.c.LeftOut = append(d.c.LeftOut, state.LeftOut{ID: t.ID,
+			Reason: fmt.Sprintf("discovery port number %s out of range: port left out", strings.Join(d.badPorts, ", "))})
 	}
 	t.Labels = d.labels.copy(d.taskLabels)
 	t.Ports = d.ranges.copy(d.taskRanges)
@@ -932,12 +941,20 @@ func (d *mesosDecoder) discoveryPorts() error {
 	d.discPorts = d.discPorts[:0]
 	return r.array(func(i int) error {
 		var p state.DiscoveryPort
+		valid := true
 		d.portLabels = d.portLabels[:0]
 		err := r.object(func(key []byte) error {
 			var err error
 			switch string(key) {
 			case "number":
-				p.Number, _, err = r.uint32()
+				var b []byte
+				if b, err = r.number(); err == nil && b != nil {
+					n, perr := strconv.ParseUint(string(b), 10, 16)
+					p.Number, valid = uint32(n), perr == nil
+					if !valid && len(d.badPorts) < 8 {
+						d.badPorts = append(d.badPorts, string(b))
+					}
+				}
 			case "name":
 				p.Name, err = d.str()
 			case "protocol":
@@ -951,6 +968,9 @@ func (d *mesosDecoder) discoveryPorts() error {
 		})
 		if err != nil {
 			return inIndex(err, i)
+		}
+		if !valid {
+			return nil // reported with the task
 		}
 		p.Labels = d.labels.copy(d.portLabels)
 		d.discPorts = append(d.discPorts, p)

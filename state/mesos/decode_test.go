@@ -639,8 +639,7 @@ func TestDecodeStateErrors(t *testing.T) {
 			"frameworks[0].tasks[0].statuses[0].timestamp: "},
 		{"timestamp out of range", `{"leader": "master@127.0.0.1:5050", "frameworks": [{"tasks": [{"statuses": [{"timestamp": 1e999}]}]}]}`, "out of range"},
 		{"healthy not a bool", `{"leader": "master@127.0.0.1:5050", "frameworks": [{"tasks": [{"statuses": [{"healthy": "yes"}]}]}]}`, "healthy: "},
-		{"port number negative", `{"leader": "master@127.0.0.1:5050", "frameworks": [{"tasks": [{"discovery": {"ports": {"ports": [{"number": -1}]}}}]}]}`, "number: "},
-		{"port number fraction", `{"leader": "master@127.0.0.1:5050", "frameworks": [{"tasks": [{"discovery": {"ports": {"ports": [{"number": 80.5}]}}}]}]}`, "number: "},
+		{"port number not a number", `{"leader": "master@127.0.0.1:5050", "frameworks": [{"tasks": [{"discovery": {"ports": {"ports": [{"number": "80"}]}}}]}]}`, "number: "},
 		{"label not an object", `{"leader": "master@127.0.0.1:5050", "frameworks": [{"tasks": [{"labels": ["a"]}]}]}`, "labels[0]: "},
 		{"leader_info port too big", `{"leader_info": {"port": 70000}}`, "leader_info.port: "},
 		{"broken value skipped over", `{"leader": "master@127.0.0.1:5050", "flags": {"a": [1, 2}}`, "looking for ',' or ']'"},
@@ -659,6 +658,35 @@ func TestDecodeStateErrors(t *testing.T) {
 			}
 			if !strings.HasPrefix(err.Error(), "decoding mesos state: ") {
 				t.Errorf("error %q lacks context", err)
+			}
+		})
+	}
+}
+
+// A discovery port number that is not a port (app authors write them) leaves
+// out that port, reported in LeftOut with its task; the task, its other ports
+// and the other tasks are kept.
+func TestDecodeStateLeavesOutBadDiscoveryPorts(t *testing.T) {
+	for _, bad := range []string{"-1", "70000", "80.5", "4294967296"} {
+		t.Run(bad, func(t *testing.T) {
+			doc := `{"leader": "master@127.0.0.1:5050", "frameworks": [{"id": "f", "tasks": [
+				{"id": "bad", "discovery": {"name": "bad", "ports": {"ports": [{"number": ` + bad + `, "name": "x"}, {"number": 8080, "name": "http"}]}}},
+				{"id": "good", "discovery": {"name": "good", "ports": {"ports": [{"number": 9090, "name": "http"}]}}}]}]}`
+			c, err := DecodeState([]byte(doc), FetchMeta{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(c.Tasks) != 2 {
+				t.Fatalf("%d tasks, want both", len(c.Tasks))
+			}
+			for _, tk := range c.Tasks {
+				want := map[string]uint32{"bad": 8080, "good": 9090}[tk.ID]
+				if tk.Discovery == nil || len(tk.Discovery.Ports) != 1 || tk.Discovery.Ports[0].Number != want {
+					t.Errorf("task %s: discovery %+v, want only port %d", tk.ID, tk.Discovery, want)
+				}
+			}
+			if len(c.LeftOut) != 1 || c.LeftOut[0].ID != "bad" || !strings.Contains(c.LeftOut[0].Reason, bad) {
+				t.Errorf("LeftOut = %+v, want task bad's port %s", c.LeftOut, bad)
 			}
 		})
 	}

@@ -182,17 +182,36 @@ func (s *Stream) Run(ctx context.Context, sink state.Sink) error {
 	}
 
 	b := backoff.New(s.cfg.BackoffMin, s.cfg.BackoffMax)
+	undecodable, fallbacks := 0, 0
 	for {
 		began := time.Now()
 		res := s.session(ctx, sink)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		if errors.Is(res.err, errUndecodable) {
+			undecodable++
+		} else {
+			undecodable, fallbacks = 0, 0
+		}
 		switch {
 		case errors.Is(res.err, errNoOperatorAPI):
 			s.log.Warn("the master has no operator API; polling its state instead",
 				"master", res.master, "retry_stream_after", s.cfg.FallbackRetry)
-			if err := s.pollFallback(ctx, sink); err != nil {
+			if err := s.pollFallback(ctx, sink, s.cfg.FallbackRetry); err != nil {
+				return err
+			}
+			b.Reset()
+			continue
+		case undecodable >= maxUndecodableSessions:
+			retry := undecodableRetry(s.cfg.FallbackRetry, fallbacks)
+			fallbacks++
+			s.log.Warn("the master's event stream cannot be decoded; polling its state instead",
+				"master", res.master, "err", res.err, "sessions", undecodable, "retry_stream_after", retry)
+			sink.FetchFailed(s.Name(), res.err)
+			// One more undecodable session after the polling falls back again.
+			undecodable = maxUndecodableSessions - 1
+			if err := s.pollFallback(ctx, sink, retry); err != nil {
 				return err
 			}
 			b.Reset()
@@ -219,13 +238,13 @@ func (s *Stream) sleep(ctx context.Context, d time.Duration) bool {
 	return backoff.SleepOrWake(ctx, d, s.m.leader.leaderChanged())
 }
 
-// pollFallback polls /master/state every RefreshInterval for FallbackRetry, with
+// pollFallback polls /master/state every RefreshInterval for retryAfter, with
 // the poller's fetch, then returns to try the stream again (at once when
 // ZooKeeper names a new leader, which may have the API).
-func (s *Stream) pollFallback(ctx context.Context, sink state.Sink) error {
+func (s *Stream) pollFallback(ctx context.Context, sink state.Sink, retryAfter time.Duration) error {
 	s.metrics.fallback.Set(1)
 	defer s.metrics.fallback.Set(0)
-	retry := time.NewTimer(s.cfg.FallbackRetry)
+	retry := time.NewTimer(retryAfter)
 	defer retry.Stop()
 	for {
 		s.fallback.fetch(ctx, sink)
@@ -253,7 +272,30 @@ var (
 	errNoOperatorAPI = errors.New("no operator API")
 	// errLeaderChanged ends a session when ZooKeeper names a new leader.
 	errLeaderChanged = errors.New("zookeeper names a new leader")
+	// errUndecodable ends a session on a record that is not an event we can
+	// decode (a garbled stream, or a value mesos-go refuses, such as a port
+	// of -1 an app author wrote).
+	errUndecodable = errors.New("undecodable event")
 )
+
+// maxUndecodableSessions is how many sessions in a row may end on an
+// undecodable record before the source polls /master/state instead: one
+// garbled record is a glitch worth a new subscription, the same failure
+// again is the master's data, which every subscription (a full state on a
+// real master) would fetch again for nothing. /master/state is decoded by
+// our own decoder, which leaves out what it cannot use.
+const maxUndecodableSessions = 3
+
+// maxFallbackDoublings bounds how far the polling period before another
+// subscription grows while the stream stays undecodable: FallbackRetry, then
+// twice, four and eight times that.
+const maxFallbackDoublings = 3
+
+// undecodableRetry is how long to poll before subscribing again, after the
+// stream was found undecodable fallbacks times before (in a row).
+func undecodableRetry(base time.Duration, fallbacks int) time.Duration {
+	return base << min(fallbacks, maxFallbackDoublings)
+}
 
 // mesosSessionResult is how one subscription went.
 type mesosSessionResult struct {

@@ -326,7 +326,9 @@ func (s *Stream) read(ctx context.Context, r io.Reader, items chan<- mesosStream
 		var it mesosStreamItem
 		if err == nil {
 			it.more = rr.buffered() > 0
-			it.e, it.typ, err = decodeEventGuarded(rec)
+			if it.e, it.typ, err = decodeEventGuarded(rec); err != nil {
+				err = fmt.Errorf("%w: %w", errUndecodable, err)
+			}
 		}
 		it.err = err
 		select {

@@ -640,3 +640,48 @@ func TestStreamTLSAndSlowStream(t *testing.T) {
 		t.Errorf("%d subscriptions, want the first one only", n)
 	}
 }
+
+// A master whose event stream cannot be decoded for good (a task with a
+// discovery port of -1, which mesos-go refuses in every SUBSCRIBED) is
+// subscribed to maxUndecodableSessions times, then polled: /master/state
+// leaves that port out and the rest of the view, the task included, is used.
+func TestStreamUndecodableFallsBackToPolling(t *testing.T) {
+	m, api := startAPIMaster(t, genMesosState(30), time.Second)
+	cfg := staticCfg(m)
+	cfg.Registerer = prometheus.NewRegistry()
+	cfg.FallbackRetry = time.Hour
+	s, sink := runStream(t, cfg)
+	converge(t, sink, 10*time.Second, "SUBSCRIBED", m)
+	subs := api.Subscriptions()
+
+	bad := newTask("web.badport", genFramework, genAgent, "127.9.2.1", 31333, 1700000950)
+	bad["discovery"] = map[string]any{"visibility": "FRAMEWORK", "name": "web",
+		"ports": map[string]any{"ports": []any{map[string]any{"number": -1, "name": "http", "protocol": "tcp"}}}}
+	if err := api.AddTask(bad); err != nil {
+		t.Fatal(err)
+	}
+	c := converge(t, sink, 10*time.Second, "polled after the stream failed to decode", m)
+	if got := testutil.ToFloat64(s.metrics.fallback); got != 1 {
+		t.Errorf("fallback gauge = %v, want 1 while polling", got)
+	}
+	if n := api.Subscriptions() - subs; n > maxUndecodableSessions {
+		t.Errorf("%d subscriptions after the stream became undecodable, want at most %d", n, maxUndecodableSessions)
+	}
+	if len(c.LeftOut) != 1 || c.LeftOut[0].ID != "web.badport" {
+		t.Errorf("LeftOut = %+v, want web.badport's port", c.LeftOut)
+	}
+	// Polling goes on (every RefreshInterval), subscribing does not.
+	polls := m.RequestsFor("/master/state")
+	statetest.WaitFor(t, 5*time.Second, "more polls", func() bool { return m.RequestsFor("/master/state") >= polls+5 })
+	if n := api.Subscriptions() - subs; n > maxUndecodableSessions {
+		t.Errorf("%d subscriptions while polling, want at most %d", n, maxUndecodableSessions)
+	}
+}
+
+func TestUndecodableRetryDoubles(t *testing.T) {
+	for n, want := range []time.Duration{5 * time.Minute, 10 * time.Minute, 20 * time.Minute, 40 * time.Minute, 40 * time.Minute, 40 * time.Minute} {
+		if got := undecodableRetry(DefaultFallbackRetry, n); got != want {
+			t.Errorf("after %d fallbacks: %v, want %v", n, got, want)
+		}
+	}
+}
