@@ -67,6 +67,11 @@ type StreamConfig struct {
 	// MaxBatch bounds how many back-to-back events are applied before the view
 	// is rebuilt and handed on.
 	MaxBatch int
+	// MaxRecordBytes bounds one event of the stream as read (SUBSCRIBED
+	// carries the whole state); 0 means MaxStateBytes. A larger event makes
+	// the source poll /master/state, whose decoding that bound does not
+	// apply to as bytes read.
+	MaxRecordBytes int64
 }
 
 // Stream is the Source that follows the leading Mesos master through the
@@ -189,9 +194,11 @@ func (s *Stream) Run(ctx context.Context, sink state.Sink) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if errors.Is(res.err, errUndecodable) {
+		switch {
+		case errors.Is(res.err, errUndecodable):
 			undecodable++
-		} else {
+		case errors.Is(res.err, errRecordTooLarge):
+		default:
 			undecodable, fallbacks = 0, 0
 		}
 		switch {
@@ -199,6 +206,18 @@ func (s *Stream) Run(ctx context.Context, sink state.Sink) error {
 			s.log.Warn("the master has no operator API; polling its state instead",
 				"master", res.master, "retry_stream_after", s.cfg.FallbackRetry)
 			if err := s.pollFallback(ctx, sink, s.cfg.FallbackRetry); err != nil {
+				return err
+			}
+			b.Reset()
+			continue
+		case errors.Is(res.err, errRecordTooLarge):
+			// Subscribing again would read the same state again: poll now,
+			// and try the stream later, less often while it stays too large.
+			retry := undecodableRetry(s.cfg.FallbackRetry, fallbacks)
+			fallbacks++
+			s.log.Warn("an event of the master's stream is over the record bound; polling its state instead",
+				"master", res.master, "err", res.err, "retry_stream_after", retry)
+			if err := s.pollFallback(ctx, sink, retry); err != nil {
 				return err
 			}
 			b.Reset()

@@ -320,7 +320,11 @@ func (f *following) batch(it mesosStreamItem) (over bool) {
 // read decodes records from r into items until the stream fails; the last item
 // carries the error.
 func (s *Stream) read(ctx context.Context, r io.Reader, items chan<- mesosStreamItem) {
-	rr := newRecordIOReader(r, s.cfg.MaxStateBytes)
+	limit := s.cfg.MaxRecordBytes
+	if limit <= 0 {
+		limit = s.cfg.MaxStateBytes
+	}
+	rr := newRecordIOReader(r, limit)
 	for {
 		rec, err := rr.next()
 		var it mesosStreamItem

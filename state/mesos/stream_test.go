@@ -685,3 +685,30 @@ func TestUndecodableRetryDoubles(t *testing.T) {
 		}
 	}
 }
+
+// A SUBSCRIBED event over the record bound (the whole state of a big
+// cluster) is not read again and again: the source polls /master/state at
+// once, and serves the view.
+func TestStreamTooLargeFirstEventFallsBackToPolling(t *testing.T) {
+	m, api := startAPIMaster(t, genMesosState(200), time.Second)
+	cfg := staticCfg(m)
+	cfg.Registerer = prometheus.NewRegistry()
+	cfg.FallbackRetry = time.Hour
+	cfg.MaxRecordBytes = 16 << 10 // the SUBSCRIBED of 200 tasks is larger
+	s, sink := runStream(t, cfg)
+	c := converge(t, sink, 10*time.Second, "polled after the first event was too large", m)
+	if len(c.Tasks) != 200 {
+		t.Errorf("%d tasks, want 200", len(c.Tasks))
+	}
+	if got := testutil.ToFloat64(s.metrics.fallback); got != 1 {
+		t.Errorf("fallback gauge = %v, want 1 while polling", got)
+	}
+	if n := api.Subscriptions(); n != 1 {
+		t.Errorf("%d subscriptions, want 1: a too-large state is not read twice", n)
+	}
+	polls := m.RequestsFor("/master/state")
+	statetest.WaitFor(t, 5*time.Second, "more polls", func() bool { return m.RequestsFor("/master/state") >= polls+3 })
+	if n := api.Subscriptions(); n != 1 {
+		t.Errorf("%d subscriptions while polling, want 1", n)
+	}
+}
