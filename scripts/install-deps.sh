@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests and benchmarks use: a real HAProxy, a real
-# ZooKeeper (with its JRE), socat, dnsperf, wrk, dig and headless Chromium (for the
-# status page test). Safe to run again; does nothing
+# ZooKeeper (with its JRE), socat, dnsperf, wrk, dig, headless Chromium (for the
+# status page test) and the Python modules marathon-lb's zdd.py imports (the
+# zero-downtime deploy test runs it). Safe to run again; does nothing
 # when everything is there.
 set -euo pipefail
 
@@ -14,6 +15,8 @@ command -v dnsperf >/dev/null || need+=(dnsperf)
 command -v wrk >/dev/null || need+=(wrk)
 command -v chromium >/dev/null || need+=(chromium)
 command -v dig >/dev/null || need+=(dnsutils)
+/usr/bin/python3 -c 'import requests, six, dateutil, jwt, cryptography, pycurl' 2>/dev/null ||
+  need+=(python3-requests python3-six python3-dateutil python3-jwt python3-cryptography python3-pycurl)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

@@ -271,6 +271,13 @@ func (d *daemon) run(ctx context.Context) error {
 			return fmt.Errorf("starting http server: %w", err)
 		}
 		d.httpLn = ln
+		if d.lb != nil {
+			if err := d.lb.listening(ln.Addr()); err != nil {
+				ln.Close()
+				d.shutdownDNS()
+				return err
+			}
+		}
 		go func() {
 			if err := d.httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				d.log.Error("http server failed", "component", "http", "err", err)

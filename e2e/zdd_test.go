@@ -1,0 +1,236 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	osexec "os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/discovery-mesos/discovery/internal/fakemarathon"
+	"github.com/discovery-mesos/discovery/internal/haproxytest"
+)
+
+// marathonLBScript returns the path of one of marathon-lb's scripts (zdd.py)
+// in $MARATHON_LB_DIR, else in the peers directory beside the repository; the
+// test is skipped when it is in neither.
+func marathonLBScript(t *testing.T, name string) string {
+	t.Helper()
+	dirs := []string{os.Getenv("MARATHON_LB_DIR"), filepath.Join("..", "..", "shared", "peers", "marathon-lb")}
+	for _, d := range dirs {
+		if d == "" {
+			continue
+		}
+		p := filepath.Join(d, name)
+		if _, err := os.Stat(p); err == nil {
+			abs, err := filepath.Abs(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return abs
+		}
+	}
+	t.Skipf("marathon-lb's %s not found: set MARATHON_LB_DIR to a marathon-lb checkout (looked in %q)", name, dirs)
+	return ""
+}
+
+// marathonLBPython returns the Python that runs marathon-lb's scripts: the
+// system's, where scripts/install-deps.sh puts the modules they import.
+func marathonLBPython(t *testing.T) string {
+	t.Helper()
+	py := "/usr/bin/python3"
+	if _, err := os.Stat(py); err != nil {
+		py = "python3"
+	}
+	if out, err := osexec.Command(py, "-c", "import requests, six, dateutil, jwt").CombinedOutput(); err != nil {
+		t.Fatalf("%s cannot import what marathon-lb's scripts import (run scripts/install-deps.sh): %v\n%s", py, err, out)
+	}
+	return py
+}
+
+// taskBackends are the real HTTP servers the fake Marathon's scheduler runs
+// as tasks, each on its own 127.0.0.x address, with the deployment colour of
+// the app that launched it.
+type taskBackends struct {
+	mu     sync.Mutex
+	next   int
+	byAddr map[string]*haproxytest.Backend
+	colour map[string]string
+}
+
+func newTaskBackends(t *testing.T) *taskBackends {
+	tb := &taskBackends{byAddr: map[string]*haproxytest.Backend{}, colour: map[string]string{}}
+	t.Cleanup(func() {
+		tb.mu.Lock()
+		defer tb.mu.Unlock()
+		for _, b := range tb.byAddr {
+			b.Close()
+		}
+	})
+	return tb
+}
+
+func (tb *taskBackends) scheduler() fakemarathon.Scheduler {
+	return fakemarathon.Scheduler{
+		Launch: func(app fakemarathon.App) (fakemarathon.Task, error) {
+			tb.mu.Lock()
+			tb.next++
+			ip := "127.0.0." + strconv.Itoa(10+tb.next%200)
+			tb.mu.Unlock()
+			b, err := haproxytest.NewBackend(ip)
+			if err != nil {
+				return fakemarathon.Task{}, err
+			}
+			tb.mu.Lock()
+			tb.byAddr[b.Addr()] = b
+			tb.colour[b.Addr()] = app.Labels["HAPROXY_DEPLOYMENT_COLOUR"]
+			tb.mu.Unlock()
+			return fakemarathon.Task{Host: ip, Ports: []int{b.Port}}, nil
+		},
+		Kill: func(task fakemarathon.Task) {
+			if len(task.Ports) == 0 {
+				return
+			}
+			addr := net.JoinHostPort(task.Host, strconv.Itoa(task.Ports[0]))
+			tb.mu.Lock()
+			b := tb.byAddr[addr]
+			delete(tb.byAddr, addr)
+			tb.mu.Unlock()
+			if b != nil {
+				b.Close()
+			}
+		},
+	}
+}
+
+// colourOf is the colour of the app whose task answered from addr.
+func (tb *taskBackends) colourOf(addr string) string {
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	return tb.colour[addr]
+}
+
+// zddApp is an app definition as a zdd.py user writes it: a deployment group,
+// an alternate port, an HTTP health check, and a version in its command.
+func zddApp(t *testing.T, dir string, servicePort, altPort int, version string) string {
+	t.Helper()
+	app := map[string]any{
+		"id":        "/web",
+		"cmd":       "serve " + version,
+		"instances": 3,
+		"cpus":      0.1,
+		"mem":       32,
+		"ports":     []int{servicePort},
+		"labels": map[string]string{
+			"HAPROXY_GROUP":               "external",
+			"HAPROXY_0_MODE":              "http",
+			"HAPROXY_DEPLOYMENT_GROUP":    "web",
+			"HAPROXY_DEPLOYMENT_ALT_PORT": strconv.Itoa(altPort),
+		},
+		"healthChecks": []map[string]any{{
+			"protocol": "HTTP", "path": "/", "portIndex": 0, "gracePeriodSeconds": 5,
+			"intervalSeconds": 1, "timeoutSeconds": 1, "maxConsecutiveFailures": 2,
+		}},
+	}
+	b, err := json.Marshal(app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, "web-"+version+".json")
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// runZDD runs marathon-lb's zdd.py, unchanged, against the fake Marathon and
+// the daemon's stats port (marathon-lb's :9090), without prompts.
+func runZDD(t *testing.T, py, script, marathonURL, statsAddr, appJSON string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := osexec.CommandContext(ctx, py, script,
+		"--marathon", marathonURL, "--marathon-lb", "http://"+statsAddr,
+		"--json", appJSON, "--force", "--step-delay", "1", "--max-wait", "120",
+		"--syslog-socket", "/dev/null", "--log-level", "INFO")
+	cmd.Dir = filepath.Dir(script)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// marathon-lb's zdd.py, run unchanged against discovery (the fake Marathon,
+// a real HAProxy), deploys a new version of an app blue/green while requests
+// flow to its service port: it reads /_haproxy_getpids and the stats CSV on
+// the stats port, waits for the new tasks to be UP and the old ones drained
+// (MAINT), kills those and deletes the old app. Not one request fails, and
+// the new version serves at the end.
+func TestZDDBlueGreenDeploy(t *testing.T) {
+	script := marathonLBScript(t, "zdd.py")
+	py := marathonLBPython(t)
+	tasks := newTaskBackends(t)
+	fm := fakemarathon.New(fakemarathon.Options{})
+	t.Cleanup(fm.Close)
+	fm.SetScheduler(tasks.scheduler())
+	lb := newLB(t)
+	d := startDaemon(t, false, append([]string{"--marathon", fm.URL()}, lb.args...)...)
+	servicePort := haproxytest.FreePort(t, "127.0.0.1")
+	altPort := haproxytest.FreePort(t, "127.0.0.1")
+	dir := t.TempDir()
+
+	out, err := runZDD(t, py, script, fm.URL(), lb.statsAddr, zddApp(t, dir, servicePort, altPort, "v1"))
+	if err != nil {
+		t.Fatalf("zdd.py, first deploy: %v\n%s", err, out)
+	}
+	url := "http://127.0.0.1:" + strconv.Itoa(servicePort) + "/"
+	c := noKeepAlive
+	waitFor(t, 30*time.Second, "the blue app serving on its service port", func() bool {
+		got, err := haproxytest.Get(c, url)
+		return err == nil && tasks.colourOf(got) == "blue"
+	})
+	reloadsBefore := d.metric(t, "discovery_lb_reloads_total")
+
+	load := haproxytest.StartLoad(url, 4, 1<<40)
+	start := time.Now()
+	out, err = runZDD(t, py, script, fm.URL(), lb.statsAddr, zddApp(t, dir, servicePort, altPort, "v2"))
+	took := time.Since(start)
+	// Traffic goes on a moment after the deploy, through the old app's removal.
+	okAt := load.OK.Load()
+	waitFor(t, 10*time.Second, "requests after the deploy", func() bool { return load.OK.Load() > okAt+200 })
+	load.Stop()
+	if err != nil {
+		t.Fatalf("zdd.py, blue/green deploy: %v\n%s", err, out)
+	}
+	t.Logf("blue/green deploy by zdd.py: %v, %d requests, %d failed, %.0f reloads",
+		took.Round(time.Millisecond), load.OK.Load()+load.Failed.Load(), load.Failed.Load(),
+		d.metric(t, "discovery_lb_reloads_total")-reloadsBefore)
+	if n := load.Failed.Load(); n > 0 {
+		t.Errorf("%d of %d requests failed during the deploy: %q\nzdd.py:\n%s", n, n+load.OK.Load(), load.Errors(), out)
+	}
+	if load.OK.Load() < 500 {
+		t.Errorf("only %d requests answered: the load did not run through the deploy", load.OK.Load())
+	}
+
+	var ids []string
+	for _, a := range fm.Apps() {
+		ids = append(ids, fmt.Sprintf("%s (%d tasks)", a.ID, len(a.Tasks)))
+	}
+	if want := []string{"/web-green (3 tasks)"}; strings.Join(ids, ",") != strings.Join(want, ",") {
+		t.Errorf("Marathon's apps after the deploy: %v, want %v", ids, want)
+	}
+	waitFor(t, 15*time.Second, "only the green app serving", func() bool {
+		for range 20 {
+			got, err := haproxytest.Get(c, url)
+			if err != nil || tasks.colourOf(got) != "green" {
+				return false
+			}
+		}
+		return true
+	})
+}
