@@ -3,7 +3,9 @@ package lbsync
 import (
 	"context"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -34,8 +36,8 @@ var HTTPPaths = []string{
 
 // StatsPortHeader marks the requests the default stats listener passes to
 // discovery (HAPROXY_HEAD sets it, replacing any a client sent): their signal
-// endpoints follow StatsSignalsEnabled. A client of the HTTP port that sends
-// it only meets the stricter of the two switches.
+// endpoints follow StatsSignalsEnabled. HAProxy connects from this machine; a
+// client elsewhere that sends it meets the stricter of the two switches.
 const StatsPortHeader = "X-Discovery-Stats-Port"
 
 // HTTPHandler serves marathon-lb's endpoints from the syncer's state:
@@ -126,7 +128,11 @@ func HTTPHandler(s *Syncer, opts HTTPOptions) http.Handler {
 			}
 			enabled := opts.SignalsEnabled
 			if r.Header.Get(StatsPortHeader) != "" {
-				enabled = enabled && opts.StatsSignalsEnabled
+				if fromThisHost(r) {
+					enabled = opts.StatsSignalsEnabled
+				} else {
+					enabled = enabled && opts.StatsSignalsEnabled
+				}
 			}
 			if !enabled {
 				http.Error(w, "signal endpoints are disabled", http.StatusForbidden)
@@ -198,4 +204,21 @@ func identifierHeadings(csv string) string {
 		return strings.Replace(csv, statsSeparatorHeading, statsSeparatorName, 1)
 	}
 	return strings.Replace(head, statsSeparatorHeading, statsSeparatorName, 1) + "\n" + rest
+}
+
+// fromThisHost reports whether r came over a connection from this machine
+// (its source address is the address it reached), as HAProxy's do.
+func fromThisHost(r *http.Request) bool {
+	local, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	if !ok {
+		return false
+	}
+	lh, _, err1 := net.SplitHostPort(local.String())
+	rh, _, err2 := net.SplitHostPort(r.RemoteAddr)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	l, err1 := netip.ParseAddr(lh)
+	rr, err2 := netip.ParseAddr(rh)
+	return err1 == nil && err2 == nil && (rr.IsLoopback() || l.Unmap() == rr.Unmap())
 }

@@ -59,6 +59,14 @@ func TestHTTPHandler(t *testing.T) {
 			}
 		}
 	})
+	t.Run("haproxy not running", func(t *testing.T) {
+		h := HTTPHandler(newSyncer(t), HTTPOptions{})
+		for _, path := range []string{"/_haproxy_health_check", "/_haproxy_getpids", "/haproxy?stats;csv"} {
+			if code, _ := get(t, h, "GET", path); code != http.StatusServiceUnavailable {
+				t.Errorf("%s: %d, want 503", path, code)
+			}
+		}
+	})
 	t.Run("no maps before the first apply", func(t *testing.T) {
 		s := newSyncer(t)
 		s.applier.setRunning(nil, nil)
@@ -111,6 +119,8 @@ func TestHTTPHandler(t *testing.T) {
 	})
 	t.Run("signals through the stats port follow its switch", func(t *testing.T) {
 		s := newSyncer(t)
+		// The HTTP port's switch is on; a request from this machine
+		// marked as coming through the stats port follows that port's.
 		h := HTTPHandler(s, HTTPOptions{SignalsEnabled: true})
 		srv := httptest.NewServer(h)
 		defer srv.Close()
@@ -123,6 +133,29 @@ func TestHTTPHandler(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusForbidden || len(s.force) != 0 {
 			t.Fatalf("usr1 through the stats port with its signals off: %d, forced %v", resp.StatusCode, s.force)
+		}
+	})
+	t.Run("signals through the stats port on while the HTTP port's are off", func(t *testing.T) {
+		s := newSyncer(t)
+		h := HTTPHandler(s, HTTPOptions{StatsSignalsEnabled: true})
+		srv := httptest.NewServer(h)
+		defer srv.Close()
+		for header, want := range map[string]int{"": http.StatusForbidden, "1": http.StatusOK} {
+			req, _ := http.NewRequest("POST", srv.URL+"/_mlb_signal/usr1", nil)
+			if header != "" {
+				req.Header.Set(StatsPortHeader, header)
+			}
+			resp, err := srv.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != want {
+				t.Errorf("usr1 with %s %q: %d, want %d", StatsPortHeader, header, resp.StatusCode, want)
+			}
+		}
+		if len(s.force) != 1 {
+			t.Errorf("forced reasons %v, want the one through the stats port", s.force)
 		}
 	})
 }
@@ -158,6 +191,28 @@ func TestHTTPHandlerAsksHAProxy(t *testing.T) {
 	want := strconv.Itoa(p.MasterPID) + " " + strconv.Itoa(p.Workers[0].PID)
 	if code, body := get("/_haproxy_getpids"); code != 200 || body != want || len(p.Workers) != 1 {
 		t.Errorf("getpids: %d %q, want %q (show proc: %+v)", code, body, want, p)
+	}
+
+	// While an old worker finishes a request after a reload, it is listed too
+	// (zdd.py waits while there are more than two).
+	slow := make(chan error, 1)
+	go func() {
+		_, err := haproxytest.Get(newClient(), "http://127.0.0.1:"+strconv.Itoa(web.Port)+"/slow/3000")
+		slow <- err
+	}()
+	if !haproxytest.WaitFor(5*time.Second, func() bool { return b.Hits() > 0 }) {
+		t.Fatal("the slow request did not reach the backend")
+	}
+	reloads := e.masterReloads()
+	e.s.Reload()
+	if !haproxytest.WaitFor(10*time.Second, func() bool { return e.masterReloads() > reloads }) {
+		t.Fatal("no reload")
+	}
+	if code, body := get("/_haproxy_getpids"); code != 200 || len(strings.Fields(body)) != 3 || !strings.HasPrefix(body, strconv.Itoa(p.MasterPID)+" ") {
+		t.Errorf("getpids while an old worker finishes a request: %d %q, want the master and two workers", code, body)
+	}
+	if err := <-slow; err != nil {
+		t.Errorf("the slow request across the reload: %v", err)
 	}
 
 	for _, path := range []string{"/haproxy?stats;csv", "/_haproxy_stats_csv"} {

@@ -169,8 +169,8 @@ func (lb *loadBalancer) start(ctx context.Context, hub *state.Hub, spawn func(na
 
 // mount adds marathon-lb's endpoints to mux.
 func (lb *loadBalancer) mount(mux *http.ServeMux, httpListener string) {
-	signals := lb.opts.signals == "on" || lb.opts.signals == "auto" && addrIsLoopback(httpListener)
-	statsSignals := lb.opts.signals == "on" || lb.opts.signals == "auto" && addrIsLoopback(lb.opts.cfg.StatsBindAddr)
+	signals := signalsOn(lb.opts.signals, httpListener)
+	statsSignals := signalsOn(lb.opts.signals, lb.opts.cfg.StatsBindAddr)
 	h := lbsync.HTTPHandler(lb.syncer, lbsync.HTTPOptions{
 		SignalsEnabled:      signals,
 		StatsSignalsEnabled: statsSignals,
@@ -185,6 +185,12 @@ func (lb *loadBalancer) mount(mux *http.ServeMux, httpListener string) {
 	for _, p := range lbsync.HTTPPaths {
 		mux.Handle(p, h)
 	}
+}
+
+// signalsOn says whether the /_mlb_signal/* endpoints answer on a listener
+// bound to addr: -lb-signal-endpoints on, or auto and addr is loopback.
+func signalsOn(mode, addr string) bool {
+	return mode == "on" || mode == "auto" && addrIsLoopback(addr)
 }
 
 // refetch asks the sources that can to fetch now, then resyncs HAProxy (the
