@@ -28,7 +28,7 @@ func marathonLBScript(t *testing.T, name string) string {
 		if d == "" {
 			continue
 		}
-		p := filepath.Join(d, name)
+		p := resolveTextSymlink(filepath.Join(d, name))
 		if _, err := os.Stat(p); err == nil {
 			abs, err := filepath.Abs(p)
 			if err != nil {
@@ -39,6 +39,25 @@ func marathonLBScript(t *testing.T, name string) string {
 	}
 	t.Skipf("marathon-lb's %s not found: set MARATHON_LB_DIR to a marathon-lb checkout (looked in %q)", name, dirs)
 	return ""
+}
+
+// resolveTextSymlink follows a symbolic link checked out as a text file (its
+// content the target's name, as git writes links where it cannot make them):
+// marathon-lb's bluegreen_deploy.py is a link to zdd.py.
+func resolveTextSymlink(p string) string {
+	st, err := os.Lstat(p)
+	if err != nil || !st.Mode().IsRegular() || st.Size() > 255 {
+		return p
+	}
+	b, err := os.ReadFile(p)
+	target := strings.TrimSpace(string(b))
+	if err != nil || target == "" || strings.ContainsAny(target, "/\n") {
+		return p
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(p), target)); err != nil {
+		return p
+	}
+	return filepath.Join(filepath.Dir(p), target)
 }
 
 // marathonLBPython returns the Python that runs marathon-lb's scripts: the
@@ -194,20 +213,35 @@ func TestZDDBlueGreenDeploy(t *testing.T) {
 		got, err := haproxytest.Get(c, url)
 		return err == nil && tasks.colourOf(got) == "blue"
 	})
-	reloadsBefore := d.metric(t, "discovery_lb_reloads_total")
+	// A blue/green deploy, then another back to blue through
+	// bluegreen_deploy.py (marathon-lb's other name for the same script),
+	// which takes the original service port again.
+	deployUnderLoad(t, d, fm, tasks, url, "green", func() (string, error) {
+		return runZDD(t, py, script, fm.URL(), lb.statsAddr, zddApp(t, dir, servicePort, altPort, "v2"))
+	})
+	bluegreen := marathonLBScript(t, "bluegreen_deploy.py")
+	deployUnderLoad(t, d, fm, tasks, url, "blue", func() (string, error) {
+		return runZDD(t, py, bluegreen, fm.URL(), lb.statsAddr, zddApp(t, dir, servicePort, altPort, "v3"))
+	})
+}
 
+// deployUnderLoad runs deploy (zdd.py) while requests flow to url, and
+// checks that none failed and that the app of colour alone runs and serves.
+func deployUnderLoad(t *testing.T, d *daemon, fm *fakemarathon.Server, tasks *taskBackends, url, colour string, deploy func() (string, error)) {
+	t.Helper()
+	reloadsBefore := d.metric(t, "discovery_lb_reloads_total")
 	load := haproxytest.StartLoad(url, 4, 1<<40)
 	start := time.Now()
-	out, err = runZDD(t, py, script, fm.URL(), lb.statsAddr, zddApp(t, dir, servicePort, altPort, "v2"))
+	out, err := deploy()
 	took := time.Since(start)
 	// Traffic goes on a moment after the deploy, through the old app's removal.
 	okAt := load.OK.Load()
 	waitFor(t, 10*time.Second, "requests after the deploy", func() bool { return load.OK.Load() > okAt+200 })
 	load.Stop()
 	if err != nil {
-		t.Fatalf("zdd.py, blue/green deploy: %v\n%s", err, out)
+		t.Fatalf("zdd.py, deploy to %s: %v\n%s", colour, err, out)
 	}
-	t.Logf("blue/green deploy by zdd.py: %v, %d requests, %d failed, %.0f reloads",
+	t.Logf("blue/green deploy to %s by zdd.py: %v, %d requests, %d failed, %.0f reloads", colour,
 		took.Round(time.Millisecond), load.OK.Load()+load.Failed.Load(), load.Failed.Load(),
 		d.metric(t, "discovery_lb_reloads_total")-reloadsBefore)
 	if n := load.Failed.Load(); n > 0 {
@@ -221,13 +255,13 @@ func TestZDDBlueGreenDeploy(t *testing.T) {
 	for _, a := range fm.Apps() {
 		ids = append(ids, fmt.Sprintf("%s (%d tasks)", a.ID, len(a.Tasks)))
 	}
-	if want := []string{"/web-green (3 tasks)"}; strings.Join(ids, ",") != strings.Join(want, ",") {
+	if want := "/web-" + colour + " (3 tasks)"; strings.Join(ids, ",") != want {
 		t.Errorf("Marathon's apps after the deploy: %v, want %v", ids, want)
 	}
-	waitFor(t, 15*time.Second, "only the green app serving", func() bool {
+	waitFor(t, 15*time.Second, "only the "+colour+" app serving", func() bool {
 		for range 20 {
-			got, err := haproxytest.Get(c, url)
-			if err != nil || tasks.colourOf(got) != "green" {
+			got, err := haproxytest.Get(noKeepAlive, url)
+			if err != nil || tasks.colourOf(got) != colour {
 				return false
 			}
 		}
