@@ -96,6 +96,49 @@ func TestOperatorMaintenanceSurvivesReload(t *testing.T) {
 	}
 }
 
+// A server the syncer put in maintenance at runtime (draining for a
+// blue/green deployment) is back in service after a reload whose config no
+// longer drains it, when that reload carries the change (its backend changed
+// too, so the change is not made at runtime first): the server-state file
+// keeps only maintenance the syncer did not set itself.
+func TestSyncerMaintenanceEndsWithTheReload(t *testing.T) {
+	e := newLBEnv(t)
+	stateFile := filepath.Join(e.dir, "server-state")
+	head := strings.Replace(haproxytest.Head(e.stats), "global\n", "global\n  server-state-file "+stateFile+"\n", 1) +
+		"  load-server-state-from-file global\n"
+	b1 := haproxytest.StartBackend(t, "127.0.0.2")
+	b2 := haproxytest.StartBackend(t, "127.0.0.3")
+	web := testApp{ID: "/web", Port: haproxytest.FreePort(t, "127.0.0.1"), Servers: []*haproxytest.Backend{b1, b2}}
+	e.wait(e.pushHead(head, web))
+	sv := "127_0_0_2_" + strconv.Itoa(b1.Port)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	status := func() string {
+		out, err := unixCommand(ctx, e.stats, "show stat")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return statusOf(out, sv)
+	}
+
+	reloads := e.masterReloads()
+	draining := web
+	draining.Draining = []int{0}
+	e.wait(e.pushHead(head, draining))
+	if got := status(); got != "MAINT" || e.masterReloads() != reloads {
+		t.Fatalf("draining at runtime: %s is %q after %d reloads, want MAINT and none", sv, got, e.masterReloads()-reloads)
+	}
+	changed := web
+	changed.Extra = "  timeout server 29s\n"
+	e.wait(e.pushHead(head, changed))
+	if got := e.masterReloads(); got != reloads+1 {
+		t.Fatalf("master reloads %d, want %d", got, reloads+1)
+	}
+	if got := status(); strings.Contains(got, "MAINT") {
+		t.Errorf("after the reload that ends its draining, %s is %q, want back in service", sv, got)
+	}
+}
+
 // statusOf returns the status column of server sv in a "show stat" answer.
 func statusOf(csv, sv string) string {
 	lines := strings.Split(csv, "\n")
