@@ -56,18 +56,26 @@ func TestServerStateWithout(t *testing.T) {
 	}
 }
 
+// stateEnv runs an lbEnv whose head keeps server states in a file, with one
+// app of two servers applied.
+func stateEnv(t *testing.T) (e *lbEnv, head, stateFile string, web testApp) {
+	e = newLBEnv(t)
+	stateFile = filepath.Join(e.dir, "server-state")
+	head = strings.Replace(haproxytest.Head(e.stats), "global\n", "global\n  server-state-file "+stateFile+"\n", 1) +
+		"  load-server-state-from-file global\n"
+	b1 := haproxytest.StartBackend(t, "127.0.0.2")
+	b2 := haproxytest.StartBackend(t, "127.0.0.3")
+	web = testApp{ID: "/web", Port: haproxytest.FreePort(t, "127.0.0.1"), Servers: []*haproxytest.Backend{b1, b2}}
+	e.wait(e.pushHead(head, web))
+	return e, head, stateFile, web
+}
+
 // A server an operator put in maintenance through the stats socket stays in
 // maintenance across a reload (a structural change), with the states kept
 // in the server-state file the global section names.
 func TestOperatorMaintenanceSurvivesReload(t *testing.T) {
-	e := newLBEnv(t)
-	stateFile := filepath.Join(e.dir, "server-state")
-	head := strings.Replace(haproxytest.Head(e.stats), "global\n", "global\n  server-state-file "+stateFile+"\n", 1) +
-		"  load-server-state-from-file global\n"
-	b1 := haproxytest.StartBackend(t, "127.0.0.2")
-	b2 := haproxytest.StartBackend(t, "127.0.0.3")
-	web := testApp{ID: "/web", Port: haproxytest.FreePort(t, "127.0.0.1"), Servers: []*haproxytest.Backend{b1, b2}}
-	e.wait(e.pushHead(head, web))
+	e, head, stateFile, web := stateEnv(t)
+	b1, b2 := web.Servers[0], web.Servers[1]
 	if b, err := os.ReadFile(stateFile); err != nil || string(b) != lbmodel.EmptyServerState {
 		t.Fatalf("server-state file at start: %q, %v; want an empty one", b, err)
 	}
@@ -102,15 +110,8 @@ func TestOperatorMaintenanceSurvivesReload(t *testing.T) {
 // too, so the change is not made at runtime first): the server-state file
 // keeps only maintenance the syncer did not set itself.
 func TestSyncerMaintenanceEndsWithTheReload(t *testing.T) {
-	e := newLBEnv(t)
-	stateFile := filepath.Join(e.dir, "server-state")
-	head := strings.Replace(haproxytest.Head(e.stats), "global\n", "global\n  server-state-file "+stateFile+"\n", 1) +
-		"  load-server-state-from-file global\n"
-	b1 := haproxytest.StartBackend(t, "127.0.0.2")
-	b2 := haproxytest.StartBackend(t, "127.0.0.3")
-	web := testApp{ID: "/web", Port: haproxytest.FreePort(t, "127.0.0.1"), Servers: []*haproxytest.Backend{b1, b2}}
-	e.wait(e.pushHead(head, web))
-	sv := "127_0_0_2_" + strconv.Itoa(b1.Port)
+	e, head, _, web := stateEnv(t)
+	sv := "127_0_0_2_" + strconv.Itoa(web.Servers[0].Port)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	status := func() string {
