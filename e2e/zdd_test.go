@@ -171,17 +171,59 @@ func zddApp(t *testing.T, dir string, servicePort, altPort int, version string) 
 
 // runZDD runs marathon-lb's zdd.py, unchanged, against the fake Marathon and
 // the daemon's stats port (marathon-lb's :9090), without prompts.
-func runZDD(t *testing.T, py, script, marathonURL, statsAddr, appJSON string) (string, error) {
+func runZDD(t *testing.T, py, script, marathonURL, statsAddr, appJSON string, extra ...string) (string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cmd := osexec.CommandContext(ctx, py, script,
-		"--marathon", marathonURL, "--marathon-lb", "http://"+statsAddr,
+	args := append([]string{script,
+		"--marathon", marathonURL, "--marathon-lb", "http://" + statsAddr,
 		"--json", appJSON, "--force", "--step-delay", "1", "--max-wait", "120",
-		"--syslog-socket", "/dev/null", "--log-level", "INFO")
+		"--syslog-socket", "/dev/null", "--log-level", "INFO"}, extra...)
+	cmd := osexec.CommandContext(ctx, py, args...)
 	cmd.Dir = filepath.Dir(script)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
+}
+
+// zddEnv is a daemon following the fake Marathon, whose scheduler runs real
+// task backends, and the first deploy of the app by zdd.py (blue, serving).
+type zddEnv struct {
+	t                    *testing.T
+	py, script           string
+	tasks                *taskBackends
+	fm                   *fakemarathon.Server
+	lb                   *lbSetup
+	d                    *daemon
+	servicePort, altPort int
+	dir, url             string
+}
+
+func newZDDEnv(t *testing.T) *zddEnv {
+	t.Helper()
+	e := &zddEnv{t: t, script: marathonLBScript(t, "zdd.py"), py: marathonLBPython(t), tasks: newTaskBackends(t)}
+	e.fm = fakemarathon.New(fakemarathon.Options{})
+	t.Cleanup(e.fm.Close)
+	e.fm.SetScheduler(e.tasks.scheduler())
+	e.lb = newLB(t)
+	e.d = startDaemon(t, false, append([]string{"--marathon", e.fm.URL()}, e.lb.args...)...)
+	e.servicePort = haproxytest.FreePort(t, "127.0.0.1")
+	e.altPort = haproxytest.FreePort(t, "127.0.0.1")
+	e.dir = t.TempDir()
+	if out, err := e.zdd(e.script, "v1"); err != nil {
+		t.Fatalf("zdd.py, first deploy: %v\n%s", err, out)
+	}
+	e.url = "http://127.0.0.1:" + strconv.Itoa(e.servicePort) + "/"
+	waitFor(t, 30*time.Second, "the blue app serving on its service port", func() bool {
+		got, err := haproxytest.Get(noKeepAlive, e.url)
+		return err == nil && e.tasks.colourOf(got) == "blue"
+	})
+	return e
+}
+
+// zdd deploys version of the app with script (zdd.py or its other name).
+func (e *zddEnv) zdd(script, version string, extra ...string) (string, error) {
+	e.t.Helper()
+	return runZDD(e.t, e.py, script, e.fm.URL(), e.lb.statsAddr, zddApp(e.t, e.dir, e.servicePort, e.altPort, version), extra...)
 }
 
 // marathon-lb's zdd.py, run unchanged against discovery (the fake Marathon,
@@ -189,45 +231,33 @@ func runZDD(t *testing.T, py, script, marathonURL, statsAddr, appJSON string) (s
 // flow to its service port: it reads /_haproxy_getpids and the stats CSV on
 // the stats port, waits for the new tasks to be UP and the old ones drained
 // (MAINT), kills those and deletes the old app. Not one request fails, and
-// the new version serves at the end.
+// the new version serves at the end. Then another deploy goes back to blue
+// through bluegreen_deploy.py (marathon-lb's other name for the same
+// script), on the original service port again.
 func TestZDDBlueGreenDeploy(t *testing.T) {
-	script := marathonLBScript(t, "zdd.py")
-	py := marathonLBPython(t)
-	tasks := newTaskBackends(t)
-	fm := fakemarathon.New(fakemarathon.Options{})
-	t.Cleanup(fm.Close)
-	fm.SetScheduler(tasks.scheduler())
-	lb := newLB(t)
-	d := startDaemon(t, false, append([]string{"--marathon", fm.URL()}, lb.args...)...)
-	servicePort := haproxytest.FreePort(t, "127.0.0.1")
-	altPort := haproxytest.FreePort(t, "127.0.0.1")
-	dir := t.TempDir()
-
-	out, err := runZDD(t, py, script, fm.URL(), lb.statsAddr, zddApp(t, dir, servicePort, altPort, "v1"))
-	if err != nil {
-		t.Fatalf("zdd.py, first deploy: %v\n%s", err, out)
-	}
-	url := "http://127.0.0.1:" + strconv.Itoa(servicePort) + "/"
-	c := noKeepAlive
-	waitFor(t, 30*time.Second, "the blue app serving on its service port", func() bool {
-		got, err := haproxytest.Get(c, url)
-		return err == nil && tasks.colourOf(got) == "blue"
-	})
-	// A blue/green deploy, then another back to blue through
-	// bluegreen_deploy.py (marathon-lb's other name for the same script),
-	// which takes the original service port again.
-	deployUnderLoad(t, d, fm, tasks, url, "green", func() (string, error) {
-		return runZDD(t, py, script, fm.URL(), lb.statsAddr, zddApp(t, dir, servicePort, altPort, "v2"))
-	})
+	e := newZDDEnv(t)
+	e.deployUnderLoad([]string{"/web-green (3 tasks)"}, func() (string, error) { return e.zdd(e.script, "v2") })
 	bluegreen := marathonLBScript(t, "bluegreen_deploy.py")
-	deployUnderLoad(t, d, fm, tasks, url, "blue", func() (string, error) {
-		return runZDD(t, py, bluegreen, fm.URL(), lb.statsAddr, zddApp(t, dir, servicePort, altPort, "v3"))
+	e.deployUnderLoad([]string{"/web-blue (3 tasks)"}, func() (string, error) { return e.zdd(bluegreen, "v3") })
+}
+
+// zdd.py's hybrid deploy (--new-instances 1) leaves both versions running,
+// one new task for two old ones, and both serve: the old app, scaled down
+// last (versionInfo.lastScalingAt), is no longer drained. zdd.py then waits
+// --max-wait for a drained server that never comes before it ends, with
+// marathon-lb as here (the same merge): 10 s instead of 300.
+func TestZDDHybridDeploy(t *testing.T) {
+	e := newZDDEnv(t)
+	e.deployUnderLoad([]string{"/web-blue (2 tasks)", "/web-green (1 tasks)"}, func() (string, error) {
+		return e.zdd(e.script, "v2", "--new-instances", "1", "--max-wait", "10")
 	})
 }
 
-// deployUnderLoad runs deploy (zdd.py) while requests flow to url, and
-// checks that none failed and that the app of colour alone runs and serves.
-func deployUnderLoad(t *testing.T, d *daemon, fm *fakemarathon.Server, tasks *taskBackends, url, colour string, deploy func() (string, error)) {
+// deployUnderLoad runs deploy (zdd.py) while requests flow to the app, and
+// checks that none failed, that Marathon runs wantApps ("/web-green (3
+// tasks)"), and that the colours of those apps, and no other, serve.
+func (e *zddEnv) deployUnderLoad(wantApps []string, deploy func() (string, error)) {
+	t, d, url := e.t, e.d, e.url
 	t.Helper()
 	reloadsBefore := d.metric(t, "discovery_lb_reloads_total")
 	load := haproxytest.StartLoad(url, 4, 1<<40)
@@ -239,9 +269,9 @@ func deployUnderLoad(t *testing.T, d *daemon, fm *fakemarathon.Server, tasks *ta
 	waitFor(t, 10*time.Second, "requests after the deploy", func() bool { return load.OK.Load() > okAt+200 })
 	load.Stop()
 	if err != nil {
-		t.Fatalf("zdd.py, deploy to %s: %v\n%s", colour, err, out)
+		t.Fatalf("zdd.py, deploy to %v: %v\n%s", wantApps, err, out)
 	}
-	t.Logf("blue/green deploy to %s by zdd.py: %v, %d requests, %d failed, %.0f reloads", colour,
+	t.Logf("deploy to %v by zdd.py: %v, %d requests, %d failed, %.0f reloads", wantApps,
 		took.Round(time.Millisecond), load.OK.Load()+load.Failed.Load(), load.Failed.Load(),
 		d.metric(t, "discovery_lb_reloads_total")-reloadsBefore)
 	if n := load.Failed.Load(); n > 0 {
@@ -252,19 +282,26 @@ func deployUnderLoad(t *testing.T, d *daemon, fm *fakemarathon.Server, tasks *ta
 	}
 
 	var ids []string
-	for _, a := range fm.Apps() {
+	for _, a := range e.fm.Apps() {
 		ids = append(ids, fmt.Sprintf("%s (%d tasks)", a.ID, len(a.Tasks)))
 	}
-	if want := "/web-" + colour + " (3 tasks)"; strings.Join(ids, ",") != want {
-		t.Errorf("Marathon's apps after the deploy: %v, want %v", ids, want)
+	if strings.Join(ids, ",") != strings.Join(wantApps, ",") {
+		t.Errorf("Marathon's apps after the deploy: %v, want %v", ids, wantApps)
 	}
-	waitFor(t, 15*time.Second, "only the "+colour+" app serving", func() bool {
-		for range 20 {
+	want := map[string]bool{}
+	for _, a := range wantApps {
+		colour, _, _ := strings.Cut(strings.TrimPrefix(a, "/web-"), " ")
+		want[colour] = true
+	}
+	waitFor(t, 15*time.Second, fmt.Sprintf("the apps %v, and no other, serving", wantApps), func() bool {
+		seen := map[string]bool{}
+		for range 30 {
 			got, err := haproxytest.Get(noKeepAlive, url)
-			if err != nil || tasks.colourOf(got) != colour {
+			if err != nil || !want[e.tasks.colourOf(got)] {
 				return false
 			}
+			seen[e.tasks.colourOf(got)] = true
 		}
-		return true
+		return len(seen) == len(want)
 	})
 }
