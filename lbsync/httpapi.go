@@ -198,11 +198,7 @@ const (
 // blank line that ends the socket's answer goes, as the stats page has none
 // (zdd.py fails on an empty row).
 func identifierHeadings(csv string) string {
-	csv = strings.TrimRight(csv, "\n") + "\n"
-	head, rest, ok := strings.Cut(csv, "\n")
-	if !ok {
-		return strings.Replace(csv, statsSeparatorHeading, statsSeparatorName, 1)
-	}
+	head, rest, _ := strings.Cut(strings.TrimRight(csv, "\n")+"\n", "\n")
 	return strings.Replace(head, statsSeparatorHeading, statsSeparatorName, 1) + "\n" + rest
 }
 
