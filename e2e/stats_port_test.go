@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
 	"github.com/discovery-mesos/discovery/internal/fakemarathon"
 	"github.com/discovery-mesos/discovery/internal/haproxytest"
 )
@@ -84,10 +87,21 @@ func TestStatsPortServesMarathonLBEndpoints(t *testing.T) {
 		}
 	}
 
+	// A Prometheus scrape of HAProxy's own exporter.
 	code, body, _ := statsGet(t, lb, "/metrics")
-	if code != 200 || !strings.Contains(body, "haproxy_process_nbthread") ||
-		!strings.Contains(body, `haproxy_frontend_http_requests_total{proxy="marathon_http_in"}`) {
-		t.Errorf("/metrics on the stats port: %d, want HAProxy's exporter with marathon_http_in:\n%.2000s", code, body)
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(strings.NewReader(body))
+	if code != 200 || err != nil {
+		t.Fatalf("/metrics on the stats port: %d %v:\n%.2000s", code, err, body)
+	}
+	found := false
+	for _, m := range families["haproxy_frontend_http_requests_total"].GetMetric() {
+		for _, l := range m.GetLabel() {
+			found = found || l.GetName() == "proxy" && l.GetValue() == "marathon_http_in"
+		}
+	}
+	if families["haproxy_process_nbthread"] == nil || !found {
+		t.Errorf("/metrics on the stats port: want HAProxy's process metrics and marathon_http_in's requests, got %d families", len(families))
 	}
 	if code, _, _ := statsGet(t, lb, "/_haproxy_health_check"); code != 200 {
 		t.Errorf("/_haproxy_health_check: %d", code)
