@@ -17,7 +17,9 @@ import (
 // With "server-state-file" in the global section and
 // "load-server-state-from-file global" in defaults (our HAPROXY_HEAD, and
 // marathon-lb's), the new worker takes the states the file holds; the syncer
-// writes it from "show servers state" just before every reload.
+// writes it from "show servers state" just before every reload. Like the
+// config beside it, it is readable by all (HAProxy may read it as another
+// user); it holds names, addresses and states, no secret.
 
 // serverStatePath returns the server-state file the global section of head
 // names (with server-state-base applied as HAProxy applies it), "" when none.
@@ -61,7 +63,7 @@ func resetServerState(head string) error {
 	if path == "" {
 		return nil
 	}
-	if err := writeAtomic(path, []byte(lbmodel.EmptyServerState), 0o600); err != nil {
+	if err := writeAtomic(path, []byte(lbmodel.EmptyServerState), 0o644); err != nil {
 		return fmt.Errorf("writing empty server state: %w", err)
 	}
 	return nil
@@ -96,7 +98,7 @@ func (a *applier) saveServerState(ctx context.Context, running, next *lbmodel.Mo
 	if err != nil {
 		return err
 	}
-	if err := writeAtomic(path, data, 0o600); err != nil {
+	if err := writeAtomic(path, data, 0o644); err != nil {
 		return fmt.Errorf("writing server state: %w", err)
 	}
 	return nil
