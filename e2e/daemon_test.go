@@ -400,7 +400,9 @@ func waitAgree(t *testing.T, timeout time.Duration, failure string, check func()
 // HAProxy with its sockets and files in a short temporary directory.
 type lbSetup struct {
 	dir, cfg, masterSock, statsSock string
-	args                            []string
+	// statsAddr is the stats listener's HOST:PORT (marathon-lb's :9090).
+	statsAddr string
+	args      []string
 }
 
 func newLB(t *testing.T) *lbSetup {
@@ -417,13 +419,14 @@ func newLB(t *testing.T) *lbSetup {
 		t.Fatal(err)
 	}
 	free := func() string { return "127.0.0.1:" + strconv.Itoa(haproxytest.FreePort(t, "127.0.0.1")) }
+	l.statsAddr = free()
 	l.args = []string{
 		"--group", "external", "--dont-bind-http-https",
 		"--haproxy-config", l.cfg,
 		"-lb-haproxy-binary", bin,
 		"-lb-master-socket", l.masterSock,
 		"-lb-stats-socket", l.statsSock,
-		"-lb-stats-bind", free(),
+		"-lb-stats-bind", l.statsAddr,
 		"-lb-appid-bind", free(),
 		"-lb-templates-dir", filepath.Join(dir, "templates"),
 		"-lb-drain-seconds", "1",

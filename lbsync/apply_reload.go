@@ -51,6 +51,9 @@ type reloadRun struct {
 
 func (r *reloadRun) run(ctx context.Context) error {
 	a := r.a
+	if err := ensureServerState(r.next.Head); err != nil {
+		a.log.Warn("server states will not be kept across reloads", "err", err)
+	}
 	if err := r.validate(ctx); err != nil {
 		return err
 	}
@@ -195,6 +198,9 @@ func (r *reloadRun) load(ctx context.Context, running *lbmodel.Model, runningByt
 
 	if !a.h.External() && running == nil {
 		// The first config: the supervised HAProxy starts with it.
+		if err := resetServerState(r.next.Head); err != nil {
+			a.log.Warn("server states will not be kept across reloads", "err", err)
+		}
 		a.h.Start()
 		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		err := a.h.WaitRunning(wctx)
@@ -204,6 +210,9 @@ func (r *reloadRun) load(ctx context.Context, running *lbmodel.Model, runningByt
 		}
 		r.res.Via = "start"
 	} else {
+		if err := a.saveServerState(ctx, running, r.next); err != nil {
+			a.log.Warn("server states not kept across this reload", "err", err)
+		}
 		reloadStart := time.Now()
 		err := a.h.Reload(ctx)
 		r.reloadTook = time.Since(reloadStart)

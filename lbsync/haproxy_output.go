@@ -84,8 +84,8 @@ var routineOutput = []string{
 
 // isRoutineOutput reports whether msg (without its prefix) is one of the lines
 // HAProxy prints in the course of starting, reloading and stopping, or a server
-// state change that our own settings made (maintenance, drain, weights loaded
-// from the server-state file).
+// state change that our own settings made (maintenance, drain, weights and
+// states loaded from the server-state file).
 func isRoutineOutput(msg string) bool {
 	for _, p := range routineOutput {
 		if strings.HasPrefix(msg, p) {
@@ -93,6 +93,11 @@ func isRoutineOutput(msg string) bool {
 		}
 	}
 	if strings.HasPrefix(msg, "Proxy ") && (strings.HasSuffix(msg, " started.") || strings.Contains(msg, " stopped (")) {
+		return true
+	}
+	// A state the server-state file kept across a reload (an operator's
+	// maintenance), said as the new worker reads its config.
+	if strings.HasPrefix(msg, "config : Server ") && strings.Contains(msg, "changed from server-state after a reload") {
 		return true
 	}
 	if strings.HasPrefix(msg, "Server ") {

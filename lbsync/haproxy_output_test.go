@@ -57,6 +57,9 @@ func TestOutputLevel(t *testing.T) {
 		{"[NOTICE]   (7342) : CLI : 'server sim_app-3_10003/10_1_0_3_31004' : New server registered.", slog.LevelDebug},
 		{"[WARNING]  (7342) : CLI : Server sim_app-3_10003/10_1_0_3_31003 is going DOWN for maintenance. 1 active and 0 backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue.", slog.LevelDebug},
 		{"[WARNING]  (7342) : CLI : Server sim_app-3_10003/10_1_0_3_31004 is UP/READY (leaving forced maintenance).", slog.LevelDebug},
+		// A state the server-state file kept across a reload (an operator's
+		// maintenance): what the file is for.
+		{"[WARNING]  (2967) : config : Server web_28806/127_0_0_2_37141 is DOWN, changed from server-state after a reload. 1 active and 0 backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue.", slog.LevelDebug},
 		{"[WARNING]  (7342) : CLI : Proxy sim_app-3_10003 stopped (cumulated conns: FE: 0, BE: 12).", slog.LevelDebug},
 		{"[WARNING]  (7344) : Server sim_app-3_10003/10_1_0_3_31003 is going DOWN for maintenance. 1 active and 0 backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue.", slog.LevelDebug},
 		{"[NOTICE]   (7342) : New worker (7344) forked", slog.LevelDebug},

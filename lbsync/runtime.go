@@ -194,9 +194,12 @@ func (r *runtimeAPI) apply(c hrt.Runtime, op lbmodel.RuntimeOp) error {
 	return fmt.Errorf("unknown runtime operation %d", op.Kind)
 }
 
+// readyState is the admin state of a server the model keeps: a draining one
+// is in maintenance, as its "disabled" in the config puts it after a reload
+// (marathon-lb's zdd.py waits for MAINT before it kills a task).
 func readyState(s *lbmodel.Server) string {
 	if s.Draining {
-		return "drain"
+		return "maint"
 	}
 	return "ready"
 }

@@ -38,6 +38,9 @@ type testApp struct {
 	// ServerOptions are the options of every server, "check inter 1s" when
 	// empty.
 	ServerOptions string
+	// Draining are the indexes in Servers of the servers kept in
+	// maintenance (Server.Draining, "disabled").
+	Draining []int
 }
 
 // lbEnv is a real HAProxy driven by a Syncer, fed with test models through
@@ -234,12 +237,16 @@ func (e *lbEnv) build(snap *state.Snapshot, opts *lbmodel.BuildOptions) (*lbmode
 			Balance: "roundrobin", Dynamic: !a.Static,
 			Text: "backend " + name + "\n  balance roundrobin\n" + a.Extra,
 		}
-		for _, s := range a.Servers {
-			b.Servers = append(b.Servers, lbmodel.Server{
+		for i, s := range a.Servers {
+			srv := lbmodel.Server{
 				Name: strings.ReplaceAll(s.Host, ".", "_") + "_" + strconv.Itoa(s.Port),
 				Host: s.Host, Port: s.Port, Weight: 1, Options: cmp.Or(a.ServerOptions, "check inter 1s"),
 				TaskID: a.ID + "." + s.Addr(), AppID: a.ID,
-			})
+			}
+			if slices.Contains(a.Draining, i) {
+				srv.Draining, srv.Options = true, srv.Options+" disabled"
+			}
+			b.Servers = append(b.Servers, srv)
 		}
 		slices.SortFunc(b.Servers, func(x, y lbmodel.Server) int { return strings.Compare(x.Name, y.Name) })
 		m.Backends = append(m.Backends, b)

@@ -52,6 +52,8 @@ func withRealModel(t testing.TB, rm *realModel) func(*SyncerOptions) {
 			"{globalDefaultOptions}", cfg.GlobalDefaultOptionLines(),
 			"{statsBindAddr}", cfg.StatsBindAddr,
 			"{statsPort}", strconv.Itoa(cfg.StatsPort),
+			"{discoveryHTTPAddr}", cfg.EndpointsAddr,
+			"{serverStateFile}", cfg.ServerStateFile(),
 		).Replace(head)
 		ts, err := lbmodel.LoadTemplates(cfg, "", func(k string) string {
 			if k == "HAPROXY_HEAD" {

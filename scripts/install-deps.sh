@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests and benchmarks use: a real HAProxy, a real
-# ZooKeeper (with its JRE), socat, dnsperf, wrk, dig and headless Chromium (for the
-# status page test). Safe to run again; does nothing
+# ZooKeeper (with its JRE), socat, dnsperf, wrk, dig, headless Chromium (for the
+# status page test) and the Python modules marathon-lb's zdd.py imports (the
+# zero-downtime deploy test runs it). Safe to run again; does nothing
 # when everything is there.
 set -euo pipefail
 

@@ -10,9 +10,11 @@
 // the default binds follow the configuration. The settings placeholders, which
 // every formatted template may use too, are {statsSocket}, {statsBindAddr},
 // {statsPort}, {httpBindAddr}, {httpPort}, {httpsBindAddr}, {httpsPort},
-// {appIdBindAddr}, {appIdPort}, {hardStopAfter}, {globalDefaultOptions},
-// {sslCerts}, {haproxy_dir} and {httpFrontendOptions} (the options every
-// HTTP-mode frontend gets; empty in a TCP frontend's HAPROXY_FRONTEND_HEAD).
+// {appIdBindAddr}, {appIdPort}, {hardStopAfter}, {discoveryHTTPAddr} (where
+// HAProxy reaches discovery's HTTP listener), {serverStateFile},
+// {globalDefaultOptions}, {sslCerts}, {haproxy_dir} and {httpFrontendOptions}
+// (the options every HTTP-mode frontend gets; empty in a TCP frontend's
+// HAPROXY_FRONTEND_HEAD).
 //
 // What the defaults do for hitless operation: the global section suits
 // master-worker mode (no "daemon", an admin stats socket with "expose-fd

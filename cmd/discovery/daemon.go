@@ -286,6 +286,13 @@ func (d *daemon) run(ctx context.Context) error {
 		}
 		ln = limitHTTPListener(d.cfg, ln, d.httpMetrics)
 		d.httpLn = ln
+		if d.lb != nil {
+			if err := d.lb.listening(ln.Addr()); err != nil {
+				ln.Close()
+				d.shutdownDNS()
+				return err
+			}
+		}
 		go func() {
 			if err := d.httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				d.log.Error("http server failed", "component", "http", "err", err)

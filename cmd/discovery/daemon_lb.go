@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -43,6 +44,7 @@ func newLoadBalancer(o *lbOptions, d *daemon) (*loadBalancer, []state.Source, er
 	log := d.log
 	lb := &loadBalancer{opts: o, base: log, log: log.With("component", "lbsync")}
 	o.cfg.FromEnv(os.Getenv)
+	o.cfg.EndpointsAddr = endpointsAddr(d.cfg.HTTPListener, d.cfg.HTTPPort)
 	ts, err := lbmodel.LoadTemplates(o.cfg, o.cfg.TemplatesDir, os.Getenv)
 	if err != nil {
 		return nil, nil, err
@@ -125,6 +127,33 @@ func newLoadBalancer(o *lbOptions, d *daemon) (*loadBalancer, []state.Source, er
 	return lb, sources, nil
 }
 
+// endpointsAddr is where HAProxy's stats listener reaches discovery's HTTP
+// listener (listener:port) on this machine.
+func endpointsAddr(listener string, port int) string {
+	return net.JoinHostPort(lbmodel.EndpointsHost(listener), strconv.Itoa(port))
+}
+
+// listening tells the load balancer where discovery's HTTP listener listens
+// (its port is known only now when the configuration asks for port 0): the
+// templates are loaded again with it. Called before start.
+func (lb *loadBalancer) listening(addr net.Addr) error {
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok {
+		return nil
+	}
+	want := endpointsAddr(tcp.IP.String(), tcp.Port)
+	if want == lb.opts.cfg.EndpointsAddr {
+		return nil
+	}
+	lb.opts.cfg.EndpointsAddr = want
+	ts, err := lbmodel.LoadTemplates(lb.opts.cfg, lb.opts.cfg.TemplatesDir, os.Getenv)
+	if err != nil {
+		return fmt.Errorf("load balancer: %w", err)
+	}
+	lb.templates.Store(ts)
+	return nil
+}
+
 // start runs HAProxy, the syncer and the template watcher until ctx is done.
 func (lb *loadBalancer) start(ctx context.Context, hub *state.Hub, spawn func(name string, f func(context.Context) error)) {
 	sub := hub.Subscribe()
@@ -141,9 +170,11 @@ func (lb *loadBalancer) start(ctx context.Context, hub *state.Hub, spawn func(na
 // mount adds marathon-lb's endpoints to mux; changesState wraps the ones
 // that act (the signals).
 func (lb *loadBalancer) mount(mux *http.ServeMux, httpListener string, changesState func(http.Handler) http.Handler) {
-	signals := lb.opts.signals == "on" || lb.opts.signals == "auto" && addrIsLoopback(httpListener)
+	signals := signalsOn(lb.opts.signals, httpListener)
+	statsSignals := signalsOn(lb.opts.signals, lb.opts.cfg.StatsBindAddr)
 	h := lbsync.HTTPHandler(lb.syncer, lbsync.HTTPOptions{
-		SignalsEnabled: signals,
+		SignalsEnabled:      signals,
+		StatsSignalsEnabled: statsSignals,
 		Refetch: func(context.Context) error {
 			for _, r := range lb.refresh {
 				r.Refresh()
@@ -159,6 +190,12 @@ func (lb *loadBalancer) mount(mux *http.ServeMux, httpListener string, changesSt
 			mux.Handle(p, h)
 		}
 	}
+}
+
+// signalsOn says whether the /_mlb_signal/* endpoints answer on a listener
+// bound to addr: -lb-signal-endpoints on, or auto and addr is loopback.
+func signalsOn(mode, addr string) bool {
+	return mode == "on" || mode == "auto" && addrIsLoopback(addr)
 }
 
 // refetch asks the sources that can to fetch now, then resyncs HAProxy (the

@@ -202,3 +202,34 @@ func runtimeOps(t *testing.T, d *daemon) float64 {
 	}
 	return n
 }
+
+func TestSignalsOn(t *testing.T) {
+	for _, tc := range []struct {
+		mode, addr string
+		want       bool
+	}{
+		{"auto", "127.0.0.1", true}, {"auto", "::1", true},
+		// marathon-lb's default stats bind, and every address.
+		{"auto", "0.0.0.0", false}, {"auto", "", false}, {"auto", "10.0.0.5", false},
+		{"on", "0.0.0.0", true}, {"off", "127.0.0.1", false},
+	} {
+		if got := signalsOn(tc.mode, tc.addr); got != tc.want {
+			t.Errorf("signalsOn(%q, %q) = %v, want %v", tc.mode, tc.addr, got, tc.want)
+		}
+	}
+}
+
+func TestEndpointsAddr(t *testing.T) {
+	for _, tc := range []struct {
+		listener string
+		port     int
+		want     string
+	}{
+		{"0.0.0.0", 8123, "127.0.0.1:8123"}, {"", 8123, "127.0.0.1:8123"}, {"::", 80, "[::1]:80"},
+		{"127.0.0.1", 9000, "127.0.0.1:9000"}, {"10.1.2.3", 8123, "10.1.2.3:8123"},
+	} {
+		if got := endpointsAddr(tc.listener, tc.port); got != tc.want {
+			t.Errorf("endpointsAddr(%q, %d) = %q, want %q", tc.listener, tc.port, got, tc.want)
+		}
+	}
+}

@@ -1,7 +1,8 @@
 // Package fakemarathon is a Marathon for tests, benchmarks and the simulator: an
 // httptest server on loopback that serves /v2/apps, /v2/apps/{id}, /v2/info,
 // /v2/leader and the /v2/events server-sent event stream in Marathon's own JSON
-// shapes.
+// shapes. With a Scheduler (SetScheduler) it also takes the writes a
+// deployment client makes: creating, scaling and deleting apps, killing tasks.
 //
 // Its apps and tasks can be changed while it runs. Every change made through the
 // methods that model cluster churn (AddTask, SetTaskState, MoveTask,
@@ -80,6 +81,7 @@ type Server struct {
 	seq       uint64
 	requests  map[string]int
 	subs      map[*subscriber]struct{}
+	sched     *Scheduler // the write API's; nil answers writes 405
 	paused    bool
 	sent      int           // events queued to a stream, over every stream ever open
 	subsCh    chan struct{} // closed and replaced whenever subs changes
@@ -312,6 +314,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	if r.Method != http.MethodGet && r.Method != http.MethodHead && s.serveWrite(w, r) {
+		return
+	}
 	switch p := r.URL.Path; {
 	case p == "/v2/apps" || p == "/v2/apps/":
 		s.serveApps(w, r)

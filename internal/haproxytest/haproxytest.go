@@ -94,9 +94,20 @@ type Backend struct {
 // when the test ends.
 func StartBackend(t testing.TB, ip string) *Backend {
 	t.Helper()
+	b, err := NewBackend(ip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	return b
+}
+
+// NewBackend is StartBackend for code off the test's goroutine (a fake
+// scheduler launching tasks): the caller closes it.
+func NewBackend(ip string) (*Backend, error) {
 	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
 	if err != nil {
-		t.Fatalf("listening on %s: %v", ip, err)
+		return nil, fmt.Errorf("listening on %s: %w", ip, err)
 	}
 	b := &Backend{Host: ip, Port: l.Addr().(*net.TCPAddr).Port}
 	id := b.Addr()
@@ -119,8 +130,7 @@ func StartBackend(t testing.TB, ip string) *Backend {
 		ReadHeaderTimeout: 5 * time.Second,
 	}
 	go func() { _ = b.srv.Serve(l) }()
-	t.Cleanup(b.Close)
-	return b
+	return b, nil
 }
 
 // Addr is "HOST:PORT".

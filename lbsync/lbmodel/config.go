@@ -93,6 +93,12 @@ type Config struct {
 	// (X-Marathon-App-Id routing). Default *:9091.
 	AppIDBindAddr string
 	AppIDPort     int
+	// EndpointsAddr is the host:port where HAProxy reaches discovery's own
+	// HTTP listener on this machine ({discoveryHTTPAddr}): the stats listener
+	// passes marathon-lb's /_haproxy_* and /_mlb_signal/* paths there, as
+	// marathon-lb served them on its stats port. EndpointsHost turns the
+	// listener's address into it. Default 127.0.0.1:8123.
+	EndpointsAddr string
 	// HardStopAfter bounds how long an old worker may keep serving its
 	// connections after a reload, as HAProxy writes a time ("30s").
 	HardStopAfter string
@@ -122,6 +128,7 @@ func DefaultConfig() *Config {
 		HTTPSPort:            443,
 		AppIDBindAddr:        "*",
 		AppIDPort:            9091,
+		EndpointsAddr:        "127.0.0.1:8123",
 		HardStopAfter:        "30s",
 		AppLinger:            2 * time.Minute,
 	}
@@ -168,7 +175,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	for _, s := range append(append([]string{c.StatsSocket, c.StatsBindAddr, c.HTTPBindAddr,
-		c.HTTPSBindAddr, c.AppIDBindAddr, c.HardStopAfter, c.HAProxyConfig}, c.SSLCerts...), c.GlobalDefaultOptions...) {
+		c.HTTPSBindAddr, c.AppIDBindAddr, c.EndpointsAddr, c.HardStopAfter, c.HAProxyConfig}, c.SSLCerts...), c.GlobalDefaultOptions...) {
 		if strings.ContainsAny(s, "\n\r") {
 			errs = append(errs, fmt.Errorf("setting %q spans lines", s))
 		}
@@ -182,6 +189,29 @@ func (c *Config) haproxyDir() string {
 		return "/etc/haproxy"
 	}
 	return filepath.Dir(c.HAProxyConfig)
+}
+
+// ServerStateFile is where the default global section keeps the servers'
+// states across reloads ({serverStateFile}): beside the config.
+func (c *Config) ServerStateFile() string {
+	return filepath.Join(c.haproxyDir(), "server-state")
+}
+
+// EmptyServerState is a server-state file with no server: HAProxy warns
+// about a missing or empty one.
+const EmptyServerState = "1\n"
+
+// EndpointsHost is the host HAProxy connects to for a listener of discovery
+// bound to addr: loopback for an unspecified address (0.0.0.0, ::, empty),
+// the address itself otherwise.
+func EndpointsHost(addr string) string {
+	switch addr {
+	case "", "0.0.0.0", "*":
+		return "127.0.0.1"
+	case "::", "[::]":
+		return "::1"
+	}
+	return strings.TrimSuffix(strings.TrimPrefix(addr, "["), "]")
 }
 
 // sslCertsOption is "crt A crt B", marathon-lb's {sslCerts}.
@@ -230,6 +260,8 @@ func (c *Config) settingsVars() fmtVars {
 		{"appIdBindAddr", strVal(c.AppIDBindAddr)},
 		{"appIdPort", intVal(c.AppIDPort)},
 		{"hardStopAfter", strVal(c.HardStopAfter)},
+		{"discoveryHTTPAddr", strVal(c.EndpointsAddr)},
+		{"serverStateFile", strVal(c.ServerStateFile())},
 		{"globalDefaultOptions", strVal(c.GlobalDefaultOptionLines())},
 		{"sslCerts", strVal(sslCertsOption(c.sslCerts()))},
 		{"httpFrontendOptions", strVal(httpFrontendOptions)},

@@ -111,3 +111,14 @@ func TestConfigFromEnv(t *testing.T) {
 		t.Error("SplitList")
 	}
 }
+
+func TestEndpointsHost(t *testing.T) {
+	for addr, want := range map[string]string{
+		"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "*": "127.0.0.1", "::": "::1", "[::]": "::1",
+		"127.0.0.1": "127.0.0.1", "10.0.0.5": "10.0.0.5", "::1": "::1", "[fd00::5]": "fd00::5",
+	} {
+		if got := EndpointsHost(addr); got != want {
+			t.Errorf("EndpointsHost(%q) = %q, want %q", addr, got, want)
+		}
+	}
+}

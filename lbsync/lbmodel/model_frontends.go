@@ -19,9 +19,12 @@ func (b *builder) finish() error {
 	m.Head = string(text)
 	m.Userlists = string(b.userlists)
 
+	// marathon_http_in and marathon_https_in are there from the start, as
+	// marathon-lb writes them: the first vhost needs no new bind, and
+	// whatever expects ports 80 and 443 finds them.
 	var shared []Frontend
-	renderHTTPS := b.bindHTTP && len(b.https) > 0
-	if b.bindHTTP && len(b.http) > 0 {
+	renderHTTPS := b.bindHTTP
+	if b.bindHTTP {
 		fe, err := b.sharedFrontend("marathon_http_in", b.cfg.HTTPPort, "HTTP_FRONTEND_HEAD", nil, b.http)
 		if err != nil {
 			return err

@@ -56,6 +56,12 @@ const (
 	ReasonRestarted = "haproxy_restarted"
 	// ReasonForced: a reload was asked for (the usr1 signal endpoint).
 	ReasonForced = "forced"
+	// ReasonDrainedRemoved: a server kept in maintenance for a blue/green
+	// deployment (HAPROXY_DEPLOYMENT_GROUP) left. A server removed at runtime
+	// stays listed, parked in maintenance, until the next reload; zdd.py
+	// counts a backend's servers on the stats page and waits until they are
+	// the tasks of its two apps, as marathon-lb's reload made them.
+	ReasonDrainedRemoved = "drained_server_removed"
 )
 
 // RuntimeOpKind is what a RuntimeOp does.
@@ -71,7 +77,8 @@ const (
 	OpSetAddr
 	// OpSetWeight changes a server's weight.
 	OpSetWeight
-	// OpSetState puts a server in drain (Server.Draining) or back to ready.
+	// OpSetState puts a server in maintenance (Server.Draining) or back to
+	// ready.
 	OpSetState
 )
 
@@ -103,7 +110,7 @@ func (op RuntimeOp) String() string {
 		s += " weight " + strconv.Itoa(op.Server.Weight)
 	case OpSetState:
 		if op.Server.Draining {
-			s += " drain"
+			s += " maint"
 		} else {
 			s += " ready"
 		}
@@ -202,11 +209,15 @@ func planBackend(p *Plan, old, cur *Backend, removes []RuntimeOp) []RuntimeOp {
 	}
 	var ops []RuntimeOp
 	var rm []RuntimeOp
+	drainedGone := ""
 	i, j := 0, 0
 	for i < len(old.Servers) || j < len(cur.Servers) {
 		switch {
 		case j == len(cur.Servers) || (i < len(old.Servers) && old.Servers[i].Name < cur.Servers[j].Name):
 			rm = append(rm, RuntimeOp{Kind: OpRemove, Backend: cur.Name, Server: old.Servers[i]})
+			if old.Servers[i].Draining && drainedGone == "" {
+				drainedGone = old.Servers[i].Name
+			}
 			i++
 		case i == len(old.Servers) || cur.Servers[j].Name < old.Servers[i].Name:
 			ops = append(ops, RuntimeOp{Kind: OpAdd, Backend: cur.Name, Server: cur.Servers[j]})
@@ -232,6 +243,11 @@ func planBackend(p *Plan, old, cur *Backend, removes []RuntimeOp) []RuntimeOp {
 		}
 	}
 	if len(ops) == 0 && len(rm) == 0 {
+		return removes
+	}
+	if drainedGone != "" {
+		p.Reload = append(p.Reload, Reason{ReasonDrainedRemoved,
+			"backend " + cur.Name + " server " + drainedGone + ": drained for a deployment, removed"})
 		return removes
 	}
 	if !cur.Dynamic {

@@ -51,9 +51,13 @@ func TestComputePlan(t *testing.T) {
 		{name: "weight", old: planModel(be("b", true, a2)), cur: planModel(be("b", true, a2heavy)),
 			wantOps: []string{"set_weight b/a2 weight 50"}},
 		{name: "drain", old: planModel(be("b", true, a2)), cur: planModel(be("b", true, a2drain)),
-			wantOps: []string{"set_state b/a2 drain"}},
+			wantOps: []string{"set_state b/a2 maint"}},
 		{name: "undrain", old: planModel(be("b", true, a2drain)), cur: planModel(be("b", true, a2)),
 			wantOps: []string{"set_state b/a2 ready"}},
+		// zdd.py counts the servers on the stats page: a drained server
+		// (blue/green) that leaves must not stay listed, parked.
+		{name: "drained server removed", old: planModel(be("b", true, a1, a2drain)), cur: planModel(be("b", true, a1)),
+			wantClasses: []string{ReasonDrainedRemoved}},
 		{name: "server options", old: planModel(be("b", true, a2)), cur: planModel(be("b", true, a2opts)),
 			wantClasses: []string{ReasonServerOptions}},
 		{name: "static backend", old: planModel(be("b", false, a1)), cur: planModel(be("b", false, a1, a2)),

@@ -197,6 +197,11 @@ func checkHAProxyAllowing(t testing.TB, m *Model, text string, allowed ...string
 			t.Fatal(err)
 		}
 	}
+	// The server-state file the default head names exists once the syncer
+	// ran (it writes an empty one before HAProxy first starts).
+	if err := os.WriteFile(filepath.Join(dir, "server-state"), []byte(EmptyServerState), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	cfgPath := filepath.Join(dir, "haproxy.cfg")
 	if err := os.WriteFile(cfgPath, []byte(strings.ReplaceAll(text, goldenDir, dir)), 0o600); err != nil {
 		t.Fatal(err)

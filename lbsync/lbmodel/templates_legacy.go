@@ -59,9 +59,9 @@ func translateLegacy(name, source, text, statsSocket string) (string, []string) 
 		keep := func(s string) { out.WriteString(indent + s + "\n") }
 		switch kw := f[0]; {
 		case kw == "lua-load" && len(f) == 2 && marathonLBLua[path.Base(f[1])] != "":
-			note(n, "%q dropped: discovery serves %s itself", strings.TrimSpace(line), marathonLBLua[path.Base(f[1])])
+			note(n, "%q dropped: discovery serves %s itself, on its HTTP port (our HAPROXY_HEAD passes them on from the stats port)", strings.TrimSpace(line), marathonLBLua[path.Base(f[1])])
 		case kw == "http-request" && len(f) >= 3 && f[1] == "use-service" && marathonLBLuaServices[f[2]]:
-			note(n, "%q dropped: discovery serves marathon-lb's endpoints itself", strings.TrimSpace(line))
+			note(n, "%q dropped: discovery serves marathon-lb's endpoints itself, on its HTTP port (our HAPROXY_HEAD passes them on from the stats port)", strings.TrimSpace(line))
 		case kw == "daemon" && name == "HAPROXY_HEAD":
 			note(n, `"daemon" dropped: under discovery HAProxy stays in the foreground (master-worker)`)
 		case kw == "stats" && len(f) >= 3 && f[1] == "socket" && f[2] == statsSocket && name == "HAPROXY_HEAD" && !hasWord(f, "admin"):

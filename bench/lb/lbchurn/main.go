@@ -298,6 +298,8 @@ func headOverride(cfg *lbmodel.Config) func(string) string {
 		"{globalDefaultOptions}", opts,
 		"{statsBindAddr}", cfg.StatsBindAddr,
 		"{statsPort}", strconv.Itoa(cfg.StatsPort),
+		"{discoveryHTTPAddr}", cfg.EndpointsAddr,
+		"{serverStateFile}", cfg.ServerStateFile(),
 	).Replace(head)
 	return func(k string) string {
 		if k == "HAPROXY_HEAD" {
