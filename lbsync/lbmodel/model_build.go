@@ -304,7 +304,7 @@ func wildcardAddr(a string) bool {
 // override when allowed, else the loaded one.
 func (b *builder) template(svc *service, name string) (*Template, error) {
 	i := templateIndex[name]
-	if svc != nil && !b.cfg.IgnoreTemplateLabels && svc.labels.Templates != nil {
+	if svc != nil && svc.labels.Templates != nil {
 		label := name
 		text, ok := svc.labels.Templates[name]
 		if !ok && strings.HasPrefix(name, "MAP_") {
@@ -312,7 +312,7 @@ func (b *builder) template(svc *service, name string) (*Template, error) {
 			label = strings.TrimPrefix(name, "MAP_")
 			text, ok = svc.labels.Templates[label]
 		}
-		if ok {
+		if ok && b.cfg.templateLabelAllowed(label) {
 			key := [2]string{name, text}
 			if t := b.labelTemplates[key]; t != nil {
 				return t, nil

@@ -153,6 +153,9 @@ type candidatePrep struct {
 
 func (e *selectEnv) prepare(c *candidate) candidatePrep {
 	groups, err := appGroups(c.app.Labels)
+	if err == nil {
+		err = checkAppID(c.app.ID)
+	}
 	if err != nil {
 		return candidatePrep{err: &AppError{AppID: c.app.ID, Port: -1, Reason: err.Error()}}
 	}
@@ -176,6 +179,9 @@ func (e *selectEnv) selectCandidate(c *candidate, p *candidatePrep) ([]*service,
 			continue
 		}
 		labels, err := ParsePortLabels(app.Labels, n, cfg.StrictMode)
+		if err == nil {
+			err = checkLabelFiles(&labels, n, cfg.certDirs())
+		}
 		if err != nil {
 			errs = append(errs, AppError{AppID: app.ID, Port: n, Reason: err.Error()})
 			continue
@@ -203,6 +209,12 @@ func (e *selectEnv) selectCandidate(c *candidate, p *candidatePrep) ([]*service,
 		}
 		if svc.healthCheck == nil && labels.HealthCheckPortIndex >= 0 {
 			svc.healthCheck = findHealthCheck(app.HealthChecks, labels.HealthCheckPortIndex)
+		}
+		if hc := svc.healthCheck; hc != nil {
+			if err := checkHealthPath(hc.Path); err != nil {
+				errs = append(errs, AppError{AppID: app.ID, Port: n, Reason: "health check path: " + err.Error()})
+				continue
+			}
 		}
 		svc.resolveMode()
 		origPort[n] = sp
