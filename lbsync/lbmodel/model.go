@@ -29,6 +29,10 @@ type Model struct {
 	// Errors are the apps (or app ports) left out of the model, sorted by AppID
 	// then Port.
 	Errors []AppError
+	// Claims are who holds what: "port N@ADDR" and "vhost HOST[PATH]" keys,
+	// the app id as value. The next build gives them to the same apps
+	// (model_owners.go). Not rendered.
+	Claims map[string]string
 }
 
 // Frontend is one rendered frontend section.

@@ -25,6 +25,9 @@ type BuildOptions struct {
 	// Nil accepts IP literals only; a task whose host does not resolve is
 	// left out.
 	Resolve func(host string) (netip.Addr, bool)
+
+	// held are Previous.Claims: who keeps a port or a route (decideClaims).
+	held map[string]string
 }
 
 func (o *BuildOptions) resolver() func(string) (netip.Addr, bool) {
@@ -80,7 +83,7 @@ func BuildModel(apps []state.App, cfg *Config, ts *Templates, opts *BuildOptions
 	if err != nil {
 		return nil, err
 	}
-	return assembleModel(selectServices(apps, cfg, opts), cfg, ts, nil)
+	return assembleModel(selectServices(apps, cfg, opts), cfg, ts, opts.held, nil)
 }
 
 // buildOptions is what BuildModel and ModelCache.Build check first: a
@@ -94,15 +97,24 @@ func buildOptions(cfg *Config, ts *Templates, opts *BuildOptions) (*BuildOptions
 	if opts == nil {
 		opts = &BuildOptions{}
 	}
+	var held map[string]string
+	if opts.Previous != nil {
+		held = opts.Previous.Claims
+	}
 	if !cfg.HealthCheck {
 		opts = &BuildOptions{Exclude: opts.Exclude, Resolve: opts.Resolve}
+	} else {
+		o := *opts
+		opts = &o
 	}
+	opts.held = held
 	return opts, nil
 }
 
 // assembleModel builds the model of the selected services. memo, when not
 // nil, holds what the previous assembly computed (ModelCache).
-func assembleModel(sel selection, cfg *Config, ts *Templates, memo *assemblyMemo) (*Model, error) {
+// held are the claims of the model HAProxy runs (decideClaims).
+func assembleModel(sel selection, cfg *Config, ts *Templates, held map[string]string, memo *assemblyMemo) (*Model, error) {
 	b := newBuilder(cfg, ts)
 	b.memo = memo
 	b.model.Errors = sel.errors
@@ -116,7 +128,14 @@ func assembleModel(sel selection, cfg *Config, ts *Templates, memo *assemblyMemo
 		b.appIDApps = make([]string, 0, memo.appIDLen)
 	}
 	b.reserveSharedPorts()
+	losers := b.decideClaims(sel.services, held)
 	for _, svc := range sel.services {
+		if reason, lost := losers[svc]; lost {
+			// Not b.fail: the service's memoised outcome is for its context,
+			// which a lost claim is no part of.
+			b.model.Errors = append(b.model.Errors, AppError{AppID: svc.appID, Port: svc.index, Reason: reason})
+			continue
+		}
 		b.addService(svc)
 	}
 	if memo != nil {
@@ -125,6 +144,7 @@ func assembleModel(sel selection, cfg *Config, ts *Templates, memo *assemblyMemo
 	if err := b.finish(); err != nil {
 		return nil, err
 	}
+	b.model.Claims = b.claims
 	return b.model, nil
 }
 
@@ -142,7 +162,9 @@ type builder struct {
 	// map ACL a single time).
 	once map[string]bool
 	// binds records the service ports bound, for conflicts.
-	binds     bindTable
+	binds bindTable
+	// claims are the ports and routes of the services committed (Model.Claims).
+	claims    map[string]string
 	userlists []byte
 	http      []weighted
 	https     []weighted
@@ -227,12 +249,14 @@ func newBuilder(cfg *Config, ts *Templates) *builder {
 }
 
 // reserveSharedPorts marks the ports of the shared listeners taken.
-func (b *builder) reserveSharedPorts() {
-	b.binds.add(b.cfg.StatsPort, bindOwner{b.cfg.StatsBindAddr, "the stats listener", false})
-	b.binds.add(b.cfg.AppIDPort, bindOwner{b.cfg.AppIDBindAddr, "marathon_http_appid_in", false})
+func (b *builder) reserveSharedPorts() { b.reserveSharedPortsIn(&b.binds) }
+
+func (b *builder) reserveSharedPortsIn(t *bindTable) {
+	t.add(b.cfg.StatsPort, bindOwner{b.cfg.StatsBindAddr, "the stats listener", false})
+	t.add(b.cfg.AppIDPort, bindOwner{b.cfg.AppIDBindAddr, "marathon_http_appid_in", false})
 	if b.bindHTTP {
-		b.binds.add(b.cfg.HTTPPort, bindOwner{b.cfg.HTTPBindAddr, "marathon_http_in", false})
-		b.binds.add(b.cfg.HTTPSPort, bindOwner{b.cfg.HTTPSBindAddr, "marathon_https_in", false})
+		t.add(b.cfg.HTTPPort, bindOwner{b.cfg.HTTPBindAddr, "marathon_http_in", false})
+		t.add(b.cfg.HTTPSPort, bindOwner{b.cfg.HTTPSBindAddr, "marathon_https_in", false})
 	}
 }
 
@@ -604,6 +628,7 @@ func (b *builder) commit(c *contribution) {
 // apply adds a committed contribution of svc to the model.
 func (b *builder) apply(svc *service, d *committed) {
 	b.binds.add(svc.servicePort, bindOwner{svc.labels.BindAddr, svc.appID, true})
+	b.claim(svc)
 	b.userlists = append(b.userlists, d.userlist...)
 	b.seq++
 	if len(d.http) > 0 {

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/discovery-mesos/discovery/state"
 )
@@ -29,6 +30,9 @@ type service struct {
 	// lingering: the app's last task ended a moment ago (appLinger); the
 	// service is kept with no server.
 	lingering bool
+	// since is the app's Marathon lastScalingAt (zero when unknown): among
+	// newcomers claiming one port or route, the earliest wins.
+	since time.Time
 	// outcome is what the latest build did with the service (see
 	// builder.addService); a service kept by a ModelCache carries it over.
 	outcome serviceOutcome
@@ -200,6 +204,7 @@ func (e *selectEnv) selectCandidate(c *candidate, p *candidatePrep) ([]*service,
 			groups:      p.groups,
 			healthCheck: findHealthCheck(app.HealthChecks, n),
 			lingering:   lingering(app),
+			since:       app.LastScalingAt,
 		}
 		if labels.Port != 0 {
 			svc.servicePort = labels.Port

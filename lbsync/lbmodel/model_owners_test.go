@@ -1,0 +1,119 @@
+package lbmodel
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/discovery-mesos/discovery/state"
+)
+
+// buildBoth builds apps with BuildModel and with a ModelCache, both given
+// previous, and checks they agree on backends and errors.
+func buildBoth(t *testing.T, apps []state.App, cfg *Config, previous *Model) *Model {
+	t.Helper()
+	ts := mustTemplates(t, cfg, "", nil)
+	m := mustBuild(t, apps, cfg, ts, &BuildOptions{Previous: previous})
+	mc, err := NewModelCache().Build(apps, nil, cfg, ts, &BuildOptions{Previous: previous})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(backendNames(m), backendNames(mc)) || !slices.Equal(m.Errors, mc.Errors) {
+		t.Fatalf("BuildModel and ModelCache disagree: %v %v / %v %v", backendNames(m), m.Errors, backendNames(mc), mc.Errors)
+	}
+	return m
+}
+
+func reasonOf(m *Model, appID string) string {
+	for _, e := range m.Errors {
+		if e.AppID == appID {
+			return e.Reason
+		}
+	}
+	return ""
+}
+
+// An app keeps the service port it holds: a newcomer claiming it is left
+// out, even when it sorts first (marathon-lb gives the port to the first in
+// sort order).
+func TestIncumbentKeepsServicePort(t *testing.T) {
+	cfg := testConfig()
+	incumbent := app("/zz-shop", vhostLabels(), []int{10000}, "127.0.0.2:31000")
+	m1 := buildBoth(t, []state.App{incumbent}, cfg, nil)
+	thief := app("/aa-thief", vhostLabels("HAPROXY_0_PORT", "10000"), []int{10001}, "127.0.0.3:31000")
+	m2 := buildBoth(t, []state.App{thief, incumbent}, cfg, m1)
+	if got := backendNames(m2); !slices.Equal(got, []string{"zz-shop_10000"}) {
+		t.Errorf("backends %v, want the incumbent's only", got)
+	}
+	if r := reasonOf(m2, "/aa-thief"); r != "service port 10000 is already bound by app /zz-shop" {
+		t.Errorf("newcomer's reason %q", r)
+	}
+	// And on the next build (the model that runs now is m2).
+	m3 := buildBoth(t, []state.App{thief, incumbent}, cfg, m2)
+	if got := backendNames(m3); !slices.Equal(got, []string{"zz-shop_10000"}) {
+		t.Errorf("next build: backends %v", got)
+	}
+	// Once the incumbent is gone, the port is free.
+	m4 := buildBoth(t, []state.App{thief}, cfg, m3)
+	if got := backendNames(m4); !slices.Equal(got, []string{"aa-thief_10000"}) {
+		t.Errorf("incumbent gone: backends %v", got)
+	}
+}
+
+// Without a running model (a restart), the app Marathon scaled first wins,
+// then the app id.
+func TestNewcomersOrderedByAge(t *testing.T) {
+	cfg := testConfig()
+	old := app("/zz-old", vhostLabels(), []int{10000}, "127.0.0.2:31000")
+	old.LastScalingAt = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	young := app("/aa-young", vhostLabels("HAPROXY_0_PORT", "10000"), []int{10001}, "127.0.0.3:31000")
+	young.LastScalingAt = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	if got := backendNames(buildBoth(t, []state.App{young, old}, cfg, nil)); !slices.Equal(got, []string{"zz-old_10000"}) {
+		t.Errorf("backends %v, want the older app's", got)
+	}
+	young.LastScalingAt = time.Time{}
+	old.LastScalingAt = time.Time{}
+	if got := backendNames(buildBoth(t, []state.App{young, old}, cfg, nil)); !slices.Equal(got, []string{"aa-young_10000"}) {
+		t.Errorf("backends %v, want the first app id's when no age is known", got)
+	}
+}
+
+// The shared frontends' ports are theirs.
+func TestSharedPortsRefused(t *testing.T) {
+	cfg := testConfig()
+	for port, owner := range map[string]string{"9090": "the stats listener", "9091": "marathon_http_appid_in", "80": "marathon_http_in", "443": "marathon_https_in"} {
+		a := app("/a", vhostLabels("HAPROXY_0_PORT", port, "HAPROXY_0_BIND_ADDR", "127.0.0.1"), []int{10000}, "127.0.0.2:31000")
+		m := buildBoth(t, []state.App{a}, cfg, nil)
+		if r := reasonOf(m, "/a"); r != "service port "+port+" is already bound by "+owner {
+			t.Errorf("port %s: reason %q", port, r)
+		}
+	}
+}
+
+// A vhost (and path) another app routes stays its route: a newcomer asking
+// for it, even with a heavier HAPROXY_{n}_BACKEND_WEIGHT (which would put its
+// ACL first), is left out. Another path of the same vhost is another route.
+func TestIncumbentKeepsVHostRoute(t *testing.T) {
+	cfg := testConfig()
+	shop := app("/zz-shop", vhostLabels("HAPROXY_0_VHOST", "shop.example.com", "HAPROXY_0_MODE", "http"), []int{10000}, "127.0.0.2:31000")
+	m1 := buildBoth(t, []state.App{shop}, cfg, nil)
+	thief := app("/aa-thief", vhostLabels("HAPROXY_0_VHOST", "www.example.com,SHOP.example.com", "HAPROXY_0_MODE", "http",
+		"HAPROXY_0_BACKEND_WEIGHT", "100"), []int{10001}, "127.0.0.3:31000")
+	api := app("/api", vhostLabels("HAPROXY_0_VHOST", "shop.example.com", "HAPROXY_0_PATH", "/api", "HAPROXY_0_MODE", "http"), []int{10002}, "127.0.0.4:31000")
+	m2 := buildBoth(t, []state.App{thief, api, shop}, cfg, m1)
+	if got := backendNames(m2); !slices.Equal(got, []string{"api_10002", "zz-shop_10000"}) {
+		t.Errorf("backends %v", got)
+	}
+	if r := reasonOf(m2, "/aa-thief"); r != "vhost shop.example.com is routed by app /zz-shop" {
+		t.Errorf("newcomer's reason %q", r)
+	}
+	if text := mustRender(t, m2); strings.Contains(text, "aa-thief") {
+		t.Errorf("the newcomer is routed:\n%s", text)
+	}
+	// With the HTTP frontends off, vhosts route nothing: no conflict.
+	cfg.DontBindHTTPHTTPS = true
+	if m := buildBoth(t, []state.App{thief, shop}, cfg, nil); len(m.Errors) != 0 {
+		t.Errorf("--dont-bind-http-https: %v", m.Errors)
+	}
+}
