@@ -81,6 +81,13 @@ type Config struct {
 	// directories of SSLCerts.
 	CertDirs []string
 
+	// HAProxyUser and HAProxyGroup, when set, are written into the global
+	// section as "user" and "group" (unless the HAPROXY_HEAD template sets
+	// them): HAProxy started as root then serves as them. The daemon sets
+	// them (-lb-haproxy-user); templates need no change.
+	HAProxyUser  string
+	HAProxyGroup string
+
 	// StatsSocket is the worker stats socket (Runtime API), {statsSocket}.
 	StatsSocket string
 	// StatsBindAddr and StatsPort are where the stats listener and
