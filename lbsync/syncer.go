@@ -78,6 +78,10 @@ type Syncer struct {
 	lastTook  time.Duration
 	modelErrs []lbmodel.AppError
 	changed   chan struct{} // closed and replaced after each apply
+
+	// held are the claims saved before a start (claims_file.go);
+	// savedClaims the ones written last. Only Run's goroutine uses them.
+	held, savedClaims map[string]string
 }
 
 // NewSyncer returns a syncer for opts.HAProxy.
@@ -112,6 +116,11 @@ func NewSyncer(opts SyncerOptions) (*Syncer, error) {
 		reloaded: make(chan struct{}, 1),
 		changed:  make(chan struct{}),
 	}
+	held, err := loadClaims(claimsPath(h.ConfigPath()))
+	if err != nil {
+		log.Warn("who held which port and vhost before the start is unknown; the oldest app wins", "err", err)
+	}
+	s.held, s.savedClaims = held, held
 	h.setOnRestart(func() {
 		s.rt.Forget()
 		s.requestReload(lbmodel.Reason{Class: lbmodel.ReasonRestarted, Detail: "haproxy restarted, loading the current config again"})
@@ -199,7 +208,7 @@ func (s *Syncer) process(ctx context.Context) error {
 	s.mu.Unlock()
 
 	previous := s.Model()
-	model, err := s.opts.Build(snap, &lbmodel.BuildOptions{Previous: previous})
+	model, err := s.opts.Build(snap, s.buildOptions(previous, nil))
 	if err == nil {
 		s.m.appsLeftOut.WithLabelValues("model").Set(float64(len(model.Errors)))
 		rebuild := func(exclude []string) (*lbmodel.Model, error) {
@@ -207,7 +216,7 @@ func (s *Syncer) process(ctx context.Context) error {
 			for _, a := range exclude {
 				ex[a] = true
 			}
-			return s.opts.Build(snap, &lbmodel.BuildOptions{Previous: previous, Exclude: ex})
+			return s.opts.Build(snap, s.buildOptions(previous, ex))
 		}
 		// A reload takes its time (haproxy -c, then the reload): the servers
 		// of a snapshot that arrives meanwhile can be loaded with it.
@@ -227,7 +236,7 @@ func (s *Syncer) process(ctx context.Context) error {
 			for _, a := range exclude {
 				ex[a] = true
 			}
-			m, err := s.opts.Build(n, &lbmodel.BuildOptions{Previous: s.Model(), Exclude: ex})
+			m, err := s.opts.Build(n, s.buildOptions(s.Model(), ex))
 			if err != nil {
 				return nil, fmt.Errorf("building model of snapshot %d: %w", n.Seq, err)
 			}
@@ -269,6 +278,9 @@ func (s *Syncer) process(ctx context.Context) error {
 		s.mu.Unlock()
 	} else {
 		err = fmt.Errorf("building model of snapshot %d: %w", snap.Seq, err)
+	}
+	if err == nil {
+		s.saveClaims(s.Model())
 	}
 	s.mu.Lock()
 	if err != nil {

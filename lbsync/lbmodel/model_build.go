@@ -25,8 +25,12 @@ type BuildOptions struct {
 	// Nil accepts IP literals only; a task whose host does not resolve is
 	// left out.
 	Resolve func(host string) (netip.Addr, bool)
+	// Held are the claims (Model.Claims) to honour when Previous is nil: after
+	// a restart, those of the model HAProxy ran before, saved by the syncer.
+	Held map[string]string
 
-	// held are Previous.Claims: who keeps a port or a route (decideClaims).
+	// held are Previous.Claims, else Held: who keeps a port or a route
+	// (decideClaims).
 	held map[string]string
 }
 
@@ -97,7 +101,7 @@ func buildOptions(cfg *Config, ts *Templates, opts *BuildOptions) (*BuildOptions
 	if opts == nil {
 		opts = &BuildOptions{}
 	}
-	var held map[string]string
+	held := opts.Held
 	if opts.Previous != nil {
 		held = opts.Previous.Claims
 	}
