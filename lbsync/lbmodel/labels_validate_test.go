@@ -34,6 +34,12 @@ func TestPortLabelRoles(t *testing.T) {
 		{"PATH", "/a#comment", "is not a URL path"},
 		{"PATH", "-f /etc/passwd", "each item is a path"},
 		{"PATH", "-i /a /b", ""},
+		{"PATH", "/a$b", "is not a URL path"},
+		{"PATH", `/a\b`, "is not a URL path"},
+		{"HTTP_BACKEND_REDIR", "/a#b", "is not a URL"},
+		{"HTTP_BACKEND_REDIR", "/a$b", "is not a URL"},
+		{"VHOST", "a.com'", "is not a host name list"},
+		{"AUTH", "r`x:user:hash", "the realm holds '`'"},
 		{"VHOST", "a.com,b.com", ""},
 		{"VHOST", "a.com$", "is not a host name list"},
 		{"BALANCE", "hdr(Host)", ""},
@@ -48,6 +54,10 @@ func TestPortLabelRoles(t *testing.T) {
 		// Bind options from an allow-list.
 		{"BIND_OPTIONS", "ssl crt-list /etc/ssl/list", `bind option "crt-list" is not one an app may set`},
 		{"BIND_OPTIONS", "user root", `bind option "user" is not one`},
+		{"BIND_OPTIONS", "group root", `bind option "group" is not one`},
+		{"BIND_OPTIONS", "mode 777", `bind option "mode" is not one`},
+		{"BIND_OPTIONS", "process 1", `bind option "process" is not one`},
+		{"BIND_OPTIONS", "namespace x", `bind option "namespace" is not one`},
 		{"BIND_OPTIONS", "ciphers", `bind option "ciphers" wants an argument`},
 		{"BIND_OPTIONS", "ciphers ${X}", "is not a bind option argument"},
 		{"BIND_OPTIONS", "ssl crt /etc/ssl/a.pem alpn h2,http/1.1 no-tlsv10 ciphers ECDHE+AESGCM:!aNULL", ""},
@@ -115,7 +125,8 @@ func TestRefusedLabelsLeaveOnlyThatAppOut(t *testing.T) {
 	bad := app("/bad", labels("HAPROXY_GROUP", "external", "HAPROXY_0_AUTH", "${HAPROXY_SSL_CERT}:u:h"), []int{10001}, "10.0.0.2:31001")
 	hc := app("/hc", labels("HAPROXY_GROUP", "external", "HAPROXY_0_MODE", "http"), []int{10002}, "10.0.0.3:31002")
 	hc.HealthChecks = []state.HealthCheck{{Protocol: "HTTP", Path: `/h "${HOME}"`, PortIndex: 0}}
-	m, err := BuildModel([]state.App{good, bad, hc}, cfg, mustTemplates(t, cfg, "", nil), nil)
+	badID := app("/x y", labels("HAPROXY_GROUP", "external"), []int{10003}, "10.0.0.4:31003")
+	m, err := BuildModel([]state.App{good, bad, hc, badID}, cfg, mustTemplates(t, cfg, "", nil), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +137,8 @@ func TestRefusedLabelsLeaveOnlyThatAppOut(t *testing.T) {
 	for _, e := range m.Errors {
 		reasons[e.AppID] = e.Reason
 	}
-	if !strings.Contains(reasons["/bad"], "HAPROXY_0_AUTH") || !strings.Contains(reasons["/hc"], "health check path") {
+	if !strings.Contains(reasons["/bad"], "HAPROXY_0_AUTH") || !strings.Contains(reasons["/hc"], "health check path") ||
+		!strings.Contains(reasons["/x y"], "is not an app id") {
 		t.Errorf("reasons %q", reasons)
 	}
 	text, err := Render(m)
