@@ -39,12 +39,17 @@ func loadClaims(path string) (map[string]string, error) {
 }
 
 // saveClaims writes m's claims to the claims file when they differ from the
-// ones written last.
+// ones written last. Only a reload can change them (a claim is a frontend or
+// a vhost ACL), so the syncer calls it after starts and reloads only.
 func (s *Syncer) saveClaims(m *lbmodel.Model) {
-	if m == nil || maps.Equal(m.Claims, s.savedClaims) {
+	if m == nil {
 		return
 	}
-	b, err := json.Marshal(m.Claims)
+	claims := m.Claims()
+	if maps.Equal(claims, s.savedClaims) {
+		return
+	}
+	b, err := json.Marshal(claims)
 	if err == nil {
 		err = writeAtomic(claimsPath(s.h.ConfigPath()), b, configFileMode)
 	}
@@ -52,7 +57,7 @@ func (s *Syncer) saveClaims(m *lbmodel.Model) {
 		s.log.Warn("saving who holds which port and vhost; after a restart the oldest app wins", "err", err)
 		return
 	}
-	s.savedClaims = m.Claims
+	s.savedClaims = claims
 }
 
 // buildOptions are the options of a build of the running model's successor:

@@ -257,6 +257,9 @@ func (s *Syncer) process(ctx context.Context) error {
 		if !res.Reached.IsZero() {
 			took = res.Reached.Sub(arrived)
 		}
+		if err == nil && (res.Via == "reload" || res.Via == "start") {
+			s.saveClaims(s.Model())
+		}
 		if err == nil && res.Via == "reload" {
 			select {
 			case s.reloaded <- struct{}{}:
@@ -278,9 +281,6 @@ func (s *Syncer) process(ctx context.Context) error {
 		s.mu.Unlock()
 	} else {
 		err = fmt.Errorf("building model of snapshot %d: %w", snap.Seq, err)
-	}
-	if err == nil {
-		s.saveClaims(s.Model())
 	}
 	s.mu.Lock()
 	if err != nil {

@@ -29,10 +29,6 @@ type Model struct {
 	// Errors are the apps (or app ports) left out of the model, sorted by AppID
 	// then Port.
 	Errors []AppError
-	// Claims are who holds what: "port N@ADDR" and "vhost HOST[PATH]" keys,
-	// the app id as value. The next build gives them to the same apps
-	// (model_owners.go). Not rendered.
-	Claims map[string]string
 }
 
 // Frontend is one rendered frontend section.
@@ -79,6 +75,9 @@ type Backend struct {
 	Text string
 	// Servers are sorted by Name. Render writes them after Text.
 	Servers []Server
+
+	// claims are what the backend's service holds (Model.Claims).
+	claims *serviceClaims
 }
 
 // Server is one server line of a backend:

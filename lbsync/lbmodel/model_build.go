@@ -29,9 +29,9 @@ type BuildOptions struct {
 	// a restart, those of the model HAProxy ran before, saved by the syncer.
 	Held map[string]string
 
-	// held are Previous.Claims, else Held: who keeps a port or a route
+	// held tells who keeps a port or a route: Previous's claims, else Held
 	// (decideClaims).
-	held map[string]string
+	held func(key string) string
 }
 
 func (o *BuildOptions) resolver() func(string) (netip.Addr, bool) {
@@ -101,10 +101,7 @@ func buildOptions(cfg *Config, ts *Templates, opts *BuildOptions) (*BuildOptions
 	if opts == nil {
 		opts = &BuildOptions{}
 	}
-	held := opts.Held
-	if opts.Previous != nil {
-		held = opts.Previous.Claims
-	}
+	held := heldBy(opts.Previous, opts.Held)
 	if !cfg.HealthCheck {
 		opts = &BuildOptions{Exclude: opts.Exclude, Resolve: opts.Resolve}
 	} else {
@@ -117,8 +114,8 @@ func buildOptions(cfg *Config, ts *Templates, opts *BuildOptions) (*BuildOptions
 
 // assembleModel builds the model of the selected services. memo, when not
 // nil, holds what the previous assembly computed (ModelCache).
-// held are the claims of the model HAProxy runs (decideClaims).
-func assembleModel(sel selection, cfg *Config, ts *Templates, held map[string]string, memo *assemblyMemo) (*Model, error) {
+// held tells who holds a claim in the model HAProxy runs (decideClaims).
+func assembleModel(sel selection, cfg *Config, ts *Templates, held func(string) string, memo *assemblyMemo) (*Model, error) {
 	b := newBuilder(cfg, ts)
 	b.memo = memo
 	b.model.Errors = sel.errors
@@ -132,7 +129,14 @@ func assembleModel(sel selection, cfg *Config, ts *Templates, held map[string]st
 		b.appIDApps = make([]string, 0, memo.appIDLen)
 	}
 	b.reserveSharedPorts()
-	losers := b.decideClaims(sel.services, held)
+	var scratch *claimScratch
+	if memo != nil {
+		if memo.claims == nil {
+			memo.claims = &claimScratch{}
+		}
+		scratch = memo.claims
+	}
+	losers := b.decideClaims(sel.services, held, scratch)
 	for _, svc := range sel.services {
 		if reason, lost := losers[svc]; lost {
 			// Not b.fail: the service's memoised outcome is for its context,
@@ -148,7 +152,6 @@ func assembleModel(sel selection, cfg *Config, ts *Templates, held map[string]st
 	if err := b.finish(); err != nil {
 		return nil, err
 	}
-	b.model.Claims = b.claims
 	return b.model, nil
 }
 
@@ -166,9 +169,7 @@ type builder struct {
 	// map ACL a single time).
 	once map[string]bool
 	// binds records the service ports bound, for conflicts.
-	binds bindTable
-	// claims are the ports and routes of the services committed (Model.Claims).
-	claims    map[string]string
+	binds     bindTable
 	userlists []byte
 	http      []weighted
 	https     []weighted
@@ -619,6 +620,7 @@ func (b *builder) commit(c *contribution) {
 			Mode:        svc.mode,
 			Text:        string(c.backHead),
 			Servers:     c.servers,
+			claims:      b.claimsOf(svc),
 		},
 	}
 	for k := range c.once {
@@ -632,7 +634,6 @@ func (b *builder) commit(c *contribution) {
 // apply adds a committed contribution of svc to the model.
 func (b *builder) apply(svc *service, d *committed) {
 	b.binds.add(svc.servicePort, bindOwner{svc.labels.BindAddr, svc.appID, true})
-	b.claim(svc)
 	b.userlists = append(b.userlists, d.userlist...)
 	b.seq++
 	if len(d.http) > 0 {

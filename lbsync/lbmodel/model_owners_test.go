@@ -126,16 +126,16 @@ func TestHeldClaimsWithoutPreviousModel(t *testing.T) {
 	incumbent := app("/zz-shop", vhostLabels(), []int{10000}, "127.0.0.2:31000")
 	thief := app("/aa-thief", vhostLabels("HAPROXY_0_PORT", "10000"), []int{10001}, "127.0.0.3:31000")
 	m1 := mustBuild(t, []state.App{incumbent}, cfg, ts, nil)
-	if got := m1.Claims["port 10000@*"]; got != "/zz-shop" {
-		t.Fatalf("claims %v", m1.Claims)
+	if got := m1.Claims()["port 10000@*"]; got != "/zz-shop" {
+		t.Fatalf("claims %v", m1.Claims())
 	}
 	apps := []state.App{thief, incumbent}
-	m2 := mustBuild(t, apps, cfg, ts, &BuildOptions{Held: m1.Claims})
+	m2 := mustBuild(t, apps, cfg, ts, &BuildOptions{Held: m1.Claims()})
 	if got := backendNames(m2); !slices.Equal(got, []string{"zz-shop_10000"}) {
 		t.Errorf("with the saved claims: backends %v", got)
 	}
 	mine := mustBuild(t, []state.App{thief}, cfg, ts, nil)
-	m3 := mustBuild(t, apps, cfg, ts, &BuildOptions{Previous: mine, Held: m1.Claims})
+	m3 := mustBuild(t, apps, cfg, ts, &BuildOptions{Previous: mine, Held: m1.Claims()})
 	if got := backendNames(m3); !slices.Equal(got, []string{"aa-thief_10000"}) {
 		t.Errorf("the running model's claims: backends %v", got)
 	}

@@ -33,6 +33,8 @@ type service struct {
 	// since is the app's Marathon lastScalingAt (zero when unknown): among
 	// newcomers claiming one port or route, the earliest wins.
 	since time.Time
+	// claims are the keys of what the service claims (claimsOf).
+	claims *serviceClaims
 	// outcome is what the latest build did with the service (see
 	// builder.addService); a service kept by a ModelCache carries it over.
 	outcome serviceOutcome
