@@ -65,3 +65,14 @@ func TestRedactLine(t *testing.T) {
 		}
 	}
 }
+
+// The running HAProxy's output (the status page, the log) goes through the
+// same redaction.
+func TestCopyOutputRedacts(t *testing.T) {
+	h := NewHAProxy(HAProxyOptions{ConfigPath: "/etc/haproxy/haproxy.cfg"})
+	h.copyOutput(strings.NewReader("[ALERT]    (1) : config : parsing [/etc/haproxy/haproxy.cfg:9] : 'bind *:80' in section 'frontend' : 'crt-list' : unable to stat SSL certificate from file 'user:pw' : No such file\n"))
+	out := strings.Join(h.recentOutput(5), "\n")
+	if strings.Contains(out, "user:pw") || !strings.Contains(out, notShown) {
+		t.Errorf("output kept: %s", out)
+	}
+}
