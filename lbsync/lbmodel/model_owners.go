@@ -26,13 +26,34 @@ import (
 // with tables it reuses, and only the services in a contest are ordered and
 // compared with the claims of the running model.
 
-// serviceClaims are the keys of what a service claims: its service port on
-// its bind address, and each vhost with its path (when vhosts are routed).
-// They are computed once per service (a service kept by a ModelCache keeps
-// them; the cache forgets its services when the config changes).
+// serviceClaims are what a service claims: its service port on its bind
+// address, and its routes (when vhosts are routed). They are computed once
+// per service (a service kept by a ModelCache keeps them; the cache forgets
+// its services when the config changes).
 type serviceClaims struct {
+	// port is the key of the service port: "port N@ADDR".
 	port   string
-	routes []string
+	routes []route
+}
+
+// route is one vhost and path_beg prefix of a service, with the weight that
+// orders its ACL (HAPROXY_{n}_BACKEND_WEIGHT, heavier first).
+type route struct {
+	host string
+	// path is lower-cased ("-i" makes the match case-insensitive, so compare
+	// that way always); "" is the whole vhost (no path, or "/").
+	path   string
+	weight int
+	// key names the route in Model.Claims: "vhost HOST[PATH] weight W".
+	key string
+}
+
+func (r route) String() string { return "vhost " + r.host + r.path }
+
+// shadows reports whether r, on the same vhost as o, may take requests o
+// routes: the same prefix, or a shorter prefix whose ACL may come first.
+func (r route) shadows(o route) bool {
+	return r.path == o.path || strings.HasPrefix(o.path, r.path) && r.weight >= o.weight
 }
 
 func (b *builder) claimsOf(svc *service) *serviceClaims {
@@ -41,16 +62,28 @@ func (b *builder) claimsOf(svc *service) *serviceClaims {
 	}
 	c := &serviceClaims{port: "port " + strconv.Itoa(svc.servicePort) + "@" + svc.labels.BindAddr}
 	if b.bindHTTP && svc.labels.VHost != "" {
-		path := strings.Join(strings.Fields(svc.labels.Path), " ")
+		var paths []string
+		for f := range strings.FieldsSeq(strings.ToLower(svc.labels.Path)) {
+			if f == "-i" {
+				continue
+			}
+			if f == "/" {
+				f = ""
+			}
+			paths = appendUnique(paths, f)
+		}
+		if len(paths) == 0 {
+			paths = []string{""}
+		}
+		w := svc.labels.BackendWeight
 		for h := range strings.SplitSeq(svc.labels.VHost, ",") {
 			if h = strings.TrimSpace(h); h == "" {
 				continue
 			}
-			r := "vhost " + h
-			if path != "" {
-				r += " " + path
+			for _, p := range paths {
+				c.routes = append(c.routes, route{host: h, path: p, weight: w,
+					key: "vhost " + h + p + " weight " + strconv.Itoa(w)})
 			}
-			c.routes = append(c.routes, r)
 		}
 	}
 	svc.claims = c
@@ -62,21 +95,22 @@ func (b *builder) claimsOf(svc *service) *serviceClaims {
 type claimScratch struct {
 	// byPort[p] is 1 + the index of the first service claiming port p.
 	byPort [65536]int32
-	// routes maps a route to the index of the first service claiming it.
-	routes map[string]int32
+	// hosts maps a vhost to the index of the first service routing it.
+	hosts map[string]int32
 }
 
 // decideClaims returns, for each service that loses a claim, why it is left
-// out; nil when no port or route is contested. held tells who holds a key in
-// the running model (or the claims saved before a restart).
+// out; nil when no port or vhost is shared by two apps. held tells who holds
+// a key in the running model (or the claims saved before a restart).
 func (b *builder) decideClaims(svcs []*service, held func(key string) string, scratch *claimScratch) map[*service]string {
 	if scratch == nil {
 		scratch = &claimScratch{}
 	}
-	if scratch.routes == nil {
-		scratch.routes = make(map[string]int32, len(svcs))
+	if scratch.hosts == nil {
+		scratch.hosts = make(map[string]int32, len(svcs))
 	}
 	involved := map[int]bool{}
+	var shared map[string]bool
 	for i, svc := range svcs {
 		p := svc.servicePort
 		if p >= 0 && p < len(scratch.byPort) {
@@ -87,10 +121,13 @@ func (b *builder) decideClaims(svcs []*service, held func(key string) string, sc
 			}
 		}
 		for _, r := range b.claimsOf(svc).routes {
-			if j, ok := scratch.routes[r]; ok && svcs[j].appID != svc.appID {
-				involved[int(j)], involved[i] = true, true
-			} else if !ok {
-				scratch.routes[r] = int32(i)
+			if j, ok := scratch.hosts[r.host]; !ok {
+				scratch.hosts[r.host] = int32(i)
+			} else if svcs[j].appID != svc.appID {
+				if shared == nil {
+					shared = map[string]bool{}
+				}
+				shared[r.host] = true
 			}
 		}
 	}
@@ -99,7 +136,18 @@ func (b *builder) decideClaims(svcs []*service, held func(key string) string, sc
 			scratch.byPort[p] = 0
 		}
 	}
-	clear(scratch.routes)
+	clear(scratch.hosts)
+	if len(shared) > 0 {
+		// Two apps on one vhost: whether their paths collide is decided
+		// between them (route.shadows).
+		for i, svc := range svcs {
+			for _, r := range b.claimsOf(svc).routes {
+				if shared[r.host] {
+					involved[i] = true
+				}
+			}
+		}
+	}
 	if len(involved) == 0 {
 		return nil
 	}
@@ -113,16 +161,11 @@ func (b *builder) decideClaims(svcs []*service, held func(key string) string, sc
 }
 
 // resolveContest decides between the services of a contest: incumbents
-// first, then the earliest scaled, then the app id.
+// first, then the earliest scaled, then the app id. A service is the
+// incumbent of its port when it holds that key, and of its routes when it
+// holds every one of them as they are (a changed weight or a new path is a
+// new claim).
 func (b *builder) resolveContest(svcs []*service, held func(string) string) map[*service]string {
-	holds := func(svc *service, keys ...string) bool {
-		for _, k := range keys {
-			if held(k) == svc.appID {
-				return true
-			}
-		}
-		return false
-	}
 	order := func(incumbent func(*service) bool) []*service {
 		sorted := slices.Clone(svcs)
 		slices.SortStableFunc(sorted, func(x, y *service) int {
@@ -139,7 +182,7 @@ func (b *builder) resolveContest(svcs []*service, held func(string) string) map[
 	losers := map[*service]string{}
 	var ports bindTable
 	b.reserveSharedPortsIn(&ports)
-	for _, svc := range order(func(s *service) bool { return holds(s, b.claimsOf(s).port) }) {
+	for _, svc := range order(func(s *service) bool { return held(b.claimsOf(s).port) == s.appID }) {
 		if o, ok := ports.conflict(svc.servicePort, svc.labels.BindAddr); ok && o.appID != svc.appID {
 			if !o.app {
 				continue // a shared listener's port: addService says so
@@ -149,17 +192,33 @@ func (b *builder) resolveContest(svcs []*service, held func(string) string) map[
 		}
 		ports.add(svc.servicePort, bindOwner{svc.labels.BindAddr, svc.appID, true})
 	}
-	routes := map[string]string{}
-	for _, svc := range order(func(s *service) bool { return holds(s, b.claimsOf(s).routes...) }) {
+	holdsRoutes := func(s *service) bool {
+		rs := b.claimsOf(s).routes
+		for _, r := range rs {
+			if held(r.key) != s.appID {
+				return false
+			}
+		}
+		return len(rs) > 0
+	}
+	type accepted struct {
+		route
+		appID string
+	}
+	byHost := map[string][]accepted{}
+	for _, svc := range order(holdsRoutes) {
 		rs := b.claimsOf(svc).routes
 		if losers[svc] != "" || len(rs) == 0 {
 			continue
 		}
 		taken := ""
+	check:
 		for _, r := range rs {
-			if o, ok := routes[r]; ok && o != svc.appID {
-				taken = fmt.Sprintf("%s is routed by app %s", r, o)
-				break
+			for _, a := range byHost[r.host] {
+				if a.appID != svc.appID && (r.shadows(a.route) || a.shadows(r)) {
+					taken = fmt.Sprintf("%s is routed by app %s", a.route, a.appID)
+					break check
+				}
 			}
 		}
 		if taken != "" {
@@ -167,7 +226,7 @@ func (b *builder) resolveContest(svcs []*service, held func(string) string) map[
 			continue
 		}
 		for _, r := range rs {
-			routes[r] = svc.appID
+			byHost[r.host] = append(byHost[r.host], accepted{r, svc.appID})
 		}
 	}
 	return losers
@@ -202,8 +261,8 @@ func heldBy(previous *Model, saved map[string]string) func(string) string {
 	}
 }
 
-// Claims returns who holds what in m: "port N@ADDR" and "vhost HOST[ PATH]"
-// keys, the app id as value. The next build gives them to the same apps;
+// Claims returns who holds what in m: "port N@ADDR" and
+// "vhost HOST[PATH] weight W" keys, the app id as value. The next build gives them to the same apps;
 // lbsync keeps them across restarts.
 func (m *Model) Claims() map[string]string {
 	out := map[string]string{}
@@ -214,7 +273,7 @@ func (m *Model) Claims() map[string]string {
 		}
 		out[be.claims.port] = be.AppID
 		for _, r := range be.claims.routes {
-			out[r] = be.AppID
+			out[r.key] = be.AppID
 		}
 	}
 	return out

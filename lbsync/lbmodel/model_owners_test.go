@@ -140,3 +140,54 @@ func TestHeldClaimsWithoutPreviousModel(t *testing.T) {
 		t.Errorf("the running model's claims: backends %v", got)
 	}
 }
+
+// A newcomer's path route on another app's vhost is refused when it may take
+// requests the existing route gets: the same prefix ("/" is the whole
+// vhost), or a shorter one whose ACL may come first (its weight is not
+// lower). A longer prefix (a part of the vhost) is allowed, as marathon-lb's
+// users split one vhost between apps.
+func TestVHostPathShadowing(t *testing.T) {
+	vh := func(kv ...string) map[string]string {
+		return vhostLabels(append([]string{"HAPROXY_0_VHOST", "shop.example.com", "HAPROXY_0_MODE", "http"}, kv...)...)
+	}
+	for _, tc := range []struct {
+		name     string
+		holder   map[string]string
+		newcomer map[string]string
+		want     string // the newcomer's reason; "" when it is built
+	}{
+		{"root path on a whole vhost", vh(), vh("HAPROXY_0_PATH", "/"), "vhost shop.example.com is routed by app /zz-holder"},
+		{"heavier whole vhost", vh(), vh("HAPROXY_0_BACKEND_WEIGHT", "100"), "vhost shop.example.com is routed by app /zz-holder"},
+		{"shorter heavier prefix", vh("HAPROXY_0_PATH", "/api"), vh("HAPROXY_0_PATH", "-i /AP", "HAPROXY_0_BACKEND_WEIGHT", "100"), "vhost shop.example.com/api is routed by app /zz-holder"},
+		{"heavier whole vhost over a path", vh("HAPROXY_0_PATH", "/api"), vh("HAPROXY_0_BACKEND_WEIGHT", "5"), "vhost shop.example.com/api is routed by app /zz-holder"},
+		{"whole vhost under a path", vh("HAPROXY_0_PATH", "/api"), vh(), ""},
+		{"path under a whole vhost", vh(), vh("HAPROXY_0_PATH", "/api"), ""},
+		{"longer prefix", vh("HAPROXY_0_PATH", "/api"), vh("HAPROXY_0_PATH", "/api/v2", "HAPROXY_0_BACKEND_WEIGHT", "100"), ""},
+		{"other vhost", vh(), vhostLabels("HAPROXY_0_VHOST", "www.example.com", "HAPROXY_0_BACKEND_WEIGHT", "100"), ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := testConfig()
+			holder := app("/zz-holder", tc.holder, []int{10000}, "127.0.0.2:31000")
+			m1 := buildBoth(t, []state.App{holder}, cfg, nil)
+			newcomer := app("/aa-new", tc.newcomer, []int{10001}, "127.0.0.3:31000")
+			m2 := buildBoth(t, []state.App{newcomer, holder}, cfg, m1)
+			if r := reasonOf(m2, "/aa-new"); r != tc.want {
+				t.Errorf("newcomer's reason %q, want %q", r, tc.want)
+			}
+			if r := reasonOf(m2, "/zz-holder"); r != "" {
+				t.Errorf("the holder is left out: %q", r)
+			}
+		})
+	}
+	// A holder that makes its own route heavier, over another app's path,
+	// makes a new claim: the path's route stays.
+	cfg := testConfig()
+	shop := app("/aa-shop", vh(), []int{10000}, "127.0.0.2:31000")
+	api := app("/zz-api", vh("HAPROXY_0_PATH", "/api"), []int{10001}, "127.0.0.3:31000")
+	m1 := buildBoth(t, []state.App{shop, api}, cfg, nil)
+	shop.Labels = vh("HAPROXY_0_BACKEND_WEIGHT", "100")
+	m2 := buildBoth(t, []state.App{shop, api}, cfg, m1)
+	if r := reasonOf(m2, "/aa-shop"); r != "vhost shop.example.com/api is routed by app /zz-api" {
+		t.Errorf("reason %q", r)
+	}
+}
