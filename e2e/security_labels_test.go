@@ -8,7 +8,9 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"io"
+	"io/fs"
 	"maps"
 	"math/big"
 	"net"
@@ -19,6 +21,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -391,33 +394,29 @@ func TestSecurityTemplateLabelsPolicy(t *testing.T) {
 }
 
 // Finding 4 (HAProxy runs as root) and 10 (world-readable files): HAProxy's
-// processes have PATH and the variables -lb-haproxy-env names in their
-// environment, none of the daemon's others; its workers run as the haproxy
-// user when the daemon is root; the config is 0640 and its archive 0600.
+// processes have PATH in their environment and none of the daemon's
+// variables; its workers run as the haproxy user when the daemon is root;
+// the config and the claims file are 0640, the archive 0600.
 func TestSecurityHAProxyLeastPrivilege(t *testing.T) {
 	const secret = "e2e-env-secret-Rr4Tt"
 	c := newCluster(t, sim.Config{Apps: 1, TasksPerApp: 1, Seed: 201, Backends: true})
 	lb := newLB(t)
-	d := marathonLB(t, c, lb, []string{"DISCOVERY_E2E_SECRET=" + secret, "DISCOVERY_E2E_KEEP=kept"}, "-lb-haproxy-env=DISCOVERY_E2E_KEEP")
+	d := marathonLB(t, c, lb, []string{"DISCOVERY_E2E_SECRET=" + secret})
 	waitFor(t, 10*time.Second, "the first reload archived", func() bool {
 		files, _ := filepath.Glob(filepath.Join(lb.dir, "archive", "*.cfg"))
 		return len(files) > 0
 	})
 	master, workers := haproxyProcs(t, lb.masterSock)
-	if master == 0 || len(workers) == 0 {
-		t.Fatalf("show proc: master %d, workers %v", master, workers)
-	}
 	for _, pid := range append([]int{master}, workers...) {
-		env, err := os.ReadFile("/proc/" + itoa(pid) + "/environ")
-		if err != nil {
-			t.Fatal(err)
+		vars, ok := procEnv(t, pid)
+		if !ok {
+			continue
 		}
-		vars := strings.Split(string(env), "\x00")
 		if slices.ContainsFunc(vars, func(v string) bool { return strings.Contains(v, secret) }) {
 			t.Errorf("haproxy %d has the daemon's DISCOVERY_E2E_SECRET in its environment", pid)
 		}
-		if !slices.Contains(vars, "DISCOVERY_E2E_KEEP=kept") || !slices.ContainsFunc(vars, func(v string) bool { return strings.HasPrefix(v, "PATH=") }) {
-			t.Errorf("haproxy %d environment %q lacks PATH or the variable -lb-haproxy-env names", pid, vars)
+		if !slices.ContainsFunc(vars, func(v string) bool { return strings.HasPrefix(v, "PATH=") }) {
+			t.Errorf("haproxy %d environment %q lacks PATH", pid, vars)
 		}
 	}
 	if os.Geteuid() == 0 {
@@ -447,17 +446,63 @@ func TestSecurityHAProxyLeastPrivilege(t *testing.T) {
 	d.stop() // HAProxy stops with the daemon: its environment is gone with it
 }
 
-// haproxyProcs asks the master CLI for the master's and the workers' PIDs.
-func haproxyProcs(t *testing.T, sock string) (int, []int) {
+// -lb-haproxy-env passes a variable of the daemon's environment to HAProxy
+// (for an operator template using "${NAME}"); the others stay out.
+func TestSecurityHAProxyEnvNamed(t *testing.T) {
+	c := newCluster(t, sim.Config{Apps: 1, TasksPerApp: 1, Seed: 211, Backends: true})
+	lb := newLB(t)
+	d := marathonLB(t, c, lb, []string{"DISCOVERY_E2E_KEEP=kept", "DISCOVERY_E2E_OTHER=x"}, "-lb-haproxy-env=DISCOVERY_E2E_KEEP")
+	master, workers := haproxyProcs(t, lb.masterSock)
+	for _, pid := range append([]int{master}, workers...) {
+		vars, ok := procEnv(t, pid)
+		if !ok {
+			continue
+		}
+		if !slices.Contains(vars, "DISCOVERY_E2E_KEEP=kept") || slices.Contains(vars, "DISCOVERY_E2E_OTHER=x") {
+			t.Errorf("haproxy %d environment %q: want DISCOVERY_E2E_KEEP only", pid, vars)
+		}
+	}
+	d.stop()
+}
+
+// procEnv is a process's environment; false for a process that is gone
+// meanwhile (an old worker after a reload).
+func procEnv(t *testing.T, pid int) ([]string, bool) {
 	t.Helper()
-	conn, err := net.DialTimeout("unix", sock, time.Second)
+	env, err := os.ReadFile("/proc/" + itoa(pid) + "/environ")
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ESRCH) {
+		t.Logf("haproxy %d exited meanwhile", pid)
+		return nil, false
+	}
 	if err != nil {
 		t.Fatal(err)
+	}
+	return strings.Split(string(env), "\x00"), true
+}
+
+// haproxyProcs asks the master CLI for the master's and the workers' PIDs,
+// for up to 5 s (the master re-executes itself on every reload, and refuses
+// connections meanwhile).
+func haproxyProcs(t *testing.T, sock string) (int, []int) {
+	t.Helper()
+	var master int
+	var workers []int
+	waitFor(t, 5*time.Second, "show proc on the master socket", func() bool {
+		master, workers = showProc(sock)
+		return master != 0 && len(workers) > 0
+	})
+	return master, workers
+}
+
+func showProc(sock string) (int, []int) {
+	conn, err := net.DialTimeout("unix", sock, time.Second)
+	if err != nil {
+		return 0, nil
 	}
 	defer conn.Close()
 	_ = conn.SetDeadline(time.Now().Add(2 * time.Second))
 	if _, err := io.WriteString(conn, "show proc\n"); err != nil {
-		t.Fatal(err)
+		return 0, nil
 	}
 	master, workers := 0, []int(nil)
 	sc := bufio.NewScanner(conn)
