@@ -204,7 +204,7 @@ func (a *applier) checker(dir string, rebuild rebuildFunc) checkFunc {
 		if err := writeMaps(m.Maps); err != nil {
 			return err
 		}
-		tmp, err := writeTemp(dir, "."+filepath.Base(a.configPath)+".bisect-*", data, 0o644)
+		tmp, err := writeTemp(dir, "."+filepath.Base(a.configPath)+".bisect-*", data, configFileMode)
 		if err != nil {
 			return err
 		}
@@ -220,7 +220,7 @@ func (a *applier) checker(dir string, rebuild rebuildFunc) checkFunc {
 // write rewrites the config file after runtime changes. When it fails the file
 // is marked stale and written again before the next change.
 func (a *applier) write(data []byte) error {
-	if err := writeAtomic(a.configPath, data, 0o644); err != nil {
+	if err := writeAtomic(a.configPath, data, configFileMode); err != nil {
 		a.diskStale = true
 		return fmt.Errorf("rewriting config after runtime changes (HAProxy runs them; the file lags): %w", err)
 	}
@@ -242,7 +242,7 @@ func writeMaps(maps []lbmodel.MapFile) error {
 		if err := os.MkdirAll(filepath.Dir(m.Path), 0o755); err != nil {
 			return fmt.Errorf("map dir: %w", err)
 		}
-		if err := writeAtomic(m.Path, m.Content, 0o644); err != nil {
+		if err := writeAtomic(m.Path, m.Content, configFileMode); err != nil {
 			return fmt.Errorf("writing map: %w", err)
 		}
 	}

@@ -50,7 +50,7 @@ func (r *reloadRun) freshen() {
 		a.log.Warn("rendering the newest model ahead of the reload; loading the checked one", "err", err)
 		return
 	}
-	tmp, err := writeTemp(r.dir, "."+filepath.Base(a.configPath)+".fresh-*", data, 0o644)
+	tmp, err := writeTemp(r.dir, "."+filepath.Base(a.configPath)+".fresh-*", data, configFileMode)
 	if err != nil {
 		a.log.Warn("writing the newest config ahead of the reload; loading the checked one", "err", err)
 		return

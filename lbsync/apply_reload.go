@@ -144,7 +144,7 @@ func (r *reloadRun) writeCheckFile(data []byte) error {
 	if err := writeMaps(r.next.Maps); err != nil {
 		return err
 	}
-	tmp, err := writeTemp(r.dir, "."+filepath.Base(r.a.configPath)+".check-*", data, 0o644)
+	tmp, err := writeTemp(r.dir, "."+filepath.Base(r.a.configPath)+".check-*", data, configFileMode)
 	r.tmp = tmp
 	if err != nil {
 		return fmt.Errorf("writing config to check: %w", err)
@@ -234,7 +234,7 @@ func (r *reloadRun) failed(err error, runningBytes []byte) error {
 	a.record(ReloadRecord{At: r.start, Reasons: r.reasons, Took: time.Since(r.start), Err: err.Error()})
 	a.log.Error("reload failed, previous config kept", "reasons", reasonStrings(r.reasons), "err", err)
 	if runningBytes != nil {
-		if werr := writeAtomic(a.configPath, runningBytes, 0o644); werr != nil {
+		if werr := writeAtomic(a.configPath, runningBytes, configFileMode); werr != nil {
 			err = errors.Join(err, fmt.Errorf("restoring previous config: %w", werr))
 		}
 	}

@@ -9,6 +9,15 @@ import (
 // writeAtomic replaces path with data so that a reader (HAProxy reloading, an
 // operator's cat) sees the old file or the new one, never a part: a temp file in
 // the same directory, fsynced, renamed over path, and the directory fsynced.
+// configFileMode and archiveFileMode are the modes of the config (and the
+// files beside it: map files, files to check) and of its archived copies.
+// They hold basic-auth hashes and the layout of every app: not for every
+// local user. HAProxy reads the config as root, before dropping privileges.
+const (
+	configFileMode  os.FileMode = 0o640
+	archiveFileMode os.FileMode = 0o600
+)
+
 func writeAtomic(path string, data []byte, perm os.FileMode) error {
 	tmp, err := writeTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*", data, perm)
 	if err != nil {

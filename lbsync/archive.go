@@ -36,12 +36,12 @@ func (a *archive) Save(data []byte, at time.Time) error {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if err := os.MkdirAll(a.dir, 0o755); err != nil {
+	if err := os.MkdirAll(a.dir, 0o750); err != nil {
 		return fmt.Errorf("archive dir: %w", err)
 	}
 	a.seq++
 	name := fmt.Sprintf("haproxy-%s-%06d.cfg", at.UTC().Format("20060102T150405.000000000Z"), a.seq%1000000)
-	if err := writeAtomic(filepath.Join(a.dir, name), data, 0o644); err != nil {
+	if err := writeAtomic(filepath.Join(a.dir, name), data, archiveFileMode); err != nil {
 		return fmt.Errorf("archiving config: %w", err)
 	}
 	return a.prune()

@@ -27,4 +27,9 @@
 //   - After every reload, and every few seconds, one listener is checked to
 //     accept connections (watchListeners): HAProxy 2.6 can leave its
 //     listeners paused by a reload, and another reload mends it.
+//   - App authors are not trusted (docs/security.md): HAProxy runs with a
+//     minimal environment (haproxy_env.go), the config files are not world
+//     readable (apply_write.go), what HAProxy quotes from other files is cut
+//     out of what we publish (haproxy_redact.go), and who holds which port
+//     and vhost is kept across restarts (claims_file.go).
 package lbsync

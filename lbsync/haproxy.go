@@ -54,6 +54,10 @@ type HAProxyOptions struct {
 	OnRestart func()
 	// Logger receives HAProxy's own output and the supervisor's events.
 	Logger *slog.Logger
+	// Env is the environment HAProxy and haproxy -c run with (NAME=VALUE);
+	// nil is HAProxyEnv(nil, nil), PATH only. Never the daemon's whole
+	// environment: see haproxy_env.go.
+	Env []string
 }
 
 // HAProxy runs HAProxy in master-worker mode as a supervised child, restarting it
@@ -241,6 +245,7 @@ func (h *HAProxy) runOnce(ctx context.Context, restarted bool, staleMaster int) 
 	// Its own process group, so that workers orphaned by a dead master can be
 	// told to stop with it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Env = h.env()
 	// A pipe of our own rather than cmd.StdoutPipe: workers inherit its write
 	// end and may outlive the master, and Wait must not wait for them.
 	out, outW, err := os.Pipe()
@@ -486,9 +491,10 @@ func (h *HAProxy) Reload(ctx context.Context) error {
 // Check validates the config file at path with "haproxy -c".
 func (h *HAProxy) Check(ctx context.Context, path string) error {
 	cmd := exec.CommandContext(ctx, h.opts.Binary, "-c", "-f", path)
+	cmd.Env = h.env()
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		return &CheckError{Output: alertLines(string(out)), Err: err}
+		return &CheckError{Output: redactFileText(alertLines(string(out)), path), Err: err}
 	}
 	return nil
 }

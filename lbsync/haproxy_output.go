@@ -19,7 +19,7 @@ func (h *HAProxy) copyOutput(r io.Reader) {
 	sc := bufio.NewScanner(r)
 	prev := ""
 	for sc.Scan() {
-		line := sc.Text()
+		line := redactLine(sc.Text(), h.opts.ConfigPath)
 		h.mu.Lock()
 		h.output = append(h.output, line)
 		if len(h.output) > 100 {

@@ -79,6 +79,10 @@ type Syncer struct {
 	modelErrs []lbmodel.AppError
 	changes   []ChangeRecord // runtime changes, for the feed (reloads are the applier's)
 	changed   chan struct{}  // closed and replaced after each apply
+
+	// held are the claims saved before a start (claims_file.go);
+	// savedClaims the ones written last. Only Run's goroutine uses them.
+	held, savedClaims map[string]string
 }
 
 // NewSyncer returns a syncer for opts.HAProxy.
@@ -113,6 +117,11 @@ func NewSyncer(opts SyncerOptions) (*Syncer, error) {
 		reloaded: make(chan struct{}, 1),
 		changed:  make(chan struct{}),
 	}
+	held, err := loadClaims(claimsPath(h.ConfigPath()))
+	if err != nil {
+		log.Warn("who held which port and vhost before the start is unknown; the oldest app wins", "err", err)
+	}
+	s.held, s.savedClaims = held, held
 	h.setOnRestart(func() {
 		s.rt.Forget()
 		s.requestReload(lbmodel.Reason{Class: lbmodel.ReasonRestarted, Detail: "haproxy restarted, loading the current config again"})
@@ -203,7 +212,7 @@ func (s *Syncer) process(ctx context.Context) error {
 	s.mu.Unlock()
 
 	previous := s.Model()
-	model, err := s.opts.Build(snap, &lbmodel.BuildOptions{Previous: previous})
+	model, err := s.opts.Build(snap, s.buildOptions(previous, nil))
 	if err == nil {
 		s.m.appsLeftOut.WithLabelValues("model").Set(float64(len(model.Errors)))
 		rebuild := func(exclude []string) (*lbmodel.Model, error) {
@@ -211,7 +220,7 @@ func (s *Syncer) process(ctx context.Context) error {
 			for _, a := range exclude {
 				ex[a] = true
 			}
-			return s.opts.Build(snap, &lbmodel.BuildOptions{Previous: previous, Exclude: ex})
+			return s.opts.Build(snap, s.buildOptions(previous, ex))
 		}
 		// A reload takes its time (haproxy -c, then the reload): the servers
 		// of a snapshot that arrives meanwhile can be loaded with it.
@@ -231,7 +240,7 @@ func (s *Syncer) process(ctx context.Context) error {
 			for _, a := range exclude {
 				ex[a] = true
 			}
-			m, err := s.opts.Build(n, &lbmodel.BuildOptions{Previous: s.Model(), Exclude: ex})
+			m, err := s.opts.Build(n, s.buildOptions(s.Model(), ex))
 			if err != nil {
 				return nil, fmt.Errorf("building model of snapshot %d: %w", n.Seq, err)
 			}
@@ -251,6 +260,9 @@ func (s *Syncer) process(ctx context.Context) error {
 		var took time.Duration
 		if !res.Reached.IsZero() {
 			took = res.Reached.Sub(arrived)
+		}
+		if err == nil && (res.Via == "reload" || res.Via == "start") {
+			s.saveClaims(s.Model())
 		}
 		if err == nil && res.Via == "reload" {
 			select {

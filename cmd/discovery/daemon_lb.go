@@ -100,11 +100,15 @@ func newLoadBalancer(o *lbOptions, d *daemon) (*loadBalancer, []state.Source, er
 	if o.cfg.HAProxyConfig == "" {
 		return nil, nil, errors.New("flag -haproxy-config: empty")
 	}
+	if o.cfg.HAProxyUser, o.cfg.HAProxyGroup, err = resolveHAProxyUser(o.haproxyUser, os.Geteuid(), systemUserGroup); err != nil {
+		return nil, nil, err
+	}
 	lb.haproxy = lbsync.NewHAProxy(lbsync.HAProxyOptions{
 		Binary:       o.haproxyBinary,
 		ConfigPath:   o.cfg.HAProxyConfig,
 		MasterSocket: o.masterSocket,
 		External:     o.external,
+		Env:          lbsync.HAProxyEnv(o.haproxyEnv, os.Getenv),
 		Logger:       log.With("component", "haproxy"),
 	})
 	archive := o.archiveDir

@@ -39,6 +39,10 @@ type lbOptions struct {
 	archiveVersion int
 	drainSeconds   int
 	signals        string // "auto", "on", "off"
+	// haproxyUser is -lb-haproxy-user (lbprivileges.go); haproxyEnv the
+	// variables HAProxy gets from the daemon's environment besides PATH.
+	haproxyUser string
+	haproxyEnv  []string
 
 	dry bool
 	// logLevel is marathon-lb's --log-level, mapped to ours ("" when not given).
@@ -94,6 +98,8 @@ func newLBOptions(fs *flag.FlagSet) *lbOptions {
 	fs.IntVar(&o.archiveVersion, "archive-versions", 5, "how many configs loaded by reloads to archive (marathon-lb --archive-versions)")
 	fs.IntVar(&o.drainSeconds, "lb-drain-seconds", 30, "longest wait for a removed server's connections before it is deleted")
 	fs.DurationVar(&o.cfg.AppLinger, "lb-app-linger", o.cfg.AppLinger, "how long an app known only from its Mesos tasks keeps its frontend and backend after its last task ended (no reload when it comes back); 0 turns it off")
+	fs.StringVar(&o.haproxyUser, "lb-haproxy-user", "auto", "user[:group] HAProxy serves as: auto (haproxy:haproxy when the daemon runs as root and they exist), none, or USER[:GROUP]")
+	fs.Var(&stringsFlag{list: &o.haproxyEnv}, "lb-haproxy-env", "environment variables HAProxy gets from the daemon besides PATH, for templates that use \"${NAME}\" (repeatable)")
 	fs.StringVar(&o.signals, "lb-signal-endpoints", "auto", "/_mlb_signal/* endpoints: on, off, or auto (on only when the HTTP listener is loopback)")
 	fs.Func("log-level", "marathon-lb's log level (CRITICAL, ERROR, WARNING, INFO, DEBUG): sets -logLevel", func(v string) error {
 		lvl, ok := map[string]string{"CRITICAL": "error", "ERROR": "error", "WARNING": "warn", "INFO": "info", "DEBUG": "debug"}[strings.ToUpper(v)]
@@ -171,6 +177,9 @@ func (o *lbOptions) validate() error {
 	case "auto", "on", "off":
 	default:
 		errs = append(errs, fmt.Errorf("flag -lb-signal-endpoints: want on, off or auto, got %q", o.signals))
+	}
+	if _, _, err := resolveHAProxyUser(o.haproxyUser, 1, func(string, string) bool { return false }); err != nil {
+		errs = append(errs, err)
 	}
 	if o.archiveVersion < 0 {
 		errs = append(errs, fmt.Errorf("flag -archive-versions: must not be negative, got %d", o.archiveVersion))

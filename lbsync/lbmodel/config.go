@@ -76,6 +76,22 @@ type Config struct {
 	// labels can otherwise write arbitrary HAProxy configuration; with this
 	// set, only the operator's templates are used.
 	IgnoreTemplateLabels bool
+	// TemplateLabels (-lb-template-labels), when not nil, are the only
+	// templates (names without HAPROXY_) app labels may override; the rest of
+	// the HAPROXY_{n}_<TEMPLATE> labels are ignored. Nil with
+	// IgnoreTemplateLabels false is marathon-lb's behaviour: all of them.
+	TemplateLabels []string
+	// CertDirs (-lb-cert-dirs) are the directories HAPROXY_{n}_SSL_CERT and
+	// the files of HAPROXY_{n}_BIND_OPTIONS may name files in. Empty: the
+	// directories of SSLCerts.
+	CertDirs []string
+
+	// HAProxyUser and HAProxyGroup, when set, are written into the global
+	// section as "user" and "group" (unless the HAPROXY_HEAD template sets
+	// them): HAProxy started as root then serves as them. The daemon sets
+	// them (-lb-haproxy-user); templates need no change.
+	HAProxyUser  string
+	HAProxyGroup string
 
 	// StatsSocket is the worker stats socket (Runtime API), {statsSocket}.
 	StatsSocket string
@@ -299,7 +315,9 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.MinServPortIPPerTask, "min-serv-port-ip-per-task", c.MinServPortIPPerTask, "lowest service port assigned to IP-per-task apps")
 	fs.IntVar(&c.MaxServPortIPPerTask, "max-serv-port-ip-per-task", c.MaxServPortIPPerTask, "highest service port assigned to IP-per-task apps")
 	fs.StringVar(&c.TemplatesDir, "lb-templates-dir", c.TemplatesDir, "directory of HAProxy template files (HAPROXY_HEAD, …)")
-	fs.BoolVar(&c.IgnoreTemplateLabels, "lb-ignore-template-labels", c.IgnoreTemplateLabels, "ignore HAPROXY_{n}_<TEMPLATE> app labels")
+	fs.BoolVar(&c.IgnoreTemplateLabels, "lb-ignore-template-labels", c.IgnoreTemplateLabels, "ignore HAPROXY_{n}_<TEMPLATE> app labels (-lb-template-labels=none)")
+	fs.Var(templateLabelsFlag{c}, "lb-template-labels", "which HAPROXY_{n}_<TEMPLATE> app labels apply: all (marathon-lb's behaviour: app authors write any HAProxy config), none, or a comma list of template names")
+	fs.Var(&listFlag{list: &c.CertDirs}, "lb-cert-dirs", "directories app labels may name certificate files in (comma list; default: the directories of -ssl-certs)")
 	fs.StringVar(&c.StatsSocket, "lb-stats-socket", c.StatsSocket, "HAProxy worker stats socket (Runtime API)")
 	fs.Var(&bindFlag{&c.StatsBindAddr, &c.StatsPort}, "lb-stats-bind", "ADDR:PORT of the stats listener")
 	fs.Var(&bindFlag{&c.HTTPBindAddr, &c.HTTPPort}, "lb-http-bind", "ADDR:PORT of marathon_http_in")

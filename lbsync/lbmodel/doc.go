@@ -22,6 +22,12 @@
 // render leaves that app (port) out and lists it in Model.Errors; everything
 // else is built.
 //
+// Labels come from app authors, who are not the operator: each is checked
+// for its role before it reaches a template (labels_validate.go), so that it
+// stays data and never becomes HAProxy syntax; template labels apply as the
+// operator's policy says (template_labels.go); and a service port or vhost
+// stays with the app that holds it (model_owners.go).
+//
 // Reloads are what let stale servers linger and cost CPU, so the model avoids
 // them where marathon-lb did not: an app known only from its Mesos tasks
 // keeps its frontend and an empty backend for a while after its last task

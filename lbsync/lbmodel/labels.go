@@ -93,30 +93,33 @@ type portLabelDef struct {
 	suffix string
 	kind   portLabelKind
 	set    func(p *PortLabels, s string, n int, b bool)
+	// check, when set, says whether a string value suits the label's role
+	// (labels_validate.go).
+	check func(string) error
 }
 
 // portLabelDefs are the per-port labels that are not templates.
 var portLabelDefs = []portLabelDef{
-	{"VHOST", plVHost, func(p *PortLabels, s string, _ int, _ bool) { p.VHost = s }},
-	{"PATH", plString, func(p *PortLabels, s string, _ int, _ bool) { p.Path = s }},
-	{"AUTH", plAuth, nil},
-	{"BALANCE", plString, func(p *PortLabels, s string, _ int, _ bool) { p.Balance = s }},
-	{"BIND_ADDR", plString, func(p *PortLabels, s string, _ int, _ bool) { p.BindAddr = s }},
-	{"BIND_OPTIONS", plString, func(p *PortLabels, s string, _ int, _ bool) { p.BindOptions = s }},
-	{"MODE", plLower, func(p *PortLabels, s string, _ int, _ bool) { p.Mode = s }},
-	{"PORT", plPort, func(p *PortLabels, _ string, n int, _ bool) { p.Port = n }},
-	{"REDIRECT_TO_HTTPS", plBool, func(p *PortLabels, _ string, _ int, b bool) { p.RedirectToHTTPS = b }},
-	{"SSL_CERT", plString, func(p *PortLabels, s string, _ int, _ bool) { p.SSLCert = s }},
-	{"STICKY", plBool, func(p *PortLabels, _ string, _ int, b bool) { p.Sticky = b }},
-	{"USE_HSTS", plBool, func(p *PortLabels, _ string, _ int, b bool) { p.UseHSTS = b }},
-	{"BACKEND_WEIGHT", plInt, func(p *PortLabels, _ string, n int, _ bool) { p.BackendWeight = n }},
-	{"HTTP_BACKEND_PROXYPASS_PATH", plString, func(p *PortLabels, s string, _ int, _ bool) { p.ProxyPassPath = s }},
-	{"HTTP_BACKEND_REVPROXY_PATH", plString, func(p *PortLabels, s string, _ int, _ bool) { p.RevProxyPath = s }},
-	{"HTTP_BACKEND_REDIR", plString, func(p *PortLabels, s string, _ int, _ bool) { p.RedirPath = s }},
-	{"BACKEND_NETWORK_ALLOWED_ACL", plString, func(p *PortLabels, s string, _ int, _ bool) { p.NetworkAllowed = s }},
-	{"BACKEND_HEALTHCHECK_PORT_INDEX", plInt, func(p *PortLabels, _ string, n int, _ bool) { p.HealthCheckPortIndex = n }},
-	{"ENABLED", plBool, func(p *PortLabels, _ string, _ int, b bool) { p.Enabled = b }},
-	{"GROUP", plGroups, nil},
+	{"VHOST", plVHost, func(p *PortLabels, s string, _ int, _ bool) { p.VHost = s }, checkVHost},
+	{"PATH", plString, func(p *PortLabels, s string, _ int, _ bool) { p.Path = s }, checkPath},
+	{"AUTH", plAuth, nil, nil},
+	{"BALANCE", plString, func(p *PortLabels, s string, _ int, _ bool) { p.Balance = s }, checkBalance},
+	{"BIND_ADDR", plString, func(p *PortLabels, s string, _ int, _ bool) { p.BindAddr = s }, checkBindAddr},
+	{"BIND_OPTIONS", plString, func(p *PortLabels, s string, _ int, _ bool) { p.BindOptions = s }, checkBindOptions},
+	{"MODE", plLower, func(p *PortLabels, s string, _ int, _ bool) { p.Mode = s }, nil},
+	{"PORT", plPort, func(p *PortLabels, _ string, n int, _ bool) { p.Port = n }, nil},
+	{"REDIRECT_TO_HTTPS", plBool, func(p *PortLabels, _ string, _ int, b bool) { p.RedirectToHTTPS = b }, nil},
+	{"SSL_CERT", plString, func(p *PortLabels, s string, _ int, _ bool) { p.SSLCert = s }, checkCertPath},
+	{"STICKY", plBool, func(p *PortLabels, _ string, _ int, b bool) { p.Sticky = b }, nil},
+	{"USE_HSTS", plBool, func(p *PortLabels, _ string, _ int, b bool) { p.UseHSTS = b }, nil},
+	{"BACKEND_WEIGHT", plInt, func(p *PortLabels, _ string, n int, _ bool) { p.BackendWeight = n }, nil},
+	{"HTTP_BACKEND_PROXYPASS_PATH", plString, func(p *PortLabels, s string, _ int, _ bool) { p.ProxyPassPath = s }, checkURLPath},
+	{"HTTP_BACKEND_REVPROXY_PATH", plString, func(p *PortLabels, s string, _ int, _ bool) { p.RevProxyPath = s }, checkURLPath},
+	{"HTTP_BACKEND_REDIR", plString, func(p *PortLabels, s string, _ int, _ bool) { p.RedirPath = s }, checkRedirect},
+	{"BACKEND_NETWORK_ALLOWED_ACL", plString, func(p *PortLabels, s string, _ int, _ bool) { p.NetworkAllowed = s }, checkNetworks},
+	{"BACKEND_HEALTHCHECK_PORT_INDEX", plInt, func(p *PortLabels, _ string, n int, _ bool) { p.HealthCheckPortIndex = n }, nil},
+	{"ENABLED", plBool, func(p *PortLabels, _ string, _ int, b bool) { p.Enabled = b }, nil},
+	{"GROUP", plGroups, nil, nil},
 }
 
 // ParsePortLabels reads the HAPROXY_{n}_* labels of port n. A label that does
@@ -179,6 +182,11 @@ func (d *portLabelDef) parse(p *PortLabels, value string) error {
 	if err := singleLine(value); err != nil {
 		return err
 	}
+	if d.check != nil {
+		if err := d.check(value); err != nil {
+			return err
+		}
+	}
 	switch d.kind {
 	case plString:
 		d.set(p, value, 0, false)
@@ -206,21 +214,14 @@ func (d *portLabelDef) parse(p *PortLabels, value string) error {
 		if len(parts) != 3 {
 			return fmt.Errorf("want realm:user:password, got %d fields", len(parts))
 		}
-		if strings.ContainsAny(parts[1], " \t") || strings.ContainsAny(parts[2], " \t") {
-			return errors.New("user and password may not contain blanks")
-		}
-		if strings.Contains(parts[0], `"`) {
-			return errors.New(`realm may not contain '"'`)
+		if err := checkAuth(parts[0], parts[1], parts[2]); err != nil {
+			return err
 		}
 		p.Auth = &BasicAuth{Realm: parts[0], User: parts[1], Password: parts[2]}
 	case plGroups:
 		p.Groups = strings.Split(value, ",")
 	case plVHost:
-		// Host names go into ACL patterns and SNI expressions: a blank, brace,
-		// quote or comment sign would change the line's meaning.
-		if i := strings.IndexAny(value, " \t{}\"'#\\"); i >= 0 {
-			return fmt.Errorf("%q is not a host name list (character %q)", value, value[i])
-		}
+		// Host names go into ACL patterns and SNI expressions (checkVHost).
 		d.set(p, strings.ToLower(value), 0, false)
 	}
 	return nil

@@ -29,7 +29,7 @@ func TestParsePortLabels(t *testing.T) {
 		{name: "negative weight", labels: labels("HAPROXY_0_BACKEND_WEIGHT", " -3 "), want: with(func(p *PortLabels) { p.BackendWeight = -3 })},
 		{name: "auth", labels: labels("HAPROXY_0_AUTH", "realm:user:$6$x"), want: with(func(p *PortLabels) { p.Auth = &BasicAuth{"realm", "user", "$6$x"} })},
 		{name: "auth fields", labels: labels("HAPROXY_0_AUTH", "realm:user"), wantErr: "HAPROXY_0_AUTH: want realm:user:password"},
-		{name: "auth quote", labels: labels("HAPROXY_0_AUTH", `re"alm:u:p`), wantErr: "realm may not contain"},
+		{name: "auth quote", labels: labels("HAPROXY_0_AUTH", `re"alm:u:p`), wantErr: "the realm holds"},
 		{name: "balance", labels: labels("HAPROXY_0_BALANCE", "leastconn"), want: with(func(p *PortLabels) { p.Balance = "leastconn" })},
 		{name: "bind", labels: labels("HAPROXY_0_BIND_ADDR", "10.0.0.42", "HAPROXY_0_BIND_OPTIONS", "ciphers X"), want: with(func(p *PortLabels) { p.BindAddr = "10.0.0.42"; p.BindOptions = "ciphers X" })},
 		{name: "mode lowercased", labels: labels("HAPROXY_0_MODE", "HTTP"), want: with(func(p *PortLabels) { p.Mode = "http" })},

@@ -75,6 +75,9 @@ type Backend struct {
 	Text string
 	// Servers are sorted by Name. Render writes them after Text.
 	Servers []Server
+
+	// claims are what the backend's service holds (Model.Claims).
+	claims *serviceClaims
 }
 
 // Server is one server line of a backend:

@@ -17,6 +17,8 @@ type assemblyMemo struct {
 	feOrder, beOrder            keptOrder
 	// appOrder is the order of the apps, when they do not come sorted by id.
 	appOrder keptOrder
+	// claims are decideClaims' tables.
+	claims *claimScratch
 }
 
 // keptFrontend is a shared frontend and what it was made of.

@@ -25,6 +25,13 @@ type BuildOptions struct {
 	// Nil accepts IP literals only; a task whose host does not resolve is
 	// left out.
 	Resolve func(host string) (netip.Addr, bool)
+	// Held are the claims (Model.Claims) to honour when Previous is nil: after
+	// a restart, those of the model HAProxy ran before, saved by the syncer.
+	Held map[string]string
+
+	// held tells who keeps a port or a route: Previous's claims, else Held
+	// (decideClaims).
+	held func(key string) string
 }
 
 func (o *BuildOptions) resolver() func(string) (netip.Addr, bool) {
@@ -80,7 +87,7 @@ func BuildModel(apps []state.App, cfg *Config, ts *Templates, opts *BuildOptions
 	if err != nil {
 		return nil, err
 	}
-	return assembleModel(selectServices(apps, cfg, opts), cfg, ts, nil)
+	return assembleModel(selectServices(apps, cfg, opts), cfg, ts, opts.held, nil)
 }
 
 // buildOptions is what BuildModel and ModelCache.Build check first: a
@@ -94,15 +101,21 @@ func buildOptions(cfg *Config, ts *Templates, opts *BuildOptions) (*BuildOptions
 	if opts == nil {
 		opts = &BuildOptions{}
 	}
+	held := heldBy(opts.Previous, opts.Held)
 	if !cfg.HealthCheck {
 		opts = &BuildOptions{Exclude: opts.Exclude, Resolve: opts.Resolve}
+	} else {
+		o := *opts
+		opts = &o
 	}
+	opts.held = held
 	return opts, nil
 }
 
 // assembleModel builds the model of the selected services. memo, when not
 // nil, holds what the previous assembly computed (ModelCache).
-func assembleModel(sel selection, cfg *Config, ts *Templates, memo *assemblyMemo) (*Model, error) {
+// held tells who holds a claim in the model HAProxy runs (decideClaims).
+func assembleModel(sel selection, cfg *Config, ts *Templates, held func(string) string, memo *assemblyMemo) (*Model, error) {
 	b := newBuilder(cfg, ts)
 	b.memo = memo
 	b.model.Errors = sel.errors
@@ -116,7 +129,21 @@ func assembleModel(sel selection, cfg *Config, ts *Templates, memo *assemblyMemo
 		b.appIDApps = make([]string, 0, memo.appIDLen)
 	}
 	b.reserveSharedPorts()
+	var scratch *claimScratch
+	if memo != nil {
+		if memo.claims == nil {
+			memo.claims = &claimScratch{}
+		}
+		scratch = memo.claims
+	}
+	losers := b.decideClaims(sel.services, held, scratch)
 	for _, svc := range sel.services {
+		if reason, lost := losers[svc]; lost {
+			// Not b.fail: the service's memoised outcome is for its context,
+			// which a lost claim is no part of.
+			b.model.Errors = append(b.model.Errors, AppError{AppID: svc.appID, Port: svc.index, Reason: reason})
+			continue
+		}
 		b.addService(svc)
 	}
 	if memo != nil {
@@ -227,12 +254,14 @@ func newBuilder(cfg *Config, ts *Templates) *builder {
 }
 
 // reserveSharedPorts marks the ports of the shared listeners taken.
-func (b *builder) reserveSharedPorts() {
-	b.binds.add(b.cfg.StatsPort, bindOwner{b.cfg.StatsBindAddr, "the stats listener", false})
-	b.binds.add(b.cfg.AppIDPort, bindOwner{b.cfg.AppIDBindAddr, "marathon_http_appid_in", false})
+func (b *builder) reserveSharedPorts() { b.reserveSharedPortsIn(&b.binds) }
+
+func (b *builder) reserveSharedPortsIn(t *bindTable) {
+	t.add(b.cfg.StatsPort, bindOwner{b.cfg.StatsBindAddr, "the stats listener", false})
+	t.add(b.cfg.AppIDPort, bindOwner{b.cfg.AppIDBindAddr, "marathon_http_appid_in", false})
 	if b.bindHTTP {
-		b.binds.add(b.cfg.HTTPPort, bindOwner{b.cfg.HTTPBindAddr, "marathon_http_in", false})
-		b.binds.add(b.cfg.HTTPSPort, bindOwner{b.cfg.HTTPSBindAddr, "marathon_https_in", false})
+		t.add(b.cfg.HTTPPort, bindOwner{b.cfg.HTTPBindAddr, "marathon_http_in", false})
+		t.add(b.cfg.HTTPSPort, bindOwner{b.cfg.HTTPSBindAddr, "marathon_https_in", false})
 	}
 }
 
@@ -304,7 +333,7 @@ func wildcardAddr(a string) bool {
 // override when allowed, else the loaded one.
 func (b *builder) template(svc *service, name string) (*Template, error) {
 	i := templateIndex[name]
-	if svc != nil && !b.cfg.IgnoreTemplateLabels && svc.labels.Templates != nil {
+	if svc != nil && svc.labels.Templates != nil {
 		label := name
 		text, ok := svc.labels.Templates[name]
 		if !ok && strings.HasPrefix(name, "MAP_") {
@@ -312,7 +341,7 @@ func (b *builder) template(svc *service, name string) (*Template, error) {
 			label = strings.TrimPrefix(name, "MAP_")
 			text, ok = svc.labels.Templates[label]
 		}
-		if ok {
+		if ok && b.cfg.templateLabelAllowed(label) {
 			key := [2]string{name, text}
 			if t := b.labelTemplates[key]; t != nil {
 				return t, nil
@@ -591,6 +620,7 @@ func (b *builder) commit(c *contribution) {
 			Mode:        svc.mode,
 			Text:        string(c.backHead),
 			Servers:     c.servers,
+			claims:      b.claimsOf(svc),
 		},
 	}
 	for k := range c.once {

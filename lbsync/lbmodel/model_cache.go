@@ -111,7 +111,7 @@ func (mc *ModelCache) Build(apps []state.App, digests []uint64, cfg *Config, ts 
 	}
 	mc.builds++
 	sel := mc.selectServices(apps, digests, cfg, opts)
-	m, err := assembleModel(sel, cfg, ts, mc.memo)
+	m, err := assembleModel(sel, cfg, ts, opts.held, mc.memo)
 	if mc.builds%16 == 0 {
 		mc.evict()
 	}

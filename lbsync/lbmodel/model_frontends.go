@@ -16,7 +16,7 @@ func (b *builder) finish() error {
 	if err != nil {
 		return fmt.Errorf("rendering HAPROXY_HEAD: %w", err)
 	}
-	m.Head = string(text)
+	m.Head = withUserGroup(string(text), b.cfg.HAProxyUser, b.cfg.HAProxyGroup)
 	m.Userlists = string(b.userlists)
 
 	// marathon_http_in and marathon_https_in are there from the start, as

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/discovery-mesos/discovery/state"
 )
@@ -29,6 +30,11 @@ type service struct {
 	// lingering: the app's last task ended a moment ago (appLinger); the
 	// service is kept with no server.
 	lingering bool
+	// since is the app's Marathon lastScalingAt (zero when unknown): among
+	// newcomers claiming one port or route, the earliest wins.
+	since time.Time
+	// claims are the keys of what the service claims (claimsOf).
+	claims *serviceClaims
 	// outcome is what the latest build did with the service (see
 	// builder.addService); a service kept by a ModelCache carries it over.
 	outcome serviceOutcome
@@ -153,6 +159,9 @@ type candidatePrep struct {
 
 func (e *selectEnv) prepare(c *candidate) candidatePrep {
 	groups, err := appGroups(c.app.Labels)
+	if err == nil {
+		err = checkAppID(c.app.ID)
+	}
 	if err != nil {
 		return candidatePrep{err: &AppError{AppID: c.app.ID, Port: -1, Reason: err.Error()}}
 	}
@@ -176,6 +185,9 @@ func (e *selectEnv) selectCandidate(c *candidate, p *candidatePrep) ([]*service,
 			continue
 		}
 		labels, err := ParsePortLabels(app.Labels, n, cfg.StrictMode)
+		if err == nil {
+			err = checkLabelFiles(&labels, n, cfg.certDirs())
+		}
 		if err != nil {
 			errs = append(errs, AppError{AppID: app.ID, Port: n, Reason: err.Error()})
 			continue
@@ -194,6 +206,7 @@ func (e *selectEnv) selectCandidate(c *candidate, p *candidatePrep) ([]*service,
 			groups:      p.groups,
 			healthCheck: findHealthCheck(app.HealthChecks, n),
 			lingering:   lingering(app),
+			since:       app.LastScalingAt,
 		}
 		if labels.Port != 0 {
 			svc.servicePort = labels.Port
@@ -203,6 +216,12 @@ func (e *selectEnv) selectCandidate(c *candidate, p *candidatePrep) ([]*service,
 		}
 		if svc.healthCheck == nil && labels.HealthCheckPortIndex >= 0 {
 			svc.healthCheck = findHealthCheck(app.HealthChecks, labels.HealthCheckPortIndex)
+		}
+		if hc := svc.healthCheck; hc != nil {
+			if err := checkHealthPath(hc.Path); err != nil {
+				errs = append(errs, AppError{AppID: app.ID, Port: n, Reason: "health check path: " + err.Error()})
+				continue
+			}
 		}
 		svc.resolveMode()
 		origPort[n] = sp
