@@ -137,3 +137,19 @@ func TestFlagReference(t *testing.T) {
 		t.Errorf("docs/flags.md differs from the flags' definitions: run go test ./cmd/discovery -run TestFlagReference -update-flags")
 	}
 }
+
+// TestLongHelpPrintsTheReference: marathon-lb's --longhelp prints the labels
+// and templates reference and exits 0, with no configuration needed.
+func TestLongHelpPrintsTheReference(t *testing.T) {
+	for _, arg := range []string{"--longhelp", "-longhelp"} {
+		var out, errOut strings.Builder
+		if code := run([]string{arg}, &out, &errOut); code != 0 {
+			t.Fatalf("%s: exit %d: %s", arg, code, errOut.String())
+		}
+		for _, want := range []string{"HAPROXY_{n}_VHOST", "HAPROXY_DEPLOYMENT_GROUP", "## HAPROXY_HEAD — global", "## HAPROXY_BACKEND_HEAD — per app"} {
+			if !strings.Contains(out.String(), want) {
+				t.Errorf("%s output lacks %q", arg, want)
+			}
+		}
+	}
+}

@@ -67,14 +67,13 @@ var marathonLBIgnored = map[string]string{
 	"l":                      "Marathon HTTP callbacks were removed from Marathon; discovery follows its event stream",
 	"callback-url":           "Marathon HTTP callbacks were removed from Marathon; discovery follows its event stream",
 	"u":                      "Marathon HTTP callbacks were removed from Marathon; discovery follows its event stream",
-	"longhelp":               "use -h",
 	"marathon-lb-group-name": "not used",
 	"skip-config-cleanup":    "discovery never deletes files it did not write",
 	"max-backoff":            "reconnects back off with jitter up to 30 s",
 }
 
 // marathonLBBoolIgnored are the ignored flags that take no value.
-var marathonLBBoolIgnored = map[string]bool{"skip-validation": true, "longhelp": true, "skip-config-cleanup": true}
+var marathonLBBoolIgnored = map[string]bool{"skip-validation": true, "skip-config-cleanup": true}
 
 func newLBOptions(fs *flag.FlagSet) *lbOptions {
 	o := &lbOptions{cfg: lbmodel.DefaultConfig()}
@@ -109,6 +108,7 @@ func newLBOptions(fs *flag.FlagSet) *lbOptions {
 		o.logLevel = lvl
 		return nil
 	})
+	fs.Bool("longhelp", false, "print the labels and templates reference and exit (marathon-lb --longhelp)")
 	fs.BoolVar(&o.dry, "dry", false, "print the HAProxy config once and exit (marathon-lb --dry)")
 	fs.BoolVar(&o.dry, "d", false, "short for -dry")
 	for name, why := range marathonLBIgnored {

@@ -24,8 +24,11 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
+
+	"github.com/discovery-mesos/discovery/lbsync/lbmodel"
 )
 
 func main() {
@@ -57,6 +60,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 			}
 			return run([]string{"-h"}, stdout, stdout)
 		}
+	}
+	// marathon-lb's --longhelp needs no configuration: the reference alone.
+	if slices.Contains(args, "--longhelp") || slices.Contains(args, "-longhelp") {
+		if err := lbmodel.WriteReference(stdout); err != nil {
+			fmt.Fprintln(stderr, "discovery:", err)
+			return 1
+		}
+		return 0
 	}
 	opts, err := parseArgs(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
