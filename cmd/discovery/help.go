@@ -86,7 +86,7 @@ var helpGroups = []struct {
 		"dcos-auth-credentials", "marathon-ca-cert", "sse", "s", "marathon-follow", "marathon-poll-seconds", "marathon-insecure"}},
 	{"Load balancer (marathon-lb flags)", []string{"group", "haproxy-config", "strict-mode", "health-check", "H",
 		"dont-bind-http-https", "ssl-certs", "group-https-by-vhost", "haproxy-map", "min-serv-port-ip-per-task",
-		"max-serv-port-ip-per-task", "archive-versions", "dry", "d", "longhelp"}},
+		"max-serv-port-ip-per-task", "archive-versions", "syslog-socket", "dry", "d", "longhelp"}},
 	{"Load balancer (discovery's own)", []string{"lb-templates-dir", "lb-template-labels", "lb-ignore-template-labels", "lb-cert-dirs", "lb-haproxy-binary", "lb-haproxy-user", "lb-haproxy-env",
 		"lb-master-socket", "lb-stats-socket", "lb-external", "lb-stats-bind", "lb-http-bind", "lb-https-bind", "lb-appid-bind",
 		"lb-hard-stop-after", "lb-drain-seconds", "lb-app-linger", "lb-skip-unreachable-tasks", "lb-archive-dir", "lb-signal-endpoints"}},

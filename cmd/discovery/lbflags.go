@@ -60,7 +60,6 @@ var marathonLBIgnored = map[string]string{
 	"max-reload-retries":     "reloads are confirmed with show proc and retried with backoff",
 	"reload-interval":        "reloads are coalesced by the snapshot hub",
 	"skip-validation":        "every config is validated; invalid apps are left out, not the whole update",
-	"syslog-socket":          "logs go to stderr (journald, docker logs)",
 	"log-format":             "use -logFormat text|json",
 	"lru-cache-capacity":     "no DNS lookups are cached per app",
 	"listening":              "Marathon HTTP callbacks were removed from Marathon; discovery follows its event stream",

@@ -30,6 +30,10 @@ type Config struct {
 	// HealthCheck (--health-check): of the apps with Marathon health checks,
 	// only tasks whose checks pass are servers.
 	HealthCheck bool
+	// TrafficLog is where HAProxy sends its request logs, a syslog target:
+	// a unix datagram socket (/dev/log: journald or syslogd) or host:port
+	// (--syslog-socket, whose /dev/null means none); empty: none.
+	TrafficLog string
 	// SkipUnreachableTasks (-lb-skip-unreachable-tasks) leaves out tasks in
 	// TASK_UNREACHABLE and TASK_LOST. By default they are routed, as
 	// marathon-lb routes them (an agent cut off from the master may still
@@ -262,6 +266,16 @@ func (c *Config) GlobalDefaultOptionLines() string {
 	return strings.Join(lines, "")
 }
 
+// trafficLogLine is the defaults section's log target for request logs
+// ({trafficLog}): every proxy logs its connections and requests there at
+// info, which the global stderr target (notice and up) leaves out.
+func (c *Config) trafficLogLine() string {
+	if c.TrafficLog == "" {
+		return ""
+	}
+	return "  log " + c.TrafficLog + " local0 info\n"
+}
+
 // settingsVars are the placeholders every template may use, from the config.
 func (c *Config) settingsVars() fmtVars {
 	return fmtVars{
@@ -279,6 +293,7 @@ func (c *Config) settingsVars() fmtVars {
 		{"discoveryHTTPAddr", strVal(c.EndpointsAddr)},
 		{"serverStateFile", strVal(c.ServerStateFile())},
 		{"globalDefaultOptions", strVal(c.GlobalDefaultOptionLines())},
+		{"trafficLog", strVal(c.trafficLogLine())},
 		{"sslCerts", strVal(sslCertsOption(c.sslCerts()))},
 		{"httpFrontendOptions", strVal(httpFrontendOptions)},
 	}
@@ -306,6 +321,16 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.StrictMode, "strict-mode", c.StrictMode, "serve a port only when its HAPROXY_{n}_ENABLED label is true")
 	fs.BoolVar(&c.HealthCheck, "health-check", c.HealthCheck, "only tasks whose Marathon health checks pass receive traffic")
 	fs.BoolVar(&c.HealthCheck, "H", c.HealthCheck, "short for -health-check")
+	fs.Func("syslog-socket", "syslog target of HAProxy's request logs: a unix socket (/dev/log) or host:port; /dev/null: none (marathon-lb --syslog-socket)", func(v string) error {
+		if v == "/dev/null" {
+			v = ""
+		}
+		if strings.ContainsAny(v, " \t\n\"#") {
+			return fmt.Errorf("%q is not a socket path or host:port", v)
+		}
+		c.TrafficLog = v
+		return nil
+	})
 	fs.BoolVar(&c.SkipUnreachableTasks, "lb-skip-unreachable-tasks", c.SkipUnreachableTasks, "leave out tasks in TASK_UNREACHABLE or TASK_LOST (marathon-lb routes them)")
 	fs.BoolVar(&c.DontBindHTTPHTTPS, "dont-bind-http-https", c.DontBindHTTPHTTPS, "no HTTP and HTTPS vhost frontends")
 	fs.Var(&listFlag{list: &c.SSLCerts}, "ssl-certs", "certificates of marathon_https_in (comma list)")
