@@ -89,8 +89,9 @@ type Config struct {
 	// operator API's SUBSCRIBE event stream, falling back to polling on masters
 	// without it) or "poll" (mesos-dns's way: /master/state every refreshSeconds).
 	MesosFollow string `json:"mesosFollow"`
-	// MaxStateBytes bounds one Mesos state document or SUBSCRIBED record; a
-	// larger one is a failed fetch. 64 MiB holds about 100,000 tasks.
+	// MaxStateBytes bounds one Mesos state document or stream event; a
+	// larger one is a failed fetch (a stream event over it makes the stream
+	// poll). The default, 64 MiB, holds some 70,000 tasks of the simulator.
 	MaxStateBytes int `json:"maxStateBytes"`
 	// DNSRateLimit turns on a per-client response rate limit over UDP (answers
 	// per second per client address; 0 = off), so the server cannot be used to

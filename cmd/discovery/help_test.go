@@ -153,3 +153,23 @@ func TestLongHelpPrintsTheReference(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigDocNamesEveryKey: docs/config.md, written by hand for its notes,
+// names every config key (the generated docs/flags.md has every flag), so a
+// key added to the code without its row fails here.
+func TestConfigDocNamesEveryKey(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/config.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ty := reflect.TypeOf(Config{})
+	for i := 0; i < ty.NumField(); i++ {
+		key := ty.Field(i).Tag.Get("json")
+		if key == "" || key == "-" {
+			continue
+		}
+		if !strings.Contains(string(doc), "`"+key+"`") {
+			t.Errorf("docs/config.md does not name config key %q", key)
+		}
+	}
+}
