@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/discovery-mesos/discovery/internal/fakemarathon"
+	"github.com/discovery-mesos/discovery/internal/peers"
 )
 
 // The routing differential against the real marathon-lb: both render the
@@ -39,7 +40,7 @@ func marathonLBPeer(t *testing.T) (python, script string) {
 	t.Helper()
 	dir := os.Getenv("MARATHON_LB_DIR")
 	if dir == "" {
-		dir = filepath.Join("..", "..", "shared", "peers", "marathon-lb")
+		dir = peers.Path("marathon-lb")
 	}
 	script = filepath.Join(dir, "marathon_lb.py")
 	if _, err := os.Stat(script); err != nil {

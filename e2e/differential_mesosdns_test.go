@@ -25,6 +25,7 @@ import (
 	"github.com/discovery-mesos/discovery/internal/daemontest"
 	"github.com/discovery-mesos/discovery/internal/fakemaster"
 	"github.com/discovery-mesos/discovery/internal/freeport"
+	"github.com/discovery-mesos/discovery/internal/peers"
 )
 
 // The differential test of issue 12: the real mesos-dns (upstream master) and
@@ -43,7 +44,7 @@ func mesosDNSBin(t *testing.T) string {
 	t.Helper()
 	bin := os.Getenv("MESOS_DNS_BIN")
 	if bin == "" {
-		bin = filepath.Join("..", "..", "shared", "peers", "mesos-dns")
+		bin = peers.Path("mesos-dns")
 	}
 	if st, err := os.Stat(bin); err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
 		t.Skipf("no mesos-dns binary at %s (set MESOS_DNS_BIN to run the differential test against the real mesos-dns)", bin)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/discovery-mesos/discovery/internal/fakemarathon"
 	"github.com/discovery-mesos/discovery/internal/haproxytest"
+	"github.com/discovery-mesos/discovery/internal/peers"
 )
 
 // marathonLBScript returns the path of one of marathon-lb's scripts (zdd.py)
@@ -23,7 +24,7 @@ import (
 // test is skipped when it is in neither.
 func marathonLBScript(t *testing.T, name string) string {
 	t.Helper()
-	dirs := []string{os.Getenv("MARATHON_LB_DIR"), filepath.Join("..", "..", "shared", "peers", "marathon-lb")}
+	dirs := []string{os.Getenv("MARATHON_LB_DIR"), peers.Path("marathon-lb")}
 	for _, d := range dirs {
 		if d == "" {
 			continue

@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/discovery-mesos/discovery/internal/peers"
 )
 
 func TestTranslateLegacyDirectives(t *testing.T) {
@@ -54,7 +56,7 @@ func marathonLBTemplates(t *testing.T) map[string]string {
 	t.Helper()
 	dir := os.Getenv("MARATHON_LB_DIR")
 	if dir == "" {
-		dir = "../../../shared/peers/marathon-lb"
+		dir = peers.Path("marathon-lb")
 	}
 	b, err := os.ReadFile(filepath.Join(dir, "Longhelp.md"))
 	if err != nil {
