@@ -122,7 +122,7 @@ func readState(path string) func(t *testing.T) []byte {
 // genState is a generated cluster (the shared genstate.py, all loopback
 // addresses), skipped without python3 or the tool.
 func genState(t *testing.T) []byte {
-	tool := filepath.Join("..", "..", "shared", "tools", "genstate.py")
+	tool := filepath.Join(filepath.Dir(peers.Path("mesos-dns")), "..", "tools", "genstate.py")
 	if _, err := os.Stat(tool); err != nil {
 		t.Skipf("no %s", tool)
 	}
