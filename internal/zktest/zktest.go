@@ -24,6 +24,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -257,8 +258,24 @@ func (s *Server) Running() bool {
 func (s *Server) Connect(t testing.TB) *zk.Conn {
 	t.Helper()
 	logger := &testLogger{t: t}
+	// As the product's detector does: a server that accepts the connection
+	// but does not answer yet (ZooKeeper still starting after a restart) must
+	// not hold the handshake for the client's ten receive timeouts (67 s).
+	var inSession atomic.Bool
+	dial := func(network, address string, timeout time.Duration) (net.Conn, error) {
+		c, err := net.DialTimeout(network, address, timeout)
+		if err != nil {
+			return nil, err
+		}
+		return &handshakeConn{Conn: c, limit: 3 * time.Second, inSession: &inSession}, nil
+	}
 	conn, events, err := zk.Connect([]string{s.Addr()}, 10*time.Second,
-		zk.WithLogger(logger), zk.WithLogInfo(false))
+		zk.WithLogger(logger), zk.WithLogInfo(false), zk.WithDialer(dial),
+		zk.WithEventCallback(func(ev zk.Event) {
+			if ev.Type == zk.EventSession {
+				inSession.Store(ev.State == zk.StateHasSession)
+			}
+		}))
 	if err != nil {
 		t.Fatalf("connecting to zookeeper %s: %v", s.Addr(), err)
 	}
@@ -275,6 +292,29 @@ func (s *Server) Connect(t testing.TB) *zk.Conn {
 			t.Fatalf("no zookeeper session with %s within %v; server log: %s", s.Addr(), startTimeout, s.logTail())
 		}
 	}
+}
+
+// handshakeConn bounds the connection's deadlines to limit while the client
+// has no session.
+type handshakeConn struct {
+	net.Conn
+	limit     time.Duration
+	inSession *atomic.Bool
+}
+
+func (c *handshakeConn) SetReadDeadline(t time.Time) error { return c.Conn.SetReadDeadline(c.bound(t)) }
+func (c *handshakeConn) SetWriteDeadline(t time.Time) error {
+	return c.Conn.SetWriteDeadline(c.bound(t))
+}
+
+func (c *handshakeConn) bound(t time.Time) time.Time {
+	if c.inSession.Load() {
+		return t
+	}
+	if most := time.Now().Add(c.limit); t.IsZero() || t.After(most) {
+		return most
+	}
+	return t
 }
 
 // RegisterMaster creates an ephemeral sequential "json.info_" node under path
