@@ -54,6 +54,7 @@ func withRealModel(t testing.TB, rm *realModel) func(*SyncerOptions) {
 			"{statsPort}", strconv.Itoa(cfg.StatsPort),
 			"{discoveryHTTPAddr}", cfg.EndpointsAddr,
 			"{serverStateFile}", cfg.ServerStateFile(),
+			"{trafficLog}", "",
 		).Replace(head)
 		ts, err := lbmodel.LoadTemplates(cfg, "", func(k string) string {
 			if k == "HAPROXY_HEAD" {
