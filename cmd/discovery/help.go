@@ -121,16 +121,16 @@ func printUsage(w io.Writer, fs *flag.FlagSet) {
 	}
 }
 
-// flagGroupsOf returns fs's flags in their groups; a flag in no group lands
-// in a last "Other" group (the test fails on it).
-func flagGroupsOf(fs *flag.FlagSet) []struct {
+// flagGroup is one titled group of flags, as -h and docs/flags.md show it.
+type flagGroup struct {
 	title string
 	flags []*flag.Flag
-} {
-	var out []struct {
-		title string
-		flags []*flag.Flag
-	}
+}
+
+// flagGroupsOf returns fs's flags in their groups; a flag in no group lands
+// in a last "Other" group (the test fails on it).
+func flagGroupsOf(fs *flag.FlagSet) []flagGroup {
+	var out []flagGroup
 	placed := map[string]bool{}
 	for _, g := range helpGroups {
 		names := g.flags
@@ -147,10 +147,7 @@ func flagGroupsOf(fs *flag.FlagSet) []struct {
 				placed[n] = true
 			}
 		}
-		out = append(out, struct {
-			title string
-			flags []*flag.Flag
-		}{g.title, fl})
+		out = append(out, flagGroup{g.title, fl})
 	}
 	var other []*flag.Flag
 	fs.VisitAll(func(f *flag.Flag) {
@@ -159,10 +156,7 @@ func flagGroupsOf(fs *flag.FlagSet) []struct {
 		}
 	})
 	if len(other) > 0 {
-		out = append(out, struct {
-			title string
-			flags []*flag.Flag
-		}{"Other", other})
+		out = append(out, flagGroup{"Other", other})
 	}
 	return out
 }

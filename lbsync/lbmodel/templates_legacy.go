@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -64,15 +65,15 @@ func translateLegacy(name, source, text, statsSocket string) (string, []string) 
 			note(n, "%q dropped: discovery serves marathon-lb's endpoints itself, on its HTTP port (our HAPROXY_HEAD passes them on from the stats port)", strings.TrimSpace(line))
 		case kw == "daemon" && name == "HAPROXY_HEAD":
 			note(n, `"daemon" dropped: under discovery HAProxy stays in the foreground (master-worker)`)
-		case kw == "stats" && len(f) >= 3 && f[1] == "socket" && f[2] == statsSocket && name == "HAPROXY_HEAD" && !hasWord(f, "admin"):
+		case kw == "stats" && len(f) >= 3 && f[1] == "socket" && f[2] == statsSocket && name == "HAPROXY_HEAD" && !slices.Contains(f, "admin"):
 			s := strings.TrimSpace(line)
-			if !hasWord(f, "mode") {
+			if !slices.Contains(f, "mode") {
 				s += " mode 600"
 			}
-			if !hasWord(f, "level") {
+			if !slices.Contains(f, "level") {
 				s += " level admin"
 			} else {
-				s = regexp.MustCompile(`level\s+\S+`).ReplaceAllString(s, "level admin")
+				s = socketLevel.ReplaceAllString(s, "level admin")
 			}
 			note(n, "the stats socket gets \"level admin\": server changes go through the Runtime API without a reload")
 			keep(s)
@@ -168,6 +169,13 @@ func translateRep(kw string, f []string) (string, bool) {
 	return join(dir, "replace-header", hdr, ci+"^"+unescapeSpaces(body), unescapeSpaces(repl)) + cond(rest), true
 }
 
+var (
+	// socketLevel is a stats socket's "level X" option.
+	socketLevel = regexp.MustCompile(`level\s+\S+`)
+	// backRef is a regex back-reference past the first.
+	backRef = regexp.MustCompile(`\\([2-9])`)
+)
+
 // headerPrefix reads "^Name:" at the start of a 1.x header regex.
 var headerName = regexp.MustCompile(`^\^([A-Za-z0-9-]+):`)
 
@@ -192,7 +200,7 @@ func headerOnlyPattern(p string) (string, bool) {
 
 // renumber lowers every \N back-reference by one (the method group is gone).
 func renumber(s string) string {
-	return regexp.MustCompile(`\\([2-9])`).ReplaceAllStringFunc(s, func(m string) string {
+	return backRef.ReplaceAllStringFunc(s, func(m string) string {
 		return `\` + string(m[1]-1)
 	})
 }
@@ -225,15 +233,6 @@ func unquote(s string) string {
 		return s[1 : len(s)-1]
 	}
 	return s
-}
-
-func hasWord(f []string, w string) bool {
-	for _, x := range f {
-		if x == w {
-			return true
-		}
-	}
-	return false
 }
 
 // legacyFields splits a config line as HAProxy does: blanks separate words,
