@@ -17,7 +17,7 @@ type VIP struct {
 	Name string `json:"name,omitempty"`
 	// DNSName is the part of its DNS names before the zone, "groupapp.marathon"
 	// (DNSName); empty for an address VIP.
-	DNSName string `json:"dns_name,omitempty"`
+	DNSName string     `json:"dns_name,omitempty"`
 	Addr    netip.Addr `json:"address"`
 	Port    uint16     `json:"port"`
 	// Protocol is "tcp" (the only one balanced).
