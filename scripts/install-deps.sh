@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the tests and benchmarks use: a real HAProxy, a real
+# Installs the Debian packages the tests and benchmarks use: a real HAProxy, nginx, a real
 # ZooKeeper (with its JRE), socat, dnsperf, wrk, dig, headless Chromium (for the
 # status page test) and the Python modules marathon-lb's zdd.py imports (the
 # zero-downtime deploy test runs it). Safe to run again; does nothing
@@ -8,6 +8,8 @@ set -euo pipefail
 
 need=()
 command -v haproxy >/dev/null || need+=(haproxy)
+# nginx resolving a VIP name through discovery (e2e TestNginxVIP*).
+[ -x /usr/sbin/nginx ] || need+=(nginx-light)
 [ -x /usr/share/zookeeper/bin/zkServer.sh ] || need+=(zookeeper)
 command -v java >/dev/null || need+=(default-jre-headless)
 command -v socat >/dev/null || need+=(socat)

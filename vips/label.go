@@ -66,6 +66,11 @@ func ParseLabel(v string) (Target, error) {
 	if len(host) > maxNameLen {
 		return Target{}, fmt.Errorf("VIP %q: name longer than %d bytes", v[:32]+"…", maxNameLen)
 	}
+	for i := 0; i < len(host); i++ {
+		if host[i] <= ' ' || host[i] > '~' {
+			return Target{}, fmt.Errorf("VIP %q: the name holds a blank, control or non-ASCII character", v)
+		}
+	}
 	if DNSLabel(host) == "" {
 		return Target{}, fmt.Errorf("VIP %q: the name has no letter or digit", v)
 	}

@@ -26,6 +26,8 @@ func TestParseLabel(t *testing.T) {
 		{in: "0.0.0.0:80", wantErr: true},
 		{in: "224.0.0.1:80", wantErr: true},
 		{in: "[fd00::1:80", wantErr: true},
+		{in: "x\n  bind 0.0.0.0:22\n:80", wantErr: true},
+		{in: "caf\u00e9:80", wantErr: true},
 	} {
 		got, err := ParseLabel(tc.in)
 		if (err != nil) != tc.wantErr {

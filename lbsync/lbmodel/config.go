@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"net/netip"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -127,6 +128,12 @@ type Config struct {
 	// an app restarting or briefly at zero causes no reload. Zero turns it off.
 	// Apps from Marathon need none: Marathon lists an app scaled to zero.
 	AppLinger time.Duration
+	// VIPsOff turns off listening on the VIPs of VIP_{n} port labels
+	// (vips.Build): by default every task carrying one is balanced on it,
+	// whatever its HAPROXY_GROUP. VIPRange holds the named VIPs' addresses
+	// (vips.DefaultRange when invalid).
+	VIPsOff  bool
+	VIPRange netip.Prefix
 }
 
 // DefaultConfig returns marathon-lb's defaults (and ours for the rest). Groups

@@ -1,6 +1,10 @@
 package lbmodel
 
-import "slices"
+import (
+	"slices"
+
+	"github.com/discovery-mesos/discovery/vips"
+)
 
 // Model is everything HAProxy is told, derived from one snapshot: the rendered
 // head (global, defaults, stats listener), the frontends, the backends with their
@@ -29,6 +33,11 @@ type Model struct {
 	// Errors are the apps (or app ports) left out of the model, sorted by AppID
 	// then Port.
 	Errors []AppError
+	// VIPs are the VIPs the model listens on (WithVIPs), each with a frontend
+	// and a backend named VIPProxyName; VIPCollisions the named VIPs that did
+	// not get the address their name hashes to.
+	VIPs          []vips.VIP
+	VIPCollisions []vips.Collision
 }
 
 // Frontend is one rendered frontend section.

@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"github.com/discovery-mesos/discovery/state"
+	"github.com/discovery-mesos/discovery/vips"
 )
 
 // BuildFunc builds the load balancer model of a snapshot: what lbsync's
@@ -36,6 +37,7 @@ func ModelBuilder(cfg *Config, templates func() *Templates, resolve func(string)
 	var last *state.Snapshot
 	var apps []state.App
 	var digests []uint64
+	withVIPs := &vipMemo{}
 	return func(snap *state.Snapshot, opts *BuildOptions) (*Model, error) {
 		if opts == nil {
 			opts = &BuildOptions{}
@@ -60,6 +62,31 @@ func ModelBuilder(cfg *Config, templates func() *Templates, resolve func(string)
 		}
 		a, d := apps, digests
 		mu.Unlock()
-		return cache.Build(a, d, cfg, templates(), opts)
+		m, err := cache.Build(a, d, cfg, templates(), opts)
+		if err != nil || cfg.VIPsOff {
+			return m, err
+		}
+		return withVIPs.add(m, snap, cfg, opts), nil
 	}
+}
+
+// vipMemo keeps the latest model with VIPs, so that a snapshot that changes
+// neither the model nor the VIPs gives back the very model HAProxy runs (the
+// syncer then has nothing to do).
+type vipMemo struct {
+	mu        sync.Mutex
+	base, out *Model
+	set       *vips.Set
+}
+
+func (vm *vipMemo) add(m *Model, snap *state.Snapshot, cfg *Config, opts *BuildOptions) *Model {
+	set := vips.Build(snap, vips.Config{Range: cfg.VIPRange, Resolve: opts.Resolve, AppID: marathonAppID, Exclude: opts.Exclude})
+	vm.mu.Lock()
+	defer vm.mu.Unlock()
+	if m == vm.base && vipSetsEqual(set, vm.set) {
+		return vm.out
+	}
+	out := WithVIPs(m, set)
+	vm.base, vm.set, vm.out = m, set, out
+	return out
 }
