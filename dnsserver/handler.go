@@ -31,6 +31,8 @@ type Handler struct {
 	maxUDP int
 	// noTC clears the TC bit of every answer (mesos-dns "SetTruncateBit": false).
 	noTC bool
+	// vips answers the names of the VIPs whose listeners run; nil: none.
+	vips VIPSource
 	// rl is the UDP response rate limit, nil when off.
 	rl  *rateLimiter
 	m   *serverMetrics
@@ -50,6 +52,8 @@ type HandlerConfig struct {
 	// NoTruncateBit leaves TC clear on answers cut to fit (mesos-dns
 	// "SetTruncateBit": false, for clients that cannot retry over TCP).
 	NoTruncateBit bool
+	// VIPs gives the VIP names to answer (vips.go); nil: none.
+	VIPs VIPSource
 }
 
 // DefaultMaxUDPSize is the largest UDP answer we send by default: the DNS flag
@@ -76,7 +80,7 @@ func newHandler(ctx context.Context, tables TableSource, fwd *Forwarder, cfg Han
 	if fwd == nil {
 		fwd, _ = newForwarder(ForwardConfig{}, log, m)
 	}
-	h := &Handler{tables: tables, fwd: fwd, recurse: cfg.RecurseOn, maxUDP: cfg.MaxUDPSize, noTC: cfg.NoTruncateBit, m: m, log: log, ctx: ctx}
+	h := &Handler{tables: tables, fwd: fwd, recurse: cfg.RecurseOn, maxUDP: cfg.MaxUDPSize, noTC: cfg.NoTruncateBit, vips: cfg.VIPs, m: m, log: log, ctx: ctx}
 	if h.maxUDP <= 0 {
 		h.maxUDP = DefaultMaxUDPSize
 	}
@@ -105,6 +109,8 @@ type queryCtx struct {
 	nsRR    dns.NS  // the apex NS in the question's case
 	buf     []byte
 	rot     uint32 // rotation state (xorshift)
+	// vipAns and vipExtra hold this query's copy of a VIP table's records.
+	vipAns, vipExtra []dns.RR
 }
 
 func newQueryCtx() *queryCtx {
@@ -160,6 +166,12 @@ func (h *Handler) answer(req *dns.Msg, qc *queryCtx) action {
 		return actReply
 	}
 	q := &req.Question[0]
+	if h.vips != nil {
+		if ans, extra, ok := h.vips.LoadVIPs().lookup(q.Name, q.Qtype); ok {
+			answerVIP(qc, q, ans, extra)
+			return actReply
+		}
+	}
 	t := h.tables.Load()
 	if t == nil {
 		// No table yet (startup before the first snapshot): a transient failure.

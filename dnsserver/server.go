@@ -32,6 +32,8 @@ type ServerConfig struct {
 	NoTruncateBit bool
 	// Forward is where names outside the domain go.
 	Forward ForwardConfig
+	// VIPs gives the VIP names to answer (vips.go); nil: none.
+	VIPs VIPSource
 	// MaxUDPSize caps UDP answers (0: DefaultMaxUDPSize).
 	MaxUDPSize int
 	// UDPWorkers is the number of goroutines answering UDP (0: GOMAXPROCS).
@@ -112,7 +114,7 @@ func NewServer(cfg ServerConfig, tables TableSource, log *slog.Logger, reg prome
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{cfg: cfg, log: log, m: m, ctx: ctx, cancel: cancel}
-	s.h = newHandler(ctx, tables, fwd, HandlerConfig{RecurseOn: cfg.RecurseOn, MaxUDPSize: cfg.MaxUDPSize, NoTruncateBit: cfg.NoTruncateBit}, log, m)
+	s.h = newHandler(ctx, tables, fwd, HandlerConfig{RecurseOn: cfg.RecurseOn, MaxUDPSize: cfg.MaxUDPSize, NoTruncateBit: cfg.NoTruncateBit, VIPs: cfg.VIPs}, log, m)
 	slip := cfg.RateLimitSlip
 	if slip == 0 {
 		slip = 2

@@ -19,6 +19,7 @@ import (
 	"github.com/discovery-mesos/discovery/dnsserver"
 	"github.com/discovery-mesos/discovery/internal/dcosauth"
 	"github.com/discovery-mesos/discovery/state/mesos"
+	"github.com/discovery-mesos/discovery/vips"
 )
 
 // Config is the daemon's configuration: every key of mesos-dns's config.json, with
@@ -126,6 +127,18 @@ type Config struct {
 	SnapshotQuietMillis int `json:"snapshotQuietMillis"`
 	// SnapshotMaxDelayMillis bounds how long a change can wait for quiet.
 	SnapshotMaxDelayMillis int `json:"snapshotMaxDelayMillis"`
+	// VIPsOn makes the load balancer listen on the VIPs of VIP_{n} port
+	// labels and DNS answer their names once the listeners run (vips
+	// package); false turns both off.
+	VIPsOn bool `json:"vipsOn"`
+	// VIPRange holds the named VIPs' addresses, each derived from its name.
+	VIPRange string `json:"vipRange"`
+}
+
+// vipRange is VIPRange parsed (Validate checks it).
+func (c *Config) vipRange() netip.Prefix {
+	p, _ := netip.ParsePrefix(c.VIPRange)
+	return p
 }
 
 // Credentials are mesos-dns's mesosCredentials.
@@ -181,6 +194,8 @@ func DefaultConfig() Config {
 		LogLevel:                "info",
 		SnapshotQuietMillis:     0,
 		SnapshotMaxDelayMillis:  200,
+		VIPsOn:                  true,
+		VIPRange:                vips.DefaultRange.String(),
 	}
 }
 
@@ -532,6 +547,11 @@ func (c *Config) Validate() error {
 	}
 	if c.SnapshotMaxDelayMillis < c.SnapshotQuietMillis {
 		bad("snapshotMaxDelayMillis", "must be at least snapshotQuietMillis (%d), got %d", c.SnapshotQuietMillis, c.SnapshotMaxDelayMillis)
+	}
+	if p, err := netip.ParsePrefix(c.VIPRange); err != nil {
+		bad("vipRange", "want a network in CIDR form, got %q", c.VIPRange)
+	} else if err := vips.CheckRange(p); err != nil {
+		bad("vipRange", "%v", err)
 	}
 	return errors.Join(errs...)
 }

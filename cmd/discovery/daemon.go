@@ -46,6 +46,9 @@ type daemon struct {
 	httpMetrics *httpMetrics
 
 	lb *loadBalancer // nil when the load balancer is off
+	// vips publishes the VIP names to DNS; nil when the load balancer or
+	// VIPs are off.
+	vips *vipPublisher
 
 	snapshotAge prometheus.GaugeFunc
 
@@ -94,12 +97,16 @@ func newDaemon(cfg Config, lbo *lbOptions, warnings []string, log *slog.Logger) 
 	}
 
 	if lbo != nil && lbo.enabled() {
+		lbo.cfg.VIPsOff, lbo.cfg.VIPRange = !cfg.VIPsOn, cfg.vipRange()
 		lb, srcs, err := newLoadBalancer(lbo, d)
 		if err != nil {
 			return nil, fmt.Errorf("load balancer: %w", err)
 		}
 		d.lb = lb
 		d.sources = append(d.sources, srcs...)
+		if cfg.VIPsOn && lb.syncer != nil {
+			d.vips = newVIPPublisher(cfg.Domain, log.With("component", "vips"))
+		}
 	}
 
 	// No table until the first view of the cluster: queries get SERVFAIL, which
@@ -117,8 +124,13 @@ func newDaemon(cfg Config, lbo *lbOptions, warnings []string, log *slog.Logger) 
 		if err != nil {
 			return nil, fmt.Errorf("externalFrom: %w", err)
 		}
+		var vipSource dnsserver.VIPSource
+		if d.vips != nil {
+			vipSource = d.vips
+		}
 		srv, err := dnsserver.NewServer(dnsserver.ServerConfig{
 			Addr:           net.JoinHostPort(cfg.Listener, strconv.Itoa(cfg.Port)),
+			VIPs:           vipSource,
 			RecurseOn:      cfg.RecurseOn,
 			NoTruncateBit:  !cfg.SetTruncateBit,
 			RateLimit:      cfg.DNSRateLimit,
@@ -324,6 +336,9 @@ func (d *daemon) run(ctx context.Context) error {
 		d.lb.start(ctx, d.hub, spawn)
 		wg.Add(1)
 		go func() { defer wg.Done(); d.lb.logLeftOut(ctx) }()
+		if d.vips != nil {
+			spawn("vips", func(ctx context.Context) error { return d.vips.run(ctx, d.lb.syncer.Model, d.lb.syncer.Changed) })
+		}
 	}
 	wg.Add(1)
 	go func() { defer wg.Done(); d.handleSignals(ctx) }()
@@ -397,6 +412,9 @@ func (d *daemon) httpHandler() http.Handler {
 		EnumerationOn:  d.cfg.EnumerationOn,
 		Logger:         d.log.With("component", "http-api"),
 	}))
+	if d.vips != nil {
+		mux.Handle("/v1/vips", d.vips.serveVIPs(d.cfg.vipRange().String()))
+	}
 	mux.Handle("/metrics", promhttp.HandlerFor(d.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/health", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")

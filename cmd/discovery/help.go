@@ -65,6 +65,8 @@ var keyHelp = map[string]string{
 	"logLevel":                "log level: debug, info, warn, error",
 	"snapshotQuietMillis":     "a burst of changes must be quiet this long before it is applied",
 	"snapshotMaxDelayMillis":  "…but no change waits longer than this",
+	"vipsOn":                  "load balance the VIPs of VIP_{n} port labels and answer their names in DNS (false: off)",
+	"vipRange":                "network holding the named VIPs' addresses, each derived from its name (CIDR)",
 }
 
 // helpGroups orders -h by role. Every flag is in exactly one group (a test
@@ -90,6 +92,7 @@ var helpGroups = []struct {
 	{"Load balancer (discovery's own)", []string{"lb-templates-dir", "lb-template-labels", "lb-ignore-template-labels", "lb-cert-dirs", "lb-haproxy-binary", "lb-haproxy-user", "lb-haproxy-env",
 		"lb-master-socket", "lb-stats-socket", "lb-external", "lb-stats-bind", "lb-http-bind", "lb-https-bind", "lb-appid-bind",
 		"lb-hard-stop-after", "lb-drain-seconds", "lb-app-linger", "lb-skip-unreachable-tasks", "lb-archive-dir", "lb-signal-endpoints"}},
+	{"Named VIPs (DC/OS VIP_{n} labels)", []string{"vipsOn", "vipRange"}},
 	{"Logging", []string{"logLevel", "logFormat", "log-level", "v"}},
 	{"mesos-dns's glog flags (accepted; discovery logs to stderr)", []string{"logtostderr", "alsologtostderr", "log_dir",
 		"stderrthreshold", "vmodule", "log_backtrace_at"}},

@@ -69,6 +69,10 @@ type Config struct {
 	// the simulator's own: HAPROXY_0_BIND_ADDR=127.0.0.1 keeps the load
 	// balancer's service ports on loopback.
 	AppLabels map[string]string
+	// VIPPort, when positive, gives every app's port a DC/OS VIP label,
+	// VIP_0 = "<app id>:<VIPPort>" (on its Marathon port definition and its
+	// tasks' DiscoveryInfo port), as DC/OS users label apps for named VIPs.
+	VIPPort int
 	// Backends makes every task a real HTTP server on its address and port.
 	Backends bool
 	// BackendApps, when positive, limits Backends to the tasks of the first
@@ -146,6 +150,7 @@ type app struct {
 	servicePort int
 	vhost       string
 	labels      map[string]string
+	portLabels  map[string]string // of its port (VIP_0)
 	instances   int
 	tasks       []*task // in start order
 }

@@ -48,6 +48,10 @@ func (c *Cluster) newAppLocked(name string, instances int) *app {
 	for k, v := range c.cfg.AppLabels {
 		a.labels[k] = v
 	}
+	a.portLabels = map[string]string{}
+	if c.cfg.VIPPort > 0 {
+		a.portLabels["VIP_0"] = id + ":" + strconv.Itoa(c.cfg.VIPPort)
+	}
 	i, _ := slices.BinarySearchFunc(c.apps, id, func(x *app, id string) int { return cmp.Compare(x.id, id) })
 	c.apps = slices.Insert(c.apps, i, a)
 	c.appByID[id] = a

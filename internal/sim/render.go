@@ -86,7 +86,11 @@ func (c *Cluster) mesosTask(t *task, state string, statuses []any) obj {
 	ports := make([]any, len(t.ports))
 	for i, p := range t.ports {
 		ranges[i] = strconv.Itoa(p) + "-" + strconv.Itoa(p)
-		ports[i] = obj{"number": p, "name": portName(i), "protocol": "tcp"}
+		port := obj{"number": p, "name": portName(i), "protocol": "tcp"}
+		if i == 0 && len(a.portLabels) > 0 {
+			port["labels"] = obj{"labels": mesosLabels(a.portLabels)}
+		}
+		ports[i] = port
 	}
 	return obj{
 		"id":           t.id,
@@ -139,7 +143,7 @@ func marathonApp(a *app) fakemarathon.App {
 		Mem:       32,
 		Labels:    maps.Clone(a.labels),
 		PortDefinitions: []fakemarathon.PortDefinition{
-			{Port: a.servicePort, Name: portName(0), Protocol: "tcp", Labels: map[string]string{}},
+			{Port: a.servicePort, Name: portName(0), Protocol: "tcp", Labels: maps.Clone(a.portLabels)},
 		},
 		HealthChecks: []fakemarathon.HealthCheck{{
 			Protocol: "HTTP", Path: "/", PortIndex: &zero,

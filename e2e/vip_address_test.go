@@ -1,0 +1,138 @@
+package e2e
+
+import (
+	"encoding/json"
+	"net"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/discovery-mesos/discovery/internal/sim"
+)
+
+// vipAddrs waits until the daemon answers every name and returns their
+// addresses, checking that each listens: a connection is accepted there.
+func vipAddrs(t *testing.T, d *daemon, port int, names ...string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, n := range names {
+		waitFor(t, 30*time.Second, "VIP name "+n+" answered", func() bool {
+			r, err := d.query(n, dns.TypeA)
+			if err != nil || len(r.Answer) != 1 {
+				return false
+			}
+			out[n] = r.Answer[0].(*dns.A).A.String()
+			return true
+		})
+		c, err := net.DialTimeout("tcp", net.JoinHostPort(out[n], itoa(port)), 2*time.Second)
+		if err != nil {
+			t.Fatalf("%s answered %s, but nothing listens on port %d there: %v", n, out[n], port, err)
+		}
+		c.Close()
+	}
+	return out
+}
+
+// TestVIPAddressSameAcrossDaemonsAndRestarts: two daemons following
+// different clusters (other tasks, agents, VIP ports) whose apps carry the
+// same VIP names give every name the same address; so does a daemon
+// restarted. /v1/vips lists the VIPs with their backends.
+func TestVIPAddressSameAcrossDaemonsAndRestarts(t *testing.T) {
+	names := []string{
+		"simapp-000.marathon.l4lb.thisdcos.directory",
+		"simapp-001.marathon.vip.mesos",
+	}
+	portA, portB := servicePortBase(t, 1), servicePortBase(t, 1)
+	for portB == portA {
+		portB = servicePortBase(t, 1)
+	}
+	cA, lbA, dA := lbCluster(t, sim.Config{Apps: 2, TasksPerApp: 1, Seed: 1, VIPPort: portA})
+	_, _, dB := lbCluster(t, sim.Config{Apps: 2, TasksPerApp: 3, Agents: 5, Seed: 2, VIPPort: portB})
+	a := vipAddrs(t, dA, portA, names...)
+	b := vipAddrs(t, dB, portB, names...)
+	for _, n := range names {
+		if a[n] != b[n] {
+			t.Errorf("%s: %s on one daemon, %s on the other", n, a[n], b[n])
+		}
+	}
+	if a[names[0]] == a[names[1]] {
+		t.Errorf("two names share %s", a[names[0]])
+	}
+
+	// /v1/vips: both VIPs, with their names and A's single task.
+	var doc struct {
+		VIPs []struct {
+			Address  string   `json:"address"`
+			Port     int      `json:"port"`
+			Names    []string `json:"names"`
+			Answered bool     `json:"answered"`
+			Backends []struct {
+				Host string `json:"host"`
+				Port int    `json:"port"`
+			} `json:"backends"`
+		} `json:"vips"`
+	}
+	if err := json.Unmarshal([]byte(dA.mustGet(t, "/v1/vips", 200)), &doc); err != nil {
+		t.Fatal(err)
+	}
+	tr := cA.Truth()
+	if len(doc.VIPs) != 2 {
+		t.Fatalf("/v1/vips lists %d VIPs, want 2: %+v", len(doc.VIPs), doc)
+	}
+	for _, v := range doc.VIPs {
+		if v.Port != portA || !v.Answered || len(v.Backends) != 1 || len(v.Names) != 2 {
+			t.Errorf("/v1/vips entry %+v", v)
+		}
+		if !slices.Contains(v.Names, names[0]+".") && !slices.Contains(v.Names, names[1]+".") {
+			continue
+		}
+		if slices.Contains(v.Names, names[0]+".") && v.Address != a[names[0]] {
+			t.Errorf("/v1/vips gives %s %s, DNS %s", names[0], v.Address, a[names[0]])
+		}
+	}
+	if got := tr.Apps[0].Tasks[0].Addr().Port(); doc.VIPs[0].Backends[0].Port != int(got) && doc.VIPs[1].Backends[0].Port != int(got) {
+		t.Errorf("/v1/vips backends %+v lack app-000's task port %d", doc.VIPs, got)
+	}
+
+	// A restart: the same addresses.
+	dA.stop()
+	dA2 := startDaemon(t, true, append([]string{"-masters=" + cA.Masters()[0].Addr()}, lbA.args...)...)
+	again := vipAddrs(t, dA2, portA, names...)
+	for _, n := range names {
+		if again[n] != a[n] {
+			t.Errorf("%s: %s before the restart, %s after", n, a[n], again[n])
+		}
+	}
+
+	// The app goes: its name is withdrawn, and by then nothing listens.
+	if _, err := cA.RemoveApp(tr.Apps[1].ID); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "VIP name withdrawn", func() bool {
+		r, err := dA2.query(names[1], dns.TypeA)
+		return err == nil && r.Rcode == dns.RcodeNameError
+	})
+	if c, err := net.DialTimeout("tcp", net.JoinHostPort(a[names[1]], itoa(portA)), 2*time.Second); err == nil {
+		c.Close()
+		t.Errorf("VIP name withdrawn while %s:%d still listens", a[names[1]], portA)
+	}
+	if r, err := dA2.query(names[0], dns.TypeA); err != nil || len(r.Answer) != 1 {
+		t.Errorf("the other VIP's name: %v %v", r, err)
+	}
+}
+
+// TestVIPsOff: with vipsOn false, no listener and no name.
+func TestVIPsOff(t *testing.T) {
+	port := servicePortBase(t, 1)
+	c, _, d := lbCluster(t, sim.Config{Apps: 1, TasksPerApp: 1, VIPPort: port}, "-vipsOn=false")
+	waitDNS(t, d, c, 30*time.Second)
+	r, err := d.query("simapp-000.marathon.vip.mesos", dns.TypeA)
+	if err != nil || r.Rcode != dns.RcodeNameError {
+		t.Fatalf("VIP name with vipsOn=false: %v %v", r, err)
+	}
+	if code, _, _ := d.get("/v1/vips"); code == 200 {
+		t.Errorf("/v1/vips answers 200 with VIPs off")
+	}
+}
