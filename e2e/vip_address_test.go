@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -94,6 +95,22 @@ func TestVIPAddressSameAcrossDaemonsAndRestarts(t *testing.T) {
 	}
 	if got := tr.Apps[0].Tasks[0].Addr().Port(); doc.VIPs[0].Backends[0].Port != int(got) && doc.VIPs[1].Backends[0].Port != int(got) {
 		t.Errorf("/v1/vips backends %+v lack app-000's task port %d", doc.VIPs, got)
+	}
+
+	// The status page lists them too.
+	page := dA.mustGet(t, "/", 200)
+	for _, want := range []string{"Named VIPs", a[names[0]] + ":" + itoa(portA), names[1] + "."} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the status page lacks %q", want)
+		}
+	}
+	var st struct {
+		LB struct {
+			VIPs []json.RawMessage `json:"vips"`
+		} `json:"lb"`
+	}
+	if err := json.Unmarshal([]byte(dA.mustGet(t, "/status.json", 200)), &st); err != nil || len(st.LB.VIPs) != 2 {
+		t.Errorf("/status.json lb.vips: %d entries (%v)", len(st.LB.VIPs), err)
 	}
 
 	// A restart: the same addresses.

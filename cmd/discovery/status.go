@@ -76,6 +76,8 @@ type statusPage struct {
 	lb     statusLB
 	lbOn   bool
 	lbNote string
+	// vips lists the VIPs (/v1/vips's document); nil when VIPs are off.
+	vips func() vipsView
 	// warnings are the daemon's start-up warnings (see daemon.warnings).
 	warnings []string
 	// staleAfter gives the age past which a source's view counts as stale, 0
@@ -123,6 +125,10 @@ func (d *daemon) statusHandler() http.Handler {
 		} else {
 			p.lbNote = "dry run: HAProxy is not driven"
 		}
+	}
+	if d.vips != nil {
+		r := d.cfg.vipRange().String()
+		p.vips = func() vipsView { return d.vips.view(r) }
 	}
 	return p.handler()
 }

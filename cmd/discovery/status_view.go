@@ -7,6 +7,7 @@ import (
 
 	"github.com/discovery-mesos/discovery/dnsserver"
 	"github.com/discovery-mesos/discovery/state"
+	"github.com/discovery-mesos/discovery/vips"
 )
 
 // statusView is one consistent read of the daemon's state, as the page and
@@ -150,6 +151,11 @@ type lbView struct {
 	Changes []changeView `json:"changes"`
 	// HealthErr says why HAProxy's view of the servers is missing.
 	HealthErr string `json:"healthError,omitempty"`
+	// VIPs are the VIPs HAProxy listens on, as /v1/vips lists them;
+	// VIPCollisions the named VIPs off their hashed address. Nil when VIPs
+	// are off.
+	VIPs          []vipView        `json:"vips,omitempty"`
+	VIPCollisions []vips.Collision `json:"vipCollisions,omitempty"`
 }
 
 type changeView struct {
@@ -301,6 +307,10 @@ func (v *statusView) clusterView(c *state.Cluster) {
 func (p *statusPage) lbView(ctx context.Context, q string, limit int) *lbView {
 	v := &lbView{Note: p.lbNote, Frontends: []frontendView{}, LeftOut: []leftOutView{}, Reloads: []reloadView{},
 		Changes: []changeView{}, Backends: backendList{Items: []backendView{}}}
+	if p.vips != nil {
+		doc := p.vips()
+		v.VIPs, v.VIPCollisions = doc.VIPs, doc.Collisions
+	}
 	if p.lb == nil {
 		return v
 	}
