@@ -11,6 +11,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/discovery-mesos/discovery/internal/sim"
+	"github.com/discovery-mesos/discovery/vips"
 )
 
 // vipAddrs waits until the daemon answers every name and returns their
@@ -152,4 +153,37 @@ func TestVIPsOff(t *testing.T) {
 	if code, _, _ := d.get("/v1/vips"); code == 200 {
 		t.Errorf("/v1/vips answers 200 with VIPs off")
 	}
+}
+
+// TestVIPOnABusyPortIsLeftOut: a VIP whose address and port another program
+// holds is left out and reported; HAProxy, which would refuse the whole
+// config for one bind, keeps serving the other VIPs.
+func TestVIPOnABusyPortIsLeftOut(t *testing.T) {
+	port := servicePortBase(t, 1)
+	addrs, _, _ := vips.Assign([]string{"simapp-000.marathon", "simapp-001.marathon"}, vips.DefaultRange)
+	busy, err := net.Listen("tcp", net.JoinHostPort(addrs["simapp-000.marathon"].String(), itoa(port)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	_, _, d := lbCluster(t, sim.Config{Apps: 2, TasksPerApp: 1, VIPPort: port})
+	got := vipAddrs(t, d, port, "simapp-001.marathon.vip.mesos")
+	if got["simapp-001.marathon.vip.mesos"] != addrs["simapp-001.marathon"].String() {
+		t.Errorf("simapp-001 at %v, want %v", got, addrs["simapp-001.marathon"])
+	}
+	if r, err := d.query("simapp-000.marathon.vip.mesos", dns.TypeA); err != nil || r.Rcode != dns.RcodeNameError {
+		t.Errorf("the VIP on a busy port is answered: %v %v", r, err)
+	}
+	waitFor(t, 10*time.Second, "the busy VIP reported", func() bool {
+		st := d.status(t)
+		if st.LB == nil {
+			return false
+		}
+		for _, l := range st.LB.LeftOut {
+			if l.AppID == "/sim/app-000" && strings.Contains(l.Reason, "could not listen") {
+				return true
+			}
+		}
+		return false
+	})
 }

@@ -97,7 +97,7 @@ func newDaemon(cfg Config, lbo *lbOptions, warnings []string, log *slog.Logger) 
 	}
 
 	if lbo != nil && lbo.enabled() {
-		lbo.cfg.VIPsOff, lbo.cfg.VIPRange = !cfg.VIPsOn, cfg.vipRange()
+		lbo.cfg.VIPsOff, lbo.cfg.VIPRange, lbo.cfg.VIPListenCheck = !cfg.VIPsOn, cfg.vipRange(), vipListenCheck
 		lb, srcs, err := newLoadBalancer(lbo, d)
 		if err != nil {
 			return nil, fmt.Errorf("load balancer: %w", err)

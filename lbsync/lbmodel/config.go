@@ -134,6 +134,13 @@ type Config struct {
 	// (vips.DefaultRange when invalid).
 	VIPsOff  bool
 	VIPRange netip.Prefix
+	// VIPListenCheck, when set, tells whether HAProxy could listen on a VIP
+	// it does not listen on yet: an error leaves the VIP out, reported on its
+	// apps. HAProxy refuses a whole config when one bind fails, so a VIP on a
+	// port another program holds, or on an address not on this host, would
+	// otherwise stop every later reload. The daemon's check binds the
+	// address as HAProxy does.
+	VIPListenCheck func(netip.AddrPort) error
 }
 
 // DefaultConfig returns marathon-lb's defaults (and ours for the rest). Groups

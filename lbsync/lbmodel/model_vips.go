@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/discovery-mesos/discovery/state"
 	"github.com/discovery-mesos/discovery/vips"
 )
 
@@ -95,4 +96,40 @@ func vipSetsEqual(a, b *vips.Set) bool {
 		return x.Name == y.Name && x.DNSName == y.DNSName && x.Addr == y.Addr && x.Port == y.Port && x.Mode == y.Mode &&
 			slices.Equal(x.Apps, y.Apps) && slices.Equal(x.Backends, y.Backends)
 	}) && slices.Equal(a.Collisions, b.Collisions) && slices.Equal(a.LeftOut, b.LeftOut)
+}
+
+// checkVIPListeners leaves out of set the VIPs check says HAProxy cannot
+// listen on, reporting them on their apps. The VIPs running has (HAProxy
+// listens there already) and those on a port another frontend of running
+// binds (HAProxy shares its own ports) are not checked.
+func checkVIPListeners(set *vips.Set, check func(netip.AddrPort) error, running *Model) *vips.Set {
+	if check == nil || set == nil || len(set.VIPs) == 0 {
+		return set
+	}
+	listening := map[netip.AddrPort]bool{}
+	ports := map[int]bool{}
+	if running != nil {
+		for i := range running.VIPs {
+			listening[netip.AddrPortFrom(running.VIPs[i].Addr, running.VIPs[i].Port)] = true
+		}
+		for i := range running.Frontends {
+			if f := &running.Frontends[i]; !strings.HasPrefix(f.Name, VIPBackendPrefix) && f.Port > 0 {
+				ports[f.Port] = true
+			}
+		}
+	}
+	out := &vips.Set{Collisions: set.Collisions, LeftOut: slices.Clip(set.LeftOut), VIPs: make([]vips.VIP, 0, len(set.VIPs))}
+	for _, v := range set.VIPs {
+		ap := netip.AddrPortFrom(v.Addr, v.Port)
+		if !listening[ap] && !ports[int(v.Port)] {
+			if err := check(ap); err != nil {
+				for _, app := range v.Apps {
+					out.LeftOut = append(out.LeftOut, state.LeftOut{ID: app, Reason: "VIP " + ap.String() + ": HAProxy could not listen there: " + err.Error()})
+				}
+				continue
+			}
+		}
+		out.VIPs = append(out.VIPs, v)
+	}
+	return out
 }

@@ -1,6 +1,8 @@
 package lbmodel
 
 import (
+	"errors"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -90,5 +92,47 @@ func TestModelBuilderVIPs(t *testing.T) {
 	}
 	if len(m5.VIPs) != 0 || len(m5.Backends) != 0 {
 		t.Errorf("VIPsOff: VIPs %v, backends %v", m5.VIPs, backendNames(m5))
+	}
+}
+
+// TestModelBuilderVIPListenCheck: a VIP HAProxy could not listen on is left
+// out and reported on its app; a VIP HAProxy runs already is not checked.
+func TestModelBuilderVIPListenCheck(t *testing.T) {
+	cfg := testConfig()
+	ts := mustTemplates(t, cfg, "", nil)
+	refuse := true
+	var checked []netip.AddrPort
+	cfg.VIPListenCheck = func(ap netip.AddrPort) error {
+		checked = append(checked, ap)
+		if refuse {
+			return errors.New("port 8080 is in use")
+		}
+		return nil
+	}
+	build := ModelBuilder(cfg, func() *Templates { return ts }, nil)
+	vip := state.Label{Key: "VIP_0", Value: "/svc:8080"}
+	m1, err := build(vipSnapshot(1, 31000, vip), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m1.VIPs) != 0 || len(m1.Errors) != 1 || !strings.Contains(m1.Errors[0].Reason, "could not listen") {
+		t.Fatalf("VIPs %v, errors %+v: want the VIP left out and reported", m1.VIPs, m1.Errors)
+	}
+	refuse = false
+	m2, err := build(vipSnapshot(2, 31000, vip), &BuildOptions{Previous: m1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m2.VIPs) != 1 {
+		t.Fatalf("VIPs %v once the port is free", m2.VIPs)
+	}
+	checked = nil
+	refuse = true
+	m3, err := build(vipSnapshot(3, 31001, vip), &BuildOptions{Previous: m2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m3.VIPs) != 1 || len(checked) != 0 {
+		t.Fatalf("a running VIP was checked again (%v) or dropped (%v)", checked, m3.VIPs)
 	}
 }
