@@ -92,6 +92,11 @@ func (t *VIPTable) Len() int {
 	return len(t.names)
 }
 
+// Lookup is lookup for callers outside the package (the daemon's tests).
+func (t *VIPTable) Lookup(qname string, qtype uint16) (answer, extra []dns.RR, found bool) {
+	return t.lookup(qname, qtype)
+}
+
 // lookup returns the records of qname for qtype: found is false when the
 // name is not a VIP's (the caller goes on with the record table or the
 // forwarder). A VIP name asked for another type is found with no answer

@@ -57,3 +57,18 @@ func TestServerAnswersVIPNames(t *testing.T) {
 		t.Errorf("web.marathon.mesos: %v", r)
 	}
 }
+
+// TestVIPTableIPv6: a VIP in an IPv6 range is an AAAA record; A is NODATA.
+func TestVIPTableIPv6(t *testing.T) {
+	tb := NewVIPTable([]vips.VIP{{Name: "/db", DNSName: "db.marathon", Addr: netip.MustParseAddr("fd00:5::9"), Port: 5432, Protocol: "tcp"}}, "mesos.")
+	ans, _, ok := tb.Lookup("db.marathon.l4lb.thisdcos.directory.", dns.TypeAAAA)
+	if !ok || len(ans) != 1 || ans[0].(*dns.AAAA).AAAA.String() != "fd00:5::9" {
+		t.Fatalf("AAAA: %v %v", ans, ok)
+	}
+	if ans, _, ok := tb.Lookup("DB.marathon.vip.mesos", dns.TypeA); !ok || len(ans) != 0 {
+		t.Fatalf("A of an IPv6 VIP: %v %v, want NODATA", ans, ok)
+	}
+	if _, _, ok := tb.Lookup("other.marathon.vip.mesos.", dns.TypeA); ok {
+		t.Fatal("an unknown name was found")
+	}
+}

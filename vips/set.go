@@ -113,6 +113,19 @@ func literal(host string) (netip.Addr, bool) {
 	return a.Unmap(), err == nil
 }
 
+func portHasVIP(p state.DiscoveryPort) bool {
+	return slices.ContainsFunc(p.Labels, func(l state.Label) bool { return IsLabelKey(l.Key) })
+}
+
+func appPortHasVIP(p state.AppPort) bool {
+	for k := range p.Labels {
+		if IsLabelKey(k) {
+			return true
+		}
+	}
+	return false
+}
+
 // labelsOf returns the VIP labels of one port, sorted by key.
 func labelsOf(get func(yield func(k, v string) bool)) [][2]string {
 	var out [][2]string
@@ -127,7 +140,7 @@ func labelsOf(get func(yield func(k, v string) bool)) [][2]string {
 }
 
 func fromApp(app *state.App, cfg Config, es []entry, left []state.LeftOut) ([]entry, []state.LeftOut) {
-	if cfg.Exclude[app.ID] {
+	if cfg.Exclude[app.ID] || !slices.ContainsFunc(app.Ports, appPortHasVIP) {
 		return es, left
 	}
 	healthChecked := len(app.HealthChecks) > 0
@@ -213,8 +226,8 @@ func appBackend(app *state.App, t *state.AppTask, pi int, healthChecked bool, re
 func fromTasks(c *state.Cluster, haveMarathon bool, cfg Config, es []entry, left []state.LeftOut) ([]entry, []state.LeftOut) {
 	for i := range c.Tasks {
 		t := &c.Tasks[i]
-		if t.Discovery == nil {
-			continue
+		if t.Discovery == nil || !slices.ContainsFunc(t.Discovery.Ports, portHasVIP) {
+			continue // most tasks: nothing to derive, nothing allocated
 		}
 		fw := ""
 		if f := c.Framework(t.FrameworkID); f != nil {
