@@ -104,23 +104,12 @@ type queryCtx struct {
 	soa     dns.SOA // the apex SOA in the question's case
 	nsRR    dns.NS  // the apex NS in the question's case
 	buf     []byte
-	rot     uint32 // rotation state (xorshift)
 }
 
 func newQueryCtx() *queryCtx {
-	qc := &queryCtx{buf: make([]byte, 0, dns.MaxMsgSize), rot: uint32(time.Now().UnixNano()) | 1}
+	qc := &queryCtx{buf: make([]byte, 0, dns.MaxMsgSize)}
 	qc.opt.Hdr = dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT}
 	return qc
-}
-
-// next returns a cheap pseudo-random number for answer rotation.
-func (qc *queryCtx) next() uint32 {
-	x := qc.rot
-	x ^= x << 13
-	x ^= x >> 17
-	x ^= x << 5
-	qc.rot = x
-	return x
 }
 
 // action is what the transport must do after the handler looked at a query.
@@ -184,9 +173,6 @@ func (h *Handler) answer(req *dns.Msg, qc *queryCtx) action {
 	resp.Rcode = res.Rcode
 	if len(res.Answer) == 1 {
 		keepApexCase(res.Answer, q.Name, qc)
-	}
-	if n := len(res.Answer); n > 1 {
-		rotate(res.Answer, int(qc.next()%uint32(n)))
 	}
 	resp.Answer = res.Answer
 	if len(res.Answer) == 0 {
@@ -254,23 +240,6 @@ func (h *Handler) initReply(req *dns.Msg, qc *queryCtx) {
 		resp.Extra = append(resp.Extra, &qc.opt)
 	}
 	qc.extra = resp.Extra
-}
-
-// rotate turns s left by k in place (the cheap, allocation-free stand-in for
-// mesos-dns's shuffle: every record leads in turn).
-func rotate(s []dns.RR, k int) {
-	if k <= 0 || k >= len(s) {
-		return
-	}
-	reverseRRs(s[:k])
-	reverseRRs(s[k:])
-	reverseRRs(s)
-}
-
-func reverseRRs(s []dns.RR) {
-	for i, j := 0, len(s)-1; i < j; i, j = i+1, j-1 {
-		s[i], s[j] = s[j], s[i]
-	}
 }
 
 // forward resolves req upstream (the caller holds an in-flight slot when
