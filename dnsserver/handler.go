@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/miekg/dns"
@@ -38,6 +39,12 @@ type Handler struct {
 	ctx context.Context // cancelled on shutdown: ends upstream exchanges
 
 	pool sync.Pool // *queryCtx for ServeDNS
+
+	// wire holds the precomputed UDP replies of the current table
+	// (answer_wire.go); wireMetrics counts what building them asks, apart
+	// from the server's own metrics.
+	wire        atomic.Pointer[wireCache]
+	wireMetrics *serverMetrics
 }
 
 // HandlerConfig is what the handler needs besides the table and the forwarder.
@@ -87,6 +94,7 @@ func newHandler(ctx context.Context, tables TableSource, fwd *Forwarder, cfg Han
 		h.maxUDP = dns.MaxMsgSize
 	}
 	h.pool.New = func() any { return newQueryCtx() }
+	h.wireMetrics = newServerMetrics()
 	return h
 }
 

@@ -199,11 +199,12 @@ func (s *Server) Start() error {
 		if workers <= 0 {
 			workers = runtime.GOMAXPROCS(0)
 		}
+		pc := newBatchConn(udp, s.addr.Addr())
 		for range workers {
 			s.wg.Add(1)
 			go func() {
 				defer s.wg.Done()
-				s.serveUDP(udp, pktinfo)
+				s.serveUDP(udp, pc, pktinfo)
 			}()
 		}
 	}
