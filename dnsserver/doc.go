@@ -79,11 +79,14 @@
 // answer (NODATA) for a name without records of the type asked, both with the
 // domain's SOA in the authority section so resolvers cache the negative answer
 // for the SOA's minimum TTL. Answers keep the question's case and carry ttl.
-// Multi-record answers are rotated per query, so every task leads in turn. RA is
-// set per recurseon.
+// Multi-record answers come in a fixed order (A and AAAA by address, SRV by
+// target and port), so a truncated answer is the same subset every time and
+// DNS-discovery clients (HAProxy's server-template) see a stable set; SRV
+// records never carry port 0. RA is set per recurseon.
 //
-// EDNS0: a UDP answer never exceeds the client's advertised buffer (512 octets
-// without EDNS); what does not fit is cut at a record boundary with TC set, so
+// EDNS0: a UDP answer never exceeds the client's advertised buffer, capped at
+// MaxUDPSize (dnsMaxUDPSize, 1232 by default; 512 octets without EDNS); what
+// does not fit is cut at a record boundary with TC set, so
 // the client asks again over TCP and gets everything. ANY gets a minimal answer
 // (RFC 8482: one record set: A, else AAAA, else SRV, else the SOA), so it is no
 // amplifier; an optional per-client response rate limit (dnsRateLimit) bounds

@@ -167,3 +167,38 @@ func TestServerNoTruncateBit(t *testing.T) {
 		}
 	}
 }
+
+// TestMaxUDPSize checks that a UDP answer is as large as the client's EDNS
+// buffer allows, up to MaxUDPSize and no further.
+func TestMaxUDPSize(t *testing.T) {
+	const tasks = 120 // about 2 KB of A records
+	c := hsBigCluster(tasks)
+	for _, tc := range []struct {
+		max, edns, wantLimit int
+		whole                bool
+	}{
+		{0, 4096, DefaultMaxUDPSize, false},
+		{4096, 4096, 4096, true},
+		{4096, 1500, 1500, false},
+		{65535, 65535, 65535, true},
+		{4096, 0, 512, false},
+	} {
+		t.Run(fmt.Sprintf("max%d/edns%d", tc.max, tc.edns), func(t *testing.T) {
+			h := NewHandler(hsTables(t, c, hsConfig()), nil, HandlerConfig{MaxUDPSize: tc.max}, nil)
+			req := new(dns.Msg).SetQuestion("big.marathon.mesos.", dns.TypeA)
+			if tc.edns > 0 {
+				req.SetEdns0(uint16(tc.edns), false)
+			}
+			got, size := hsServe(t, h, req, true)
+			if size > tc.wantLimit {
+				t.Errorf("%d bytes, over %d", size, tc.wantLimit)
+			}
+			if tc.whole != (len(got.Answer) == tasks && !got.Truncated) {
+				t.Errorf("%d records, TC %v, %d bytes; want the whole answer: %v", len(got.Answer), got.Truncated, size, tc.whole)
+			}
+			if !tc.whole && size < tc.wantLimit-100 {
+				t.Errorf("%d bytes: the answer does not fill the %d the client takes", size, tc.wantLimit)
+			}
+		})
+	}
+}

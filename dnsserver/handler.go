@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/miekg/dns"
@@ -40,6 +41,12 @@ type Handler struct {
 	ctx context.Context // cancelled on shutdown: ends upstream exchanges
 
 	pool sync.Pool // *queryCtx for ServeDNS
+
+	// wire holds the precomputed UDP replies of the current table
+	// (answer_wire.go); wireMetrics counts what building them asks, apart
+	// from the server's own metrics.
+	wire        atomic.Pointer[wireCache]
+	wireMetrics *serverMetrics
 }
 
 // HandlerConfig is what the handler needs besides the table and the forwarder.
@@ -91,6 +98,7 @@ func newHandler(ctx context.Context, tables TableSource, fwd *Forwarder, cfg Han
 		h.maxUDP = dns.MaxMsgSize
 	}
 	h.pool.New = func() any { return newQueryCtx() }
+	h.wireMetrics = newServerMetrics()
 	return h
 }
 
@@ -108,25 +116,14 @@ type queryCtx struct {
 	soa     dns.SOA // the apex SOA in the question's case
 	nsRR    dns.NS  // the apex NS in the question's case
 	buf     []byte
-	rot     uint32 // rotation state (xorshift)
 	// vipAns and vipExtra hold this query's copy of a VIP table's records.
 	vipAns, vipExtra []dns.RR
 }
 
 func newQueryCtx() *queryCtx {
-	qc := &queryCtx{buf: make([]byte, 0, dns.MaxMsgSize), rot: uint32(time.Now().UnixNano()) | 1}
+	qc := &queryCtx{buf: make([]byte, 0, dns.MaxMsgSize)}
 	qc.opt.Hdr = dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT}
 	return qc
-}
-
-// next returns a cheap pseudo-random number for answer rotation.
-func (qc *queryCtx) next() uint32 {
-	x := qc.rot
-	x ^= x << 13
-	x ^= x >> 17
-	x ^= x << 5
-	qc.rot = x
-	return x
 }
 
 // action is what the transport must do after the handler looked at a query.
@@ -197,9 +194,6 @@ func (h *Handler) answer(req *dns.Msg, qc *queryCtx) action {
 	if len(res.Answer) == 1 {
 		keepApexCase(res.Answer, q.Name, qc)
 	}
-	if n := len(res.Answer); n > 1 {
-		rotate(res.Answer, int(qc.next()%uint32(n)))
-	}
 	resp.Answer = res.Answer
 	if len(res.Answer) == 0 {
 		// NXDOMAIN or NODATA: the SOA tells resolvers how long to cache that.
@@ -266,23 +260,6 @@ func (h *Handler) initReply(req *dns.Msg, qc *queryCtx) {
 		resp.Extra = append(resp.Extra, &qc.opt)
 	}
 	qc.extra = resp.Extra
-}
-
-// rotate turns s left by k in place (the cheap, allocation-free stand-in for
-// mesos-dns's shuffle: every record leads in turn).
-func rotate(s []dns.RR, k int) {
-	if k <= 0 || k >= len(s) {
-		return
-	}
-	reverseRRs(s[:k])
-	reverseRRs(s[k:])
-	reverseRRs(s)
-}
-
-func reverseRRs(s []dns.RR) {
-	for i, j := 0, len(s)-1; i < j; i, j = i+1, j-1 {
-		s[i], s[j] = s[j], s[i]
-	}
 }
 
 // forward resolves req upstream (the caller holds an in-flight slot when

@@ -179,3 +179,41 @@ func TestHandlerLookupAllocatesNothing(t *testing.T) {
 		t.Errorf("%v allocations per A or NXDOMAIN query looked up and packed, want 0", allocs)
 	}
 }
+
+// TestHandlePacketAllocatesNothing checks the UDP hot path: once every name of
+// the mix has been asked, answering a query packet of the mix (A, SRV with
+// glue, NXDOMAIN; with and without EDNS) allocates nothing.
+func TestHandlePacketAllocatesNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a 10,000-task table")
+	}
+	c, tn, sn := hsGenCluster(10000)
+	s, err := NewServer(ServerConfig{Addr: "127.0.0.1:0"}, hsTables(t, c, DefaultConfig()), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pkts [][]byte
+	for i, q := range hsQueryMix(tn, sn, 500) {
+		if i%2 == 0 {
+			q.SetEdns0(1232, i%4 == 0)
+		}
+		p, err := q.Pack()
+		if err != nil {
+			t.Fatal(err)
+		}
+		pkts = append(pkts, p)
+	}
+	qc := newQueryCtx()
+	for _, p := range pkts { // the first question for each name builds its reply
+		if out, fwd := s.handlePacket(p, loopback, qc); out == nil || fwd != nil {
+			t.Fatal("not answered")
+		}
+	}
+	i := 0
+	if allocs := testing.AllocsPerRun(2000, func() {
+		s.handlePacket(pkts[i%len(pkts)], loopback, qc)
+		i++
+	}); allocs != 0 {
+		t.Errorf("%v allocations per query packet, want 0", allocs)
+	}
+}

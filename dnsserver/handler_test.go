@@ -204,29 +204,6 @@ func TestHandlerRecursionFlag(t *testing.T) {
 	}
 }
 
-func TestHandlerRotatesAnswers(t *testing.T) {
-	h := NewHandler(hsTables(t, hsCluster(), hsConfig()), nil, HandlerConfig{}, nil)
-	firsts := map[string]int{}
-	for range 200 {
-		got, _ := hsServe(t, h, new(dns.Msg).SetQuestion("web.marathon.mesos.", dns.TypeA), true)
-		if len(got.Answer) != 3 {
-			t.Fatalf("answer %v", got.Answer)
-		}
-		firsts[got.Answer[0].(*dns.A).A.String()]++
-		// Rotation keeps the cyclic order: the set is always complete.
-		seen := map[string]bool{}
-		for _, rr := range got.Answer {
-			seen[rr.(*dns.A).A.String()] = true
-		}
-		if len(seen) != 3 {
-			t.Fatalf("answer lost records: %v", got.Answer)
-		}
-	}
-	if len(firsts) != 3 {
-		t.Errorf("first record over 200 queries: %v, want every record to lead", firsts)
-	}
-}
-
 func TestHandlerErrors(t *testing.T) {
 	h := NewHandler(hsTables(t, hsCluster(), hsConfig()), nil, HandlerConfig{}, nil)
 	t.Run("no question", func(t *testing.T) {

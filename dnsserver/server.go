@@ -66,8 +66,10 @@ type ServerConfig struct {
 }
 
 // Server is the DNS server: UDP and TCP on one address. UDP is served by our
-// own read loop, which reuses one message, one scratch space and one buffer per
-// worker and so allocates nothing per in-domain query beyond unpacking it. On a
+// own read loop (server_udp.go), which reads and writes packets in batches
+// (recvmmsg/sendmmsg), answers plain questions from precomputed replies
+// (answer_wire.go) and the rest in one reused message, scratch space and
+// buffer per worker, and so allocates nothing per in-domain query. On a
 // wildcard address (0.0.0.0, ::) the loop reads each query's destination
 // address (IP_PKTINFO) and replies from it; where that is not supported (not
 // Linux) the wildcard address is served by miekg/dns's server, which does the
@@ -201,11 +203,12 @@ func (s *Server) Start() error {
 		if workers <= 0 {
 			workers = runtime.GOMAXPROCS(0)
 		}
+		pc := newBatchConn(udp, s.addr.Addr())
 		for range workers {
 			s.wg.Add(1)
 			go func() {
 				defer s.wg.Done()
-				s.serveUDP(udp, pktinfo)
+				s.serveUDP(udp, pc, pktinfo)
 			}()
 		}
 	}

@@ -1,7 +1,11 @@
 package dnsserver
 
 import (
+	"bytes"
+	"cmp"
 	"net"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/miekg/dns"
@@ -91,6 +95,7 @@ type Scratch struct {
 	a     []dns.A
 	aaaa  []dns.AAAA
 	srv   []dns.SRV
+	srvAt []srvTarget // the SRV records of one answer, sorted
 	ans   []dns.RR
 	extra []dns.RR
 	seen  []uint32 // SRV target nodes already given glue
@@ -215,10 +220,19 @@ func (t *Table) Lookup(qname string, qtype uint16, s *Scratch) Result {
 	return res
 }
 
+// Answers with several records list them in a fixed order, by address (A,
+// AAAA) or by target and port (SRV), whatever order the table holds them in
+// after its updates: a client that gets a truncated answer gets the same
+// records every time, so DNS-discovery clients such as HAProxy's
+// server-template see a stable set instead of a different subset per query.
+
 func (t *Table) fillA(s *Scratch, owner string, nd *node) {
 	s.a = grow(s.a, int(nd.a4Len))
 	for i := range s.a {
 		t.setA(&s.a[i], owner, int(nd.a4Off)+i)
+	}
+	slices.SortFunc(s.a, func(x, y dns.A) int { return bytes.Compare(x.A, y.A) })
+	for i := range s.a {
 		s.ans = append(s.ans, &s.a[i])
 	}
 }
@@ -227,6 +241,9 @@ func (t *Table) fillAAAA(s *Scratch, owner string, nd *node) {
 	s.aaaa = grow(s.aaaa, int(nd.a6Len))
 	for i := range s.aaaa {
 		t.setAAAA(&s.aaaa[i], owner, int(nd.a6Off)+i)
+	}
+	slices.SortFunc(s.aaaa, func(x, y dns.AAAA) int { return bytes.Compare(x.AAAA, y.AAAA) })
+	for i := range s.aaaa {
 		s.ans = append(s.ans, &s.aaaa[i])
 	}
 }
@@ -258,10 +275,20 @@ func (t *Table) fillSRV(s *Scratch, owner string, nd *node) {
 	k := int(nd.srvLen)
 	// Glue needs at most one A and one AAAA per SRV record.
 	s.srv = grow(s.srv, k)
+	s.srvAt = grow(s.srvAt, k)
+	for i := range k {
+		s.srvAt[i] = t.srv[int(nd.srvOff)+i]
+	}
+	slices.SortFunc(s.srvAt, func(x, y srvTarget) int {
+		if c := strings.Compare(t.nodeName(x.target), t.nodeName(y.target)); c != 0 {
+			return c
+		}
+		return cmp.Compare(x.port, y.port)
+	})
 	na, n6 := 0, 0
 	s.seen = s.seen[:0]
 	for i := range k {
-		st := &t.srv[int(nd.srvOff)+i]
+		st := &s.srvAt[i]
 		rr := &s.srv[i]
 		rr.Hdr = dns.RR_Header{Name: owner, Rrtype: dns.TypeSRV, Class: dns.ClassINET, Ttl: t.cfg.TTL}
 		rr.Priority = 0

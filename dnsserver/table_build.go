@@ -271,8 +271,11 @@ func (b *builder) addSRV(name, target []byte, port uint16) {
 }
 
 // addSRVNode adds an SRV record to node idx with target node tidx and port.
+//
+// Port 0 is no port a client can connect to (a task with a port range starting
+// at 0, a DiscoveryInfo port left at 0): such records are never made.
 func (b *builder) addSRVNode(idx, tidx uint32, port uint16) {
-	if idx == noNode || tidx == noNode {
+	if idx == noNode || tidx == noNode || port == 0 {
 		return
 	}
 	b.entries = append(b.entries, entry{node: idx, val: tidx, port: port, kind: kindSRV})

@@ -49,7 +49,10 @@ func dnsAgrees(d *daemon, tr sim.Truth) (bool, string) {
 	return true, ""
 }
 
-func addrStrings(as []netip.Addr) []string {
+func addrStrings(as []netip.Addr) []string { return sortedStrings(as) }
+
+// sortedStrings is the sorted String of each element of as.
+func sortedStrings[T fmt.Stringer](as []T) []string {
 	out := make([]string, len(as))
 	for i, a := range as {
 		out[i] = a.String()

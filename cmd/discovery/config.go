@@ -99,6 +99,9 @@ type Config struct {
 	// amplify traffic towards a spoofed address. DNSRateLimitBurst is the bucket.
 	DNSRateLimit      int `json:"dnsRateLimit"`
 	DNSRateLimitBurst int `json:"dnsRateLimitBurst"`
+	// DNSMaxUDPSize caps UDP answers: a client gets the buffer size it
+	// advertises with EDNS, but never more than this (512 without EDNS).
+	DNSMaxUDPSize int `json:"dnsMaxUDPSize"`
 	// ExternalFrom are the client networks (CIDR or address) whose queries
 	// for names outside the domain are forwarded (with externalon); others
 	// get REFUSED. The default is loopback and the private networks, so that
@@ -185,6 +188,7 @@ func DefaultConfig() Config {
 		SetTruncateBit:          true,
 		ExternalFrom:            slices.Clone(dnsserver.DefaultForwardFrom),
 		DNSTCPMaxConnsPerClient: dnsserver.DefaultMaxTCPConnsPerClient,
+		DNSMaxUDPSize:           dnsserver.DefaultMaxUDPSize,
 		HTTPMaxConns:            defaultHTTPMaxConns,
 		HTTPMaxConnsPerClient:   defaultHTTPMaxConnsPerClient,
 		HTTPIdleTimeoutSeconds:  defaultHTTPIdleTimeoutSeconds,
@@ -505,6 +509,9 @@ func (c *Config) Validate() error {
 	}
 	if c.DNSRateLimit < 0 || c.DNSRateLimitBurst < 0 {
 		bad("dnsRateLimit", "must not be negative")
+	}
+	if c.DNSMaxUDPSize < 512 || c.DNSMaxUDPSize > 65535 {
+		bad("dnsMaxUDPSize", "must be between 512 and 65535, got %d", c.DNSMaxUDPSize)
 	}
 	if _, err := dnsserver.ParseClientNetworks(c.ExternalFrom); err != nil {
 		bad("externalFrom", "%v", err)

@@ -102,6 +102,7 @@ func TestClientBoundsDefaults(t *testing.T) {
 	}{
 		{"externalFrom", c.ExternalFrom, []string{"127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16", "::1/128", "fc00::/7", "fe80::/10"}},
 		{"dnsTCPMaxConnsPerClient", c.DNSTCPMaxConnsPerClient, 32},
+		{"dnsMaxUDPSize", c.DNSMaxUDPSize, 1232},
 		{"httpMaxConns", c.HTTPMaxConns, 256},
 		{"httpMaxConnsPerClient", c.HTTPMaxConnsPerClient, 16},
 		{"httpIdleTimeoutSeconds", c.HTTPIdleTimeoutSeconds, 30},
@@ -164,6 +165,7 @@ func TestBadConfigNamesTheKey(t *testing.T) {
 		{"externalFrom", `{"masters":["127.0.0.1:5050"],"externalFrom":["10.0.0.0/8","internal"]}`, []string{`key "externalFrom"`, `"internal"`}},
 		{"zero cap", `{"masters":["127.0.0.1:5050"],"httpMaxConnsPerClient":0}`, []string{`key "httpMaxConnsPerClient"`, "-1 for no cap"}},
 		{"dns cap", `{"masters":["127.0.0.1:5050"],"dnsTCPMaxConnsPerClient":-2}`, []string{`key "dnsTCPMaxConnsPerClient"`}},
+		{"udp size", `{"masters":["127.0.0.1:5050"],"dnsMaxUDPSize":100}`, []string{`key "dnsMaxUDPSize"`}},
 		{"idle", `{"masters":["127.0.0.1:5050"],"httpIdleTimeoutSeconds":0}`, []string{`key "httpIdleTimeoutSeconds"`}},
 		{"allowed host", `{"masters":["127.0.0.1:5050"],"httpAllowedHosts":["http://x.example/"]}`, []string{`key "httpAllowedHosts"`}},
 	}

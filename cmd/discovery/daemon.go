@@ -135,6 +135,7 @@ func newDaemon(cfg Config, lbo *lbOptions, warnings []string, log *slog.Logger) 
 			NoTruncateBit:  !cfg.SetTruncateBit,
 			RateLimit:      cfg.DNSRateLimit,
 			RateLimitBurst: cfg.DNSRateLimitBurst,
+			MaxUDPSize:     cfg.DNSMaxUDPSize,
 			// -1 (no cap) passes through: the server's own "no cap".
 			MaxTCPConnsPerClient: cfg.DNSTCPMaxConnsPerClient,
 			Forward: dnsserver.ForwardConfig{
