@@ -126,12 +126,26 @@ func (m *streamModel) addAgent(a *masterAgent) {
 // lists them as unreachable or completed from then on.
 func (m *streamModel) removeAgent(id string) {
 	delete(m.agents, id)
-	for _, mt := range slices.Clone(m.order) {
-		if mt.t.AgentID == id {
-			m.parked[mt.key] = mt
-			m.removeTask(mt.key)
+	m.removeTasksIf(func(mt *modelTask) bool {
+		if mt.t.AgentID != id {
+			return false
 		}
-	}
+		m.parked[mt.key] = mt
+		return true
+	})
+}
+
+// removeTasksIf removes the tasks gone tells, in one pass over the order:
+// removing them one by one would move the rest of the order once per task
+// (an agent of a 100,000-task cluster runs hundreds).
+func (m *streamModel) removeTasksIf(gone func(*modelTask) bool) {
+	m.order = slices.DeleteFunc(m.order, func(mt *modelTask) bool {
+		if !gone(mt) {
+			return false
+		}
+		delete(m.tasks, mt.key)
+		return true
+	})
 }
 
 func (m *streamModel) addFramework(f *masterFramework, pids map[string]string) {
@@ -165,11 +179,7 @@ func (m *streamModel) setFrameworkPIDs(pids map[string]string) bool {
 // completed frameworks).
 func (m *streamModel) removeFramework(id string) {
 	delete(m.frameworks, id)
-	for _, mt := range slices.Clone(m.order) {
-		if mt.t.FrameworkID == id {
-			m.removeTask(mt.key)
-		}
-	}
+	m.removeTasksIf(func(mt *modelTask) bool { return mt.t.FrameworkID == id })
 	for tid, mt := range m.parked {
 		if mt.t.FrameworkID == id {
 			delete(m.parked, tid)
