@@ -90,9 +90,10 @@ type Config struct {
 	// operator API's SUBSCRIBE event stream, falling back to polling on masters
 	// without it) or "poll" (mesos-dns's way: /master/state every refreshSeconds).
 	MesosFollow string `json:"mesosFollow"`
-	// MaxStateBytes bounds one Mesos state document or stream event; a
-	// larger one is a failed fetch (a stream event over it makes the stream
-	// poll). The default, 64 MiB, holds some 70,000 tasks of the simulator.
+	// MaxStateBytes bounds what one Mesos state (polled, or the stream's
+	// SUBSCRIBED) decodes into, and each other stream event's bytes; a state
+	// over it is a failed fetch (on the stream, the source polls instead).
+	// The default, 64 MiB, holds over 100,000 tasks of the simulator.
 	MaxStateBytes int `json:"maxStateBytes"`
 	// DNSRateLimit turns on a per-client response rate limit over UDP (answers
 	// per second per client address; 0 = off), so the server cannot be used to

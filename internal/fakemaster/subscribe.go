@@ -185,6 +185,25 @@ func record(event obj) []byte {
 	return append(out, b...)
 }
 
+// subscribedRecord frames the SUBSCRIBED event as record does (keys sorted),
+// around the GET_STATE body as it is: encoding/json would copy and check
+// the whole state again.
+func subscribedRecord(getState json.RawMessage, hb time.Duration) []byte {
+	hbs, err := json.Marshal(hb.Seconds())
+	if err != nil {
+		panic("fake master: encoding the heartbeat: " + err.Error())
+	}
+	const head, mid, tail = `{"subscribed":{"get_state":`, `,"heartbeat_interval_seconds":`, `},"type":"SUBSCRIBED"}`
+	n := len(head) + len(getState) + len(mid) + len(hbs) + len(tail)
+	out := strconv.AppendInt(make([]byte, 0, n+24), int64(n), 10)
+	out = append(out, '\n')
+	out = append(out, head...)
+	out = append(out, getState...)
+	out = append(out, mid...)
+	out = append(out, hbs...)
+	return append(out, tail...)
+}
+
 func (a *OperatorAPI) serveAPI(w http.ResponseWriter, r *http.Request) {
 	a.m.mu.Lock()
 	disabled := a.disabled
@@ -220,7 +239,7 @@ func (a *OperatorAPI) serveAPI(w http.ResponseWriter, r *http.Request) {
 	case "GET_STATE":
 		a.m.mu.Lock()
 		err := a.truth.sync(a.m.doc)
-		var st obj
+		var st json.RawMessage
 		if err == nil {
 			st = a.truth.getState()
 		}
@@ -270,13 +289,7 @@ func (a *OperatorAPI) serveSubscribe(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	hb := a.heartbeat
-	s.queue = append(s.queue, record(obj{
-		"type": "SUBSCRIBED",
-		"subscribed": obj{
-			"get_state":                  a.truth.getState(),
-			"heartbeat_interval_seconds": hb.Seconds(),
-		},
-	}))
+	s.queue = append(s.queue, subscribedRecord(a.truth.getState(), hb))
 	a.subs[s] = struct{}{}
 	a.started++
 	a.m.mu.Unlock()

@@ -155,7 +155,7 @@ func (a *OperatorAPI) updateTaskLocked(tr *truth, ft *fakeTask, state string, st
 	}
 	t["statuses"] = append(statuses, st)
 	t["state"] = state
-	ft.v0, ft.raw = t, nil
+	ft.v0, ft.raw, ft.v1 = t, nil, nil
 	a.broadcast(obj{"type": "TASK_UPDATED", "task_updated": obj{
 		"framework_id": obj{"value": ft.fw.id},
 		"status":       v1Status(st, ft.id),

@@ -54,6 +54,23 @@ const (
 	mesosIPLabel  = "MesosContainerizer.NetworkSettings.IPAddress"
 )
 
+// appendLabelIP adds the address a status label carries under dockerIPLabel
+// or mesosIPLabel to docker or mesos.
+func appendLabelIP(k, v []byte, docker, mesos *[]netip.Addr) {
+	var to *[]netip.Addr
+	switch string(k) {
+	case dockerIPLabel:
+		to = docker
+	case mesosIPLabel:
+		to = mesos
+	default:
+		return
+	}
+	if a, ok := parseTaskIP(v); ok {
+		*to = append(*to, a)
+	}
+}
+
 // Shared values for Task.Healthy: a Cluster is read-only, so every task can point
 // at the same two booleans.
 var (
@@ -119,7 +136,9 @@ func (dec *Decoder) Decode(data []byte, meta FetchMeta) (*state.Cluster, error) 
 
 // DecodeFrom is DecodeStateFrom, sized from the last decode.
 func (dec *Decoder) DecodeFrom(rd io.Reader, meta FetchMeta) (*state.Cluster, error) {
-	return dec.decode(newStreamReader(rd, stateWindow), meta)
+	r := newStreamReader(rd, stateWindow)
+	r.maxToken = int(meta.MaxDecoded)
+	return dec.decode(r, meta)
 }
 
 // stateWindow is the window DecodeStateFrom starts with: a few hundred
@@ -770,18 +789,7 @@ func (d *mesosDecoder) status() error {
 		case "healthy":
 			s.healthy, s.hasHealthy, err = r.boolean()
 		case "labels":
-			err = d.eachLabel(func(k, v []byte) {
-				switch string(k) {
-				case dockerIPLabel:
-					if a, ok := parseTaskIP(v); ok {
-						s.docker = append(s.docker, a)
-					}
-				case mesosIPLabel:
-					if a, ok := parseTaskIP(v); ok {
-						s.mesos = append(s.mesos, a)
-					}
-				}
-			})
+			err = d.eachLabel(func(k, v []byte) { appendLabelIP(k, v, &s.docker, &s.mesos) })
 		case "container_status":
 			err = r.object(func(key []byte) error {
 				if string(key) != "network_infos" {

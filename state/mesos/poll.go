@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/url"
 	"runtime/debug"
@@ -22,9 +23,10 @@ const (
 	DefaultRefreshInterval = 60 * time.Second
 	DefaultStateTimeout    = 300 * time.Second
 	DefaultZKTimeout       = 30 * time.Second
-	// DefaultMaxStateBytes bounds a state document: a Mesos 1.x state is about
-	// 600 bytes per task (5.8 MB for the 10,000-task benchmark), so 64 MiB holds
-	// about 100,000 tasks. Raise it for larger clusters.
+	// DefaultMaxStateBytes bounds what a state decodes into: about 240
+	// bytes per task polled, 500 streamed (with the status history), so
+	// 64 MiB holds over 100,000 tasks either way. Raise it for larger
+	// clusters.
 	DefaultMaxStateBytes = 64 << 20
 	// DefaultMaxRedirects bounds the 307 hops from a non-leading master.
 	DefaultMaxRedirects = 3
@@ -53,7 +55,8 @@ type PollConfig struct {
 	// StateTimeout bounds one fetch from one master, redirects and body
 	// included (stateTimeoutSeconds).
 	StateTimeout time.Duration
-	// MaxStateBytes bounds a state document; a longer one is a failed fetch.
+	// MaxStateBytes bounds what a state document decodes into (see
+	// FetchMeta.MaxDecoded), not its bytes; a larger state is a failed fetch.
 	MaxStateBytes int64
 	// MaxRedirects bounds the hops from a non-leading master to the leader.
 	MaxRedirects int
@@ -247,8 +250,10 @@ func (p *Poller) fetchFrom(ctx context.Context, addr string, known []state.Maste
 		}
 		switch resp.StatusCode {
 		case http.StatusOK:
-			// Decoded as it arrives: the document is never held whole.
-			body, err := openStateBody(resp, p.m.cfg.MaxStateBytes)
+			// Decoded as it arrives: the document is never held whole, and
+			// its size bounds nothing but what it decodes into
+			// (MaxDecoded); StateTimeout bounds how long it may take.
+			body, err := openStateBody(resp, math.MaxInt64)
 			if err != nil {
 				resp.Body.Close()
 				return nil, "", 0, fmt.Errorf("fetching state from %s: %w", u, err)

@@ -1,8 +1,12 @@
 package mesos
 
 import (
+	"bytes"
+	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -203,7 +207,7 @@ func TestPollKeepsLastGood(t *testing.T) {
 		{"huge with length", func(m *fakemaster.Master) {
 			m.SetHuge(100<<20, true)
 			m.SetMode(fakemaster.Huge)
-		}, "Content-Length"},
+		}, "maxStateBytes"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -409,4 +413,43 @@ func metricValue(t *testing.T, reg *prometheus.Registry, name, result string) fl
 	}
 	t.Fatalf("no metric %s{result=%q}", name, result)
 	return 0
+}
+
+// maxStateBytes bounds what a state decodes into, not its bytes: a document
+// three times the bound whose decoded view is small (the completed
+// frameworks it carries are left out) is served; one token over the bound
+// (which the decoder would have to hold) is refused.
+func TestPollStateOverByteBoundDecodedSmall(t *testing.T) {
+	pad := func(doc []byte, key, val string) []byte {
+		return append([]byte(`{"`+key+`":`+val+`,`), doc[1:]...)
+	}
+	var done bytes.Buffer
+	done.WriteString("[")
+	for i := 0; done.Len() < 3<<20; i++ {
+		if i > 0 {
+			done.WriteString(",")
+		}
+		fmt.Fprintf(&done, `{"id":"done-%d","name":"old","tasks":[]}`, i)
+	}
+	done.WriteString("]")
+	// Served as they are: the fake master would render its own document.
+	serve := func(doc []byte) string {
+		var addr string
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, _ = w.Write(bytes.ReplaceAll(doc, []byte("127.0.0.1:15050"), []byte(addr)))
+		}))
+		t.Cleanup(srv.Close)
+		addr = srv.Listener.Addr().String()
+		return addr
+	}
+	big := pad(genMesosState(300), "completed_frameworks", done.String())
+	_, sink := runPoller(t, PollConfig{Masters: []string{serve(big)}, MaxStateBytes: 1 << 20})
+	c := sink.NextCluster(t, 10*time.Second, "a 3 MB state under a 1 MiB bound", func(*state.Cluster) bool { return true })
+	if len(c.Tasks) != 300 {
+		t.Errorf("%d tasks, want 300", len(c.Tasks))
+	}
+
+	huge := pad(genMesosState(300), "hostname", `"`+strings.Repeat("m", 2<<20)+`"`)
+	_, sink2 := runPoller(t, PollConfig{Masters: []string{serve(huge)}, MaxStateBytes: 1 << 20})
+	sink2.NextFailure(t, 10*time.Second, "one JSON token of more than 1048576 bytes (maxStateBytes)")
 }

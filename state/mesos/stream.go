@@ -67,10 +67,12 @@ type StreamConfig struct {
 	// MaxBatch bounds how many back-to-back events are applied before the view
 	// is rebuilt and handed on.
 	MaxBatch int
-	// MaxRecordBytes bounds one event of the stream as read (SUBSCRIBED
-	// carries the whole state); 0 means MaxStateBytes. A larger event makes
-	// the source poll /master/state, whose decoding that bound does not
-	// apply to as bytes read.
+	// MaxRecordBytes bounds one event of the stream as read, but for
+	// SUBSCRIBED (the whole state), which is decoded as it arrives and
+	// bounded by what it decodes into (MaxStateBytes); 0 means
+	// MaxStateBytes. A larger event, or a SUBSCRIBED that is malformed or
+	// decodes into more than MaxStateBytes, makes the source poll
+	// /master/state.
 	MaxRecordBytes int64
 }
 
@@ -197,7 +199,7 @@ func (s *Stream) Run(ctx context.Context, sink state.Sink) error {
 		switch {
 		case errors.Is(res.err, errUndecodable):
 			undecodable++
-		case errors.Is(res.err, errRecordTooLarge):
+		case errors.Is(res.err, errRecordTooLarge), errors.Is(res.err, errSubscribedRefused):
 		default:
 			undecodable, fallbacks = 0, 0
 		}
@@ -210,13 +212,14 @@ func (s *Stream) Run(ctx context.Context, sink state.Sink) error {
 			}
 			b.Reset()
 			continue
-		case errors.Is(res.err, errRecordTooLarge):
+		case errors.Is(res.err, errRecordTooLarge), errors.Is(res.err, errSubscribedRefused):
 			// Subscribing again would read the same state again: poll now,
-			// and try the stream later, less often while it stays too large.
+			// and try the stream later, less often while it stays refused.
 			retry := undecodableRetry(s.cfg.FallbackRetry, fallbacks)
 			fallbacks++
-			s.log.Warn("an event of the master's stream is over the record bound; polling its state instead",
+			s.log.Warn("the master's stream sent an event that cannot be taken; polling its state instead",
 				"master", res.master, "err", res.err, "retry_stream_after", retry)
+			sink.FetchFailed(s.Name(), res.err)
 			if err := s.pollFallback(ctx, sink, retry); err != nil {
 				return err
 			}

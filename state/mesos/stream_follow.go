@@ -16,7 +16,9 @@ import (
 // mesosStreamItem is what the reader hands the session loop: an event or the error
 // that ended the stream.
 type mesosStreamItem struct {
-	e   *master.Event
+	e *master.Event
+	// sub is a SUBSCRIBED event, decoded as it arrived (e is nil).
+	sub *subscribedState
 	typ string
 	err error
 	// more: bytes of the next record had arrived already when this one was
@@ -108,8 +110,8 @@ type following struct {
 	subscribed   bool
 	leader       *state.Master
 	pids         map[string]string
-	pendingState *master.Event   // SUBSCRIBED waiting for the leader and pids
-	early        []*master.Event // events that came in meanwhile
+	pendingState *subscribedState // SUBSCRIBED waiting for the leader and pids
+	early        []*master.Event  // events that came in meanwhile
 	last         *state.Cluster
 
 	pidc                chan map[string]string
@@ -197,10 +199,10 @@ func (f *following) start() {
 	if f.pendingState == nil || f.leader == nil || f.pids == nil {
 		return
 	}
-	e := f.pendingState
+	ss := f.pendingState
 	f.pendingState = nil
 	f.model.leader = *f.leader
-	f.model.reset(e.Subscribed.GetState, f.pids)
+	f.model.resetTo(ss, f.pids)
 	refresh := false
 	for _, e := range f.early {
 		_, r := f.model.apply(e)
@@ -237,6 +239,11 @@ func (f *following) batch(it mesosStreamItem) (over bool) {
 			return true
 		}
 		n++
+		if it.e == nil && it.sub != nil {
+			it.e = &master.Event{Type: master.Event_SUBSCRIBED}
+		} else if it.e != nil && it.e.Type == master.Event_SUBSCRIBED && it.e.Subscribed != nil {
+			it.sub = subscribedFromV1(it.e.Subscribed)
+		}
 		if it.e != nil {
 			s.metrics.events.WithLabelValues(it.typ).Inc()
 		} else {
@@ -248,19 +255,19 @@ func (f *following) batch(it mesosStreamItem) (over bool) {
 		if e := it.e; e != nil {
 			switch e.Type {
 			case master.Event_SUBSCRIBED:
-				if e.Subscribed == nil || e.Subscribed.GetState == nil {
+				if it.sub == nil || !it.sub.hasState {
 					// An empty view would replace the good one.
 					f.res.err = fmt.Errorf("the master at %s sent SUBSCRIBED without get_state", f.addr)
 					return true
 				}
 				hb := defaultHeartbeat
-				if v := e.Subscribed.GetHeartbeatIntervalSeconds(); v > 0 {
+				if v := it.sub.heartbeat; v > 0 {
 					hb = time.Duration(v * float64(time.Second))
 				}
 				f.timeout = time.Duration(s.cfg.MissedHeartbeats) * hb
 				f.res.healthyAfter = f.timeout
 				f.subscribed, changed = false, false
-				f.pendingState, f.early, f.pids = e, nil, nil
+				f.pendingState, f.early, f.pids = it.sub, nil, nil
 				f.fetchPIDs()
 			case master.Event_HEARTBEAT:
 				heartbeat = true
@@ -318,7 +325,9 @@ func (f *following) batch(it mesosStreamItem) (over bool) {
 }
 
 // read decodes records from r into items until the stream fails; the last item
-// carries the error.
+// carries the error. A SUBSCRIBED event is decoded as it arrives, whatever
+// its size (only what it decodes into is bounded, by MaxStateBytes); any
+// other event is read whole, up to MaxRecordBytes.
 func (s *Stream) read(ctx context.Context, r io.Reader, items chan<- mesosStreamItem) {
 	limit := s.cfg.MaxRecordBytes
 	if limit <= 0 {
@@ -326,14 +335,22 @@ func (s *Stream) read(ctx context.Context, r io.Reader, items chan<- mesosStream
 	}
 	rr := newRecordIOReader(r, limit)
 	for {
-		rec, err := rr.next()
 		var it mesosStreamItem
-		if err == nil {
-			it.more = rr.buffered() > 0
-			if it.e, it.typ, err = decodeEventGuarded(rec); err != nil {
-				err = fmt.Errorf("%w: %w", errUndecodable, err)
+		n, err := rr.length()
+		switch {
+		case err != nil:
+		case looksSubscribed(rr.head(n, subscribedHead)):
+			it.typ = "SUBSCRIBED"
+			it.sub, err = decodeSubscribed(rr.body(n), s.cfg.MaxStateBytes)
+		default:
+			var rec []byte
+			if rec, err = rr.record(n); err == nil {
+				if it.e, it.typ, err = decodeEventGuarded(rec); err != nil {
+					err = fmt.Errorf("%w: %w", errUndecodable, err)
+				}
 			}
 		}
+		it.more = err == nil && rr.buffered() > 0
 		it.err = err
 		select {
 		case items <- it:

@@ -53,7 +53,7 @@ func newMesosStreamMetrics(source string, reg prometheus.Registerer) (*mesosStre
 		}),
 		fallback: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name:        "discovery_mesos_stream_polling_fallback",
-			Help:        "1 while polling /master/state because the master has no operator API.",
+			Help:        "1 while polling /master/state instead of following the stream: the master has no operator API, or sent an event that cannot be taken.",
 			ConstLabels: labels,
 		}),
 		publish: prometheus.NewHistogram(prometheus.HistogramOpts{

@@ -74,51 +74,41 @@ func newStreamModel() *streamModel {
 	}
 }
 
-// reset replaces the model with the full state of a SUBSCRIBED event. pids are
-// the frameworks' libprocess pids by framework ID.
+// reset replaces the model with the full state of a SUBSCRIBED event that
+// mesos-go decoded. pids are the frameworks' libprocess pids by framework ID.
 func (m *streamModel) reset(st *master.Response_GetState, pids map[string]string) {
+	m.resetTo(subscribedFromV1(&master.Event_Subscribed{GetState: st}), pids)
+}
+
+// resetTo replaces the model with the state of a SUBSCRIBED event, taking
+// ss's tasks (ss is not used again). pids are the frameworks' libprocess pids
+// by framework ID.
+func (m *streamModel) resetTo(ss *subscribedState, pids map[string]string) {
 	*m = *newStreamModel().withLeader(m.leader)
-	if st == nil {
-		return
+	for _, a := range ss.agents {
+		m.agents[a.ID] = a
 	}
-	if ga := st.GetAgents; ga != nil {
-		for i := range ga.Agents {
-			m.addAgent(&ga.Agents[i])
-		}
+	for i := range ss.frameworks {
+		m.addFramework(&ss.frameworks[i], pids)
 	}
-	if gf := st.GetFrameworks; gf != nil {
-		for i := range gf.Frameworks {
-			m.addFramework(&gf.Frameworks[i], pids)
+	m.tasks = make(map[string]*modelTask, len(ss.tasks))
+	order := make([]*modelTask, 0, len(ss.tasks))
+	for _, mt := range ss.tasks {
+		key := taskKey(mt.t.FrameworkID, mt.t.ID)
+		// A state naming a task twice (which /master/state shows twice)
+		// keeps both; events reach the first.
+		for n := 2; m.tasks[key] != nil; n++ {
+			key = taskKey(mt.t.FrameworkID, mt.t.ID) + "\x00" + strconv.Itoa(n)
 		}
+		mt.key = key
+		m.tasks[key] = mt
+		order = append(order, mt)
 	}
-	if gt := st.GetTasks; gt != nil {
-		order := make([]*modelTask, 0, len(gt.Tasks)+len(gt.PendingTasks))
-		for _, list := range [][]mesos.Task{gt.PendingTasks, gt.Tasks} {
-			for i := range list {
-				t := &list[i]
-				if t.State != nil && terminalTaskState(*t.State) {
-					continue
-				}
-				key := taskKey(t.FrameworkID.Value, t.TaskID.Value)
-				// A state naming a task twice (which /master/state shows
-				// twice) keeps both; events reach the first.
-				for n := 2; m.tasks[key] != nil; n++ {
-					key = taskKey(t.FrameworkID.Value, t.TaskID.Value) + "\x00" + strconv.Itoa(n)
-				}
-				task, hist := taskFromV1(t)
-				mt := &modelTask{key: key, t: task, hist: hist}
-				m.tasks[key] = mt
-				order = append(order, mt)
-			}
-		}
-		slices.SortFunc(order, func(a, b *modelTask) int { return strings.Compare(a.key, b.key) })
-		m.order = order
-		m.maybeOrphans = true
-		for i := range gt.UnreachableTasks {
-			t := &gt.UnreachableTasks[i]
-			task, hist := taskFromV1(t)
-			m.parked[taskKey(task.FrameworkID, task.ID)] = &modelTask{t: task, hist: hist}
-		}
+	slices.SortFunc(order, func(a, b *modelTask) int { return strings.Compare(a.key, b.key) })
+	m.order = order
+	m.maybeOrphans = len(order) > 0
+	for _, mt := range ss.unreachable {
+		m.parked[taskKey(mt.t.FrameworkID, mt.t.ID)] = mt
 	}
 }
 
@@ -136,12 +126,26 @@ func (m *streamModel) addAgent(a *masterAgent) {
 // lists them as unreachable or completed from then on.
 func (m *streamModel) removeAgent(id string) {
 	delete(m.agents, id)
-	for _, mt := range slices.Clone(m.order) {
-		if mt.t.AgentID == id {
-			m.parked[mt.key] = mt
-			m.removeTask(mt.key)
+	m.removeTasksIf(func(mt *modelTask) bool {
+		if mt.t.AgentID != id {
+			return false
 		}
-	}
+		m.parked[mt.key] = mt
+		return true
+	})
+}
+
+// removeTasksIf removes the tasks gone tells, in one pass over the order:
+// removing them one by one would move the rest of the order once per task
+// (an agent of a 100,000-task cluster runs hundreds).
+func (m *streamModel) removeTasksIf(gone func(*modelTask) bool) {
+	m.order = slices.DeleteFunc(m.order, func(mt *modelTask) bool {
+		if !gone(mt) {
+			return false
+		}
+		delete(m.tasks, mt.key)
+		return true
+	})
 }
 
 func (m *streamModel) addFramework(f *masterFramework, pids map[string]string) {
@@ -175,11 +179,7 @@ func (m *streamModel) setFrameworkPIDs(pids map[string]string) bool {
 // completed frameworks).
 func (m *streamModel) removeFramework(id string) {
 	delete(m.frameworks, id)
-	for _, mt := range slices.Clone(m.order) {
-		if mt.t.FrameworkID == id {
-			m.removeTask(mt.key)
-		}
-	}
+	m.removeTasksIf(func(mt *modelTask) bool { return mt.t.FrameworkID == id })
 	for tid, mt := range m.parked {
 		if mt.t.FrameworkID == id {
 			delete(m.parked, tid)

@@ -17,7 +17,9 @@ import (
 // reader for it, but it caps a record at 4 MiB (its bufio.Scanner's limit),
 // and the SUBSCRIBED record carries the whole cluster: 10,000 tasks are about
 // 10 MB. recordIOReader reads records of any size up to a configured bound,
-// growing its buffer only as far as the records do.
+// growing its buffer only as far as the records do, or hands a record to a
+// decoder that reads it as it arrives (the SUBSCRIBED event: see
+// decodeSubscribed), whatever its size.
 
 // errRecordTooLarge is a record over the configured bound.
 var errRecordTooLarge = errors.New("record too large")
@@ -37,30 +39,55 @@ func newRecordIOReader(r io.Reader, maxRecord int64) *recordIOReader {
 // the stream ended cleanly between records; a stream cut inside a record is
 // io.ErrUnexpectedEOF.
 func (rr *recordIOReader) next() ([]byte, error) {
+	n, err := rr.length()
+	if err != nil {
+		return nil, err
+	}
+	return rr.record(n)
+}
+
+// length reads the length line of the next record. io.EOF means the stream
+// ended cleanly between records.
+func (rr *recordIOReader) length() (int64, error) {
 	var n int64
 	digits := 0
 	for {
 		c, err := rr.r.ReadByte()
 		if err != nil {
 			if err == io.EOF && digits > 0 {
-				return nil, fmt.Errorf("record length: %w", io.ErrUnexpectedEOF)
+				return 0, fmt.Errorf("record length: %w", io.ErrUnexpectedEOF)
 			}
-			return nil, err
+			return 0, err
 		}
 		if c == '\n' {
 			if digits == 0 {
-				return nil, errors.New("record length: empty")
+				return 0, errors.New("record length: empty")
 			}
-			break
+			return n, nil
 		}
 		if c < '0' || c > '9' {
-			return nil, fmt.Errorf("record length: unexpected byte %s", jsonQuoteByte(c))
+			return 0, fmt.Errorf("record length: unexpected byte %s", jsonQuoteByte(c))
 		}
 		digits++
-		n = n*10 + int64(c-'0')
-		if digits > 19 || n > rr.max {
-			return nil, fmt.Errorf("%w: more than the %d byte limit", errRecordTooLarge, rr.max)
+		if digits > 18 {
+			return 0, fmt.Errorf("%w: a length of more than 18 digits", errRecordTooLarge)
 		}
+		n = n*10 + int64(c-'0')
+	}
+}
+
+// head returns up to max of the first bytes of a record of n bytes whose
+// length was just read, without consuming them.
+func (rr *recordIOReader) head(n int64, max int) []byte {
+	b, _ := rr.r.Peek(int(min(n, int64(max))))
+	return b
+}
+
+// record reads the n bytes of a record whose length was just read, up to
+// the configured bound.
+func (rr *recordIOReader) record(n int64) ([]byte, error) {
+	if n > rr.max {
+		return nil, fmt.Errorf("%w: %d bytes, more than the %d byte limit", errRecordTooLarge, n, rr.max)
 	}
 	if int64(cap(rr.buf)) < n {
 		rr.buf = make([]byte, n)
@@ -73,12 +100,37 @@ func (rr *recordIOReader) next() ([]byte, error) {
 		return nil, fmt.Errorf("record of %d bytes: %w", n, err)
 	}
 	rec := rr.buf[:n:n]
-	// Keep a big buffer (the SUBSCRIBED record's) no longer than needed: the
-	// events after it are small.
+	// Keep a big buffer no longer than needed: most events are small.
 	if cap(rr.buf) > 1<<20 && n < 64<<10 {
 		rr.buf = nil
 	}
 	return rec, nil
+}
+
+// body returns a reader of the n bytes of a record whose length was just
+// read, for a decoder that reads it as it arrives; the record must be read
+// to its end (io.EOF) before the next. A stream that ends first gives
+// io.ErrUnexpectedEOF.
+func (rr *recordIOReader) body(n int64) io.Reader { return &recordBody{r: rr.r, left: n} }
+
+type recordBody struct {
+	r    io.Reader
+	left int64
+}
+
+func (b *recordBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.r.Read(p)
+	b.left -= int64(n)
+	if err == io.EOF && b.left > 0 {
+		err = fmt.Errorf("record cut with %d bytes to go: %w", b.left, io.ErrUnexpectedEOF)
+	}
+	return n, err
 }
 
 // buffered returns how many bytes of the stream have been read but not yet

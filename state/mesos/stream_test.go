@@ -687,28 +687,54 @@ func TestUndecodableRetryDoubles(t *testing.T) {
 }
 
 // A SUBSCRIBED event over the record bound (the whole state of a big
-// cluster) is not read again and again: the source polls /master/state at
-// once, and serves the view.
-func TestStreamTooLargeFirstEventFallsBackToPolling(t *testing.T) {
+// cluster) is decoded as it arrives: the stream serves it, no polling.
+func TestStreamSubscribedOverRecordBoundIsServed(t *testing.T) {
 	m, api := startAPIMaster(t, genMesosState(200), time.Second)
 	cfg := staticCfg(m)
 	cfg.Registerer = prometheus.NewRegistry()
 	cfg.FallbackRetry = time.Hour
 	cfg.MaxRecordBytes = 16 << 10 // the SUBSCRIBED of 200 tasks is larger
 	s, sink := runStream(t, cfg)
-	c := converge(t, sink, 10*time.Second, "polled after the first event was too large", m)
+	c := converge(t, sink, 10*time.Second, "the stream's view", m)
 	if len(c.Tasks) != 200 {
 		t.Errorf("%d tasks, want 200", len(c.Tasks))
 	}
+	if got := testutil.ToFloat64(s.metrics.fallback); got != 0 {
+		t.Errorf("fallback gauge = %v, want 0", got)
+	}
+	if n := m.RequestsFor("/master/state"); n != 0 {
+		t.Errorf("%d polls of /master/state, want none", n)
+	}
+	if n := api.Subscriptions(); n != 1 {
+		t.Errorf("%d subscriptions, want 1", n)
+	}
+}
+
+// A SUBSCRIBED event that decodes into more than maxStateBytes is not read
+// again and again: the source polls /master/state at once (which the same
+// bound refuses here, each poll a failure naming it).
+func TestStreamSubscribedOverStateBoundFallsBackToPolling(t *testing.T) {
+	m, api := startAPIMaster(t, genMesosState(200), time.Second)
+	cfg := staticCfg(m)
+	cfg.Registerer = prometheus.NewRegistry()
+	cfg.FallbackRetry = time.Hour
+	cfg.MaxStateBytes = 32 << 10 // 200 tasks decode into more
+	cfg.StateTimeout, cfg.RefreshInterval = 15*time.Second, 20*time.Millisecond
+	s, err := NewStream(cfg, statetest.Log(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := statetest.NewSink()
+	statetest.Run(t, s, sink)
+	sink.NextFailure(t, 10*time.Second, "maxStateBytes")
+	statetest.WaitFor(t, 10*time.Second, "polls", func() bool { return m.RequestsFor("/master/state") >= 3 })
 	if got := testutil.ToFloat64(s.metrics.fallback); got != 1 {
 		t.Errorf("fallback gauge = %v, want 1 while polling", got)
 	}
 	if n := api.Subscriptions(); n != 1 {
-		t.Errorf("%d subscriptions, want 1: a too-large state is not read twice", n)
+		t.Errorf("%d subscriptions, want 1: a refused state is not read twice", n)
 	}
-	polls := m.RequestsFor("/master/state")
-	statetest.WaitFor(t, 5*time.Second, "more polls", func() bool { return m.RequestsFor("/master/state") >= polls+3 })
-	if n := api.Subscriptions(); n != 1 {
-		t.Errorf("%d subscriptions while polling, want 1", n)
+	if n := sink.SkipClusters(); n != 0 {
+		t.Errorf("%d views published from a state over the bound", n)
 	}
 }

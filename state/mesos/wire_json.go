@@ -49,6 +49,16 @@ type jsonReader struct {
 	base int
 	// err is the error src ended with, other than io.EOF.
 	err error
+	// maxToken bounds one token (the window grows to hold it whole, and an
+	// escaped string's copy in buf); 0: no bound. A document's size bounds
+	// nothing else.
+	maxToken int
+}
+
+// tokenTooLarge stops the reader on a token over maxToken.
+func (r *jsonReader) tokenTooLarge() {
+	r.err = fmt.Errorf("%w: one JSON token of more than %d bytes (maxStateBytes)", ErrStateTooLarge, r.maxToken)
+	r.src = nil
 }
 
 // minJSONRead is the least room more leaves to read into before it slides the
@@ -77,6 +87,10 @@ func (r *jsonReader) more() (shift int, ok bool) {
 		keep := len(d) - r.pos
 		to := d[:0:cap(d)]
 		if keep > cap(d)/2 {
+			if r.maxToken > 0 && keep > r.maxToken {
+				r.tokenTooLarge()
+				return 0, false
+			}
 			to = make([]byte, 0, 2*cap(d))
 		}
 		shift = r.pos
@@ -639,6 +653,10 @@ func (r *jsonReader) escapedString() ([]byte, error) {
 	for {
 		// Read on, so that an escape's second byte is in the window too.
 		for i+1 >= len(r.data) {
+			if r.maxToken > 0 && len(r.buf) > r.maxToken {
+				r.tokenTooLarge()
+				break
+			}
 			r.pos = i
 			shift, ok := r.more()
 			i -= shift
