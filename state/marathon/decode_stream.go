@@ -25,6 +25,13 @@ type appsDecoder struct {
 	// typeErr is the first value of the wrong type, which fails the document
 	// as it does with encoding/json, once the rest is known to be well formed.
 	typeErr error
+	// The lists of one app's wire struct, which convertMarathonApp copies out
+	// of: their room is reused by the next app.
+	tasks    []marathonTask
+	portDefs []marathonPortDefinition
+	checks   []marathonHealthCheck
+	deploys  []marathonDeploymentRef
+	ready    []marathonReadinessResult
 }
 
 func decodeAppsWith(r *pullReader, source string, fetchedAt time.Time) (*state.AppSet, error) {
@@ -197,7 +204,7 @@ func (d *appsDecoder) appFast(w *marathonApp) error {
 			w.Ports, err = r.ints()
 		case 4:
 			var pds []marathonPortDefinition
-			if pds, err = list(r, d.portDefinition); pds != nil {
+			if pds, err = listInto(r, &d.portDefs, d.portDefinition); pds != nil {
 				w.PortDefinitions = &pds
 			}
 		case 5:
@@ -207,17 +214,17 @@ func (d *appsDecoder) appFast(w *marathonApp) error {
 		case 7:
 			return r.rawInto(&w.IPAddress)
 		case 8:
-			w.HealthChecks, err = list(r, d.healthCheck)
+			w.HealthChecks, err = listInto(r, &d.checks, d.healthCheck)
 		case 9:
-			w.Deployments, err = list(r, func(ref *marathonDeploymentRef) error {
+			w.Deployments, err = listInto(r, &d.deploys, func(ref *marathonDeploymentRef) error {
 				return r.fields(idKeys, func(int) error { return r.strInto(&ref.ID, nil) })
 			})
 		case 10:
-			w.ReadinessCheckResults, err = list(r, d.readiness)
+			w.ReadinessCheckResults, err = listInto(r, &d.ready, d.readiness)
 		case 11:
 			w.VersionInfo, err = d.versionInfo()
 		case 12:
-			w.Tasks, err = list(r, d.task)
+			w.Tasks, err = listInto(r, &d.tasks, d.task)
 		}
 		return err
 	})
@@ -226,15 +233,26 @@ func (d *appsDecoder) appFast(w *marathonApp) error {
 // list reads an array of values that elem reads; null is nil, [] an empty
 // list, as with encoding/json.
 func list[T any](r *pullReader, elem func(*T) error) ([]T, error) {
+	var room []T
+	return listInto(r, &room, elem)
+}
+
+// listInto is list reusing *room, which it leaves as large as the list was:
+// for the lists that are copied out of before the next is read.
+func listInto[T any](r *pullReader, room *[]T, elem func(*T) error) ([]T, error) {
 	if isNull, err := r.null(); isNull || err != nil {
 		return nil, err
 	}
-	out := []T{}
+	out := (*room)[:0]
+	if out == nil {
+		out = make([]T, 0, 1)
+	}
 	err := r.array(func() error {
 		var zero T
 		out = append(out, zero)
 		return elem(&out[len(out)-1])
 	})
+	*room = out[:0]
 	return out, err
 }
 
