@@ -98,6 +98,10 @@ type Config struct {
 	// amplify traffic towards a spoofed address. DNSRateLimitBurst is the bucket.
 	DNSRateLimit      int `json:"dnsRateLimit"`
 	DNSRateLimitBurst int `json:"dnsRateLimitBurst"`
+	// HealthAwareAnswers withdraws the A, AAAA and SRV records of tasks whose
+	// Mesos health check reports them unhealthy. Off by default: mesos-dns
+	// answers for every running task.
+	HealthAwareAnswers bool `json:"healthAwareAnswers"`
 	// ExternalFrom are the client networks (CIDR or address) whose queries
 	// for names outside the domain are forwarded (with externalon); others
 	// get REFUSED. The default is loopback and the private networks, so that
