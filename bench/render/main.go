@@ -51,26 +51,34 @@ func main() {
 	ours := []string{*discovery, "render", "--marathon", url, "--group", *group}
 	theirs := []string{"/usr/bin/python3", filepath.Join(mlb, "marathon_lb.py"), "--dry", "--marathon", url, "--group", *group,
 		"--skip-validation", "--syslog-socket", "/dev/null"}
-	var walls []time.Duration
-	var ratios []float64
+	var walls, cpus []time.Duration
+	var ratios, cpuRatios []float64
 	for r := range *rounds {
 		o := run(ours)
-		walls = append(walls, o.wall)
+		walls, cpus = append(walls, o.wall), append(cpus, o.cpu)
 		line := fmt.Sprintf("round %d: discovery %v (cpu %v, peak %d MiB, %d bytes)", r+1, o.wall.Round(time.Millisecond), o.cpu.Round(time.Millisecond), o.rssMiB, o.out)
 		if r < *mlbRounds {
 			t := run(theirs)
 			ratios = append(ratios, t.wall.Seconds()/o.wall.Seconds())
+			cpuRatios = append(cpuRatios, t.cpu.Seconds()/o.cpu.Seconds())
 			line += fmt.Sprintf("; marathon-lb --dry %v (cpu %v, peak %d MiB, %d bytes); ratio %.1f×", t.wall.Round(time.Millisecond), t.cpu.Round(time.Millisecond), t.rssMiB, t.out, ratios[len(ratios)-1])
 		}
 		fmt.Println(line)
 	}
-	slices.Sort(walls)
-	slices.Sort(ratios)
-	fmt.Printf("discovery render: best %v, median %v", walls[0].Round(time.Millisecond), walls[len(walls)/2].Round(time.Millisecond))
-	if len(ratios) > 0 {
-		fmt.Printf("; ratio to marathon-lb --dry: median %.1f× (%.1f–%.1f×)", ratios[len(ratios)/2], ratios[0], ratios[len(ratios)-1])
+	for _, s := range [][]time.Duration{walls, cpus} {
+		slices.Sort(s)
 	}
-	fmt.Println()
+	fmt.Printf("discovery render: wall best %v, median %v; cpu best %v, median %v\n", walls[0].Round(time.Millisecond),
+		walls[len(walls)/2].Round(time.Millisecond), cpus[0].Round(time.Millisecond), cpus[len(cpus)/2].Round(time.Millisecond))
+	for _, r := range []struct {
+		what string
+		v    []float64
+	}{{"wall", ratios}, {"cpu", cpuRatios}} {
+		if len(r.v) > 0 {
+			slices.Sort(r.v)
+			fmt.Printf("marathon-lb --dry / discovery render, %s: median %.1f× (%.1f–%.1f×)\n", r.what, r.v[len(r.v)/2], r.v[0], r.v[len(r.v)-1])
+		}
+	}
 }
 
 // serve answers every request with doc (marathon-lb and discovery ask for

@@ -55,8 +55,9 @@ func runRender(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "discovery render:", err)
 		return 1
 	}
-	build := lbmodel.ModelBuilder(o.lb.cfg, d.lb.templates.Load, nil)
-	m, err := build(snap, &lbmodel.BuildOptions{})
+	// One build: the daemon's model cache (kept for the next snapshot) would
+	// only add to it.
+	m, err := lbmodel.BuildModel(lbmodel.SnapshotApps(snap), o.lb.cfg, d.lb.templates.Load(), nil)
 	if err != nil {
 		fmt.Fprintln(stderr, "discovery render:", err)
 		return 1
