@@ -43,6 +43,12 @@ type Config struct {
 	// SRVRecordDefaultWeight is the weight of every SRV record
 	// ("srvRecordDefaultWeight", default 1).
 	SRVRecordDefaultWeight uint16
+	// HealthAwareAnswers leaves out the records (A, AAAA, SRV) of every task
+	// whose Mesos health check last reported it unhealthy
+	// ("healthAwareAnswers", default false: mesos-dns answers for every
+	// running task). A task without a health check, or whose first check has
+	// not reported yet (Mesos sends no health until then), is answered.
+	HealthAwareAnswers bool
 
 	// Listener is the DNS listen address ("listener", default "0.0.0.0"). As in
 	// mesos-dns it decides the addresses of SOAMname: an unspecified address means

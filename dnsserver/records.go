@@ -281,12 +281,13 @@ type taskSpan struct {
 }
 
 // taskIn adds the records of t, a task of c, if it is running on a known
-// agent, and returns where they went.
+// agent (and, with HealthAwareAnswers, not reported unhealthy), and returns
+// where they went.
 func (g *generator) taskIn(c *state.Cluster, t *state.Task) (sp taskSpan) {
 	b := g.b
 	sp = taskSpan{e0: uint32(len(b.entries)), n0: uint32(len(b.tnodes))}
 	defer func() { sp.e1, sp.n1 = uint32(len(b.entries)), uint32(len(b.tnodes)) }()
-	if t.State != state.TaskRunning {
+	if t.State != state.TaskRunning || b.cfg.HealthAwareAnswers && t.Healthy != nil && !*t.Healthy {
 		return sp
 	}
 	agent, ok := g.agentAddrs[t.AgentID]

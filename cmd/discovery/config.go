@@ -103,6 +103,10 @@ type Config struct {
 	// DNSMaxUDPSize caps UDP answers: a client gets the buffer size it
 	// advertises with EDNS, but never more than this (512 without EDNS).
 	DNSMaxUDPSize int `json:"dnsMaxUDPSize"`
+	// HealthAwareAnswers withdraws the A, AAAA and SRV records of tasks whose
+	// Mesos health check reports them unhealthy. Off by default: mesos-dns
+	// answers for every running task.
+	HealthAwareAnswers bool `json:"healthAwareAnswers"`
 	// ExternalFrom are the client networks (CIDR or address) whose queries
 	// for names outside the domain are forwarded (with externalon); others
 	// get REFUSED. The default is loopback and the private networks, so that

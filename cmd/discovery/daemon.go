@@ -276,6 +276,7 @@ func dnsConfig(cfg Config) dnsserver.Config {
 	c.IPSources = cfg.IPSources
 	c.EnforceRFC952 = cfg.EnforceRFC952
 	c.SRVRecordDefaultWeight = uint16(cfg.SRVRecordDefaultWeight)
+	c.HealthAwareAnswers = cfg.HealthAwareAnswers
 	c.Listener = cfg.Listener
 	return c
 }

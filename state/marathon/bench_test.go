@@ -1,6 +1,7 @@
 package marathon
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"net/http"
@@ -106,14 +107,27 @@ func TestDecodeAppsGenerated(t *testing.T) {
 	}
 }
 
-// BenchmarkDecodeApps decodes a 10,000-app, 30,000-task /v2/apps document.
+// BenchmarkDecodeApps decodes a 10,000-app, 30,000-task /v2/apps document
+// held whole, as it is read (the poller and the event source's resync), and
+// with encoding/json into the wire structs, for comparison.
 func BenchmarkDecodeApps(b *testing.B) {
 	doc := marServedDoc(b, marGenApps(10000, 3))
-	b.SetBytes(int64(len(doc)))
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := DecodeApps(doc, "bench", time.Time{}); err != nil {
-			b.Fatal(err)
-		}
+	for _, way := range []struct {
+		name   string
+		decode func() (*state.AppSet, error)
+	}{
+		{"bytes", func() (*state.AppSet, error) { return DecodeApps(doc, "bench", time.Time{}) }},
+		{"reader", func() (*state.AppSet, error) { return DecodeAppsFrom(bytes.NewReader(doc), "bench", time.Time{}) }},
+		{"encoding-json", func() (*state.AppSet, error) { return decodeAppsReference(doc) }},
+	} {
+		b.Run(way.name, func(b *testing.B) {
+			b.SetBytes(int64(len(doc)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := way.decode(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/discovery-mesos/discovery/internal/dcosauth"
 	"github.com/discovery-mesos/discovery/internal/httpclient"
+	"github.com/discovery-mesos/discovery/state"
 )
 
 // endpoint is one configured Marathon, ready to be asked.
@@ -190,31 +191,72 @@ func (e *marathonStatusError) Error() string {
 // get sends a GET for rawURL (a URL under ep.name) with ep's credentials, bounded
 // by Timeout, and returns the body of a 200 answer, at most MaxBodyBytes long.
 // Any other status is a *marathonStatusError carrying Marathon's message. The
-// event source uses it for single apps as well as the whole list.
+// event source uses it for single apps.
 func (c *client) get(ctx context.Context, ep *endpoint, rawURL string) ([]byte, error) {
+	var body []byte
+	_, err := c.read(ctx, ep, rawURL, func(r io.Reader) (err error) {
+		if body, err = io.ReadAll(r); err != nil {
+			return fmt.Errorf("reading apps: %w", err)
+		}
+		return nil
+	})
+	return body, err
+}
+
+// getApps fetches the whole app list from ep and decodes it as it arrives,
+// returning it with the number of bytes read.
+func (c *client) getApps(ctx context.Context, ep *endpoint) (set *state.AppSet, n int64, err error) {
+	n, err = c.read(ctx, ep, ep.apps, func(r io.Reader) (err error) {
+		set, err = DecodeAppsFrom(r, ep.name, time.Now())
+		return err
+	})
+	return set, n, err
+}
+
+// read sends a GET for rawURL as get does and hands the body of a 200 answer to
+// fn, which fails once more than MaxBodyBytes have been read. It returns how
+// many bytes fn read.
+func (c *client) read(ctx context.Context, ep *endpoint, rawURL string, fn func(io.Reader) error) (int64, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
 	req.Header.Set("Accept", "application/json")
 	resp, err := c.do(req, ep)
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, &marathonStatusError{code: resp.StatusCode, status: resp.Status, msg: marathonMessage(resp.Body)}
+		return 0, &marathonStatusError{code: resp.StatusCode, status: resp.Status, msg: marathonMessage(resp.Body)}
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, c.cfg.MaxBodyBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading apps: %w", err)
+	body := &boundedBody{r: resp.Body, limit: c.cfg.MaxBodyBytes}
+	err = fn(body)
+	return body.n, err
+}
+
+// boundedBody reads a body, failing once more than limit bytes have come.
+type boundedBody struct {
+	r     io.Reader
+	n     int64
+	limit int64
+}
+
+func (b *boundedBody) Read(p []byte) (int, error) {
+	if b.n > b.limit {
+		return 0, fmt.Errorf("apps document exceeds %d bytes", b.limit)
 	}
-	if int64(len(body)) > c.cfg.MaxBodyBytes {
-		return nil, fmt.Errorf("apps document exceeds %d bytes", c.cfg.MaxBodyBytes)
+	if rest := b.limit + 1 - b.n; int64(len(p)) > rest {
+		p = p[:rest]
 	}
-	return body, nil
+	n, err := b.r.Read(p)
+	b.n += int64(n)
+	if b.n > b.limit {
+		return n, fmt.Errorf("apps document exceeds %d bytes", b.limit)
+	}
+	return n, err
 }
 
 // marathonMessage returns ": <message>" from a Marathon error body

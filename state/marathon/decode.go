@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"slices"
 	"time"
@@ -51,29 +52,14 @@ const AppsPath = "/v2/apps?embed=apps.tasks&embed=apps.deployments&embed=apps.re
 // empty list. AppTask.Ready is nil when Marathon reports no readiness result for
 // the task, else whether every result for it is ready.
 func DecodeApps(data []byte, source string, fetchedAt time.Time) (*state.AppSet, error) {
-	var doc marathonAppsDoc
-	if err := json.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("decoding marathon apps: %w", err)
-	}
-	if doc.Apps == nil {
-		return nil, errors.New("decoding marathon apps: document has no \"apps\" array")
-	}
-	set := &state.AppSet{
-		Source:    source,
-		FetchedAt: fetchedAt,
-		Apps:      make([]state.App, 0, len(*doc.Apps)),
-	}
-	for i := range *doc.Apps {
-		w := &(*doc.Apps)[i]
-		app, tasksLeftOut, err := convertMarathonApp(w)
-		set.LeftOut = append(set.LeftOut, tasksLeftOut...)
-		if err != nil {
-			set.LeftOut = append(set.LeftOut, appLeftOut(w.ID, err))
-			continue
-		}
-		set.Apps = append(set.Apps, app)
-	}
-	return set.Seal(), nil
+	return decodeAppsWith(newPullBytes(data), source, fetchedAt)
+}
+
+// DecodeAppsFrom is DecodeApps reading the document from rd as it arrives (an
+// HTTP body), so that it is never held whole. An error reading rd fails the
+// decode.
+func DecodeAppsFrom(rd io.Reader, source string, fetchedAt time.Time) (*state.AppSet, error) {
+	return decodeAppsWith(newPullReader(rd), source, fetchedAt)
 }
 
 // ErrInvalidApp is DecodeApp's error for an app whose own data is invalid

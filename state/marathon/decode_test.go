@@ -1,13 +1,16 @@
 package marathon
 
 import (
+	"bytes"
 	"errors"
+	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
@@ -477,5 +480,27 @@ func TestDecodeApp(t *testing.T) {
 	app, lo, err := DecodeApp([]byte(`{"app":{"id":"/x","tasks":[{"id":"x.1","ports":[70000]},{"id":"x.2","ports":[31000]}]}}`))
 	if err != nil || len(app.Tasks) != 1 || app.Tasks[0].ID != "x.2" || len(lo) != 1 || lo[0].ID != "x.1" || lo[0].App != "/x" {
 		t.Errorf("task with port 70000: app %+v, left out %+v, err %v", app, lo, err)
+	}
+}
+
+// DecodeAppsFrom reads the document as it arrives: one byte at a time gives
+// the set DecodeApps makes of the whole, and a body that fails midway fails
+// the decode rather than giving a partial set.
+func TestDecodeAppsFrom(t *testing.T) {
+	doc := marServedDoc(t, marGenApps(300, 3))
+	want, err := DecodeApps(doc, "s", time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := DecodeAppsFrom(iotest.OneByteReader(bytes.NewReader(doc)), "s", time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got, marCmpOpts); diff != "" {
+		t.Errorf("read one byte at a time (-whole +read):\n%s", diff)
+	}
+	broken := io.MultiReader(bytes.NewReader(doc[:len(doc)/2]), iotest.ErrReader(errors.New("connection reset")))
+	if set, err := DecodeAppsFrom(broken, "s", time.Time{}); err == nil || !strings.Contains(err.Error(), "connection reset") {
+		t.Errorf("body failing midway: set %v, error %v", set != nil, err)
 	}
 }

@@ -71,16 +71,7 @@ func (l *eventLoop) startResync(reason string) {
 	start := v.seq
 	l.workers.Go(func() {
 		r := appsFetched{startSeq: start}
-		var body []byte
-		var ep *endpoint
-		body, ep, r.err = s.get(l.ctx, "apps", AppsPath, l.sink.FetchFailed)
-		if r.err == nil {
-			r.set, r.err = DecodeApps(body, ep.name, time.Now())
-			if r.err != nil {
-				r.err = fmt.Errorf("fetching apps from %s: %w", ep.name, r.err)
-				l.sink.FetchFailed(ep.name, r.err)
-			}
-		}
+		r.set, r.err = s.getApps(l.ctx, l.sink.FetchFailed)
 		select {
 		case l.results <- r:
 		case <-l.ctx.Done():

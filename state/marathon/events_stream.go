@@ -13,6 +13,7 @@ import (
 
 	"github.com/discovery-mesos/discovery/internal/backoff"
 	"github.com/discovery-mesos/discovery/internal/httpclient"
+	"github.com/discovery-mesos/discovery/state"
 )
 
 // streamMsg is what the stream goroutine hands the source's loop, in stream
@@ -289,28 +290,48 @@ func (s *EventSource) probe(ctx context.Context, ep *endpoint) error {
 // that answers, starting with the current one. A 404 is errNotFound at once:
 // that Marathon answered. failed is told about every other failure.
 func (s *EventSource) get(ctx context.Context, kind, pathQuery string, failed func(string, error)) ([]byte, *endpoint, error) {
+	var body []byte
+	ep, err := s.failover(ctx, kind, failed, func(ep *endpoint) (n int64, err error) {
+		body, err = s.c.get(ctx, ep, ep.name+pathQuery)
+		return int64(len(body)), err
+	})
+	return body, ep, err
+}
+
+// getApps fetches and decodes the whole app list as get fetches one app.
+func (s *EventSource) getApps(ctx context.Context, failed func(string, error)) (set *state.AppSet, err error) {
+	_, err = s.failover(ctx, "apps", failed, func(ep *endpoint) (n int64, err error) {
+		set, n, err = s.c.getApps(ctx, ep)
+		return n, err
+	})
+	return set, err
+}
+
+// failover calls fetch with each Marathon in turn until one answers (a 404
+// included, as errNotFound), and returns that one.
+func (s *EventSource) failover(ctx context.Context, kind string, failed func(string, error), fetch func(*endpoint) (int64, error)) (*endpoint, error) {
 	var errs []error
 	for _, i := range s.c.order() {
 		ep := &s.c.endpoints[i]
 		s.metrics.requests.WithLabelValues(kind).Inc()
-		body, err := s.c.get(ctx, ep, ep.name+pathQuery)
+		n, err := fetch(ep)
+		s.metrics.bodyBytes.WithLabelValues(kind).Add(float64(n))
 		if err == nil {
-			s.metrics.bodyBytes.WithLabelValues(kind).Add(float64(len(body)))
 			s.answered(i)
-			return body, ep, nil
+			return ep, nil
 		}
 		if se := (*marathonStatusError)(nil); errors.As(err, &se) && se.code == http.StatusNotFound {
 			s.answered(i)
-			return nil, ep, errNotFound
+			return ep, errNotFound
 		}
 		if ctx.Err() != nil {
-			return nil, nil, ctx.Err()
+			return nil, ctx.Err()
 		}
 		err = fmt.Errorf("fetching %s from %s: %w", kind, ep.name, err)
 		failed(ep.name, err)
 		errs = append(errs, err)
 	}
-	return nil, nil, errors.Join(errs...)
+	return nil, errors.Join(errs...)
 }
 
 // appPath is the request for one app with what the load balancer needs embedded.

@@ -113,9 +113,6 @@ func (p *Poller) fetch(ctx context.Context, failed func(source string, err error
 }
 
 func (p *Poller) fetchOne(ctx context.Context, ep *endpoint) (*state.AppSet, error) {
-	body, err := p.c.get(ctx, ep, ep.apps)
-	if err != nil {
-		return nil, err
-	}
-	return DecodeApps(body, ep.name, time.Now())
+	set, _, err := p.c.getApps(ctx, ep)
+	return set, err
 }
