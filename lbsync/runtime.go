@@ -161,7 +161,17 @@ func (r *runtimeAPI) apply(c hrt.Runtime, op lbmodel.RuntimeOp) error {
 			line = append(append(line, ' '), s.Options...)
 		}
 		if err := c.AddServer(b, s.Name, string(line)); err != nil {
-			return err
+			// A server removed since the last reload is parked, not deleted,
+			// and keeps its id; a new server whose stable id (a hash of its
+			// name) meets it is added with an id of HAProxy's choosing. The
+			// next reload writes the stable id, free again by then.
+			free, ok := withoutServerID(line)
+			if !ok || !strings.Contains(err.Error(), "already used") {
+				return err
+			}
+			if err := c.AddServer(b, s.Name, string(free)); err != nil {
+				return err
+			}
 		}
 		// Dynamic servers start with checks off and in maintenance.
 		if hasOption(s.Options, "check") {
@@ -205,6 +215,18 @@ func readyState(s *lbmodel.Server) string {
 }
 
 // hasOption reports whether the option keyword occurs in a server's options.
+// withoutServerID returns a server line without its "id N" option, and
+// whether it had one.
+func withoutServerID(line []byte) ([]byte, bool) {
+	f := strings.Fields(string(line))
+	for i := 0; i+1 < len(f); i++ {
+		if f[i] == "id" {
+			return []byte(strings.Join(append(f[:i:i], f[i+2:]...), " ")), true
+		}
+	}
+	return line, false
+}
+
 func hasOption(opts, keyword string) bool {
 	if !strings.Contains(opts, keyword) {
 		return false

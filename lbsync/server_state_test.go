@@ -157,3 +157,25 @@ func statusOf(csv, sv string) string {
 	}
 	return ""
 }
+
+// A task that starts while a removed task's server is parked (kept in
+// maintenance until the next reload, with its id) and whose stable server id
+// is that same id is added at runtime all the same: no reload.
+func TestRuntimeAddBesideAParkedServerWithItsID(t *testing.T) {
+	e := newLBEnv(t)
+	b1 := haproxytest.StartBackend(t, "127.0.0.2")
+	b2 := haproxytest.StartBackend(t, "127.0.0.3")
+	// Both servers carry id 7, as two task names whose hashes meet would.
+	web := testApp{ID: "/web", Port: haproxytest.FreePort(t, "127.0.0.1"), Servers: []*haproxytest.Backend{b1}, ServerOptions: "check inter 1s id 7"}
+	e.wait(e.push(web))
+	reloads := e.masterReloads()
+	moved := web
+	moved.Servers = []*haproxytest.Backend{b2}
+	e.wait(e.push(moved))
+	if got := e.masterReloads(); got != reloads {
+		t.Fatalf("master reloads %d, want %d: the new server must be added at runtime", got, reloads)
+	}
+	if !haproxytest.WaitFor(10*time.Second, func() bool { return spread(t, moved, 4)[b2.Addr()] == 4 }) {
+		t.Fatalf("traffic does not reach the added server %s: %v", b2.Addr(), spread(t, moved, 4))
+	}
+}
