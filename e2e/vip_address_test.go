@@ -187,3 +187,30 @@ func TestVIPOnABusyPortIsLeftOut(t *testing.T) {
 		return false
 	})
 }
+
+// TestVIPFromMarathonApps: with Marathon as the load balancer's source, the
+// VIP labels of its apps' port definitions give the same names and
+// addresses, and a request to the VIP reaches the app's tasks.
+func TestVIPFromMarathonApps(t *testing.T) {
+	port := servicePortBase(t, 1)
+	c := newCluster(t, sim.Config{Apps: 2, TasksPerApp: 2, VIPPort: port, Backends: true})
+	lb := newLB(t)
+	d := startDaemon(t, true, append([]string{"-masters=" + c.Masters()[0].Addr(), "--marathon", c.MarathonURL()}, lb.args...)...)
+	name := "simapp-001.marathon.l4lb.thisdcos.directory"
+	got := vipAddrs(t, d, port, name)
+	addrs, _, _ := vips.Assign([]string{"simapp-000.marathon", "simapp-001.marathon"}, vips.DefaultRange)
+	if got[name] != addrs["simapp-001.marathon"].String() {
+		t.Errorf("%s at %s, want %s (the name's address in Mesos mode too)", name, got[name], addrs["simapp-001.marathon"])
+	}
+	app := c.Truth().Apps[1]
+	for range 10 {
+		res, err := noKeepAlive.Get("http://" + net.JoinHostPort(got[name], itoa(port)) + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != 200 || res.Header.Get("X-App-Id") != app.ID {
+			t.Fatalf("through the VIP: %s from %q, want 200 from %s", res.Status, res.Header.Get("X-App-Id"), app.ID)
+		}
+	}
+}

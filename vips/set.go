@@ -103,7 +103,7 @@ func Build(snap *state.Snapshot, cfg Config) *Set {
 		}
 	}
 	if snap != nil && snap.Cluster != nil {
-		es, left = fromTasks(snap.Cluster, snap.Apps != nil, cfg, es, left)
+		es, left = fromTasks(snap.Cluster, snap.Apps, cfg, es, left)
 	}
 	return assemble(es, left, cfg.Range)
 }
@@ -223,7 +223,10 @@ func appBackend(app *state.App, t *state.AppTask, pi int, healthChecked bool, re
 	return Backend{Host: host.Unmap(), Port: uint16(port), TaskID: t.ID, AppID: app.ID}, true
 }
 
-func fromTasks(c *state.Cluster, haveMarathon bool, cfg Config, es []entry, left []state.LeftOut) ([]entry, []state.LeftOut) {
+func fromTasks(c *state.Cluster, apps *state.AppSet, cfg Config, es []entry, left []state.LeftOut) ([]entry, []state.LeftOut) {
+	// marathonIDs are the ids of the Marathon apps' tasks, built when a
+	// labelled task of a framework not named "marathon" needs them.
+	var marathonIDs map[string]bool
 	for i := range c.Tasks {
 		t := &c.Tasks[i]
 		if t.Discovery == nil || !slices.ContainsFunc(t.Discovery.Ports, portHasVIP) {
@@ -233,8 +236,11 @@ func fromTasks(c *state.Cluster, haveMarathon bool, cfg Config, es []entry, left
 		if f := c.Framework(t.FrameworkID); f != nil {
 			fw = f.Name
 		}
-		if haveMarathon && fw == marathonFramework {
-			continue // read from Marathon's apps
+		if apps != nil && fw != marathonFramework && marathonIDs == nil {
+			marathonIDs = taskIDs(apps)
+		}
+		if apps != nil && (fw == marathonFramework || marathonIDs[t.ID]) {
+			continue // read from Marathon's apps (a Marathon of another name too)
 		}
 		appID := t.Name
 		if cfg.AppID != nil {
@@ -279,6 +285,16 @@ func fromTasks(c *state.Cluster, haveMarathon bool, cfg Config, es []entry, left
 		}
 	}
 	return es, left
+}
+
+func taskIDs(apps *state.AppSet) map[string]bool {
+	ids := map[string]bool{}
+	for i := range apps.Apps {
+		for j := range apps.Apps[i].Tasks {
+			ids[apps.Apps[i].Tasks[j].ID] = true
+		}
+	}
+	return ids
 }
 
 // taskBackend is a Mesos task's address for a DiscoveryInfo port: the agent's

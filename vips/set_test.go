@@ -130,11 +130,16 @@ func TestBuildFromMesosTasks(t *testing.T) {
 		t.Errorf("left out %v, want the UDP port of dns-0", set.LeftOut)
 	}
 
-	// With Marathon: Marathon's tasks come from its apps, not from Mesos.
-	set = Build(&state.Snapshot{Cluster: c, Apps: &state.AppSet{}}, Config{})
+	// With Marathon: Marathon's tasks come from its apps, not from Mesos;
+	// so do those of a Marathon under another framework name, known by
+	// their task ids.
+	set = Build(&state.Snapshot{Cluster: c, Apps: &state.AppSet{Apps: []state.App{{ID: "/broker", Tasks: []state.AppTask{{ID: "broker-0"}}}}}}, Config{})
 	for _, v := range set.VIPs {
 		if v.DNSName == "web.marathon" {
 			t.Errorf("Marathon task read from Mesos too: %+v", v)
+		}
+		if v.DNSName == "broker.kafka" && len(v.Backends) != 0 {
+			t.Errorf("a task of Marathon's apps read from Mesos too: %+v", v)
 		}
 	}
 }
