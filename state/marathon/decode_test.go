@@ -386,6 +386,18 @@ func TestDecodeAppsLeavesOutInvalid(t *testing.T) {
 	}
 }
 
+// Of two "apps" arrays the last is the set, as it stands (encoding/json
+// would decode it into the first's apps, keeping what it leaves out).
+func TestDecodeAppsTwoArrays(t *testing.T) {
+	set, err := DecodeApps([]byte(`{"apps":[{"id":"/a","instances":2}],"Apps":[{"instances":1},{"id":"/b"}]}`), "s", time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(set.Apps) != 1 || set.Apps[0].ID != "/b" || set.Apps[0].Instances != 0 || len(set.LeftOut) != 1 {
+		t.Errorf("apps %+v, left out %+v", set.Apps, set.LeftOut)
+	}
+}
+
 func TestDecodeAppsEmpty(t *testing.T) {
 	set, err := DecodeApps([]byte(`{"apps":[]}`), "s", time.Time{})
 	if err != nil {
