@@ -6,6 +6,8 @@
 // same machine; ratios are per round.
 //
 //	go build -o /tmp/discovery ./cmd/discovery && go run ./bench/render -discovery /tmp/discovery
+//
+// With -before, an earlier build runs in the same rounds too.
 package main
 
 import (
@@ -28,6 +30,7 @@ import (
 
 func main() {
 	discovery := flag.String("discovery", "", "the discovery binary to time (required)")
+	before := flag.String("before", "", "another discovery binary (an earlier tree) to time in the same rounds")
 	apps := flag.Int("apps", 10000, "apps in the document (3 tasks each)")
 	rounds := flag.Int("rounds", 5, "rounds, each timing both once")
 	mlbRounds := flag.Int("mlb-rounds", 3, "rounds that also run marathon-lb (it takes seconds each)")
@@ -57,6 +60,11 @@ func main() {
 		o := run(ours)
 		walls, cpus = append(walls, o.wall), append(cpus, o.cpu)
 		line := fmt.Sprintf("round %d: discovery %v (cpu %v, peak %d MiB, %d bytes)", r+1, o.wall.Round(time.Millisecond), o.cpu.Round(time.Millisecond), o.rssMiB, o.out)
+		if *before != "" {
+			argv := append([]string{*before}, ours[1:]...)
+			b := run(argv)
+			line += fmt.Sprintf("; before %v (cpu %v, peak %d MiB, %d bytes)", b.wall.Round(time.Millisecond), b.cpu.Round(time.Millisecond), b.rssMiB, b.out)
+		}
 		if r < *mlbRounds {
 			t := run(theirs)
 			ratios = append(ratios, t.wall.Seconds()/o.wall.Seconds())
