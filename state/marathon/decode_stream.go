@@ -34,6 +34,7 @@ type appsDecoder struct {
 	ready    []marathonReadinessResult
 }
 
+// decodeAppsWith decodes the document r reads into a sealed set.
 func decodeAppsWith(r *pullReader, source string, fetchedAt time.Time) (*state.AppSet, error) {
 	d := &appsDecoder{r: r, set: &state.AppSet{Source: source, FetchedAt: fetchedAt}}
 	if err := d.document(); err != nil {
@@ -55,6 +56,7 @@ var (
 	readyKeys   = []string{"name", "taskId", "ready"}
 )
 
+// document reads the whole document: an object whose "apps" array is the set.
 func (d *appsDecoder) document() error {
 	r := d.r
 	c, err := r.expectValue()
@@ -103,6 +105,8 @@ func (d *appsDecoder) document() error {
 	return nil
 }
 
+// wrongType notes a value of kind c where what was expected; the first one
+// fails the document.
 func (d *appsDecoder) wrongType(what string, c byte) {
 	if d.typeErr == nil {
 		d.typeErr = fmt.Errorf("cannot unmarshal %s into %s", kind(c), what)
@@ -189,6 +193,7 @@ func (d *appsDecoder) app() error {
 	return nil
 }
 
+// appFast reads one app into w; errSlow leaves it to encoding/json.
 func (d *appsDecoder) appFast(w *marathonApp) error {
 	r, in := d.r, &d.in
 	return r.fields(appKeys, func(i int) error {
@@ -256,6 +261,7 @@ func listInto[T any](r *pullReader, room *[]T, elem func(*T) error) ([]T, error)
 	return out, err
 }
 
+// portDefinition reads one of portDefinitions.
 func (d *appsDecoder) portDefinition(pd *marathonPortDefinition) error {
 	r, in := d.r, &d.in
 	return r.fields(portDefKeys, func(i int) error {
@@ -274,6 +280,7 @@ func (d *appsDecoder) portDefinition(pd *marathonPortDefinition) error {
 	})
 }
 
+// versionInfo reads versionInfo; null is nil.
 func (d *appsDecoder) versionInfo() (*marathonVersionInfo, error) {
 	r, in := d.r, &d.in
 	if isNull, err := r.null(); isNull || err != nil {
@@ -289,6 +296,7 @@ func (d *appsDecoder) versionInfo() (*marathonVersionInfo, error) {
 	return &v, err
 }
 
+// task reads one of the app's tasks.
 func (d *appsDecoder) task(t *marathonTask) error {
 	r, in := d.r, &d.in
 	return r.fields(taskKeys, func(i int) error {
@@ -338,6 +346,7 @@ func (d *appsDecoder) task(t *marathonTask) error {
 	})
 }
 
+// healthCheck reads one of the app's healthChecks.
 func (d *appsDecoder) healthCheck(h *marathonHealthCheck) error {
 	r, in := d.r, &d.in
 	ints := [...]*int{2: &h.PortIndex, &h.Port, &h.IntervalSeconds, &h.TimeoutSeconds, &h.GracePeriodSeconds, &h.MaxConsecutiveFailures}
@@ -354,6 +363,7 @@ func (d *appsDecoder) healthCheck(h *marathonHealthCheck) error {
 	})
 }
 
+// readiness reads one of readinessCheckResults.
 func (d *appsDecoder) readiness(res *marathonReadinessResult) error {
 	r, in := d.r, &d.in
 	return r.fields(readyKeys, func(i int) error {
