@@ -32,6 +32,12 @@ type appsDecoder struct {
 	checks   []marathonHealthCheck
 	deploys  []marathonDeploymentRef
 	ready    []marathonReadinessResult
+	// Arenas for the many small lists of tasks, so that each is not an
+	// allocation of its own: ports end up in the set (never reused), the
+	// others only in one app's wire struct (reused by the next app).
+	ports  []int
+	ips    []marathonIPAddr
+	health []marathonHCResult
 }
 
 // decodeAppsWith decodes the document r reads into a sealed set.
@@ -165,6 +171,7 @@ func (d *appsDecoder) app() error {
 	}
 	r.mark = r.pos
 	defer func() { r.mark = -1 }()
+	d.ips, d.health = d.ips[:0], d.health[:0]
 	depth := r.depth
 	var w marathonApp
 	err := d.appFast(&w)
@@ -242,6 +249,26 @@ func list[T any](r *pullReader, elem func(*T) error) ([]T, error) {
 	return listInto(r, &room, elem)
 }
 
+// listAt is list with the elements appended to *arena, the list capped at
+// its end so that later lists never write over it. A list that outgrows
+// the arena moves it (the lists before keep the old one).
+func listAt[T any](r *pullReader, arena *[]T, elem func(*T) error) ([]T, error) {
+	if isNull, err := r.null(); isNull || err != nil {
+		return nil, err
+	}
+	if cap(*arena)-len(*arena) < 8 {
+		*arena = make([]T, 0, 512)
+	}
+	start := len(*arena)
+	err := r.array(func() error {
+		var zero T
+		*arena = append(*arena, zero)
+		return elem(&(*arena)[len(*arena)-1])
+	})
+	a := *arena
+	return a[start:len(a):len(a)], err
+}
+
 // listInto is list reusing *room, which it leaves as large as the list was:
 // for the lists that are copied out of before the next is read.
 func listInto[T any](r *pullReader, room *[]T, elem func(*T) error) ([]T, error) {
@@ -313,11 +340,11 @@ func (d *appsDecoder) task(t *marathonTask) error {
 		case 4:
 			return r.strInto(&t.Host, in)
 		case 5:
-			t.Ports, err = r.ints()
+			t.Ports, err = listAt(r, &d.ports, r.intInto)
 		case 6:
-			t.ServicePorts, err = r.ints()
+			t.ServicePorts, err = listAt(r, &d.ports, r.intInto)
 		case 7:
-			t.IPAddresses, err = list(r, func(a *marathonIPAddr) error {
+			t.IPAddresses, err = listAt(r, &d.ips, func(a *marathonIPAddr) error {
 				return r.fields(ipAddrKeys, func(i int) error {
 					if i == 0 {
 						return r.strInto(&a.IPAddress, in)
@@ -335,7 +362,7 @@ func (d *appsDecoder) task(t *marathonTask) error {
 			return r.boolInto(&t.Draining)
 		case 12:
 			var hs []marathonHCResult
-			hs, err = list(r, func(h *marathonHCResult) error {
+			hs, err = listAt(r, &d.health, func(h *marathonHCResult) error {
 				return r.fields(aliveKeys, func(int) error { return r.boolInto(&h.Alive) })
 			})
 			if hs != nil {
