@@ -24,7 +24,8 @@ const AppsPath = "/v2/apps?embed=apps.tasks&embed=apps.deployments&embed=apps.re
 //
 // A truncated or malformed document, or one without an "apps" array, is an
 // error: the caller keeps its last good set. A document with "apps": [] is a
-// valid, empty set. An app or task whose own data is invalid (no id, a port
+// valid, empty set; of two "apps" arrays (never sent by Marathon) the last
+// is the set. An app or task whose own data is invalid (no id, a port
 // outside 0-65535, an ipAddress that is not an object) is left out of the set
 // and listed in its LeftOut: app authors write those values, and one bad app
 // must not freeze everyone's.

@@ -32,8 +32,15 @@ type appsDecoder struct {
 	checks   []marathonHealthCheck
 	deploys  []marathonDeploymentRef
 	ready    []marathonReadinessResult
+	// Arenas for the many small lists of tasks, so that each is not an
+	// allocation of its own: ports end up in the set (never reused), the
+	// others only in one app's wire struct (reused by the next app).
+	ports  []int
+	ips    []marathonIPAddr
+	health []marathonHCResult
 }
 
+// decodeAppsWith decodes the document r reads into a sealed set.
 func decodeAppsWith(r *pullReader, source string, fetchedAt time.Time) (*state.AppSet, error) {
 	d := &appsDecoder{r: r, set: &state.AppSet{Source: source, FetchedAt: fetchedAt}}
 	if err := d.document(); err != nil {
@@ -55,6 +62,7 @@ var (
 	readyKeys   = []string{"name", "taskId", "ready"}
 )
 
+// document reads the whole document: an object whose "apps" array is the set.
 func (d *appsDecoder) document() error {
 	r := d.r
 	c, err := r.expectValue()
@@ -103,6 +111,8 @@ func (d *appsDecoder) document() error {
 	return nil
 }
 
+// wrongType notes a value of kind c where what was expected; the first one
+// fails the document.
 func (d *appsDecoder) wrongType(what string, c byte) {
 	if d.typeErr == nil {
 		d.typeErr = fmt.Errorf("cannot unmarshal %s into %s", kind(c), what)
@@ -161,6 +171,7 @@ func (d *appsDecoder) app() error {
 	}
 	r.mark = r.pos
 	defer func() { r.mark = -1 }()
+	d.ips, d.health = d.ips[:0], d.health[:0]
 	depth := r.depth
 	var w marathonApp
 	err := d.appFast(&w)
@@ -189,6 +200,7 @@ func (d *appsDecoder) app() error {
 	return nil
 }
 
+// appFast reads one app into w; errSlow leaves it to encoding/json.
 func (d *appsDecoder) appFast(w *marathonApp) error {
 	r, in := d.r, &d.in
 	return r.fields(appKeys, func(i int) error {
@@ -237,6 +249,26 @@ func list[T any](r *pullReader, elem func(*T) error) ([]T, error) {
 	return listInto(r, &room, elem)
 }
 
+// listAt is list with the elements appended to *arena, the list capped at
+// its end so that later lists never write over it. A list that outgrows
+// the arena moves it (the lists before keep the old one).
+func listAt[T any](r *pullReader, arena *[]T, elem func(*T) error) ([]T, error) {
+	if isNull, err := r.null(); isNull || err != nil {
+		return nil, err
+	}
+	if cap(*arena)-len(*arena) < 8 {
+		*arena = make([]T, 0, 512)
+	}
+	start := len(*arena)
+	err := r.array(func() error {
+		var zero T
+		*arena = append(*arena, zero)
+		return elem(&(*arena)[len(*arena)-1])
+	})
+	a := *arena
+	return a[start:len(a):len(a)], err
+}
+
 // listInto is list reusing *room, which it leaves as large as the list was:
 // for the lists that are copied out of before the next is read.
 func listInto[T any](r *pullReader, room *[]T, elem func(*T) error) ([]T, error) {
@@ -256,6 +288,7 @@ func listInto[T any](r *pullReader, room *[]T, elem func(*T) error) ([]T, error)
 	return out, err
 }
 
+// portDefinition reads one of portDefinitions.
 func (d *appsDecoder) portDefinition(pd *marathonPortDefinition) error {
 	r, in := d.r, &d.in
 	return r.fields(portDefKeys, func(i int) error {
@@ -274,6 +307,7 @@ func (d *appsDecoder) portDefinition(pd *marathonPortDefinition) error {
 	})
 }
 
+// versionInfo reads versionInfo; null is nil.
 func (d *appsDecoder) versionInfo() (*marathonVersionInfo, error) {
 	r, in := d.r, &d.in
 	if isNull, err := r.null(); isNull || err != nil {
@@ -289,6 +323,7 @@ func (d *appsDecoder) versionInfo() (*marathonVersionInfo, error) {
 	return &v, err
 }
 
+// task reads one of the app's tasks.
 func (d *appsDecoder) task(t *marathonTask) error {
 	r, in := d.r, &d.in
 	return r.fields(taskKeys, func(i int) error {
@@ -305,11 +340,11 @@ func (d *appsDecoder) task(t *marathonTask) error {
 		case 4:
 			return r.strInto(&t.Host, in)
 		case 5:
-			t.Ports, err = r.ints()
+			t.Ports, err = listAt(r, &d.ports, r.intInto)
 		case 6:
-			t.ServicePorts, err = r.ints()
+			t.ServicePorts, err = listAt(r, &d.ports, r.intInto)
 		case 7:
-			t.IPAddresses, err = list(r, func(a *marathonIPAddr) error {
+			t.IPAddresses, err = listAt(r, &d.ips, func(a *marathonIPAddr) error {
 				return r.fields(ipAddrKeys, func(i int) error {
 					if i == 0 {
 						return r.strInto(&a.IPAddress, in)
@@ -327,7 +362,7 @@ func (d *appsDecoder) task(t *marathonTask) error {
 			return r.boolInto(&t.Draining)
 		case 12:
 			var hs []marathonHCResult
-			hs, err = list(r, func(h *marathonHCResult) error {
+			hs, err = listAt(r, &d.health, func(h *marathonHCResult) error {
 				return r.fields(aliveKeys, func(int) error { return r.boolInto(&h.Alive) })
 			})
 			if hs != nil {
@@ -338,6 +373,7 @@ func (d *appsDecoder) task(t *marathonTask) error {
 	})
 }
 
+// healthCheck reads one of the app's healthChecks.
 func (d *appsDecoder) healthCheck(h *marathonHealthCheck) error {
 	r, in := d.r, &d.in
 	ints := [...]*int{2: &h.PortIndex, &h.Port, &h.IntervalSeconds, &h.TimeoutSeconds, &h.GracePeriodSeconds, &h.MaxConsecutiveFailures}
@@ -354,6 +390,7 @@ func (d *appsDecoder) healthCheck(h *marathonHealthCheck) error {
 	})
 }
 
+// readiness reads one of readinessCheckResults.
 func (d *appsDecoder) readiness(res *marathonReadinessResult) error {
 	r, in := d.r, &d.in
 	return r.fields(readyKeys, func(i int) error {

@@ -386,6 +386,18 @@ func TestDecodeAppsLeavesOutInvalid(t *testing.T) {
 	}
 }
 
+// Of two "apps" arrays the last is the set, as it stands (encoding/json
+// would decode it into the first's apps, keeping what it leaves out).
+func TestDecodeAppsTwoArrays(t *testing.T) {
+	set, err := DecodeApps([]byte(`{"apps":[{"id":"/a","instances":2}],"Apps":[{"instances":1},{"id":"/b"}]}`), "s", time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(set.Apps) != 1 || set.Apps[0].ID != "/b" || set.Apps[0].Instances != 0 || len(set.LeftOut) != 1 {
+		t.Errorf("apps %+v, left out %+v", set.Apps, set.LeftOut)
+	}
+}
+
 func TestDecodeAppsEmpty(t *testing.T) {
 	set, err := DecodeApps([]byte(`{"apps":[]}`), "s", time.Time{})
 	if err != nil {
@@ -483,21 +495,28 @@ func TestDecodeApp(t *testing.T) {
 	}
 }
 
-// DecodeAppsFrom reads the document as it arrives: one byte at a time gives
-// the set DecodeApps makes of the whole, and a body that fails midway fails
+// DecodeAppsFrom reads the document as it arrives: whole or one byte at a
+// time, it gives the set encoding/json makes of it, and a body that fails midway fails
 // the decode rather than giving a partial set.
 func TestDecodeAppsFrom(t *testing.T) {
 	doc := marServedDoc(t, marGenApps(300, 3))
-	want, err := DecodeApps(doc, "s", time.Time{})
+	want, err := decodeAppsReference(doc) // encoding/json
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := DecodeAppsFrom(iotest.OneByteReader(bytes.NewReader(doc)), "s", time.Time{})
+	whole, err := DecodeApps(doc, "fuzz", time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, whole, marCmpOpts); diff != "" {
+		t.Errorf("whole (-encoding/json +whole):\n%s", diff)
+	}
+	got, err := DecodeAppsFrom(iotest.OneByteReader(bytes.NewReader(doc)), "fuzz", time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff(want, got, marCmpOpts); diff != "" {
-		t.Errorf("read one byte at a time (-whole +read):\n%s", diff)
+		t.Errorf("read one byte at a time (-encoding/json +read):\n%s", diff)
 	}
 	broken := io.MultiReader(bytes.NewReader(doc[:len(doc)/2]), iotest.ErrReader(errors.New("connection reset")))
 	if set, err := DecodeAppsFrom(broken, "s", time.Time{}); err == nil || !strings.Contains(err.Error(), "connection reset") {

@@ -141,6 +141,14 @@ func TestEventsInitialResync(t *testing.T) {
 	if n := fake.Requests("/v2/events"); n != 1 {
 		t.Errorf("%d event stream requests, want 1", n)
 	}
+	// The app list is decoded as it is read, and every byte is counted.
+	req, err := http.NewRequest(http.MethodGet, fake.URL()+AppsPath, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := testutil.ToFloat64(src.metrics.bodyBytes.WithLabelValues("apps")), len(marBody(t, http.DefaultClient, req)); got != float64(want) {
+		t.Errorf("apps body bytes = %v, want the document's %d", got, want)
+	}
 }
 
 // TestEventsPerApp checks that each kind of change reaches the sink,

@@ -74,6 +74,12 @@ func FuzzDecodeAppsAsEncodingJSON(f *testing.F) {
 		f.Add(doc)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		if appsArrays(data) > 1 {
+			// encoding/json decodes a second "apps" array into the first's
+			// elements (fields the second leaves out keep the first's
+			// values); DecodeApps takes the second as it stands.
+			t.Skip()
+		}
 		want, wantErr := decodeAppsReference(data)
 		for _, how := range []string{"bytes", "reader"} {
 			var got *state.AppSet
@@ -94,6 +100,30 @@ func FuzzDecodeAppsAsEncodingJSON(f *testing.F) {
 			}
 		}
 	})
+}
+
+// appsArrays counts the top-level members of data that encoding/json would
+// decode into the apps list as arrays.
+func appsArrays(data []byte) int {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return 0
+	}
+	n := 0
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return n
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return n
+		}
+		if k, _ := tok.(string); strings.EqualFold(k, "apps") && bytes.HasPrefix(bytes.TrimSpace(v), []byte("[")) {
+			n++
+		}
+	}
+	return n
 }
 
 // decodeAppsReference is DecodeApps done with encoding/json: the wire structs

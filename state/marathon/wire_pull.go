@@ -1,6 +1,7 @@
 package marathon
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -43,10 +44,12 @@ const maxPullDepth = 10000
 // minPullRead is the least room fill leaves to read into.
 const minPullRead = 32 << 10
 
+// newPullBytes reads the document data, held whole.
 func newPullBytes(data []byte) *pullReader {
 	return &pullReader{buf: data, mark: -1}
 }
 
+// newPullReader reads the document src yields, as it arrives.
 func newPullReader(src io.Reader) *pullReader {
 	return &pullReader{buf: make([]byte, 0, 256<<10), mark: -1, src: src}
 }
@@ -111,10 +114,13 @@ func (r *pullReader) eof() error {
 	return errors.New("unexpected end of JSON input")
 }
 
+// syntax is the error for byte c, found at pos where context says it may not
+// be; the words are encoding/json's, so that messages read the same.
 func (r *pullReader) syntax(c byte, context string) error {
 	return fmt.Errorf("invalid character %s %s (offset %d)", quoteChar(c), context, r.base+r.pos)
 }
 
+// quoteChar quotes c for a syntax error.
 func quoteChar(c byte) string {
 	if c == '\'' {
 		return `'\''`
@@ -192,6 +198,7 @@ func (r *pullReader) null() (bool, error) {
 	return true, r.literal("null")
 }
 
+// literal reads lit (true, false or null), whose first byte is at pos.
 func (r *pullReader) literal(lit string) error {
 	if !r.need(len(lit)) {
 		for i := 0; r.pos+i < len(r.buf); i++ {
@@ -349,7 +356,7 @@ var strStop = func() (t [256]bool) {
 
 // unescape decodes a string token with escapes or bytes outside ASCII.
 func (r *pullReader) unescape(tok []byte) ([]byte, error) {
-	if utf8.Valid(tok) && !containsByte(tok, '\\') {
+	if utf8.Valid(tok) && bytes.IndexByte(tok, '\\') < 0 {
 		return tok[1 : len(tok)-1], nil
 	}
 	var s string
@@ -358,15 +365,6 @@ func (r *pullReader) unescape(tok []byte) ([]byte, error) {
 	}
 	r.str = append(r.str[:0], s...)
 	return r.str, nil
-}
-
-func containsByte(b []byte, c byte) bool {
-	for _, x := range b {
-		if x == c {
-			return true
-		}
-	}
-	return false
 }
 
 // number reads a number and returns its text.
@@ -532,6 +530,7 @@ func (r *pullReader) intInto(dst *int) error {
 	return nil
 }
 
+// boolInto reads a boolean into *dst.
 func (r *pullReader) boolInto(dst *bool) error {
 	c, done, err := r.scalar()
 	if done || c != 't' && c != 'f' {
@@ -602,6 +601,8 @@ type interner struct {
 	slots [1024]string
 }
 
+// get returns b as a string, the one it returned before for the same bytes
+// when that is still in its slot.
 func (in *interner) get(b []byte) string {
 	if in == nil || len(b) > 64 {
 		return string(b)
