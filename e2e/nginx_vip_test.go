@@ -46,13 +46,7 @@ func churnFor() time.Duration {
 func TestNginxVIPNameSurvivesChurn(t *testing.T) {
 	n := nginxBinary(t)
 	vipPort := servicePortBase(t, 1)
-	c, d := nginxCluster(t, vipPort)
-	app := c.Truth().Apps[0]
-	name := "simapp-000.marathon.l4lb.thisdcos.directory"
-	waitFor(t, 30*time.Second, "the VIP name answered", func() bool {
-		r, err := d.query(name, dns.TypeA)
-		return err == nil && len(r.Answer) == 1
-	})
+	c, d, app, name := vipClientCluster(t, vipPort)
 	ngx := startNginx(t, n, d.DNSAddr, name+":"+itoa(vipPort))
 	ok, failed, wrong := churnThroughNginx(t, c, app.ID, ngx, churnFor())
 	t.Logf("nginx → %s:%d during %v of churn: %d answered by the app, %d failed, %d answered by another app", name, vipPort, churnFor(), ok, len(failed), wrong)
@@ -70,17 +64,39 @@ func TestNginxVIPNameSurvivesChurn(t *testing.T) {
 // whatever listens on the old port.
 func TestNginxARecordNameFails(t *testing.T) {
 	n := nginxBinary(t)
-	c, d := nginxCluster(t, 0)
-	tr := c.Truth()
-	app := tr.Apps[0]
-	name := strings.TrimSuffix(tr.TaskDNSName(app, domain), ".")
-	waitDNS(t, d, c, 30*time.Second)
+	c, d, app, name := aRecordClientCluster(t)
 	ngx := startNginx(t, n, d.DNSAddr, name+":"+itoa(app.Tasks[0].Ports[0]))
 	ok, failed, wrong := churnThroughNginx(t, c, app.ID, ngx, churnFor())
 	t.Logf("nginx → %s:%d during %v of churn: %d answered by the app, %d failed, %d answered by another app", name, app.Tasks[0].Ports[0], churnFor(), ok, len(failed), wrong)
 	if len(failed) == 0 && wrong == 0 {
 		t.Fatal("an A-record name with a fixed port survived tasks moving: the docs' warning would be wrong")
 	}
+}
+
+// aRecordClientCluster is nginxCluster without VIPs, once DNS agrees with
+// it: the cluster, the daemon, its first app and that app's A-record name.
+func aRecordClientCluster(t *testing.T) (*sim.Cluster, *daemon, sim.App, string) {
+	t.Helper()
+	c, d := nginxCluster(t, 0)
+	tr := c.Truth()
+	app := tr.Apps[0]
+	name := strings.TrimSuffix(tr.TaskDNSName(app, domain), ".")
+	waitDNS(t, d, c, 30*time.Second)
+	return c, d, app, name
+}
+
+// vipClientCluster is nginxCluster with its first app's VIP on vipPort
+// answered in DNS: the cluster, the daemon, the app and the VIP's name.
+func vipClientCluster(t *testing.T, vipPort int) (*sim.Cluster, *daemon, sim.App, string) {
+	t.Helper()
+	c, d := nginxCluster(t, vipPort)
+	app := c.Truth().Apps[0]
+	name := "simapp-000.marathon.l4lb.thisdcos.directory"
+	waitFor(t, 30*time.Second, "the VIP name answered", func() bool {
+		r, err := d.query(name, dns.TypeA)
+		return err == nil && len(r.Answer) == 1
+	})
+	return c, d, app, name
 }
 
 // nginxCluster is a cluster of 3 HTTP apps with real backends (their port

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests and benchmarks use: a real HAProxy, nginx, a real
-# ZooKeeper (with its JRE), socat, dnsperf, wrk, dig, headless Chromium (for the
+# ZooKeeper (with its JRE), a JDK (the JVM client test), socat, dnsperf, wrk, dig, headless Chromium (for the
 # status page test) and the Python modules marathon-lb's zdd.py imports (the
 # zero-downtime deploy test runs it). Safe to run again; does nothing
 # when everything is there.
@@ -12,6 +12,8 @@ command -v haproxy >/dev/null || need+=(haproxy)
 [ -x /usr/sbin/nginx ] || need+=(nginx-light)
 [ -x /usr/share/zookeeper/bin/zkServer.sh ] || need+=(zookeeper)
 command -v java >/dev/null || need+=(default-jre-headless)
+# The JVM client recipe's test (e2e TestJVM*) runs a Java source file: javac.
+command -v javac >/dev/null || need+=(default-jdk-headless)
 command -v socat >/dev/null || need+=(socat)
 command -v dnsperf >/dev/null || need+=(dnsperf)
 command -v wrk >/dev/null || need+=(wrk)
