@@ -176,6 +176,9 @@ func (h *Handler) answerWire(pkt, buf []byte) []byte {
 	var out []byte
 	var rcode int
 	if !found || t.isDead(idx) {
+		if c.soaRR == nil {
+			return nil
+		}
 		// NXDOMAIN: the question and the SOA, its owner a pointer to the
 		// zone's name at the end of the question's.
 		size += q.qend + 2 + len(c.soaRR)
