@@ -24,10 +24,12 @@ import (
 // types and classes, EDNS options, names with escapes, answers larger than the
 // client takes, names outside the domain) takes the ordinary path.
 
-// wireSlots is the number of precomputed replies kept per table: a
-// direct-mapped cache of (name, type) pairs, so a table with more names than
-// that keeps the ones asked most recently.
-const wireSlots = 1 << 16
+// wireSlots is the number of precomputed replies kept per table (sets of
+// wireWays slots chosen by hash), so a table with more names than that keeps
+// the ones asked most recently. With replies no longer than the largest UDP
+// answer (most are 100–500 bytes), the cache stays within a few megabytes
+// whatever the cluster's size.
+const wireSlots = 1 << 14
 
 // wireCache holds the precomputed replies of one table. A new table gets a
 // new, empty cache when it is first asked.
@@ -41,11 +43,14 @@ type wireCache struct {
 	// swapped in, counting nothing in the server's metrics.
 	builder *Handler
 	pool    *sync.Pool // the server's *queryCtx
+	// maxUDP is the largest UDP answer: a longer reply is never sent from
+	// here, so it is not kept.
+	maxUDP int
 }
 
 // wireEntry is the reply to one (name, type) asked without EDNS, with ID 0
 // and RD and CD clear; msg is nil when the reply cannot be patched (its
-// question name appears elsewhere in it uncompressed).
+// question name appears elsewhere in it uncompressed) or is too long for UDP.
 type wireEntry struct {
 	node  uint32
 	qtype uint16
@@ -171,6 +176,9 @@ func (h *Handler) answerWire(pkt, buf []byte) []byte {
 	var out []byte
 	var rcode int
 	if !found || t.isDead(idx) {
+		if c.soaRR == nil {
+			return nil
+		}
 		// NXDOMAIN: the question and the SOA, its owner a pointer to the
 		// zone's name at the end of the question's.
 		size += q.qend + 2 + len(c.soaRR)
@@ -248,6 +256,7 @@ func (h *Handler) wireCacheFor(t *Table) *wireCache {
 func newWireCache(t *Table, h *Handler) *wireCache {
 	c := &wireCache{t: t, slots: make([]atomic.Pointer[wireEntry], wireSlots)}
 	c.pool = &h.pool
+	c.maxUDP = h.maxUDP
 	c.builder = &Handler{tables: fixedTable{t}, recurse: h.recurse, maxUDP: dns.MaxMsgSize, m: h.wireMetrics, log: h.log, ctx: h.ctx}
 	m := new(dns.Msg)
 	m.Ns = []dns.RR{t.SOA()}
@@ -269,7 +278,7 @@ func wireHash(node uint32, qtype uint16) uint64 {
 	return k * 0x9E3779B97F4A7C15
 }
 
-func wireSet(h uint64) int { return int(h>>(64-16)) &^ (wireWays - 1) }
+func wireSet(h uint64) int { return int(h>>(64-14)) &^ (wireWays - 1) }
 
 func (c *wireCache) entry(node uint32, qtype uint16) *wireEntry {
 	set := wireSet(wireHash(node, qtype))
@@ -315,7 +324,7 @@ func (c *wireCache) build(node uint32, qtype uint16, name string) *wireEntry {
 			// Every other occurrence of the question name must be a pointer
 			// to it, or copying the question would not give it the case
 			// asked.
-			if !bytes.Contains(msg[qend:], qname) {
+			if !bytes.Contains(msg[qend:], qname) && len(msg)+optLen <= c.maxUDP {
 				e.msg = bytes.Clone(msg)
 				e.rcode = uint8(qc.resp.Rcode)
 			}

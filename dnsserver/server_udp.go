@@ -30,9 +30,13 @@ const maxQuerySize = 4096
 // udpBatch is how many packets one system call reads or writes at most.
 const udpBatch = 32
 
-// oobSize is the room for one packet's control messages (IP_PKTINFO,
-// IPV6_PKTINFO).
-const oobSize = 64
+// oobInSize is the room for one query's control messages (IP_PKTINFO or
+// IPV6_PKTINFO, 40 bytes at most, with room to spare), oobSize for one
+// reply's (replySourceOOB's).
+const (
+	oobInSize = 128
+	oobSize   = 64
+)
 
 // batchConn is what the loop needs of x/net's ipv4.PacketConn or
 // ipv6.PacketConn (their Message types are one type).
@@ -68,13 +72,13 @@ func newUDPLoop(maxUDP int, pktinfo bool) *udpLoop {
 	in := make([]byte, udpBatch*maxQuerySize)
 	var oobIn []byte
 	if pktinfo {
-		oobIn = make([]byte, udpBatch*oobSize)
+		oobIn = make([]byte, udpBatch*oobInSize)
 		l.oobOut = make([]byte, udpBatch*oobSize)
 	}
 	for i := range l.rms {
 		l.rms[i].Buffers = [][]byte{in[i*maxQuerySize : (i+1)*maxQuerySize]}
 		if pktinfo {
-			l.rms[i].OOB = oobIn[i*oobSize : (i+1)*oobSize]
+			l.rms[i].OOB = oobIn[i*oobInSize : (i+1)*oobInSize]
 		}
 		l.wms[i].Buffers = [][]byte{nil}
 	}

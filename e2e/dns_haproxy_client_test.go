@@ -32,7 +32,8 @@ import (
 //     truncated: HAProxy uses the part it got.
 //
 // udp and tcp get all 50 servers up; then, with nothing changing for 20 s
-// (60 s with E2E_LONG), no server of any backend changes address or state —
+// (60 s with E2E_LONG), no server of any backend changes address or
+// administrative state (DNS's doing; health checks are logged) —
 // the truncated one included, since the answer is cut to the same records
 // every time (a different subset per answer made HAProxy take servers out
 // and back every resolution); then tasks are killed and started, and udp and
@@ -89,7 +90,7 @@ func TestDNSClientHAProxySRV(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	polls := 0
+	polls, healthFlaps := 0, ""
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for end := time.Now().Add(quiet); time.Now().Before(end); polls++ {
@@ -98,11 +99,19 @@ func TestDNSClientHAProxySRV(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if diff := first.diff(st); diff != "" {
+		if diff := first.diff(st, false); diff != "" {
 			t.Fatalf("a server changed after %v with nothing changing in the cluster: %s", quiet-time.Until(end), diff)
 		}
+		if diff := first.diff(st, true); diff != "" && healthFlaps == "" {
+			// A health check that timed out on a busy machine: HAProxy's
+			// business, not DNS's; logged, not judged.
+			healthFlaps = diff
+		}
 	}
-	t.Logf("%d polls of `show servers state` over %v: no server changed in any backend", polls, quiet)
+	t.Logf("%d polls of `show servers state` over %v: no server changed address or administrative state in any backend", polls, quiet)
+	if healthFlaps != "" {
+		t.Logf("a health check changed a server's state meanwhile: %s", healthFlaps)
+	}
 
 	// Churn: kill a task, start one; udp and tcp follow each change.
 	var lat []time.Duration
@@ -274,11 +283,14 @@ func (s hapServers) addrs(be string) []string {
 	return out
 }
 
-// diff names the first server whose address or state differs.
-func (s hapServers) diff(o hapServers) string {
+// diff names the first server whose address or administrative state (what
+// DNS answers drive: a slot without a record is in maintenance) differs; with
+// health too, the first whose operational state differs.
+func (s hapServers) diff(o hapServers, health bool) string {
 	for be, servers := range s {
 		for name, sv := range servers {
-			if ov := o[be][name]; ov != sv {
+			ov := o[be][name]
+			if ov.addr != sv.addr || ov.admin != sv.admin || health && ov.opState != sv.opState {
 				return fmt.Sprintf("%s/%s: %+v, then %+v", be, name, sv, ov)
 			}
 		}
