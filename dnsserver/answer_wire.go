@@ -163,6 +163,9 @@ func (h *Handler) answerWire(pkt, buf []byte) []byte {
 	if len(name) <= len(t.zone) || !inZone(name, t.zone) {
 		return nil // outside the domain (forwarded), or the apex
 	}
+	if h.vips != nil && h.vips.LoadVIPs().has(name) {
+		return nil // a VIP name under the domain: the VIP table answers it
+	}
 	limit := dns.MinMsgSize
 	if q.edns {
 		limit = min(max(q.udpSize, dns.MinMsgSize), h.maxUDP)

@@ -101,6 +101,15 @@ func (t *VIPTable) Lookup(qname string, qtype uint16) (answer, extra []dns.RR, f
 // name is not a VIP's (the caller goes on with the record table or the
 // forwarder). A VIP name asked for another type is found with no answer
 // (NODATA). The slices are shared: callers copy them before changing them.
+// has reports whether t answers name, given lower-case and fully qualified.
+func (t *VIPTable) has(name []byte) bool {
+	if t == nil || len(t.names) == 0 {
+		return false
+	}
+	_, ok := t.names[string(name)]
+	return ok
+}
+
 func (t *VIPTable) lookup(qname string, qtype uint16) (answer, extra []dns.RR, found bool) {
 	if t == nil || len(t.names) == 0 {
 		return nil, nil, false
