@@ -267,7 +267,7 @@ func (m *streamModel) updateTask(u *master.Event_TaskUpdated) bool {
 	}
 	// In place: published clusters hold copies of the Task, and the address
 	// slices they share are never written again.
-	mt.hist = appendStatus(mt.hist, slimStatusFromV1(&u.Status))
+	mt.hist = pruneStatuses(appendStatus(mt.hist, slimStatusFromV1(&u.Status)))
 	st := u.Status.GetState()
 	if u.State != nil {
 		st = *u.State
