@@ -424,6 +424,11 @@ type prober struct {
 	conn net.Conn
 	buf  []byte
 	id   uint16
+	// tcp asks again an answer that came truncated (TC): an app of 100
+	// tasks has more SRV records than a UDP answer holds, and the server
+	// rotates which it sends, so a UDP answer alone would see a started
+	// task late and a killed one early, by chance.
+	tcp *dns.Conn
 	// sent is when the latest DNS query was sent (for -trace: a slow answer
 	// and a late question tell the daemon's delay from the prober's).
 	sent time.Time
@@ -484,10 +489,40 @@ func (p *prober) exchange(m *dns.Msg) (*dns.Msg, error) {
 		}
 		r := new(dns.Msg)
 		if r.Unpack(p.buf[:n]) == nil && r.Id == m.Id {
+			if r.Truncated {
+				return p.exchangeTCP(m)
+			}
 			return r, nil
 		}
 		// A late answer to an earlier query that timed out: read on.
 	}
+}
+
+// exchangeTCP asks m over one long-lived TCP connection, as a resolver
+// does after a truncated answer. Callers hold p.mu.
+func (p *prober) exchangeTCP(m *dns.Msg) (*dns.Msg, error) {
+	if p.tcp == nil {
+		c, err := dns.Dial("tcp", p.dnsAddr)
+		if err != nil {
+			return nil, err
+		}
+		p.tcp = c
+	}
+	if err := p.tcp.SetDeadline(time.Now().Add(time.Second)); err != nil {
+		return nil, err
+	}
+	if err := p.tcp.WriteMsg(m); err != nil {
+		p.tcp.Close()
+		p.tcp = nil
+		return nil, err
+	}
+	r, err := p.tcp.ReadMsg()
+	if err != nil {
+		p.tcp.Close()
+		p.tcp = nil
+		return nil, err
+	}
+	return r, nil
 }
 
 // srv returns the address:port targets DNS gives for the app's SRV name,

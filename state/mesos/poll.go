@@ -24,7 +24,7 @@ const (
 	DefaultStateTimeout    = 300 * time.Second
 	DefaultZKTimeout       = 30 * time.Second
 	// DefaultMaxStateBytes bounds what a state decodes into: about 240
-	// bytes per task polled, 500 streamed (with the status history), so
+	// bytes per task polled, 400 streamed (with the status history), so
 	// 64 MiB holds over 100,000 tasks either way. Raise it for larger
 	// clusters.
 	DefaultMaxStateBytes = 64 << 20

@@ -41,6 +41,34 @@ type streamModel struct {
 	// unknownUpdates counts TASK_UPDATED events for tasks the model does not
 	// know (nothing to update: a v1 status carries no name or labels).
 	unknownUpdates int
+
+	// last is what the last build made of the tasks, nil when the next
+	// build must go over them all; changed are the keys of the tasks added,
+	// changed or removed since.
+	last    *builtTasks
+	changed map[string]struct{}
+	// fromLast counts the builds buildChanged made.
+	fromLast int
+}
+
+// builtTasks is the tasks of a view build made: the model's order then, and
+// the view's tasks and digests, one per entry of that order (no orphan left
+// out). The slices are the published view's: read-only.
+type builtTasks struct {
+	order   []*modelTask
+	tasks   []state.Task
+	digests []uint64
+}
+
+// touch notes that the task of key was added, changed or removed.
+func (m *streamModel) touch(key string) {
+	if m.last == nil {
+		return
+	}
+	if m.changed == nil {
+		m.changed = map[string]struct{}{}
+	}
+	m.changed[key] = struct{}{}
 }
 
 type modelFramework struct {
@@ -144,6 +172,7 @@ func (m *streamModel) removeTasksIf(gone func(*modelTask) bool) {
 			return false
 		}
 		delete(m.tasks, mt.key)
+		m.touch(mt.key)
 		return true
 	})
 }
@@ -203,6 +232,7 @@ func (m *streamModel) addTask(t *mesos.Task) {
 
 // putTask adds a task, or replaces the one with its key.
 func (m *streamModel) putTask(mt *modelTask) {
+	m.touch(mt.key)
 	i, found := slices.BinarySearchFunc(m.order, mt.key, cmpTaskKey)
 	if found {
 		m.order[i] = mt
@@ -216,6 +246,7 @@ func (m *streamModel) removeTask(id string) {
 	if _, ok := m.tasks[id]; !ok {
 		return
 	}
+	m.touch(id)
 	delete(m.tasks, id)
 	if i, ok := slices.BinarySearchFunc(m.order, id, cmpTaskKey); ok {
 		m.order = slices.Delete(m.order, i, i+1)
@@ -236,7 +267,7 @@ func (m *streamModel) updateTask(u *master.Event_TaskUpdated) bool {
 	}
 	// In place: published clusters hold copies of the Task, and the address
 	// slices they share are never written again.
-	mt.hist = appendStatus(mt.hist, slimStatusFromV1(&u.Status))
+	mt.hist = pruneStatuses(appendStatus(mt.hist, slimStatusFromV1(&u.Status)))
 	st := u.Status.GetState()
 	if u.State != nil {
 		st = *u.State
@@ -244,6 +275,7 @@ func (m *streamModel) updateTask(u *master.Event_TaskUpdated) bool {
 	mt.t.State = state.TaskState(st.String())
 	applyStatuses(&mt.t, mt.hist)
 	mt.dig = 0
+	m.touch(id)
 	if terminalTaskState(st) {
 		m.removeTask(id)
 		if st == mesos.TASK_UNREACHABLE {
@@ -321,6 +353,28 @@ func (m *streamModel) build(source string, at time.Time, masters []state.Master)
 	for _, f := range m.frameworks {
 		c.Frameworks = append(c.Frameworks, f.f)
 	}
+	tasks, digests, ok := m.buildChanged()
+	if !ok {
+		tasks, digests = m.buildAll()
+	}
+	m.changed = nil
+	if len(tasks) > 0 {
+		c.Tasks = tasks
+	}
+	if len(c.Agents) == 0 {
+		c.Agents = nil
+	}
+	if len(c.Frameworks) == 0 {
+		c.Frameworks = nil
+	}
+	// The tasks are in ID order (m.order), and only those that changed since
+	// the last build need digesting.
+	return c.SealTasksDigested(digests)
+}
+
+// buildAll makes the view's tasks and their digests from every task of the
+// model, leaving out the orphans (when there may be some).
+func (m *streamModel) buildAll() ([]state.Task, []uint64) {
 	tasks := make([]state.Task, 0, len(m.order))
 	digests := make([]uint64, 0, len(m.order))
 	orphans := false
@@ -338,16 +392,65 @@ func (m *streamModel) build(source string, at time.Time, masters []state.Master)
 		digests = append(digests, mt.dig)
 	}
 	m.maybeOrphans = orphans
-	if len(tasks) > 0 {
-		c.Tasks = tasks
+	m.last = nil
+	if !orphans {
+		m.last = &builtTasks{order: slices.Clone(m.order), tasks: tasks, digests: digests}
 	}
-	if len(c.Agents) == 0 {
-		c.Agents = nil
+	return tasks, digests
+}
+
+// maxChangedShare bounds the share of the tasks that may have changed since
+// the last build for buildChanged to take them from it: copying runs of
+// tasks is the gain, a run per changed task the cost.
+const maxChangedShare = 16
+
+// buildChanged makes the view's tasks from the last build's, the tasks
+// unchanged since copied in runs (a memmove, where buildAll reads every
+// task through its pointer) and the changed ones taken from the model:
+// work for the change, but for the copy every immutable view costs. It
+// reports false when it cannot: no last build, too many changes, or tasks
+// that may be orphans.
+func (m *streamModel) buildChanged() ([]state.Task, []uint64, bool) {
+	last := m.last
+	if last == nil || m.maybeOrphans || len(m.changed) > len(m.order)/maxChangedShare+1 {
+		return nil, nil, false
 	}
-	if len(c.Frameworks) == 0 {
-		c.Frameworks = nil
+	keys := make([]string, 0, len(m.changed))
+	for k := range m.changed {
+		keys = append(keys, k)
 	}
-	// The tasks are in ID order (m.order), and only those that changed since
-	// the last build need digesting.
-	return c.SealTasksDigested(digests)
+	slices.Sort(keys)
+	tasks := make([]state.Task, len(m.order))
+	digests := make([]uint64, len(m.order))
+	order := slices.Clone(m.order)
+	i, j := 0, 0 // next task of the last build, of this one
+	for _, k := range keys {
+		li, inLast := slices.BinarySearchFunc(last.order, k, cmpTaskKey)
+		nj, inNow := slices.BinarySearchFunc(order, k, cmpTaskKey)
+		if li < i || nj-j != li-i {
+			return nil, nil, false // not the same tasks between changes: never, but be safe
+		}
+		copy(tasks[j:nj], last.tasks[i:li])
+		copy(digests[j:nj], last.digests[i:li])
+		i, j = li, nj
+		if inLast {
+			i++
+		}
+		if inNow {
+			mt := order[j]
+			if mt.dig == 0 {
+				mt.dig = state.TaskDigest(&mt.t)
+			}
+			tasks[j], digests[j] = mt.t, mt.dig
+			j++
+		}
+	}
+	if len(order)-j != len(last.order)-i {
+		return nil, nil, false
+	}
+	copy(tasks[j:], last.tasks[i:])
+	copy(digests[j:], last.digests[i:])
+	m.last = &builtTasks{order: order, tasks: tasks, digests: digests}
+	m.fromLast++
+	return tasks, digests, true
 }

@@ -628,7 +628,7 @@ func (d *subscribedDecoder) task(parked bool) error {
 		}
 		t.Ports = append([]state.PortRange(nil), rs...)
 	}
-	hist := append([]slimStatus(nil), d.hist...)
+	hist := append([]slimStatus(nil), pruneStatuses(d.hist)...)
 	applyStatuses(&t, hist)
 	if err := d.charge(modelTaskBytes + len(hist)*slimStatusBytes); err != nil {
 		return err

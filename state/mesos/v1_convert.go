@@ -239,6 +239,23 @@ func appendStatus(hist []slimStatus, s slimStatus) []slimStatus {
 	return append(hist, s)
 }
 
+// pruneStatuses drops from a task's history the statuses that can no longer
+// matter, in place: applyStatuses reads only TASK_RUNNING statuses and those
+// that report health, and appendStatus only the last one. A staging status
+// under a running one (every task's history has one) is 100 bytes a task
+// the model would keep for nothing.
+func pruneStatuses(hist []slimStatus) []slimStatus {
+	n := len(hist)
+	if n < 2 {
+		return hist
+	}
+	last := hist[n-1]
+	kept := slices.DeleteFunc(hist[:n-1], func(s slimStatus) bool {
+		return s.state != string(state.TaskRunning) && !s.hasHealthy
+	})
+	return append(kept, last)
+}
+
 // applyStatuses fills the status-derived fields of t from its history, with
 // DecodeState's rules: addresses and RunningSince from the newest
 // TASK_RUNNING status by timestamp (the first on a tie), health from the newest
@@ -299,6 +316,7 @@ func taskFromV1(t *mesos.Task) (state.Task, []slimStatus) {
 	for i := range t.Statuses {
 		hist[i] = slimStatusFromV1(&t.Statuses[i])
 	}
+	hist = pruneStatuses(hist)
 	applyStatuses(&out, hist)
 	return out, hist
 }

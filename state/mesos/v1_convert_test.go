@@ -2,6 +2,8 @@ package mesos
 
 import (
 	"encoding/json"
+	"math/rand/v2"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -112,4 +114,30 @@ func TestStreamModelStatusHistory(t *testing.T) {
 func jsonNum(f float64) string {
 	b, _ := json.Marshal(f)
 	return string(b)
+}
+
+// A history pruned after every status gives the task what the whole history
+// gives: same addresses, start and health, through random statuses with
+// repeated states (which replace the last) and tied timestamps.
+func TestPruneStatusesKeepsWhatMatters(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	states := []string{"TASK_STAGING", "TASK_STARTING", "TASK_RUNNING", "TASK_KILLING"}
+	for round := range 2000 {
+		var whole, pruned []slimStatus
+		for i := range 1 + rng.IntN(8) {
+			s := slimStatus{state: states[rng.IntN(len(states))], timestamp: float64(rng.IntN(4))}
+			if rng.IntN(3) == 0 {
+				s.healthy, s.hasHealthy = rng.IntN(2) == 0, true
+			}
+			s.netInfo = []netip.Addr{netip.AddrFrom4([4]byte{127, 0, byte(round), byte(i)})}
+			whole = appendStatus(whole, s)
+			pruned = pruneStatuses(appendStatus(pruned, s))
+			var a, b state.Task
+			applyStatuses(&a, whole)
+			applyStatuses(&b, pruned)
+			if diff := cmp.Diff(a, b, clusterOpts); diff != "" {
+				t.Fatalf("round %d, status %d: pruned history gives another task (-whole +pruned):\n%s\nwhole %+v\npruned %+v", round, i, diff, whole, pruned)
+			}
+		}
+	}
 }
