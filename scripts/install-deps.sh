@@ -19,6 +19,8 @@ command -v dnsperf >/dev/null || need+=(dnsperf)
 command -v wrk >/dev/null || need+=(wrk)
 command -v chromium >/dev/null || need+=(chromium)
 command -v dig >/dev/null || need+=(dnsutils)
+# docs/clients.md's dig and curl recipe (e2e TestDigCurlRecipe).
+command -v curl >/dev/null || need+=(curl)
 command -v openssl >/dev/null || need+=(openssl)
 # The real marathon-lb (../shared/peers) runs in the routing differential and
 # its zdd.py against discovery: Debian's python3 with its modules.
