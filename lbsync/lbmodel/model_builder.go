@@ -81,6 +81,7 @@ type vipMemo struct {
 
 func (vm *vipMemo) add(m *Model, snap *state.Snapshot, cfg *Config, opts *BuildOptions) *Model {
 	set := vips.Build(snap, vips.Config{Range: cfg.VIPRange, Resolve: opts.Resolve, AppID: marathonAppID, Exclude: opts.Exclude})
+	set = leaveOutAddressVIPsOnFrontendPorts(set, m)
 	set = checkVIPListeners(set, cfg.VIPListenCheck, opts.Previous)
 	vm.mu.Lock()
 	defer vm.mu.Unlock()

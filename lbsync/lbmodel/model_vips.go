@@ -98,6 +98,45 @@ func vipSetsEqual(a, b *vips.Set) bool {
 	}) && slices.Equal(a.Collisions, b.Collisions) && slices.Equal(a.LeftOut, b.LeftOut)
 }
 
+// leaveOutAddressVIPsOnFrontendPorts leaves out of set the address VIPs (a
+// label's "ip:port") on a port one of m's frontends binds. Those frontends
+// bind every address, or one an app's labels name, and HAProxy shares its own
+// ports: an address VIP there, the more specific bind, would take the
+// connections meant for that frontend's apps. A named VIP's address lies in
+// vipRange, where no frontend is reached, so it may share a port.
+func leaveOutAddressVIPsOnFrontendPorts(set *vips.Set, m *Model) *vips.Set {
+	if set == nil || m == nil {
+		return set
+	}
+	taken := map[int]string{}
+	for i := range m.Frontends {
+		if f := &m.Frontends[i]; f.Port > 0 {
+			taken[f.Port] = f.Name
+		}
+	}
+	var out *vips.Set
+	for i, v := range set.VIPs {
+		fe, clash := taken[int(v.Port)]
+		if v.Name != "" || !clash {
+			if out != nil {
+				out.VIPs = append(out.VIPs, v)
+			}
+			continue
+		}
+		if out == nil {
+			out = &vips.Set{Collisions: set.Collisions, LeftOut: slices.Clip(set.LeftOut), VIPs: slices.Clone(set.VIPs[:i])}
+		}
+		for _, app := range v.Apps {
+			out.LeftOut = append(out.LeftOut, state.LeftOut{ID: app, Reason: "VIP " + netip.AddrPortFrom(v.Addr, v.Port).String() +
+				": port " + strconv.Itoa(int(v.Port)) + " is the load balancer's own (frontend " + fe + ")"})
+		}
+	}
+	if out == nil {
+		return set
+	}
+	return out
+}
+
 // checkVIPListeners leaves out of set the VIPs check says HAProxy cannot
 // listen on, reporting them on their apps. The VIPs running has (HAProxy
 // listens there already) and those on a port another frontend of running

@@ -3,6 +3,7 @@ package lbmodel
 import (
 	"errors"
 	"net/netip"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -135,4 +136,65 @@ func TestModelBuilderVIPListenCheck(t *testing.T) {
 	if len(m3.VIPs) != 1 || len(checked) != 0 {
 		t.Fatalf("a running VIP was checked again (%v) or dropped (%v)", checked, m3.VIPs)
 	}
+}
+
+// TestModelBuilderAddressVIPOnAServicePort: an app author's address VIP on
+// the port of another app's frontend would, as the more specific bind, take
+// that app's connections: it is left out and reported on its own app; an
+// address VIP on a free port and a named VIP on the same port are kept.
+func TestModelBuilderAddressVIPOnAServicePort(t *testing.T) {
+	cfg := testConfig()
+	ts := mustTemplates(t, cfg, "", nil)
+	build := ModelBuilder(cfg, func() *Templates { return ts }, nil)
+	task := func(id string, port uint32, labels []state.Label, vip ...state.Label) state.Task {
+		return state.Task{ID: id, Name: id, FrameworkID: "m", AgentID: "a1", State: state.TaskRunning, Labels: labels,
+			Ports:     []state.PortRange{{Begin: port, End: port}},
+			Discovery: &state.Discovery{Name: id, Ports: []state.DiscoveryPort{{Number: port, Protocol: "tcp", Labels: vip}}}}
+	}
+	c := (&state.Cluster{
+		Agents:     []state.Agent{{ID: "a1", Host: "127.0.1.1"}},
+		Frameworks: []state.Framework{{ID: "m", Name: "marathon"}},
+		Tasks: []state.Task{
+			task("web.marathon-1", 31000, []state.Label{{Key: "HAPROXY_GROUP", Value: "external"}, {Key: "HAPROXY_0_PORT", Value: "10080"}}),
+			task("thief.marathon-1", 31001, nil, state.Label{Key: "VIP_0", Value: "127.0.0.1:10080"}),
+			task("free.marathon-1", 31002, nil, state.Label{Key: "VIP_0", Value: "127.0.0.1:10090"}),
+			task("named.marathon-1", 31003, nil, state.Label{Key: "VIP_0", Value: "/named:10080"}),
+		},
+	}).Seal()
+	m, err := build(&state.Snapshot{Seq: 1, Cluster: c}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept []string
+	for _, v := range m.VIPs {
+		kept = append(kept, netip.AddrPortFrom(v.Addr, v.Port).String()+" "+v.Name)
+	}
+	if len(m.VIPs) != 2 {
+		t.Fatalf("VIPs %v: want the free address VIP and the named one", kept)
+	}
+	for _, v := range m.VIPs {
+		if v.Name == "" && v.Port == 10080 {
+			t.Fatalf("VIPs %v: the address VIP on the service port 10080 was kept", kept)
+		}
+	}
+	reported := false
+	for _, e := range m.Errors {
+		if strings.Contains(e.Reason, "127.0.0.1:10080") && strings.Contains(e.Reason, "load balancer's own") {
+			reported = true
+		}
+	}
+	if !reported {
+		t.Errorf("errors %+v: want the address VIP on 10080 reported", m.Errors)
+	}
+	if !strings.Contains(frontendNames(m), ":10080") {
+		t.Errorf("frontends %s: the service port's frontend is gone", frontendNames(m))
+	}
+}
+
+func frontendNames(m *Model) string {
+	var n []string
+	for _, f := range m.Frontends {
+		n = append(n, f.Name+":"+strconv.Itoa(f.Port))
+	}
+	return strings.Join(n, " ")
 }
