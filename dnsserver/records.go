@@ -21,8 +21,14 @@ type generator struct {
 	agentAddrs map[string][]netip.Addr
 
 	nb, tb, lb, lb2, sb []byte // name, target and label scratch
+	pb, db              []byte // DiscoveryInfo protocol and port name scratch
 
-	memo sharedNames
+	// memo holds the shared names of the last two labels seen: a task with a
+	// DiscoveryInfo name that has dots ("app.group") is named twice, as given
+	// and sanitised, so one slot would miss on every task.
+	memo [2]sharedNames
+	// memoNext is the slot the next miss overwrites.
+	memoNext int
 }
 
 // generate adds every record for c (which may be nil) to b, in mesos-dns's
@@ -443,10 +449,13 @@ var (
 
 // shared returns the shared nodes for an instance of app tname in fname.
 func (g *generator) shared(t *state.Task, tname []byte, fname string, hasDI bool) *sharedNames {
-	m := &g.memo
-	if m.matches(tname, fname, t, hasDI) {
-		return m
+	for i := range g.memo {
+		if g.memo[i].matches(tname, fname, t, hasDI) {
+			return &g.memo[i]
+		}
 	}
+	m := &g.memo[g.memoNext]
+	g.memoNext = (g.memoNext + 1) % len(g.memo)
 	m.fb = append(m.fb[:0], fname...)
 	fb := m.fb
 	m.valid, m.hasDI, m.tname, m.fname = true, hasDI, string(tname), fname
@@ -467,13 +476,13 @@ func (g *generator) shared(t *state.Task, tname []byte, fname string, hasDI bool
 	if !hasDI {
 		return m
 	}
-	var pb, nb [maxLabel + 1]byte
 	for _, dp := range t.Discovery.Ports {
 		m.diPorts = append(m.diPorts, diPortKey{dp.Name, dp.Protocol})
 		nodes := [4]uint32{noNode, noNode, noNode, noNode}
 		protos := protosB
 		nprotos := 2
-		if under := g.spec(append(pb[:0], '_'), dp.Protocol); len(under) > 1 {
+		g.pb = g.spec(append(g.pb[:0], '_'), dp.Protocol)
+		if under := g.pb; len(under) > 1 {
 			// "._proto.", with "_proto" shortened like any label.
 			var lb [maxLabel + 2]byte
 			l := append(lb[:0], '.')
@@ -485,7 +494,8 @@ func (g *generator) shared(t *state.Task, tname []byte, fname string, hasDI bool
 			nodes[i] = g.b.node(g.appendName(g.nb[:0], srvLabel, protos[i], fb, dotB))
 		}
 		// The same names prefixed with "_" and the port's name, when it has one.
-		if pname := g.spec(nb[:1], dp.Name); len(pname) > 1 {
+		g.db = g.spec(append(g.db[:0], '_'), dp.Name)
+		if pname := g.db; len(pname) > 1 {
 			pname[0] = '_'
 			var lb [maxLabel + 1]byte
 			named := appendShortLabel(lb[:0], pname)
