@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 	"unsafe"
 
@@ -86,15 +87,18 @@ func newBuilder(cfg Config, c *state.Cluster) *builder {
 	hint, infra, uses, entries := 64, 64, 0, 0
 	if c != nil {
 		infra += len(c.Agents) + len(c.Frameworks)
-		hint += 3*len(c.Tasks) + infra
-		uses, entries = taskHints(c)
+		var names int
+		names, uses, entries = taskHints(c)
+		// Shared names (an app's A, SRV and DiscoveryInfo names) are a few
+		// per app, not per task: an eighth on top covers apps of 8 or more.
+		hint += names + names/8 + infra
 	}
 	entries += 4 * infra // everything but the tasks
 	b := &builder{
 		cfg:     cfg,
 		zone:    zone,
 		cluster: c,
-		arena:   make([]byte, 0, 48*hint),
+		arena:   make([]byte, 0, 40*hint),
 		refs:    make([]nameRef, 0, hint),
 		index:   newNameIndex(hint),
 		entries: make([]entry, 0, entries+entries/16),
@@ -105,18 +109,24 @@ func newBuilder(cfg Config, c *state.Cluster) *builder {
 	return b
 }
 
-// taskHints is about how many nodes the tasks of c use (tnodes) and how many
-// records they get (entries), counted as generate counts them. Per running
-// task: six shared and canonical names, and either the two framework SRV names
-// (no DiscoveryInfo) or per DiscoveryInfo port one per protocol (tcp and udp
-// when it names none), twice when the port has a name; records: an A for the task's and one for its agent's address
-// under two names each, SRV records for each port resource under two names
-// (four without DiscoveryInfo) and for each DiscoveryInfo port under each of
-// its names. Tasks with an IPv6 address too, several agent addresses or legacy
-// names need more, and get them by append. Growing both by append from a
-// guess instead would copy them (and leave the copies to the collector) at
-// 100,000 tasks; guessing high would keep the slack for as long as the table.
-func taskHints(c *state.Cluster) (nodes, entries int) {
+// taskHints is about how many names the tasks of c create (names: the
+// canonical ones each task has alone), how many nodes they use (uses, shared
+// ones included) and how many records they get (entries), counted as
+// generate counts them. Per running task and per name it is generated under
+// (two with a DiscoveryInfo name that is valid as given and has dots, as
+// Marathon's "app.group": see generator.task): two canonical names (and
+// their parents when the name has dots), six shared
+// and canonical names used, and either the two framework SRV names (no
+// DiscoveryInfo) or per DiscoveryInfo port one per protocol (tcp and udp when
+// it names none), twice when the port has a name; records: an A for the
+// task's and one for its agent's address under two names each, SRV records
+// for each port resource under two names (four without DiscoveryInfo) and for
+// each DiscoveryInfo port under each of its names. Tasks with an IPv6 address
+// too or several agent addresses need more, and get them by append. Growing
+// these by append from a low guess would copy them (and leave the copies to
+// the collector) at 100,000 tasks; guessing high would keep the slack for as
+// long as the table.
+func taskHints(c *state.Cluster) (names, uses, entries int) {
 	for i := range c.Tasks {
 		t := &c.Tasks[i]
 		if t.State != state.TaskRunning {
@@ -129,14 +139,13 @@ func taskHints(c *state.Cluster) (nodes, entries int) {
 				ports += int(min(r.End, 0xffff)-r.Begin) + 1
 			}
 		}
-		nodes += 6
-		entries += 4
 		if !hasDI {
-			nodes += 2
-			entries += 4 * ports
+			names += 2
+			uses += 8
+			entries += 4 + 4*ports
 			continue
 		}
-		entries += 2 * ports
+		n, e := 6, 4+2*ports
 		for _, p := range t.Discovery.Ports {
 			k := 2 // tcp and udp
 			if p.Protocol != "" {
@@ -145,11 +154,22 @@ func taskHints(c *state.Cluster) (nodes, entries int) {
 			if p.Name != "" {
 				k *= 2 // and again prefixed with the name
 			}
-			nodes += k
-			entries += k
+			n += k
+			e += k
+		}
+		names += 2
+		uses += n
+		entries += e
+		if dots := strings.Count(t.Discovery.Name, "."); dots > 0 && legacyNameOK(t.Discovery.Name) {
+			// The canonical names under the name as given have a parent
+			// of their own per dot ("app.group-hash-s1" under
+			// "group-hash-s1").
+			names += 2 * (1 + dots)
+			uses += n
+			entries += e
 		}
 	}
-	return nodes, entries
+	return names, uses, entries
 }
 
 // nameOf returns node idx's name as a string (allocates: enumeration only).
