@@ -69,6 +69,10 @@ type applier struct {
 	log        *slog.Logger
 	configPath string
 	keepReload int
+	// renderer renders the configs HAProxy is to run, copying what did not
+	// change since the last one (the runtime path's rewrite after a server
+	// change, with 100,000 servers).
+	renderer *lbmodel.Renderer
 
 	mu      sync.Mutex
 	running *lbmodel.Model        // what HAProxy runs, and what the config file says
@@ -91,7 +95,8 @@ type invalidApp struct {
 }
 
 func newApplier(h *HAProxy, rt *runtimeAPI, arch *archive, m *metrics, log *slog.Logger) *applier {
-	return &applier{h: h, rt: rt, arch: arch, m: m, log: log, configPath: h.ConfigPath(), keepReload: 50}
+	return &applier{h: h, rt: rt, arch: arch, m: m, log: log, configPath: h.ConfigPath(), keepReload: 50,
+		renderer: lbmodel.NewRenderer()}
 }
 
 // apply brings HAProxy to full, leaving out the apps that make the config
@@ -137,7 +142,7 @@ func (a *applier) apply(ctx context.Context, full *lbmodel.Model, rebuild rebuil
 			res.Reached = time.Now()
 		}
 		if err == nil {
-			data, err := lbmodel.Render(next)
+			data, err := a.renderer.Render(next)
 			a.m.renders.Inc()
 			if err != nil {
 				return res, fmt.Errorf("rendering: %w", err)

@@ -74,7 +74,7 @@ func (r *reloadRun) run(ctx context.Context) error {
 // break it are left out of next (leaveOutInvalid).
 func (r *reloadRun) validate(ctx context.Context) error {
 	a := r.a
-	data, err := lbmodel.Render(r.next)
+	data, err := a.renderer.Render(r.next)
 	a.m.renders.Inc()
 	if err != nil {
 		return fmt.Errorf("rendering: %w", err)

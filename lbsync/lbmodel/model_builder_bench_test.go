@@ -150,7 +150,8 @@ func BenchmarkLBOneTaskChange100k(b *testing.B) {
 	if len(prev.Errors) > 0 || len(prev.Frontends) == 0 {
 		b.Fatalf("model: %d frontends, errors %v", len(prev.Frontends), prev.Errors)
 	}
-	prevBytes, err := Render(prev)
+	r := NewRenderer()
+	prevBytes, err := r.Render(prev)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -170,7 +171,7 @@ func BenchmarkLBOneTaskChange100k(b *testing.B) {
 		for _, op := range p.Runtime {
 			cmd = AppendServerLine(cmd[:0], &op.Server)
 		}
-		data, err := Render(m)
+		data, err := r.Render(m)
 		if err != nil {
 			b.Fatal(err)
 		}
