@@ -155,7 +155,6 @@ func BenchmarkLBOneTaskChange100k(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.ReportMetric(float64(len(prevBytes)), "config-bytes")
 	b.ReportAllocs()
 	i := 1
 	var cmd []byte
@@ -181,4 +180,5 @@ func BenchmarkLBOneTaskChange100k(b *testing.B) {
 		prev, prevBytes = m, data
 		i++
 	}
+	b.ReportMetric(float64(len(prevBytes)), "config-bytes")
 }
