@@ -1,7 +1,6 @@
 package lbmodel
 
 import (
-	"bytes"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -151,7 +150,7 @@ func BenchmarkLBOneTaskChange100k(b *testing.B) {
 		b.Fatalf("model: %d frontends, errors %v", len(prev.Frontends), prev.Errors)
 	}
 	r := NewRenderer()
-	prevBytes, err := r.Render(prev)
+	prevText, err := r.RenderText(prev)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -170,15 +169,15 @@ func BenchmarkLBOneTaskChange100k(b *testing.B) {
 		for _, op := range p.Runtime {
 			cmd = AppendServerLine(cmd[:0], &op.Server)
 		}
-		data, err := r.Render(m)
+		text, err := r.RenderText(m)
 		if err != nil {
 			b.Fatal(err)
 		}
-		if bytes.Equal(data, prevBytes) {
+		if text.Equal(prevText) {
 			b.Fatalf("snapshot %d: the same config", i)
 		}
-		prev, prevBytes = m, data
+		prev, prevText = m, text
 		i++
 	}
-	b.ReportMetric(float64(len(prevBytes)), "config-bytes")
+	b.ReportMetric(float64(prevText.Len()), "config-bytes")
 }

@@ -4,49 +4,60 @@ import (
 	"sync"
 )
 
-// Renderer renders models as Render does, copying the bytes of the backends
-// that did not change since the model it rendered last from its output
-// instead of writing their server lines again. With 100,000 servers a
-// server-level change (one task) rewrites the config file after the Runtime
-// API took it; writing every server line anew for it was most of the load
-// balancer's CPU per change.
+// Renderer renders models as Render does, into Texts that share the pieces
+// of the sections that did not change since the model it rendered last.
+// With 100,000 servers a server-level change (one task) rewrites the config
+// file after the Runtime API took it; writing every server line anew, and
+// copying the whole configuration, was most of the load balancer's CPU and
+// garbage per change.
 //
 // A backend is unchanged when its name and Text are the same and its Servers
 // are the very slice the previous model's had: models are never mutated, and
 // ModelCache shares the servers of the backends that did not change (as
-// ComputePlan relies on too). A Renderer is safe for concurrent use; calls are
-// serialized.
+// ComputePlan relies on too). The head and frontends are one piece, kept
+// while none of their texts changed. A Renderer is safe for concurrent use;
+// calls are serialized.
 type Renderer struct {
 	mu sync.Mutex
-	// prev is the output of the last render, and backends where each of its
-	// backends lies in it.
-	prev     []byte
+	// head is the piece of the head, userlists and frontends, made from the
+	// texts in heads; backends are the backends of the last render.
+	head     []byte
+	heads    []string
 	backends []renderedBackend
-	// copied counts the backends the last render copied (for the tests).
+	// copied counts the backends the last render took from the one before
+	// (for the tests).
 	copied int
 }
 
 type renderedBackend struct {
 	name, text string
 	servers    []Server
-	off, end   int
+	piece      []byte
 }
 
 // NewRenderer returns a Renderer with nothing rendered yet.
 func NewRenderer() *Renderer { return &Renderer{} }
 
-// Render returns Render(m). The bytes are shared with the Renderer (the
-// next render copies from them): read-only.
+// Render returns Render(m), joined from RenderText's pieces.
 func (r *Renderer) Render(m *Model) ([]byte, error) {
+	t, err := r.RenderText(m)
+	if err != nil {
+		return nil, err
+	}
+	return t.Bytes(), nil
+}
+
+// RenderText returns m rendered, as Render writes it, in pieces.
+func (r *Renderer) RenderText(m *Model) (*Text, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	// reuse[i] is the previous backend whose bytes backend i takes, -1 for
-	// none.
-	reuse := make([]int32, len(m.Backends))
-	size := len(m.Head) + len(m.Userlists)
-	for i := range m.Frontends {
-		size += len(m.Frontends[i].Text)
+	t := &Text{parts: make([][]byte, 0, 1+len(m.Backends))}
+	if !r.sameHead(m) {
+		r.renderHead(m)
 	}
+	t.parts = append(t.parts, r.head)
+	t.size = len(r.head)
+	backends := make([]renderedBackend, len(m.Backends))
 	k := 0
 	r.copied = 0
 	for i := range m.Backends {
@@ -54,40 +65,55 @@ func (r *Renderer) Render(m *Model) ([]byte, error) {
 		for k < len(r.backends) && r.backends[k].name < b.Name {
 			k++
 		}
-		reuse[i] = -1
+		var piece []byte
 		if k < len(r.backends) && sameRendering(&r.backends[k], b) {
-			reuse[i] = int32(k)
+			piece = r.backends[k].piece
 			r.copied++
-			size += r.backends[k].end - r.backends[k].off
-			continue
-		}
-		size += len(b.Text)
-		for j := range b.Servers {
-			size += 32 + len(b.Servers[j].Name) + len(b.Servers[j].Host) + len(b.Servers[j].Options)
-		}
-	}
-	out := make([]byte, 0, size)
-	out = append(out, m.Head...)
-	out = append(out, m.Userlists...)
-	for i := range m.Frontends {
-		out = append(out, m.Frontends[i].Text...)
-	}
-	backends := make([]renderedBackend, len(m.Backends))
-	for i := range m.Backends {
-		b := &m.Backends[i]
-		off := len(out)
-		if k := reuse[i]; k >= 0 {
-			out = append(out, r.prev[r.backends[k].off:r.backends[k].end]...)
 		} else {
-			out = append(out, b.Text...)
+			size := len(b.Text)
 			for j := range b.Servers {
-				out = AppendServerLine(out, &b.Servers[j])
+				size += 32 + len(b.Servers[j].Name) + len(b.Servers[j].Host) + len(b.Servers[j].Options)
+			}
+			piece = append(make([]byte, 0, size), b.Text...)
+			for j := range b.Servers {
+				piece = AppendServerLine(piece, &b.Servers[j])
 			}
 		}
-		backends[i] = renderedBackend{name: b.Name, text: b.Text, servers: b.Servers, off: off, end: len(out)}
+		backends[i] = renderedBackend{name: b.Name, text: b.Text, servers: b.Servers, piece: piece}
+		t.parts = append(t.parts, piece)
+		t.size += len(piece)
 	}
-	r.prev, r.backends = out, backends
-	return out, nil
+	r.backends = backends
+	return t, nil
+}
+
+// sameHead reports whether m's head, userlists and frontends are the texts
+// r.head was made from.
+func (r *Renderer) sameHead(m *Model) bool {
+	if r.head == nil || len(r.heads) != 2+len(m.Frontends) || r.heads[0] != m.Head || r.heads[1] != m.Userlists {
+		return false
+	}
+	for i := range m.Frontends {
+		if r.heads[2+i] != m.Frontends[i].Text {
+			return false
+		}
+	}
+	return true
+}
+
+func (r *Renderer) renderHead(m *Model) {
+	size := len(m.Head) + len(m.Userlists)
+	heads := make([]string, 0, 2+len(m.Frontends))
+	heads = append(heads, m.Head, m.Userlists)
+	for i := range m.Frontends {
+		size += len(m.Frontends[i].Text)
+		heads = append(heads, m.Frontends[i].Text)
+	}
+	head := make([]byte, 0, size)
+	for _, s := range heads {
+		head = append(head, s...)
+	}
+	r.head, r.heads = head, heads
 }
 
 // sameRendering reports whether b renders as rb's backend did.

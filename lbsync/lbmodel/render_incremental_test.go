@@ -28,6 +28,8 @@ func TestRendererMatchesRender(t *testing.T) {
 			build := ModelBuilder(cfg, func() *Templates { return ts }, nil)
 			rd := NewRenderer()
 			reused := 0
+			var prevText *Text
+			var prevWant []byte
 			for step := range 150 {
 				c = nextCluster(c, func(n *state.Cluster) {
 					for range 1 + r.IntN(3) {
@@ -63,14 +65,21 @@ func TestRendererMatchesRender(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				got, err := rd.Render(m)
+				text, err := rd.RenderText(m)
 				if err != nil {
 					t.Fatal(err)
 				}
-				if !bytes.Equal(got, want) {
+				if got := text.Bytes(); !bytes.Equal(got, want) || text.Len() != len(want) {
 					t.Fatalf("step %d: Renderer's config differs from Render's:\n%s", step, firstDiff(string(got), string(want)))
 				}
+				if got := bytes.Join(text.Parts(), nil); !bytes.Equal(got, want) {
+					t.Fatalf("step %d: the pieces are not the config", step)
+				}
+				if text.Equal(prevText) != bytes.Equal(want, prevWant) || !text.Equal(TextOf(want)) || !TextOf(want).Equal(text) {
+					t.Fatalf("step %d: Text.Equal disagrees with the bytes", step)
+				}
 				reused += rd.copied
+				prevText, prevWant = text, want
 			}
 			if reused == 0 {
 				t.Fatal("no backend copied: the test compares nothing of the shortcut")
@@ -112,5 +121,45 @@ func TestRendererTellsChangedBackends(t *testing.T) {
 				t.Errorf("got\n%s\nwant\n%s", got, want)
 			}
 		})
+	}
+}
+
+// TestTextEqual compares Texts cut in different places, sharing pieces or
+// not.
+func TestTextEqual(t *testing.T) {
+	shared := []byte("backend x\n  server a 127.1.0.1:1\n")
+	text := func(parts ...string) *Text {
+		tx := &Text{}
+		for _, p := range parts {
+			b := []byte(p)
+			if p == "<shared>" {
+				b = shared
+			}
+			tx.parts = append(tx.parts, b)
+			tx.size += len(b)
+		}
+		return tx
+	}
+	for _, c := range []struct {
+		a, b *Text
+		want bool
+	}{
+		{text("ab", "cd"), text("a", "bcd"), true},
+		{text("ab", "", "cd"), text("abcd"), true},
+		{text("ab", "cd"), text("ab", "ce"), false},
+		{text("ab", "cd"), text("abc"), false},
+		{text("g\n", "<shared>"), text("g\n", "<shared>"), true},
+		{text("g\n", "<shared>"), text("h\n", "<shared>"), false},
+		{text("g\n", "<shared>", "z"), text("g\n", string(shared), "z"), true},
+		{text(), text(""), true},
+		{nil, text(), false},
+		{nil, nil, true},
+	} {
+		if got := c.a.Equal(c.b); got != c.want {
+			t.Errorf("%q Equal %q = %v, want %v", c.a.Parts(), c.b.Parts(), got, c.want)
+		}
+		if got := c.b.Equal(c.a); got != c.want {
+			t.Errorf("%q Equal %q = %v, want %v", c.b.Parts(), c.a.Parts(), got, c.want)
+		}
 	}
 }
