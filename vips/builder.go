@@ -1,6 +1,7 @@
 package vips
 
 import (
+	"cmp"
 	"sync"
 
 	"github.com/discovery-mesos/discovery/state"
@@ -59,22 +60,14 @@ func (b *Builder) indexTasks(c *state.Cluster) []int32 {
 		b.cluster, b.tasks = nil, nil
 		return nil
 	}
-	out := b.spare[:0]
-	if b.cluster == nil {
-		for j := range c.Tasks {
-			if taskHasVIP(&c.Tasks[j]) {
-				out = append(out, int32(j))
-			}
-		}
-	} else {
-		prev := b.cluster.Tasks
-		out = reindex(out, cd, b.cluster.TaskDigests(), b.tasks,
-			func(i, j int) int { return compareIDs(prev[i].ID, c.Tasks[j].ID) },
-			func(j int) bool { return taskHasVIP(&c.Tasks[j]) })
+	var prev []state.Task
+	var pd []uint64
+	if b.cluster != nil {
+		prev, pd = b.cluster.Tasks, b.cluster.TaskDigests()
 	}
-	if out == nil {
-		out = []int32{} // sealed, none labelled: not "unknown"
-	}
+	out := reindex(b.spare[:0], cd, pd, b.tasks,
+		func(i, j int) int { return cmp.Compare(prev[i].ID, c.Tasks[j].ID) },
+		func(j int) bool { return taskHasVIP(&c.Tasks[j]) })
 	b.cluster, b.tasks, b.spare = c, out, b.tasks
 	return out
 }
@@ -84,27 +77,18 @@ func (b *Builder) indexApps(s *state.AppSet) []int32 {
 	if s == b.apps {
 		return b.appIdx
 	}
-	cd := s.AppDigests
-	if len(cd) != len(s.Apps) {
+	if len(s.AppDigests) != len(s.Apps) {
 		b.apps, b.appIdx = nil, nil
 		return nil
 	}
-	out := b.appSpare[:0]
-	if b.apps == nil {
-		for j := range s.Apps {
-			if appHasVIP(&s.Apps[j]) {
-				out = append(out, int32(j))
-			}
-		}
-	} else {
-		prev := b.apps.Apps
-		out = reindex(out, cd, b.apps.AppDigests, b.appIdx,
-			func(i, j int) int { return compareIDs(prev[i].ID, s.Apps[j].ID) },
-			func(j int) bool { return appHasVIP(&s.Apps[j]) })
+	var prev []state.App
+	var pd []uint64
+	if b.apps != nil {
+		prev, pd = b.apps.Apps, b.apps.AppDigests
 	}
-	if out == nil {
-		out = []int32{}
-	}
+	out := reindex(b.appSpare[:0], s.AppDigests, pd, b.appIdx,
+		func(i, j int) int { return cmp.Compare(prev[i].ID, s.Apps[j].ID) },
+		func(j int) bool { return appHasVIP(&s.Apps[j]) })
 	b.apps, b.appIdx, b.appSpare = s, out, b.appIdx
 	return out
 }
@@ -113,9 +97,14 @@ func (b *Builder) indexApps(s *state.AppSet) []int32 {
 // sorted by ID) that carry VIP labels: for an item whose digest the previous
 // view (digests prev, sorted by ID, labelled ones at prevIdx) had at the
 // same place in the ID order, whether it was labelled then (equal digests
-// are equal items); for the others, has(j). cmpID compares the previous
-// item i's ID with the current item j's.
+// are equal items); for the others, has(j), and for all when there is no
+// previous view (prev empty). cmpID compares the previous item i's ID with
+// the current item j's.
+// The result is never nil (nil means "not sealed" to Build).
 func reindex(out []int32, cur, prev []uint64, prevIdx []int32, cmpID func(i, j int) int, has func(j int) bool) []int32 {
+	if out == nil {
+		out = []int32{}
+	}
 	i, k := 0, 0
 	for j := range cur {
 		for i < len(prev) && prev[i] != cur[j] && cmpID(i, j) < 0 {
@@ -139,14 +128,4 @@ func reindex(out []int32, cur, prev []uint64, prevIdx []int32, cmpID func(i, j i
 		}
 	}
 	return out
-}
-
-func compareIDs(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
