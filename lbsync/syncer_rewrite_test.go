@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strconv"
 	"testing"
 
@@ -16,8 +17,9 @@ import (
 // changes through the whole pipeline (incremental models, the incremental
 // render) into a real HAProxy, and checks after each that the config file is
 // exactly the model's full render, that server changes went through the
-// Runtime API without a reload and structural ones reloaded, and that the
-// changed app serves from its new servers. It fails if rendering only what
+// Runtime API without a reload (the file rewritten once) and structural ones
+// reloaded, that a change of nothing writes nothing, and that the changed app
+// serves from its new servers. It fails if rendering only what
 // changed ever skips a server line, a write or a reload.
 func TestRuntimeRewritesMatchFullRender(t *testing.T) {
 	rm := &realModel{}
@@ -69,7 +71,8 @@ func TestRuntimeRewritesMatchFullRender(t *testing.T) {
 	for step := 1; step <= 40; step++ {
 		i := r.IntN(napps)
 		reloads := e.masterReloads()
-		structural := false
+		writes := e.counter("discovery_lb_config_writes_total", "")
+		structural, servers := false, false
 		what := ""
 		switch r.IntN(4) {
 		case 0, 1: // scale or move: servers only, unless the app comes or goes
@@ -80,6 +83,7 @@ func TestRuntimeRewritesMatchFullRender(t *testing.T) {
 				next = append(next, backends[(off+k)%3])
 			}
 			structural = (len(tasks[i]) == 0) != (n == 0)
+			servers = !structural && !sameAddrs(tasks[i], next)
 			tasks[i], what = next, "servers of /app"+strconv.Itoa(i)
 		case 2: // an option of the backend
 			if len(tasks[i]) == 0 {
@@ -100,8 +104,14 @@ func TestRuntimeRewritesMatchFullRender(t *testing.T) {
 			t.Fatalf("step %d (%s): reloaded (%d → %d)", step, what, reloads, got)
 		case structural:
 			reloadSteps++
-		case e.s.Status().Via == "runtime":
+		case servers:
 			runtimeSteps++
+			if via := e.s.Status().Via; via != "runtime" || e.counter("discovery_lb_config_writes_total", "") != writes+1 {
+				t.Fatalf("step %d (%s): servers changed via %q, config writes %v → %v, want runtime and one write",
+					step, what, via, writes, e.counter("discovery_lb_config_writes_total", ""))
+			}
+		case e.counter("discovery_lb_config_writes_total", "") != writes:
+			t.Fatalf("step %d (%s): nothing changed, the config file rewritten", step, what)
 		}
 		if len(tasks[i]) > 0 {
 			want := map[string]bool{}
@@ -119,4 +129,17 @@ func TestRuntimeRewritesMatchFullRender(t *testing.T) {
 	if runtimeSteps == 0 || reloadSteps == 0 {
 		t.Fatalf("%d runtime and %d reload steps: the test did not exercise both", runtimeSteps, reloadSteps)
 	}
+}
+
+// sameAddrs reports whether a and b are the same backends, in any order.
+func sameAddrs(a, b []*haproxytest.Backend) bool {
+	key := func(bs []*haproxytest.Backend) []string {
+		out := make([]string, len(bs))
+		for i, x := range bs {
+			out[i] = x.Addr()
+		}
+		slices.Sort(out)
+		return slices.Compact(out)
+	}
+	return slices.Equal(key(a), key(b))
 }
