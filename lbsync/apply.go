@@ -69,10 +69,14 @@ type applier struct {
 	log        *slog.Logger
 	configPath string
 	keepReload int
+	// renderer renders the configs HAProxy is to run, copying what did not
+	// change since the last one (the runtime path's rewrite after a server
+	// change, with 100,000 servers).
+	renderer *lbmodel.Renderer
 
 	mu      sync.Mutex
 	running *lbmodel.Model        // what HAProxy runs, and what the config file says
-	config  []byte                // the config file's bytes
+	config  *lbmodel.Text         // the config file's bytes
 	invalid map[string]invalidApp // apps left out by validation
 	reloads []ReloadRecord
 	passed  map[uint64]bool // digests of configs that passed haproxy -c in this apply
@@ -91,7 +95,8 @@ type invalidApp struct {
 }
 
 func newApplier(h *HAProxy, rt *runtimeAPI, arch *archive, m *metrics, log *slog.Logger) *applier {
-	return &applier{h: h, rt: rt, arch: arch, m: m, log: log, configPath: h.ConfigPath(), keepReload: 50}
+	return &applier{h: h, rt: rt, arch: arch, m: m, log: log, configPath: h.ConfigPath(), keepReload: 50,
+		renderer: lbmodel.NewRenderer()}
 }
 
 // apply brings HAProxy to full, leaving out the apps that make the config
@@ -102,8 +107,8 @@ func newApplier(h *HAProxy, rt *runtimeAPI, arch *archive, m *metrics, log *slog
 func (a *applier) apply(ctx context.Context, full *lbmodel.Model, rebuild rebuildFunc, newer newerFunc, force []lbmodel.Reason) (ApplyResult, error) {
 	a.passed = map[uint64]bool{}
 	if a.diskStale {
-		_, data := a.current()
-		if err := a.write(data); err != nil {
+		_, text := a.current()
+		if err := a.write(text); err != nil {
 			return ApplyResult{}, err
 		}
 	}
@@ -120,7 +125,7 @@ func (a *applier) apply(ctx context.Context, full *lbmodel.Model, rebuild rebuil
 		next, rebuild = m, excludeAlso(rebuild, ids)
 	}
 
-	running, runningBytes := a.current()
+	running, runningText := a.current()
 	plan := lbmodel.ComputePlan(running, next)
 	plan.Reload = append(plan.Reload, force...)
 	res := ApplyResult{Plan: plan, Invalid: sortedKeys(known)}
@@ -137,20 +142,20 @@ func (a *applier) apply(ctx context.Context, full *lbmodel.Model, rebuild rebuil
 			res.Reached = time.Now()
 		}
 		if err == nil {
-			data, err := lbmodel.Render(next)
+			text, err := a.renderer.RenderText(next)
 			a.m.renders.Inc()
 			if err != nil {
 				return res, fmt.Errorf("rendering: %w", err)
 			}
 			a.setInvalid(known)
-			if len(plan.Runtime) == 0 && bytes.Equal(data, runningBytes) {
+			if len(plan.Runtime) == 0 && text.Equal(runningText) {
 				res.Via = "none"
 				return res, nil
 			}
 			// Rewrite the file, no reload: a later reload agrees with what runs.
-			a.setRunning(next, data)
+			a.setRunning(next, text)
 			res.Via = "runtime"
-			return res, a.write(data)
+			return res, a.write(text)
 		}
 		a.log.Warn("runtime change failed, reloading instead", "err", err)
 		plan.Reload = []lbmodel.Reason{{Class: lbmodel.ReasonRuntimeFailed, Detail: err.Error()}}
@@ -219,8 +224,8 @@ func (a *applier) checker(dir string, rebuild rebuildFunc) checkFunc {
 
 // write rewrites the config file after runtime changes. When it fails the file
 // is marked stale and written again before the next change.
-func (a *applier) write(data []byte) error {
-	if err := writeAtomic(a.configPath, data, configFileMode); err != nil {
+func (a *applier) write(text *lbmodel.Text) error {
+	if err := writeAtomicParts(a.configPath, text.Parts(), configFileMode); err != nil {
 		a.diskStale = true
 		return fmt.Errorf("rewriting config after runtime changes (HAProxy runs them; the file lags): %w", err)
 	}
@@ -249,16 +254,16 @@ func writeMaps(maps []lbmodel.MapFile) error {
 	return nil
 }
 
-func (a *applier) current() (*lbmodel.Model, []byte) {
+func (a *applier) current() (*lbmodel.Model, *lbmodel.Text) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.running, a.config
 }
 
-func (a *applier) setRunning(m *lbmodel.Model, data []byte) {
+func (a *applier) setRunning(m *lbmodel.Model, text *lbmodel.Text) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.running, a.config = m, data
+	a.running, a.config = m, text
 }
 
 // Invalid returns the apps left out by validation, sorted.

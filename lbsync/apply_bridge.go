@@ -31,6 +31,6 @@ func (a *applier) bridge(ctx context.Context, running, next *lbmodel.Model, res 
 	}
 	// What runs is the bridge; the file catches up with the reload's write, or
 	// with the next apply should the reload not happen.
-	a.setRunning(b, data)
+	a.setRunning(b, lbmodel.TextOf(data))
 	a.diskStale = true
 }

@@ -1,7 +1,6 @@
 package lbsync
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -60,21 +59,21 @@ func (r *reloadRun) run(ctx context.Context) error {
 	a.setInvalid(r.invalid)
 	r.res.Invalid = sortedKeys(r.invalid)
 
-	running, runningBytes := a.current()
+	running, runningText := a.current()
 	if r.leftOut {
-		if done, err := r.replan(ctx, running, runningBytes); done {
+		if done, err := r.replan(ctx, running, runningText); done {
 			return err
 		}
 	}
 	r.res.Plan = lbmodel.Plan{Reload: r.reasons}
-	return r.load(ctx, running, runningBytes)
+	return r.load(ctx, running, runningText)
 }
 
 // validate checks next with haproxy -c; when HAProxy rejects it, the apps that
 // break it are left out of next (leaveOutInvalid).
 func (r *reloadRun) validate(ctx context.Context) error {
 	a := r.a
-	data, err := lbmodel.Render(r.next)
+	data, err := a.renderer.Render(r.next)
 	a.m.renders.Inc()
 	if err != nil {
 		return fmt.Errorf("rendering: %w", err)
@@ -160,7 +159,7 @@ func (r *reloadRun) removeCheckFile() {
 
 // replan plans again once apps were left out: without them the change may be
 // server-level only, or none. It reports whether that finished the job.
-func (r *reloadRun) replan(ctx context.Context, running *lbmodel.Model, runningBytes []byte) (bool, error) {
+func (r *reloadRun) replan(ctx context.Context, running *lbmodel.Model, runningText *lbmodel.Text) (bool, error) {
 	a := r.a
 	plan := lbmodel.ComputePlan(running, r.next)
 	switch {
@@ -168,7 +167,7 @@ func (r *reloadRun) replan(ctx context.Context, running *lbmodel.Model, runningB
 		r.reasons = plan.Reload
 	case hasClass(r.reasons, lbmodel.ReasonRuntimeFailed) || hasClass(r.reasons, lbmodel.ReasonForced) ||
 		hasClass(r.reasons, lbmodel.ReasonRestarted):
-	case len(plan.Runtime) == 0 && bytes.Equal(r.data, runningBytes):
+	case len(plan.Runtime) == 0 && lbmodel.TextOf(r.data).Equal(runningText):
 		r.res.Plan, r.res.Via = plan, "none"
 		return true, nil
 	default:
@@ -176,9 +175,10 @@ func (r *reloadRun) replan(ctx context.Context, running *lbmodel.Model, runningB
 		err := a.rt.Apply(ctx, plan.Runtime)
 		r.res.Reached = time.Now()
 		if err == nil {
-			a.setRunning(r.next, r.data)
+			text := lbmodel.TextOf(r.data)
+			a.setRunning(r.next, text)
 			r.res.Via = "runtime"
-			return true, a.write(r.data)
+			return true, a.write(text)
 		}
 		r.reasons = []lbmodel.Reason{{Class: lbmodel.ReasonRuntimeFailed, Detail: err.Error()}}
 	}
@@ -187,7 +187,7 @@ func (r *reloadRun) replan(ctx context.Context, running *lbmodel.Model, runningB
 
 // load puts the checked file in place and has HAProxy load it: the
 // supervised HAProxy starts with its first config, a running one reloads.
-func (r *reloadRun) load(ctx context.Context, running *lbmodel.Model, runningBytes []byte) error {
+func (r *reloadRun) load(ctx context.Context, running *lbmodel.Model, runningText *lbmodel.Text) error {
 	a := r.a
 	r.freshen()
 	if err := commitTemp(r.tmp, a.configPath); err != nil {
@@ -217,7 +217,7 @@ func (r *reloadRun) load(ctx context.Context, running *lbmodel.Model, runningByt
 		err := a.h.Reload(ctx)
 		r.reloadTook = time.Since(reloadStart)
 		if err != nil && !errors.Is(err, ErrNotRunning) {
-			return r.failed(err, runningBytes)
+			return r.failed(err, runningText)
 		}
 		// ErrNotRunning: HAProxy is being restarted and loads this file.
 		r.res.Via = "reload"
@@ -228,13 +228,13 @@ func (r *reloadRun) load(ctx context.Context, running *lbmodel.Model, runningByt
 
 // failed records a reload HAProxy refused, and puts the previous config back
 // on disk: the old workers keep serving it.
-func (r *reloadRun) failed(err error, runningBytes []byte) error {
+func (r *reloadRun) failed(err error, runningText *lbmodel.Text) error {
 	a := r.a
 	a.m.reloadFailures.Inc()
 	a.record(ReloadRecord{At: r.start, Reasons: r.reasons, Took: time.Since(r.start), Err: err.Error()})
 	a.log.Error("reload failed, previous config kept", "reasons", reasonStrings(r.reasons), "err", err)
-	if runningBytes != nil {
-		if werr := writeAtomic(a.configPath, runningBytes, configFileMode); werr != nil {
+	if runningText != nil {
+		if werr := writeAtomicParts(a.configPath, runningText.Parts(), configFileMode); werr != nil {
 			err = errors.Join(err, fmt.Errorf("restoring previous config: %w", werr))
 		}
 	}
@@ -246,7 +246,7 @@ func (r *reloadRun) loaded() {
 	a := r.a
 	r.res.Reached = time.Now()
 	a.rt.Forget()
-	a.setRunning(r.next, r.data)
+	a.setRunning(r.next, lbmodel.TextOf(r.data))
 	if err := a.arch.Save(r.data, r.start); err != nil {
 		a.log.Warn("archiving config", "err", err)
 	}

@@ -19,7 +19,12 @@ const (
 )
 
 func writeAtomic(path string, data []byte, perm os.FileMode) error {
-	tmp, err := writeTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*", data, perm)
+	return writeAtomicParts(path, [][]byte{data}, perm)
+}
+
+// writeAtomicParts is writeAtomic of the concatenation of parts.
+func writeAtomicParts(path string, parts [][]byte, perm os.FileMode) error {
+	tmp, err := writeTempParts(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*", parts, perm)
 	if err != nil {
 		return err
 	}
@@ -28,6 +33,11 @@ func writeAtomic(path string, data []byte, perm os.FileMode) error {
 
 // writeTemp writes data to a new fsynced temp file in dir and returns its name.
 func writeTemp(dir, pattern string, data []byte, perm os.FileMode) (string, error) {
+	return writeTempParts(dir, pattern, [][]byte{data}, perm)
+}
+
+// writeTempParts is writeTemp of the concatenation of parts.
+func writeTempParts(dir, pattern string, parts [][]byte, perm os.FileMode) (string, error) {
 	f, err := os.CreateTemp(dir, pattern)
 	if err != nil {
 		return "", fmt.Errorf("creating temp file in %s: %w", dir, err)
@@ -38,7 +48,7 @@ func writeTemp(dir, pattern string, data []byte, perm os.FileMode) (string, erro
 		os.Remove(name)
 		return "", err
 	}
-	if _, err := f.Write(data); err != nil {
+	if err := writeParts(f, parts); err != nil {
 		return fail(fmt.Errorf("writing %s: %w", name, err))
 	}
 	if err := f.Chmod(perm); err != nil {

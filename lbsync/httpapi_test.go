@@ -30,7 +30,7 @@ func TestHTTPHandler(t *testing.T) {
 			{Path: "/etc/haproxy/app2backend.map", Content: []byte("/web web_10000\n")},
 			{Path: "/etc/haproxy/domain2backend.map", Content: []byte("web.example.com web_10000\n")},
 		}}
-		s.applier.setRunning(m, []byte("global\n  maxconn 10\n"))
+		s.applier.setRunning(m, lbmodel.TextOf([]byte("global\n  maxconn 10\n")))
 		return s
 	}
 	get := func(t *testing.T, h http.Handler, method, path string) (int, string) {

@@ -429,6 +429,6 @@ func (s *Syncer) Model() *lbmodel.Model {
 // Config returns the config HAProxy runs (the config file's bytes), nil before
 // the first apply.
 func (s *Syncer) Config() []byte {
-	_, b := s.applier.current()
-	return b
+	_, t := s.applier.current()
+	return t.Bytes()
 }

@@ -89,6 +89,13 @@ type entry struct {
 // HAPROXY_GROUP. A task is a backend while it runs and, when it has a health
 // check, is healthy. It is a pure function of snap and cfg.
 func Build(snap *state.Snapshot, cfg Config) *Set {
+	return build(snap, cfg, nil, nil)
+}
+
+// build is Build reading only the apps at appIdx and the tasks at taskIdx
+// (ascending indexes into snap's apps and tasks) where they are not nil: the
+// ones carrying VIP labels, as Builder keeps them. Nothing else contributes.
+func build(snap *state.Snapshot, cfg Config, appIdx, taskIdx []int32) *Set {
 	if !cfg.Range.IsValid() || CheckRange(cfg.Range) != nil {
 		cfg.Range = DefaultRange
 	}
@@ -98,12 +105,28 @@ func Build(snap *state.Snapshot, cfg Config) *Set {
 	var es []entry
 	var left []state.LeftOut
 	if snap != nil && snap.Apps != nil {
-		for i := range snap.Apps.Apps {
-			es, left = fromApp(&snap.Apps.Apps[i], cfg, es, left)
+		if appIdx == nil {
+			for i := range snap.Apps.Apps {
+				es, left = fromApp(&snap.Apps.Apps[i], cfg, es, left)
+			}
+		} else {
+			for _, i := range appIdx {
+				es, left = fromApp(&snap.Apps.Apps[i], cfg, es, left)
+			}
 		}
 	}
 	if snap != nil && snap.Cluster != nil {
-		es, left = fromTasks(snap.Cluster, snap.Apps, cfg, es, left)
+		c := snap.Cluster
+		var marathonIDs map[string]bool
+		if taskIdx == nil {
+			for i := range c.Tasks {
+				es, left = fromTask(c, &c.Tasks[i], snap.Apps, &marathonIDs, cfg, es, left)
+			}
+		} else {
+			for _, i := range taskIdx {
+				es, left = fromTask(c, &c.Tasks[i], snap.Apps, &marathonIDs, cfg, es, left)
+			}
+		}
 	}
 	return assemble(es, left, cfg.Range)
 }
@@ -140,7 +163,7 @@ func labelsOf(get func(yield func(k, v string) bool)) [][2]string {
 }
 
 func fromApp(app *state.App, cfg Config, es []entry, left []state.LeftOut) ([]entry, []state.LeftOut) {
-	if cfg.Exclude[app.ID] || !slices.ContainsFunc(app.Ports, appPortHasVIP) {
+	if cfg.Exclude[app.ID] || !appHasVIP(app) {
 		return es, left
 	}
 	healthChecked := len(app.HealthChecks) > 0
@@ -223,65 +246,68 @@ func appBackend(app *state.App, t *state.AppTask, pi int, healthChecked bool, re
 	return Backend{Host: host.Unmap(), Port: uint16(port), TaskID: t.ID, AppID: app.ID}, true
 }
 
-func fromTasks(c *state.Cluster, apps *state.AppSet, cfg Config, es []entry, left []state.LeftOut) ([]entry, []state.LeftOut) {
-	// marathonIDs are the ids of the Marathon apps' tasks, built when a
-	// labelled task of a framework not named "marathon" needs them.
-	var marathonIDs map[string]bool
-	for i := range c.Tasks {
-		t := &c.Tasks[i]
-		if t.Discovery == nil || !slices.ContainsFunc(t.Discovery.Ports, portHasVIP) {
-			continue // most tasks: nothing to derive, nothing allocated
-		}
-		fw := ""
-		if f := c.Framework(t.FrameworkID); f != nil {
-			fw = f.Name
-		}
-		if apps != nil && fw != marathonFramework && marathonIDs == nil {
-			marathonIDs = taskIDs(apps)
-		}
-		if apps != nil && (fw == marathonFramework || marathonIDs[t.ID]) {
-			continue // read from Marathon's apps (a Marathon of another name too)
-		}
-		appID := t.Name
-		if cfg.AppID != nil {
-			appID = cfg.AppID(t)
-		}
-		if cfg.Exclude[appID] {
+func taskHasVIP(t *state.Task) bool {
+	return t.Discovery != nil && slices.ContainsFunc(t.Discovery.Ports, portHasVIP)
+}
+
+func appHasVIP(app *state.App) bool { return slices.ContainsFunc(app.Ports, appPortHasVIP) }
+
+// fromTask adds the entries of the VIP labels of t, a task of c.
+// marathonIDs are the ids of the Marathon apps' tasks, built when a labelled
+// task of a framework not named "marathon" needs them.
+func fromTask(c *state.Cluster, t *state.Task, apps *state.AppSet, marathonIDs *map[string]bool, cfg Config, es []entry, left []state.LeftOut) ([]entry, []state.LeftOut) {
+	if !taskHasVIP(t) {
+		return es, left // most tasks: nothing to derive, nothing allocated
+	}
+	fw := ""
+	if f := c.Framework(t.FrameworkID); f != nil {
+		fw = f.Name
+	}
+	if apps != nil && fw != marathonFramework && *marathonIDs == nil {
+		*marathonIDs = taskIDs(apps)
+	}
+	if apps != nil && (fw == marathonFramework || (*marathonIDs)[t.ID]) {
+		return es, left // read from Marathon's apps (a Marathon of another name too)
+	}
+	appID := t.Name
+	if cfg.AppID != nil {
+		appID = cfg.AppID(t)
+	}
+	if cfg.Exclude[appID] {
+		return es, left
+	}
+	for pi := range t.Discovery.Ports {
+		p := &t.Discovery.Ports[pi]
+		labels := labelsOf(func(yield func(k, v string) bool) {
+			for _, l := range p.Labels {
+				if !yield(l.Key, l.Value) {
+					return
+				}
+			}
+		})
+		if len(labels) == 0 {
 			continue
 		}
-		for pi := range t.Discovery.Ports {
-			p := &t.Discovery.Ports[pi]
-			labels := labelsOf(func(yield func(k, v string) bool) {
-				for _, l := range p.Labels {
-					if !yield(l.Key, l.Value) {
-						return
-					}
-				}
-			})
-			if len(labels) == 0 {
+		if bad := protocolProblem(p.Protocol); bad != "" {
+			left = append(left, state.LeftOut{ID: t.ID, App: appID, Reason: "port " + p.Name + " VIP: " + bad})
+			continue
+		}
+		mode := modeOfTask(t, pi)
+		for _, kv := range labels {
+			tg, err := ParseLabel(kv[1])
+			if err != nil {
+				left = append(left, state.LeftOut{ID: t.ID, App: appID, Reason: kv[0] + ": " + err.Error()})
 				continue
 			}
-			if bad := protocolProblem(p.Protocol); bad != "" {
-				left = append(left, state.LeftOut{ID: t.ID, App: appID, Reason: "port " + p.Name + " VIP: " + bad})
-				continue
+			e := entry{target: tg, mode: mode, appID: appID}
+			if tg.Name != "" {
+				e.dnsName = DNSName(tg.Name, fw)
 			}
-			mode := modeOfTask(t, pi)
-			for _, kv := range labels {
-				tg, err := ParseLabel(kv[1])
-				if err != nil {
-					left = append(left, state.LeftOut{ID: t.ID, App: appID, Reason: kv[0] + ": " + err.Error()})
-					continue
-				}
-				e := entry{target: tg, mode: mode, appID: appID}
-				if tg.Name != "" {
-					e.dnsName = DNSName(tg.Name, fw)
-				}
-				if b, ok := taskBackend(c, t, p.Number, cfg.Resolve); ok {
-					b.AppID = appID
-					e.backend = &b
-				}
-				es = append(es, e)
+			if b, ok := taskBackend(c, t, p.Number, cfg.Resolve); ok {
+				b.AppID = appID
+				e.backend = &b
 			}
+			es = append(es, e)
 		}
 	}
 	return es, left

@@ -3,6 +3,7 @@ package vips
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"testing"
 
 	"github.com/discovery-mesos/discovery/state"
@@ -48,5 +49,43 @@ func BenchmarkBuild(b *testing.B) {
 				Build(snap, Config{})
 			}
 		})
+	}
+}
+
+// BenchmarkBuilderOneTaskChange: the VIPs of a 100,000-task view (none
+// labelled, or 1,000 labelled tasks) that differs from the previous one in one
+// task, from scratch (Build) and incrementally (Builder).
+func BenchmarkBuilderOneTaskChange(b *testing.B) {
+	for _, bc := range []struct {
+		name     string
+		labelled int
+	}{{"100k-tasks-no-vips", 0}, {"100k-tasks-1k-vip-tasks", 100}} {
+		base := benchCluster(100_000, bc.labelled)
+		views := make([]*state.Snapshot, 16)
+		for i := range views {
+			c := base
+			if i%2 == 1 {
+				n := &state.Cluster{Agents: base.Agents, Frameworks: base.Frameworks, Tasks: slices.Clone(base.Tasks)}
+				n.Tasks[(i*7919)%len(n.Tasks)].State = state.TaskKilling
+				c = n.Seal()
+			}
+			views[i] = &state.Snapshot{Cluster: c}
+		}
+		for _, way := range []string{"build", "builder"} {
+			b.Run(bc.name+"/"+way, func(b *testing.B) {
+				var bl Builder
+				build := Build
+				if way == "builder" {
+					build = bl.Build
+				}
+				build(views[0], Config{})
+				b.ReportAllocs()
+				i := 1
+				for b.Loop() {
+					build(views[i%len(views)], Config{})
+					i++
+				}
+			})
+		}
 	}
 }

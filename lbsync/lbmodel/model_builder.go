@@ -73,14 +73,17 @@ func ModelBuilder(cfg *Config, templates func() *Templates, resolve func(string)
 // vipMemo keeps the latest model with VIPs, so that a snapshot that changes
 // neither the model nor the VIPs gives back the very model HAProxy runs (the
 // syncer then has nothing to do).
+// The VIPs themselves are derived incrementally (vips.Builder): only the
+// tasks and apps that carry VIP labels, or changed, are read.
 type vipMemo struct {
 	mu        sync.Mutex
 	base, out *Model
 	set       *vips.Set
+	vips      vips.Builder
 }
 
 func (vm *vipMemo) add(m *Model, snap *state.Snapshot, cfg *Config, opts *BuildOptions) *Model {
-	set := vips.Build(snap, vips.Config{Range: cfg.VIPRange, Resolve: opts.Resolve, AppID: marathonAppID, Exclude: opts.Exclude})
+	set := vm.vips.Build(snap, vips.Config{Range: cfg.VIPRange, Resolve: opts.Resolve, AppID: marathonAppID, Exclude: opts.Exclude})
 	set = leaveOutAddressVIPsOnFrontendPorts(set, m)
 	set = checkVIPListeners(set, cfg.VIPListenCheck, opts.Previous)
 	vm.mu.Lock()

@@ -14,10 +14,14 @@ import (
 // freshness benchmark runs against): apps × tasks Marathon tasks labelled
 // HAPROXY_GROUP=external with a service port and a vhost, host networking,
 // one DiscoveryInfo port each, on 50 agents.
-func mesosLBCluster(apps, tasks int) *state.Cluster {
+func mesosLBCluster(apps, tasks int) *state.Cluster { return mesosLBClusterOn(apps, tasks, 50) }
+
+// mesosLBClusterOn is mesosLBCluster on the given number of agents (at most
+// 65,000).
+func mesosLBClusterOn(apps, tasks, agents int) *state.Cluster {
 	c := &state.Cluster{Frameworks: []state.Framework{{ID: "fw-1", Name: "marathon"}}}
-	for i := range 50 {
-		c.Agents = append(c.Agents, state.Agent{ID: fmt.Sprintf("agent-%02d", i), Host: fmt.Sprintf("127.1.0.%d", i+1)})
+	for i := range agents {
+		c.Agents = append(c.Agents, state.Agent{ID: fmt.Sprintf("agent-%03d", i), Host: fmt.Sprintf("127.1.%d.%d", i/250, i%250+1)})
 	}
 	for a := range apps {
 		for t := range tasks {
@@ -109,4 +113,71 @@ func BenchmarkBuildFromMesosOneTaskChange(b *testing.B) {
 	b.Run("build", func(b *testing.B) { run(b, ModelBuilder(cfg, func() *Templates { return ts }, nil), false, false) })
 	b.Run("build+plan", func(b *testing.B) { run(b, ModelBuilder(cfg, func() *Templates { return ts }, nil), true, false) })
 	b.Run("build+plan+render", func(b *testing.B) { run(b, ModelBuilder(cfg, func() *Templates { return ts }, nil), true, true) })
+}
+
+// BenchmarkLBOneTaskChange100k measures what the syncer does per snapshot of
+// a 100,000-task Mesos view (1,000 apps × 100 tasks on 500 agents, the
+// freshness benchmark's large shape) that differs from the previous one in
+// one task (killed, or back), short of the I/O: the daemon's ModelBuilder (apps, model,
+// VIPs), the plan against the running model, the Runtime API commands, and
+// the config to write, compared with the running one.
+//
+//	go test ./lbsync/lbmodel -run '^$' -bench LBOneTaskChange100k -benchmem
+func BenchmarkLBOneTaskChange100k(b *testing.B) {
+	cfg := DefaultConfig()
+	cfg.Groups = []string{"external"}
+	ts, err := LoadTemplates(cfg, "", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	base := mesosLBClusterOn(1000, 100, 500)
+	snaps := make([]*state.Snapshot, 16)
+	for i := range snaps {
+		c := base
+		if i%2 == 1 {
+			n := &state.Cluster{Agents: base.Agents, Frameworks: base.Frameworks, Tasks: slices.Clone(base.Tasks)}
+			n.Tasks[(i*7919)%len(n.Tasks)].State = state.TaskKilling
+			c = n.Seal()
+		}
+		snaps[i] = &state.Snapshot{Cluster: c, Seq: uint64(i + 1)}
+	}
+	build := ModelBuilder(cfg, func() *Templates { return ts }, nil)
+	prev, err := build(snaps[0], nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if len(prev.Errors) > 0 || len(prev.Frontends) == 0 {
+		b.Fatalf("model: %d frontends, errors %v", len(prev.Frontends), prev.Errors)
+	}
+	r := NewRenderer()
+	prevText, err := r.RenderText(prev)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	i := 1
+	var cmd []byte
+	for b.Loop() {
+		m, err := build(snaps[i%len(snaps)], &BuildOptions{Previous: prev})
+		if err != nil {
+			b.Fatal(err)
+		}
+		p := ComputePlan(prev, m)
+		if len(p.Reload) > 0 || len(p.Runtime) == 0 {
+			b.Fatalf("snapshot %d: plan %v", i, p)
+		}
+		for _, op := range p.Runtime {
+			cmd = AppendServerLine(cmd[:0], &op.Server)
+		}
+		text, err := r.RenderText(m)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if text.Equal(prevText) {
+			b.Fatalf("snapshot %d: the same config", i)
+		}
+		prev, prevText = m, text
+		i++
+	}
+	b.ReportMetric(float64(prevText.Len()), "config-bytes")
 }

@@ -105,8 +105,8 @@ func vipSetsEqual(a, b *vips.Set) bool {
 // connections meant for that frontend's apps. A named VIP's address lies in
 // vipRange, where no frontend is reached, so it may share a port.
 func leaveOutAddressVIPsOnFrontendPorts(set *vips.Set, m *Model) *vips.Set {
-	if set == nil || m == nil {
-		return set
+	if set == nil || m == nil || !slices.ContainsFunc(set.VIPs, func(v vips.VIP) bool { return v.Name == "" }) {
+		return set // no address VIP: nothing to look up
 	}
 	taken := map[int]string{}
 	for i := range m.Frontends {
