@@ -32,13 +32,32 @@ func benchAgents() []state.Agent {
 }
 
 func genCluster(tasks int) *state.Cluster {
+	return shapedCluster(tasks, max(1, tasks/4), benchAgents())
+}
+
+// freshnessCluster is shaped like bench/freshness's -apps 1000 -tasks 100:
+// apps of perApp tasks each on agents agents.
+func freshnessCluster(apps, perApp, agents int) *state.Cluster {
+	var as []state.Agent
+	for i := range agents {
+		ip := fmt.Sprintf("127.1.%d.%d", i/250, 1+i%250)
+		as = append(as, state.Agent{
+			ID: fmt.Sprintf("a1b2c3d4-0000-4000-8000-%012d-S%d", i, i), Hostname: ip,
+			PID: "slave(1)@" + ip + ":5051", Host: ip, Port: 5051, Active: true,
+			Ports: []state.PortRange{{Begin: 31000, End: 32000}},
+		})
+	}
+	return shapedCluster(apps*perApp, apps, as)
+}
+
+// shapedCluster has tasks spread over apps, three frameworks and agents.
+func shapedCluster(tasks, apps int, agents []state.Agent) *state.Cluster {
 	r := rand.New(rand.NewPCG(1, 2))
-	apps := max(1, tasks/4)
 	c := &state.Cluster{
 		Leader:  state.Master{ID: "master-id-1", PID: "master@127.0.0.1:15050", Host: "127.0.0.1", Port: 15050},
 		Masters: []state.Master{{Host: "127.0.0.1", Port: 15050}},
 	}
-	c.Agents = benchAgents()
+	c.Agents = agents
 	c.Frameworks = append(c.Frameworks, state.Framework{
 		ID: "fw-0000-marathon", Name: "marathon", PID: "scheduler-1@127.3.0.1:15101", Host: "127.3.0.1", Port: 15101, Active: true,
 	})
@@ -85,9 +104,9 @@ func heapInUse() uint64 {
 // BenchmarkBuild measures building a table; MB-table is the heap the table
 // keeps (measured once, after a GC, with the cluster already in memory).
 func BenchmarkBuild(b *testing.B) {
-	for _, n := range []int{10_000, 100_000} {
-		b.Run(fmt.Sprintf("tasks=%d", n), func(b *testing.B) {
-			c := genCluster(n)
+	for _, shape := range updateShapes {
+		b.Run(shape.name, func(b *testing.B) {
+			c := shape.cluster()
 			cfg := testConfig()
 			before := heapInUse()
 			tab := Build(c, cfg)
@@ -164,12 +183,24 @@ func TestLookupDoesNotAllocate(t *testing.T) {
 	}
 }
 
+// updateShapes are BenchmarkUpdate's clusters: genCluster's (four tasks an
+// app, 50 agents) and bench/freshness's 100,000 tasks (-apps 1000 -tasks 100,
+// 500 agents).
+var updateShapes = []struct {
+	name    string
+	cluster func() *state.Cluster
+}{
+	{"tasks=10000", func() *state.Cluster { return genCluster(10_000) }},
+	{"tasks=100000", func() *state.Cluster { return genCluster(100_000) }},
+	{"tasks=100000/apps=1000x100/agents=500", func() *state.Cluster { return freshnessCluster(1000, 100, 500) }},
+}
+
 // BenchmarkUpdate measures Table.Update for the change the Mesos event stream
 // usually brings: one task gone and one started, from the previous table.
 func BenchmarkUpdate(b *testing.B) {
-	for _, n := range []int{10_000, 100_000} {
-		b.Run(fmt.Sprintf("tasks=%d", n), func(b *testing.B) {
-			c := genCluster(n)
+	for _, shape := range updateShapes {
+		b.Run(shape.name, func(b *testing.B) {
+			c := shape.cluster()
 			cfg := testConfig()
 			// Alternate between two clusters that differ by one task each way.
 			started := c.Tasks[0]
