@@ -175,10 +175,10 @@ func (h *Handler) answerWire(pkt, buf []byte) []byte {
 		size = optLen
 	}
 	c := h.wireCacheFor(t)
-	idx, _, _, found := probe(&t.index, name, t.refs, t.arena)
+	idx, _, _, found := t.names.probe(name)
 	var out []byte
 	var rcode int
-	if !found || t.isDead(idx) {
+	if !found || t.nodes.at(idx).dead() {
 		if c.soaRR == nil {
 			return nil
 		}

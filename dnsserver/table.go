@@ -30,16 +30,15 @@ type Table struct {
 	hosts HostAddrs
 
 	// Every lowercase FQDN in the zone that exists (including empty
-	// non-terminals, which have no records) is a node. Node i's name is
-	// arena[refs[i].off:][:refs[i].len]; index finds a node by name.
-	arena string
-	refs  []nameRef
-	index nameIndex
-	nodes []node
+	// non-terminals, which have no records) is a node, named in names; a
+	// node whose name no task uses any more after an Update is dead (it
+	// does not exist). Node i's records are runs in a4, a6 and srv.
+	names names
+	nodes paged[node]
 
-	a4  [][4]byte
-	a6  [][16]byte
-	srv []srvTarget
+	a4  ranges[[4]byte]
+	a6  ranges[[16]byte]
+	srv ranges[srvTarget]
 
 	soa *dns.SOA
 	ns  *dns.NS
@@ -49,20 +48,26 @@ type Table struct {
 	cluster   *state.Cluster
 	built     time.Time
 
-	// dead marks nodes an Update left behind: names no task uses any more,
-	// which do not exist (nil when there are none).
-	dead []bool
 	// inc is what Update reuses; nil for tables that cannot be updated.
 	inc *incremental
 }
 
-// node is the records of one name: ranges in the table's flat arrays.
+// node is the records of one name: runs in the table's a4, a6 and srv.
 type node struct {
 	a4Off, a6Off, srvOff uint32
 	a4Len, a6Len, srvLen uint32
 }
 
+// deadOff in a4Off marks a dead node (with no records).
+const deadOff = ^uint32(0)
+
+var deadNode = node{a4Off: deadOff}
+
 func (n *node) empty() bool { return n.a4Len == 0 && n.a6Len == 0 && n.srvLen == 0 }
+
+func (n *node) dead() bool { return n.a4Off == deadOff }
+
+func (n *node) records() int { return int(n.a4Len + n.a6Len + n.srvLen) }
 
 // srvTarget is one SRV record: the target node and port. Priority is always 0
 // and the weight is Config.SRVRecordDefaultWeight, as in mesos-dns.
@@ -190,12 +195,11 @@ func (t *Table) Lookup(qname string, qtype uint16, s *Scratch) Result {
 			return res
 		}
 	}
-	idx, _, _, found := probe(&t.index, name, t.refs, t.arena)
-	if !found || t.isDead(idx) {
+	nd, found := t.lookupNode(name)
+	if !found {
 		res.Rcode = dns.RcodeNameError
 		return res
 	}
-	nd := &t.nodes[idx]
 	switch qtype {
 	case dns.TypeA:
 		t.fillA(s, qname, nd)
@@ -228,8 +232,9 @@ func (t *Table) Lookup(qname string, qtype uint16, s *Scratch) Result {
 
 func (t *Table) fillA(s *Scratch, owner string, nd *node) {
 	s.a = grow(s.a, int(nd.a4Len))
+	a4 := t.a4.get(nd.a4Off, nd.a4Len)
 	for i := range s.a {
-		t.setA(&s.a[i], owner, int(nd.a4Off)+i)
+		t.setA(&s.a[i], owner, &a4[i])
 	}
 	slices.SortFunc(s.a, func(x, y dns.A) int { return bytes.Compare(x.A, y.A) })
 	for i := range s.a {
@@ -239,8 +244,9 @@ func (t *Table) fillA(s *Scratch, owner string, nd *node) {
 
 func (t *Table) fillAAAA(s *Scratch, owner string, nd *node) {
 	s.aaaa = grow(s.aaaa, int(nd.a6Len))
+	a6 := t.a6.get(nd.a6Off, nd.a6Len)
 	for i := range s.aaaa {
-		t.setAAAA(&s.aaaa[i], owner, int(nd.a6Off)+i)
+		t.setAAAA(&s.aaaa[i], owner, &a6[i])
 	}
 	slices.SortFunc(s.aaaa, func(x, y dns.AAAA) int { return bytes.Compare(x.AAAA, y.AAAA) })
 	for i := range s.aaaa {
@@ -248,16 +254,16 @@ func (t *Table) fillAAAA(s *Scratch, owner string, nd *node) {
 	}
 }
 
-// setA makes rr owner's A record for address i of the arena.
-func (t *Table) setA(rr *dns.A, owner string, i int) {
+// setA makes rr owner's A record for address a (the table's).
+func (t *Table) setA(rr *dns.A, owner string, a *[4]byte) {
 	rr.Hdr = dns.RR_Header{Name: owner, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: t.cfg.TTL}
-	rr.A = net.IP(t.a4[i][:])
+	rr.A = net.IP(a[:])
 }
 
-// setAAAA makes rr owner's AAAA record for address i of the arena.
-func (t *Table) setAAAA(rr *dns.AAAA, owner string, i int) {
+// setAAAA makes rr owner's AAAA record for address a (the table's).
+func (t *Table) setAAAA(rr *dns.AAAA, owner string, a *[16]byte) {
 	rr.Hdr = dns.RR_Header{Name: owner, Rrtype: dns.TypeAAAA, Class: dns.ClassINET, Ttl: t.cfg.TTL}
-	rr.AAAA = net.IP(t.a6[i][:])
+	rr.AAAA = net.IP(a[:])
 }
 
 // grow returns buf with k elements, reused when its capacity allows: the
@@ -276,9 +282,7 @@ func (t *Table) fillSRV(s *Scratch, owner string, nd *node) {
 	// Glue needs at most one A and one AAAA per SRV record.
 	s.srv = grow(s.srv, k)
 	s.srvAt = grow(s.srvAt, k)
-	for i := range k {
-		s.srvAt[i] = t.srv[int(nd.srvOff)+i]
-	}
+	copy(s.srvAt, t.srv.get(nd.srvOff, nd.srvLen))
 	slices.SortFunc(s.srvAt, func(x, y srvTarget) int {
 		if c := strings.Compare(t.nodeName(x.target), t.nodeName(y.target)); c != 0 {
 			return c
@@ -298,7 +302,7 @@ func (t *Table) fillSRV(s *Scratch, owner string, nd *node) {
 		s.ans = append(s.ans, rr)
 		if !containsU32(s.seen, st.target) {
 			s.seen = append(s.seen, st.target)
-			tn := &t.nodes[st.target]
+			tn := t.nodes.at(st.target)
 			if tn.a4Len > 0 {
 				na++
 			}
@@ -311,28 +315,42 @@ func (t *Table) fillSRV(s *Scratch, owner string, nd *node) {
 	s.aaaa = grow(s.aaaa, n6)
 	ia, i6 := 0, 0
 	for _, target := range s.seen {
-		tn := &t.nodes[target]
+		tn := t.nodes.at(target)
 		name := t.nodeName(target)
 		if tn.a4Len > 0 {
 			rr := &s.a[ia]
 			ia++
-			t.setA(rr, name, int(tn.a4Off))
+			t.setA(rr, name, t.a4.first(tn.a4Off))
 			s.extra = append(s.extra, rr)
 		}
 		if tn.a6Len > 0 {
 			rr := &s.aaaa[i6]
 			i6++
-			t.setAAAA(rr, name, int(tn.a6Off))
+			t.setAAAA(rr, name, t.a6.first(tn.a6Off))
 			s.extra = append(s.extra, rr)
 		}
 	}
 }
 
-// nodeName returns the lowercase FQDN of node i (a substring of the arena: no
-// allocation).
-func (t *Table) nodeName(i uint32) string {
-	r := t.refs[i]
-	return t.arena[r.off : r.off+uint32(r.len)]
+// nodeName returns the lowercase FQDN of node i (no allocation).
+func (t *Table) nodeName(i uint32) string { return t.names.name(i) }
+
+// a4Of, a6Of and srvOf return the records of nd.
+func (t *Table) a4Of(nd *node) [][4]byte     { return t.a4.get(nd.a4Off, nd.a4Len) }
+func (t *Table) a6Of(nd *node) [][16]byte    { return t.a6.get(nd.a6Off, nd.a6Len) }
+func (t *Table) srvOf(nd *node) []srvTarget { return t.srv.get(nd.srvOff, nd.srvLen) }
+
+// nodeCount is the number of nodes, dead ones included.
+func (t *Table) nodeCount() int { return int(t.nodes.n) }
+
+// lookupNode returns the live node of the lowercase FQDN name.
+func (t *Table) lookupNode(name []byte) (*node, bool) {
+	idx, _, _, found := t.names.probe(name)
+	if !found {
+		return nil, false
+	}
+	nd := t.nodes.at(idx)
+	return nd, !nd.dead()
 }
 
 // find returns the node of the lowercase FQDN name.
@@ -342,12 +360,9 @@ func (t *Table) find(name string) (uint32, bool) {
 	}
 	var buf [maxName + 1]byte
 	n := copy(buf[:], name)
-	idx, _, _, found := probe(&t.index, buf[:n], t.refs, t.arena)
-	return idx, found && !t.isDead(idx)
+	idx, _, _, found := t.names.probe(buf[:n])
+	return idx, found && !t.nodes.at(idx).dead()
 }
-
-// isDead reports whether node i is a name an Update left behind.
-func (t *Table) isDead(i uint32) bool { return t.dead != nil && t.dead[i] }
 
 func containsU32(s []uint32, v uint32) bool {
 	for _, x := range s {

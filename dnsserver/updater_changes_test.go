@@ -25,12 +25,12 @@ func TestDiffTasks(t *testing.T) {
 		task("e", state.TaskRunning), // new; d is gone
 		task("f", state.TaskStaging), // new, not running: no news
 	}}
-	got := diffTasks(prev, next)
+	got := diffTasks(prev, next).taskChanges
 	want := taskChanges{started: 2, stopped: 2, startedIDs: []string{"c", "e"}, stoppedIDs: []string{"b", "d"}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("diffTasks = %+v, want %+v", got, want)
 	}
-	if got := diffTasks(nil, prev); got.started != 3 || got.stopped != 0 {
+	if got := diffTasks(nil, prev).taskChanges; got.started != 3 || got.stopped != 0 {
 		t.Errorf("from nothing: %+v, want 3 started", got)
 	}
 	if got := sample([]string{"x", "y"}, 5); got != "x y and 3 more" {
