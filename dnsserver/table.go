@@ -336,8 +336,8 @@ func (t *Table) fillSRV(s *Scratch, owner string, nd *node) {
 func (t *Table) nodeName(i uint32) string { return t.names.name(i) }
 
 // a4Of, a6Of and srvOf return the records of nd.
-func (t *Table) a4Of(nd *node) [][4]byte     { return t.a4.get(nd.a4Off, nd.a4Len) }
-func (t *Table) a6Of(nd *node) [][16]byte    { return t.a6.get(nd.a6Off, nd.a6Len) }
+func (t *Table) a4Of(nd *node) [][4]byte    { return t.a4.get(nd.a4Off, nd.a4Len) }
+func (t *Table) a6Of(nd *node) [][16]byte   { return t.a6.get(nd.a6Off, nd.a6Len) }
 func (t *Table) srvOf(nd *node) []srvTarget { return t.srv.get(nd.srvOff, nd.srvLen) }
 
 // nodeCount is the number of nodes, dead ones included.

@@ -1,6 +1,7 @@
 package dnsserver
 
 import (
+	"cmp"
 	"maps"
 	"net/netip"
 	"slices"
@@ -156,6 +157,8 @@ func (t *Table) updateDiff(c *state.Cluster, hosts HostAddrs, d *taskDiff) *Tabl
 		a6:        forkRanges(t.a6),
 		srv:       forkRanges(t.srv),
 		set:       make(map[uint32]bool),
+		c:         c,
+		digests:   c.TaskDigests(),
 		records:   t.records - 2,
 		nameCount: t.nameCount,
 	}
@@ -191,12 +194,15 @@ func (t *Table) updateDiff(c *state.Cluster, hosts HostAddrs, d *taskDiff) *Tabl
 	return nt
 }
 
-// full reports whether t's garbage calls for a fresh build. Small tables
-// keep some garbage whatever their size: a build would cost more.
+// compactSlack is garbage any table may keep: in a small table a build would
+// cost more than the garbage. A variable for tests.
+var compactSlack = 4096
+
+// full reports whether t's garbage calls for a fresh build.
 func (inc *incremental) full(t *Table) bool {
-	const slack = 4096
-	return 4*inc.deadNodes > t.nodeCount()+slack || 2*inc.garbage > t.records+slack ||
-		inc.garbageEntries > len(inc.entries)+len(inc.tnodes)-inc.garbageEntries+slack
+
+	return 4*inc.deadNodes > t.nodeCount()+compactSlack || 2*inc.garbage > t.records+compactSlack ||
+		inc.garbageEntries > len(inc.entries)+len(inc.tnodes)-inc.garbageEntries+compactSlack
 }
 
 // prepare makes the bookkeeping by task and name from what the build of t
@@ -351,6 +357,8 @@ type updating struct {
 	// have changed, false for those whose liveness may have.
 	set                map[uint32]bool
 	records, nameCount int
+	c                  *state.Cluster // the cluster updated to
+	digests            []uint64       // its tasks'
 
 	users []uint32     // scratch: the tasks using one node
 	cs    [3][]contrib // scratch: one node's records by kind
@@ -362,9 +370,10 @@ type updating struct {
 // contrib is one record of a node as generated: by a task (id) or by
 // everything but the tasks, which comes first.
 type contrib struct {
-	id   string
-	task bool
-	e    entry
+	id     string
+	digest uint64
+	task   bool
+	e      entry
 }
 
 // grow makes room for the nodes new names made (dead until used).
@@ -523,19 +532,19 @@ func (u *updating) regen(n uint32) node {
 		r := &inc.recs[no]
 		for _, e := range inc.entries[r.e0:r.e1] {
 			if e.node == n {
-				u.cs[e.kind] = append(u.cs[e.kind], contrib{id: r.id, task: true, e: e})
+				u.cs[e.kind] = append(u.cs[e.kind], contrib{id: r.id, digest: r.digest, task: true, e: e})
 			}
 		}
 	}
 	var nd node
-	u.v4 = settleRecords(u.v4[:0], u.cs[kindA], func(e entry) (v [4]byte) {
+	u.v4 = settleRecords(u.v4[:0], u.cs[kindA], u.byOwner, func(e entry) (v [4]byte) {
 		v[0], v[1], v[2], v[3] = byte(e.val>>24), byte(e.val>>16), byte(e.val>>8), byte(e.val)
 		return v
 	}, cmpBytes4)
 	nd.a4Off, nd.a4Len = putRun(&u.a4, u.v4)
-	u.v6 = settleRecords(u.v6[:0], u.cs[kindAAAA], func(e entry) [16]byte { return inc.a6[e.val] }, cmpBytes16)
+	u.v6 = settleRecords(u.v6[:0], u.cs[kindAAAA], u.byOwner, func(e entry) [16]byte { return inc.a6[e.val] }, cmpBytes16)
 	nd.a6Off, nd.a6Len = putRun(&u.a6, u.v6)
-	u.vsrv = settleRecords(u.vsrv[:0], u.cs[kindSRV], func(e entry) srvTarget {
+	u.vsrv = settleRecords(u.vsrv[:0], u.cs[kindSRV], u.byOwner, func(e entry) srvTarget {
 		return srvTarget{target: e.val, port: e.port}
 	}, cmpSRV)
 	nd.srvOff, nd.srvLen = putRun(&u.srv, u.vsrv)
@@ -546,17 +555,9 @@ func (u *updating) regen(n uint32) node {
 // cs, as finish leaves them: up to 16 records keep the order of a build
 // (everything but the tasks first, then by task ID, each task's in the
 // order generated) without repeats; more are sorted and without repeats.
-func settleRecords[T comparable](out []T, cs []contrib, val func(entry) T, cmpV func(a, b T) int) []T {
+func settleRecords[T comparable](out []T, cs []contrib, byOwner func(a, b contrib) int, val func(entry) T, cmpV func(a, b T) int) []T {
 	if len(cs) <= 16 {
-		slices.SortStableFunc(cs, func(a, b contrib) int {
-			if a.task != b.task {
-				if a.task {
-					return 1
-				}
-				return -1
-			}
-			return strings.Compare(a.id, b.id)
-		})
+		slices.SortStableFunc(cs, byOwner)
 		for _, c := range cs {
 			if v := val(c.e); !slices.Contains(out, v) {
 				out = append(out, v)
@@ -569,6 +570,35 @@ func settleRecords[T comparable](out []T, cs []contrib, val func(entry) T, cmpV 
 	}
 	slices.SortFunc(out, cmpV)
 	return slices.Compact(out)
+}
+
+// byOwner orders records as a build generates them: everything but the
+// tasks first, then by task in the order of the cluster's tasks (by ID, and
+// tasks of the same ID as the cluster lists them).
+func (u *updating) byOwner(a, b contrib) int {
+	if a.task != b.task {
+		if a.task {
+			return 1
+		}
+		return -1
+	}
+	if c := strings.Compare(a.id, b.id); c != 0 || a.digest == b.digest {
+		return c
+	}
+	return cmp.Compare(u.position(a.id, a.digest), u.position(b.id, b.digest))
+}
+
+// position returns the index in the cluster's tasks of the task with this
+// ID and digest (a binary search: the tasks are sorted by ID).
+func (u *updating) position(id string, digest uint64) int {
+	tasks := u.c.Tasks
+	i, _ := slices.BinarySearchFunc(tasks, id, func(t state.Task, id string) int { return strings.Compare(t.ID, id) })
+	for ; i < len(tasks) && tasks[i].ID == id; i++ {
+		if u.digests[i] == digest {
+			return i
+		}
+	}
+	return i
 }
 
 // putRun writes vs as a new run and returns its offset and length.
@@ -676,4 +706,3 @@ func (t *Table) retarget(c *state.Cluster) *Table {
 	}
 	return &nt
 }
-

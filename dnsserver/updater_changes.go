@@ -47,7 +47,8 @@ func diffTasks(prev, next *state.Cluster) taskDiff {
 	if next != nil {
 		cur, nd = next.Tasks, next.TaskDigests()
 	}
-	d.digested = prev != nil && next != nil && od != nil && nd != nil
+	// An empty list has no digests, and needs none.
+	d.digested = prev != nil && next != nil && (od != nil || len(old) == 0) && (nd != nil || len(cur) == 0)
 	i, j := 0, 0
 	for i < len(old) || j < len(cur) {
 		switch {
