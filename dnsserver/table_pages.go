@@ -45,15 +45,20 @@ func pagedOver[T any](flat []T) paged[T] {
 }
 
 // pagedW writes a new version of a paged array: the pages it writes to are
-// copied on the first write (own marks those already copied or new).
+// copied on the first write (own marks those already copied or new), but
+// for elements past the end of the array it was forked from (base), which
+// no table reads: those it writes in place. That is only right while no
+// other writer forked from the same array appends too (see incremental's
+// owner).
 type pagedW[T any] struct {
 	paged[T]
-	own []bool
+	own  []bool
+	base uint32
 }
 
 // forkPaged returns a writer starting from p, which it leaves unchanged.
 func forkPaged[T any](p paged[T]) pagedW[T] {
-	return pagedW[T]{paged: paged[T]{pages: slices.Clone(p.pages), n: p.n}, own: make([]bool, len(p.pages))}
+	return pagedW[T]{paged: paged[T]{pages: slices.Clone(p.pages), n: p.n}, own: make([]bool, len(p.pages)), base: p.n}
 }
 
 // newPagedW returns a writer of n zero elements (all its pages new).
@@ -70,7 +75,7 @@ func newPagedW[T any](n int) pagedW[T] {
 // ptr returns element i for writing.
 func (w *pagedW[T]) ptr(i uint32) *T {
 	k := i >> pageBits
-	if !w.own[k] {
+	if !w.own[k] && i < w.base {
 		p := new([pageLen]T)
 		*p = *w.pages[k]
 		w.pages[k] = p
@@ -115,11 +120,12 @@ func (r *ranges[T]) first(off uint32) *T {
 	return &r.pages[off>>r.bits][off&(1<<r.bits-1)]
 }
 
-// rangesW writes a new version of ranges: new runs go to the last page, which
-// it copies before its first write unless it made it.
+// rangesW writes a new version of ranges: new runs go after the last run of
+// the last page, in place (no table reads past its runs; as for pagedW, only
+// one writer may append to the pages of a lineage of tables) or, when the
+// page has no room, in a new page.
 type rangesW[T any] struct {
 	ranges[T]
-	tailOwned bool
 }
 
 func forkRanges[T any](r ranges[T]) rangesW[T] {
@@ -131,21 +137,20 @@ func forkRanges[T any](r ranges[T]) rangesW[T] {
 func (w *rangesW[T]) alloc(n int) (uint32, []T) {
 	limit := 1 << w.bits
 	if n > limit {
+		// Full: the next run starts a page.
 		w.pages = append(w.pages, make([]T, n))
-		w.tailOwned = false // full: the next run starts a page
 		return uint32(len(w.pages)-1) << w.bits, w.pages[len(w.pages)-1]
 	}
 	k := len(w.pages) - 1
 	switch {
 	case k < 0 || len(w.pages[k])+n > limit:
 		w.pages = append(w.pages, make([]T, 0, limit))
-		w.tailOwned = true
 		k++
-	case !w.tailOwned:
+	case cap(w.pages[k]) < len(w.pages[k])+n:
+		// A page of a build, cut to its runs: copied once.
 		p := make([]T, len(w.pages[k]), limit)
 		copy(p, w.pages[k])
 		w.pages[k] = p
-		w.tailOwned = true
 	}
 	p := w.pages[k]
 	i := len(p)

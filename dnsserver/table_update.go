@@ -87,6 +87,9 @@ type incremental struct {
 
 	deadNodes int // nodes that are dead
 	garbage   int // records in the ranges that no node refers to
+	// compactions counts the updates that compacted the records.
+	compactions int
+	scratch     scratch
 	// garbageEntries counts the entries and tnodes of tasks gone.
 	garbageEntries int
 }
@@ -188,6 +191,9 @@ func (t *Table) updateDiff(c *state.Cluster, hosts HostAddrs, d *taskDiff) *Tabl
 		u.add(task.ID, nd[j], b.entries, b.tnodes)
 	}
 	u.settle()
+	if 2*inc.garbage > u.records+compactSlack {
+		u.compact()
+	}
 	nt := b.table(u.nodes.paged, u.a4.ranges, u.a6.ranges, u.srv.ranges, u.records, u.nameCount)
 	nt.inc = inc
 	inc.owner.Store(nt)
@@ -201,7 +207,7 @@ var compactSlack = 4096
 // full reports whether t's garbage calls for a fresh build.
 func (inc *incremental) full(t *Table) bool {
 
-	return 4*inc.deadNodes > t.nodeCount()+compactSlack || 2*inc.garbage > t.records+compactSlack ||
+	return 4*inc.deadNodes > t.nodeCount()+compactSlack ||
 		inc.garbageEntries > len(inc.entries)+len(inc.tnodes)-inc.garbageEntries+compactSlack
 }
 
@@ -359,9 +365,12 @@ type updating struct {
 	records, nameCount int
 	c                  *state.Cluster // the cluster updated to
 	digests            []uint64       // its tasks'
+}
 
-	users []uint32     // scratch: the tasks using one node
-	cs    [3][]contrib // scratch: one node's records by kind
+// scratch is space regen reuses from update to update.
+type scratch struct {
+	users []uint32     // the tasks using one node
+	cs    [3][]contrib // one node's records by kind
 	v4    [][4]byte
 	v6    [][16]byte
 	vsrv  []srvTarget
@@ -513,42 +522,72 @@ func (u *updating) drop(nd *node) {
 // ordered as finish does.
 func (u *updating) regen(n uint32) node {
 	inc := u.inc
-	for k := range u.cs {
-		u.cs[k] = u.cs[k][:0]
+	s := &inc.scratch
+	for k := range s.cs {
+		s.cs[k] = s.cs[k][:0]
 	}
 	for _, e := range inc.infra[n] {
-		u.cs[e.kind] = append(u.cs[e.kind], contrib{e: e})
+		s.cs[e.kind] = append(s.cs[e.kind], contrib{e: e})
 	}
-	u.users = u.users[:0]
+	s.users = s.users[:0]
 	if f := inc.first[n]; f != 0 {
-		u.users = append(u.users, f-1)
+		s.users = append(s.users, f-1)
 	}
-	u.users = append(u.users, inc.more[n]...)
-	slices.Sort(u.users)
-	for i, no := range u.users {
-		if i > 0 && u.users[i-1] == no {
+	s.users = append(s.users, inc.more[n]...)
+	slices.Sort(s.users)
+	for i, no := range s.users {
+		if i > 0 && s.users[i-1] == no {
 			continue // a task using the name twice
 		}
 		r := &inc.recs[no]
 		for _, e := range inc.entries[r.e0:r.e1] {
 			if e.node == n {
-				u.cs[e.kind] = append(u.cs[e.kind], contrib{id: r.id, digest: r.digest, task: true, e: e})
+				s.cs[e.kind] = append(s.cs[e.kind], contrib{id: r.id, digest: r.digest, task: true, e: e})
 			}
 		}
 	}
 	var nd node
-	u.v4 = settleRecords(u.v4[:0], u.cs[kindA], u.byOwner, func(e entry) (v [4]byte) {
+	s.v4 = settleRecords(s.v4[:0], s.cs[kindA], u.byOwner, func(e entry) (v [4]byte) {
 		v[0], v[1], v[2], v[3] = byte(e.val>>24), byte(e.val>>16), byte(e.val>>8), byte(e.val)
 		return v
 	}, cmpBytes4)
-	nd.a4Off, nd.a4Len = putRun(&u.a4, u.v4)
-	u.v6 = settleRecords(u.v6[:0], u.cs[kindAAAA], u.byOwner, func(e entry) [16]byte { return inc.a6[e.val] }, cmpBytes16)
-	nd.a6Off, nd.a6Len = putRun(&u.a6, u.v6)
-	u.vsrv = settleRecords(u.vsrv[:0], u.cs[kindSRV], u.byOwner, func(e entry) srvTarget {
+	nd.a4Off, nd.a4Len = putRun(&u.a4, s.v4)
+	s.v6 = settleRecords(s.v6[:0], s.cs[kindAAAA], u.byOwner, func(e entry) [16]byte { return inc.a6[e.val] }, cmpBytes16)
+	nd.a6Off, nd.a6Len = putRun(&u.a6, s.v6)
+	s.vsrv = settleRecords(s.vsrv[:0], s.cs[kindSRV], u.byOwner, func(e entry) srvTarget {
 		return srvTarget{target: e.val, port: e.port}
 	}, cmpSRV)
-	nd.srvOff, nd.srvLen = putRun(&u.srv, u.vsrv)
+	nd.srvOff, nd.srvLen = putRun(&u.srv, s.vsrv)
 	return nd
+}
+
+// compact copies the records of every live node to new pages, leaving the
+// garbage behind: O(records), once the garbage is half as many records as
+// there are live ones (at 100,000 tasks some 6 MB copied, every thousand or
+// so changed tasks).
+func (u *updating) compact() {
+	n := u.nodes.n
+	flat := make([]node, n)
+	a4 := rangesW[[4]byte]{ranges: ranges[[4]byte]{bits: recordBits}}
+	a6 := rangesW[[16]byte]{ranges: ranges[[16]byte]{bits: recordBits}}
+	srv := rangesW[srvTarget]{ranges: ranges[srvTarget]{bits: recordBits}}
+	for i := range n {
+		nd := *u.nodes.at(i)
+		if !nd.dead() {
+			nd.a4Off, nd.a4Len = putRun(&a4, u.a4.get(nd.a4Off, nd.a4Len))
+			nd.a6Off, nd.a6Len = putRun(&a6, u.a6.get(nd.a6Off, nd.a6Len))
+			nd.srvOff, nd.srvLen = putRun(&srv, u.srv.get(nd.srvOff, nd.srvLen))
+		}
+		flat[i] = nd
+	}
+	u.nodes = pagedW[node]{paged: pagedOver(flat)}
+	u.nodes.own = make([]bool, len(u.nodes.pages))
+	for k := range u.nodes.own {
+		u.nodes.own[k] = true
+	}
+	u.a4, u.a6, u.srv = a4, a6, srv
+	u.inc.garbage = 0
+	u.inc.compactions++
 }
 
 // settleRecords appends to out the values of one node's records of one kind,
