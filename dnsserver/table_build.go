@@ -310,15 +310,11 @@ func (b *builder) finish() *Table {
 	srv = shrink(srv, int(ws))
 	records := len(a4) + len(a6) + len(srv)
 	// The runs become pages of the table's ranges without a copy.
-	ra4 := cutRanges(a4, recordBits, n, func(i int) (*uint32, uint32) { return &nodes[i].a4Off, nodes[i].a4Len })
-	ra6 := cutRanges(a6, recordBits, n, func(i int) (*uint32, uint32) { return &nodes[i].a6Off, nodes[i].a6Len })
-	rsrv := cutRanges(srv, recordBits, n, func(i int) (*uint32, uint32) { return &nodes[i].srvOff, nodes[i].srvLen })
+	ra4 := cutRanges(a4, n, func(i int) (*uint32, uint32) { return &nodes[i].a4Off, nodes[i].a4Len })
+	ra6 := cutRanges(a6, n, func(i int) (*uint32, uint32) { return &nodes[i].a6Off, nodes[i].a6Len })
+	rsrv := cutRanges(srv, n, func(i int) (*uint32, uint32) { return &nodes[i].srvOff, nodes[i].srvLen })
 	return b.table(pagedOver(nodes), ra4, ra6, rsrv, records, nameCount)
 }
-
-// recordBits sets the page size of the record ranges: 1,024 records (4 to 16
-// KiB), the copy an update makes of the page it adds records to.
-const recordBits = 10
 
 // table returns the table of b's names with the records grouped by name.
 func (b *builder) table(nodes paged[node], a4 ranges[[4]byte], a6 ranges[[16]byte], srv ranges[srvTarget], records, nameCount int) *Table {

@@ -25,10 +25,6 @@ type nameRef struct {
 	len uint8
 }
 
-// arenaBits sets the arena's page size: 16 KiB, a page copied for the names
-// one update adds.
-const arenaBits = 14
-
 // names are the table's names: node i is named by refs[i], found by index.
 type names struct {
 	index nameIndex
@@ -87,7 +83,6 @@ func newNamesW(hint int) namesW {
 		seed:  maphash.MakeSeed(),
 		mask:  uint64(n - 1),
 		slots: newPagedW[uint64](n),
-		arena: rangesW[byte]{ranges: ranges[byte]{bits: arenaBits}},
 	}
 }
 

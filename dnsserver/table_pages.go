@@ -97,27 +97,35 @@ func (w *pagedW[T]) push(v T) uint32 {
 }
 
 // ranges holds runs of elements (the records of one name, one name's bytes)
-// in pages of up to 1<<bits elements; a run never crosses a page, so an offset
-// is the page number above bits and the position in the page below. A run
-// longer than a page gets a page of its own. Pages are shared between tables
-// and never written where a table refers to them.
+// in pages of up to 1<<rangeBits elements; a run never crosses a page, so an
+// offset is the page number above rangeBits and the position in the page
+// below. A run longer than a page gets a page of its own. Pages are shared
+// between tables and never written where a table refers to them.
 type ranges[T any] struct {
 	pages [][]T
-	bits  uint8
 }
+
+// rangeBits sets the page size of ranges: 16,384 elements (16 KiB of names,
+// 64 KiB of IPv4 addresses), few enough pages that a table's directory of
+// them is small to copy, and the space a page's end leaves unused (at most a
+// run) small.
+const (
+	rangeBits = 14
+	rangeMask = 1<<rangeBits - 1
+)
 
 // get returns the n elements at off (nil when n is 0).
 func (r *ranges[T]) get(off, n uint32) []T {
 	if n == 0 {
 		return nil
 	}
-	i := off & (1<<r.bits - 1)
-	return r.pages[off>>r.bits][i : i+n]
+	i := off & rangeMask
+	return r.pages[off>>rangeBits][i : i+n]
 }
 
 // first returns the first element at off (the run must not be empty).
 func (r *ranges[T]) first(off uint32) *T {
-	return &r.pages[off>>r.bits][off&(1<<r.bits-1)]
+	return &r.pages[off>>rangeBits][off&rangeMask]
 }
 
 // rangesW writes a new version of ranges: new runs go after the last run of
@@ -129,17 +137,17 @@ type rangesW[T any] struct {
 }
 
 func forkRanges[T any](r ranges[T]) rangesW[T] {
-	return rangesW[T]{ranges: ranges[T]{pages: slices.Clone(r.pages), bits: r.bits}}
+	return rangesW[T]{ranges: ranges[T]{pages: slices.Clone(r.pages)}}
 }
 
 // alloc reserves a run of n elements and returns its offset and the run to
 // fill in.
 func (w *rangesW[T]) alloc(n int) (uint32, []T) {
-	limit := 1 << w.bits
+	const limit = 1 << rangeBits
 	if n > limit {
 		// Full: the next run starts a page.
 		w.pages = append(w.pages, make([]T, n))
-		return uint32(len(w.pages)-1) << w.bits, w.pages[len(w.pages)-1]
+		return uint32(len(w.pages)-1) << rangeBits, w.pages[len(w.pages)-1]
 	}
 	k := len(w.pages) - 1
 	switch {
@@ -155,16 +163,16 @@ func (w *rangesW[T]) alloc(n int) (uint32, []T) {
 	p := w.pages[k]
 	i := len(p)
 	w.pages[k] = p[:i+n]
-	return uint32(k)<<w.bits | uint32(i), w.pages[k][i : i+n]
+	return uint32(k)<<rangeBits | uint32(i), w.pages[k][i : i+n]
 }
 
 // cutRanges returns flat as ranges without copying it: runs (offset and
 // length into flat, in increasing order without gaps, as runOf reports them
 // for i from 0 to n) are placed in pages that are views of flat, and runOf's
 // offsets rewritten to offsets into the ranges.
-func cutRanges[T any](flat []T, bits uint8, n int, runOf func(i int) (off *uint32, n uint32)) ranges[T] {
-	r := ranges[T]{bits: bits}
-	limit := uint32(1) << bits
+func cutRanges[T any](flat []T, n int, runOf func(i int) (off *uint32, n uint32)) ranges[T] {
+	var r ranges[T]
+	const limit = 1 << rangeBits
 	start := uint32(0) // of the page being filled, in flat
 	closePage := func(end uint32) {
 		if end > start {
@@ -181,14 +189,14 @@ func cutRanges[T any](flat []T, bits uint8, n int, runOf func(i int) (off *uint3
 		}
 		if l > limit {
 			closePage(o)
-			*off = uint32(len(r.pages)) << bits
+			*off = uint32(len(r.pages)) << rangeBits
 			closePage(o + l)
 			continue
 		}
 		if o+l-start > limit {
 			closePage(o)
 		}
-		*off = uint32(len(r.pages))<<bits | (o - start)
+		*off = uint32(len(r.pages))<<rangeBits | (o - start)
 	}
 	closePage(uint32(len(flat)))
 	return r

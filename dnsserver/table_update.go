@@ -568,9 +568,9 @@ func (u *updating) regen(n uint32) node {
 func (u *updating) compact() {
 	n := u.nodes.n
 	flat := make([]node, n)
-	a4 := rangesW[[4]byte]{ranges: ranges[[4]byte]{bits: recordBits}}
-	a6 := rangesW[[16]byte]{ranges: ranges[[16]byte]{bits: recordBits}}
-	srv := rangesW[srvTarget]{ranges: ranges[srvTarget]{bits: recordBits}}
+	var a4 rangesW[[4]byte]
+	var a6 rangesW[[16]byte]
+	var srv rangesW[srvTarget]
 	for i := range n {
 		nd := *u.nodes.at(i)
 		if !nd.dead() {

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/discovery-mesos/discovery/state"
@@ -42,7 +43,7 @@ func (g *randomTasks) task() state.Task {
 	p := uint32(31000 + r.IntN(8))
 	t.Ports = []state.PortRange{{Begin: p, End: p + uint32(r.IntN(2))}}
 	if g.ports {
-		t.Ports = []state.PortRange{{Begin: 20000, End: 20000 + uint32(600+r.IntN(100))}}
+		t.Ports = []state.PortRange{{Begin: 1000, End: 1000 + uint32(8200+r.IntN(100))}}
 	}
 	if r.IntN(2) == 0 {
 		di := &state.Discovery{Name: app, Ports: []state.DiscoveryPort{{Number: p, Name: "http", Protocol: "tcp"}}}
@@ -64,7 +65,7 @@ func (g *randomTasks) step() *state.Cluster {
 	for range 1 + r.IntN(3) {
 		pick := func() int { return r.IntN(len(tasks)) }
 		switch k := r.IntN(20); {
-		case k < 6 || len(tasks) == 0: // started
+		case k < 6 && (!g.ports || len(tasks) < 6) || len(tasks) == 0: // started
 			tasks = append(tasks, g.task())
 		case k < 10 && len(tasks) > 1: // killed
 			i := pick()
@@ -122,11 +123,13 @@ func TestUpdateRandomSequences(t *testing.T) {
 		apps  int
 		ports bool
 		slack int
+		long  bool // long app names: the names fill several arena pages
 	}{
-		{"seed 1", 1, 400, 8, false, 4096},
-		{"seed 2", 2, 400, 3, false, 4096},
-		{"seed 3, compacting often", 3, 300, 12, false, 0},
-		{"names with more records than a page", 4, 40, 2, true, 1 << 20},
+		{"seed 1", 1, 400, 8, false, 4096, false},
+		{"seed 2", 2, 400, 3, false, 4096, false},
+		{"seed 3, compacting often", 3, 300, 12, false, 0, false},
+		{"long names", 5, 300, 6, false, 4096, true},
+		{"names with more records than a page", 4, 8, 2, true, 1 << 20, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -134,9 +137,16 @@ func TestUpdateRandomSequences(t *testing.T) {
 			cfg := testConfig()
 			g := &randomTasks{r: rand.New(rand.NewPCG(tc.seed, 99)), c: withTasks(smallCluster(), nil), ports: tc.ports}
 			for i := range tc.apps {
-				g.apps = append(g.apps, fmt.Sprintf("app%d", i))
+				app := fmt.Sprintf("app%d", i)
+				if tc.long {
+					app += strings.Repeat("-long", 10)
+				}
+				g.apps = append(g.apps, app)
 			}
 			for range 20 {
+				if tc.ports && len(g.c.Tasks) == 4 {
+					break
+				}
 				g.c.Tasks = append(g.c.Tasks, g.task())
 			}
 			g.c = withTasks(g.c, g.c.Tasks)
@@ -151,12 +161,15 @@ func TestUpdateRandomSequences(t *testing.T) {
 				if t.Failed() {
 					t.Fatalf("step %d (%s)", step, updateKind(tab, got))
 				}
-				if slices.ContainsFunc(got.srv.pages, func(p []srvTarget) bool { return len(p) > 1<<recordBits }) {
+				if slices.ContainsFunc(got.srv.pages, func(p []srvTarget) bool { return len(p) > 1<<rangeBits }) {
 					bigRuns++
 				}
 				tab = got
 			}
 			t.Logf("%d tasks, %d names; updates %v; %d with runs over a page", len(g.c.Tasks), tab.nodeCount(), kinds, bigRuns)
+			if tc.long && len(tab.names.arena.pages) < 2 {
+				t.Errorf("names in %d arena page(s), want several", len(tab.names.arena.pages))
+			}
 			if tc.ports && bigRuns < tc.steps/2 {
 				t.Errorf("%d of %d tables had runs longer than a page", bigRuns, tc.steps)
 			}
