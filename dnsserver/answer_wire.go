@@ -175,10 +175,10 @@ func (h *Handler) answerWire(pkt, buf []byte) []byte {
 		size = optLen
 	}
 	c := h.wireCacheFor(t)
-	idx, _, _, found := t.names.probe(name)
+	idx, found := t.names.live(name)
 	var out []byte
 	var rcode int
-	if !found || t.nodes.at(idx).dead() {
+	if !found {
 		if c.soaRR == nil {
 			return nil
 		}

@@ -100,10 +100,16 @@ type Scratch struct {
 	a     []dns.A
 	aaaa  []dns.AAAA
 	srv   []dns.SRV
-	srvAt []srvTarget // the SRV records of one answer, sorted
+	srvAt []namedTarget // the SRV records of one answer, sorted
 	ans   []dns.RR
 	extra []dns.RR
 	seen  []uint32 // SRV target nodes already given glue
+}
+
+// namedTarget is an SRV record with its target's name, to sort by.
+type namedTarget struct {
+	name string
+	srvTarget
 }
 
 // maxName is the longest name on the wire in presentation form with the final dot.
@@ -282,9 +288,11 @@ func (t *Table) fillSRV(s *Scratch, owner string, nd *node) {
 	// Glue needs at most one A and one AAAA per SRV record.
 	s.srv = grow(s.srv, k)
 	s.srvAt = grow(s.srvAt, k)
-	copy(s.srvAt, t.srv.get(nd.srvOff, nd.srvLen))
-	slices.SortFunc(s.srvAt, func(x, y srvTarget) int {
-		if c := strings.Compare(t.nodeName(x.target), t.nodeName(y.target)); c != 0 {
+	for i, st := range t.srv.get(nd.srvOff, nd.srvLen) {
+		s.srvAt[i] = namedTarget{name: t.nodeName(st.target), srvTarget: st}
+	}
+	slices.SortFunc(s.srvAt, func(x, y namedTarget) int {
+		if c := strings.Compare(x.name, y.name); c != 0 {
 			return c
 		}
 		return cmp.Compare(x.port, y.port)
@@ -298,7 +306,7 @@ func (t *Table) fillSRV(s *Scratch, owner string, nd *node) {
 		rr.Priority = 0
 		rr.Weight = t.cfg.SRVRecordDefaultWeight
 		rr.Port = st.port
-		rr.Target = t.nodeName(st.target)
+		rr.Target = st.name
 		s.ans = append(s.ans, rr)
 		if !containsU32(s.seen, st.target) {
 			s.seen = append(s.seen, st.target)
@@ -345,12 +353,11 @@ func (t *Table) nodeCount() int { return int(t.nodes.n) }
 
 // lookupNode returns the live node of the lowercase FQDN name.
 func (t *Table) lookupNode(name []byte) (*node, bool) {
-	idx, _, _, found := t.names.probe(name)
-	if !found {
+	idx, ok := t.names.live(name)
+	if !ok {
 		return nil, false
 	}
-	nd := t.nodes.at(idx)
-	return nd, !nd.dead()
+	return t.nodes.at(idx), true
 }
 
 // find returns the node of the lowercase FQDN name.
@@ -360,8 +367,7 @@ func (t *Table) find(name string) (uint32, bool) {
 	}
 	var buf [maxName + 1]byte
 	n := copy(buf[:], name)
-	idx, _, _, found := t.names.probe(buf[:n])
-	return idx, found && !t.nodes.at(idx).dead()
+	return t.names.live(buf[:n])
 }
 
 func containsU32(s []uint32, v uint32) bool {

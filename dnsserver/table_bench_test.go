@@ -210,6 +210,7 @@ func BenchmarkUpdate(b *testing.B) {
 				Tasks: append(slices.Clone(c.Tasks[1:]), started)}
 			other.Seal()
 			clusters := [2]*state.Cluster{c, other}
+			heap0 := heapInUse()
 			tab := Build(c, cfg)
 			b.ReportAllocs()
 			cpu0 := benchenv.CPUTime()
@@ -224,6 +225,11 @@ func BenchmarkUpdate(b *testing.B) {
 			}
 			b.ReportMetric(float64((benchenv.CPUTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
 			b.ReportMetric(float64(builds)/float64(b.N), "builds/op")
+			// The heap the last table keeps, garbage and what Update keeps
+			// with it included (measured after a GC).
+			b.StopTimer()
+			b.ReportMetric(float64(heapInUse()-heap0)/(1<<20), "MB-table")
+			runtime.KeepAlive(tab)
 		})
 	}
 }

@@ -153,18 +153,6 @@ func (t *Table) updateDiff(c *state.Cluster, hosts HostAddrs, d *taskDiff) *Tabl
 		inc.owner.Store(nt)
 		return nt
 	}
-	u := &updating{
-		inc:       inc,
-		nodes:     forkPaged(t.nodes),
-		a4:        forkRanges(t.a4),
-		a6:        forkRanges(t.a6),
-		srv:       forkRanges(t.srv),
-		set:       make(map[uint32]bool),
-		c:         c,
-		digests:   c.TaskDigests(),
-		records:   t.records - 2,
-		nameCount: t.nameCount,
-	}
 	b := &builder{
 		cfg:          t.cfg,
 		zone:         t.zone,
@@ -175,6 +163,19 @@ func (t *Table) updateDiff(c *state.Cluster, hosts HostAddrs, d *taskDiff) *Tabl
 		a6:           inc.a6,
 		infraEntries: inc.infraEntries,
 		infraNodes:   inc.infraNodes,
+	}
+	u := &updating{
+		inc:       inc,
+		names:     &b.names,
+		nodes:     forkPaged(t.nodes),
+		a4:        forkRanges(t.a4),
+		a6:        forkRanges(t.a6),
+		srv:       forkRanges(t.srv),
+		set:       make(map[uint32]bool),
+		c:         c,
+		digests:   c.TaskDigests(),
+		records:   t.records - 2,
+		nameCount: t.nameCount,
 	}
 	g := newGenerator(b)
 	g.agentAddrs = inc.agentAddrs
@@ -355,6 +356,7 @@ func (inc *incremental) removeUser(n, no uint32) {
 // updating is one Update at work.
 type updating struct {
 	inc   *incremental
+	names *namesW
 	nodes pagedW[node]
 	a4    rangesW[[4]byte]
 	a6    rangesW[[16]byte]
@@ -390,7 +392,7 @@ func (u *updating) grow(n int) {
 	for len(u.inc.count) < n {
 		u.inc.count = append(u.inc.count, 0)
 		u.inc.first = append(u.inc.first, 0)
-		u.nodes.push(deadNode)
+		u.names.setDead(u.nodes.push(deadNode), true)
 		u.inc.deadNodes++
 	}
 }
@@ -486,12 +488,14 @@ func (u *updating) settle() {
 			if !wasDead {
 				u.drop(&nd)
 				*u.nodes.ptr(n) = deadNode
+				u.names.setDead(n, true)
 				u.inc.deadNodes++
 			}
 			continue
 		}
 		if wasDead {
 			nd = node{}
+			u.names.setDead(n, false)
 			u.inc.deadNodes--
 		} else if !touched {
 			continue

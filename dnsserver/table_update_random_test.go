@@ -158,6 +158,12 @@ func TestUpdateRandomSequences(t *testing.T) {
 				got := tab.Update(next)
 				kinds[updateKind(tab, got)]++
 				sameAnswers(t, got, Build(next, cfg))
+				for i := range uint32(got.nodeCount()) {
+					name := got.nodeName(i)
+					if n, live := got.names.live([]byte(name)); n != i || live == got.nodes.at(i).dead() {
+						t.Errorf("%s: node %d, index says %d live %v", name, i, n, live)
+					}
+				}
 				if t.Failed() {
 					t.Fatalf("step %d (%s)", step, updateKind(tab, got))
 				}
