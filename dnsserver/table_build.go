@@ -313,7 +313,7 @@ func (b *builder) finish() *Table {
 	ra4 := cutRanges(a4, n, func(i int) (*uint32, uint32) { return &nodes[i].a4Off, nodes[i].a4Len })
 	ra6 := cutRanges(a6, n, func(i int) (*uint32, uint32) { return &nodes[i].a6Off, nodes[i].a6Len })
 	rsrv := cutRanges(srv, n, func(i int) (*uint32, uint32) { return &nodes[i].srvOff, nodes[i].srvLen })
-	return b.table(pagedOver(nodes), ra4, ra6, rsrv, records, nameCount)
+	return b.table(pagedCopy(nodes), ra4, ra6, rsrv, records, nameCount)
 }
 
 // table returns the table of b's names with the records grouped by name.

@@ -30,18 +30,15 @@ type paged[T any] struct {
 // at returns element i (read-only).
 func (p *paged[T]) at(i uint32) *T { return &p.pages[i>>pageBits][i&pageMask] }
 
-// pagedOver returns flat as a paged array without copying it (its capacity is
-// grown to whole pages first, copying only if it is short): the pages are
-// views of flat, which must not be written afterwards.
-func pagedOver[T any](flat []T) paged[T] {
-	n := len(flat)
-	np := (n + pageMask) >> pageBits
-	flat = slices.Grow(flat, np<<pageBits-n)[:np<<pageBits]
-	pages := make([]*[pageLen]T, np)
-	for k := range pages {
-		pages[k] = (*[pageLen]T)(flat[k<<pageBits:])
+// pagedCopy returns a copy of flat in pages of their own: a page later
+// replaced by a copy-on-write is then freed with the tables that use it,
+// where a page that is a view of one large array would keep all of it.
+func pagedCopy[T any](flat []T) paged[T] {
+	w := newPagedW[T](len(flat))
+	for k, p := range w.pages {
+		copy(p[:], flat[k<<pageBits:])
 	}
-	return paged[T]{pages: pages, n: uint32(n)}
+	return w.paged
 }
 
 // pagedW writes a new version of a paged array: the pages it writes to are

@@ -584,11 +584,7 @@ func (u *updating) compact() {
 		}
 		flat[i] = nd
 	}
-	u.nodes = pagedW[node]{paged: pagedOver(flat)}
-	u.nodes.own = make([]bool, len(u.nodes.pages))
-	for k := range u.nodes.own {
-		u.nodes.own[k] = true
-	}
+	u.nodes = pagedW[node]{paged: pagedCopy(flat)} // and written no more
 	u.a4, u.a6, u.srv = a4, a6, srv
 	u.inc.garbage = 0
 	u.inc.compactions++
