@@ -222,7 +222,8 @@ func (inc *incremental) prepare(t *Table) {
 	g := newGenerator(&builder{cfg: t.cfg, zone: t.zone, hosts: t.hosts})
 	inc.agentAddrs = g.agentAddrMap(c)
 	n := len(inc.parents)
-	inc.tasks = make(map[string]uint32)
+	inc.tasks = make(map[string]uint32, len(inc.spans))
+	inc.recs = make([]taskRec, 0, len(inc.spans))
 	ds := c.TaskDigests()
 	for i, sp := range inc.spans {
 		if sp.e1 > sp.e0 || sp.n1 > sp.n0 {
@@ -234,12 +235,29 @@ func (inc *incremental) prepare(t *Table) {
 	}
 	inc.spans = nil
 	inc.count = make([]uint32, n)
+	for _, nd := range inc.tnodes {
+		inc.count[nd]++
+	}
+	// The lists of nodes several tasks use, carved from one array.
+	extra := 0
+	for _, k := range inc.count {
+		extra += int(max(k, 1) - 1)
+	}
+	lists := make([]uint32, 0, extra)
 	inc.first = make([]uint32, n)
 	inc.more = make(map[uint32][]uint32)
 	for no, r := range inc.recs {
 		for _, nd := range inc.tnodes[r.n0:r.n1] {
-			inc.addUser(nd, uint32(no))
-			inc.count[nd]++
+			if inc.first[nd] == 0 {
+				inc.first[nd] = uint32(no) + 1
+				continue
+			}
+			l, ok := inc.more[nd]
+			if !ok {
+				k := int(inc.count[nd]) - 1
+				l, lists = lists[len(lists):len(lists):len(lists)+k], lists[:len(lists)+k]
+			}
+			inc.more[nd] = append(l, uint32(no))
 		}
 	}
 	alive := make([]bool, n)
