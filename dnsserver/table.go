@@ -19,9 +19,10 @@ import (
 // server swaps tables with an atomic pointer.
 //
 // Records are stored compactly (a name index, IPv4/IPv6 addresses and SRV targets
-// in flat arrays) and turned into miekg/dns RRs per query in caller-provided
-// Scratch space, so a lookup allocates nothing and 100,000 tasks cost tens of
-// megabytes rather than hundreds.
+// in paged arrays that successive tables share, see table_pages.go) and turned
+// into miekg/dns RRs per query in caller-provided Scratch space, so a lookup
+// allocates nothing and 100,000 tasks cost tens of megabytes rather than
+// hundreds.
 type Table struct {
 	cfg    Config
 	zone   string // lowercase FQDN, "mesos."

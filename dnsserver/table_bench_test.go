@@ -224,6 +224,7 @@ func BenchmarkUpdate(b *testing.B) {
 			}
 			b.ReportMetric(float64((benchenv.CPUTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
 			b.ReportMetric(float64(builds)/float64(b.N), "builds/op")
+			b.ReportMetric(float64(tab.inc.compactions)/float64(b.N), "compactions/op")
 			// The heap the last table keeps, garbage and what Update keeps
 			// with it included: the heap with it less the heap without.
 			b.StopTimer()
