@@ -267,3 +267,29 @@ func namedHostsCluster() *state.Cluster {
 	}
 	return out.Seal()
 }
+
+// TestUpdateFromAnOlderTable: only the newest table of a line updates in
+// place of its bookkeeping; an update from an older one builds afresh, and
+// every table answers as a build of its cluster, before and after.
+func TestUpdateFromAnOlderTable(t *testing.T) {
+	cfg := testConfig()
+	r := rand.New(rand.NewPCG(5, 5))
+	c0 := genCluster(120)
+	t0 := Build(c0, cfg)
+	c1 := mutate(r, c0, 1)
+	t1 := t0.Update(c1)
+	c2 := withTasks(c0, slices.Delete(slices.Clone(c0.Tasks), 3, 4))
+	t2 := t0.Update(c2) // t0 is no longer the newest
+	if k := updateKind(t0, t2); k != "built" {
+		t.Errorf("update from an older table: %s, want built", k)
+	}
+	sameAnswers(t, t2, Build(c2, cfg))
+	c3 := withTasks(c1, slices.Delete(slices.Clone(c1.Tasks), 7, 8))
+	t3 := t1.Update(c3)
+	if k := updateKind(t1, t3); k != "incremental" {
+		t.Errorf("update from the newest table: %s, want incremental", k)
+	}
+	sameAnswers(t, t3, Build(c3, cfg))
+	sameAnswers(t, t1, Build(c1, cfg))
+	sameAnswers(t, t0, Build(c0, cfg))
+}
