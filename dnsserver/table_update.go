@@ -39,11 +39,16 @@ import (
 // order per name); only the node numbering, and so the order in which All
 // and the HTTP API list names, differs.
 //
-// Garbage accumulates: dead names, runs no name refers to, kept records of
-// tasks that went. When dead names are a quarter of the names, or the
-// garbage runs outnumber half the live records, Update builds afresh, which
-// compacts everything (at 100,000 tasks of 100 per app: some 600 records of
-// garbage per changed task, so a build every few hundred changes).
+// Garbage accumulates: runs no name refers to, dead names, the kept records
+// of tasks that went. Once the garbage runs are half as many records as the
+// live ones, the update copies the live runs to new pages (compact: at
+// 100,000 tasks of 100 per app some 600 records of garbage per changed task,
+// so every 700 to 1,000 changes, some 6 MB copied). When dead names are a
+// quarter of the names, or the records of tasks gone outnumber the kept
+// ones, Update builds afresh (a dead name is left by a task whose canonical
+// name no other task has: some 2 per killed task, so tens of thousands of
+// changes apart at 100,000 tasks). The first update after a build makes the
+// bookkeeping (prepare: 27 ms at 100,000 tasks).
 //
 // The bookkeeping by task and name (incremental) is not copied per update:
 // it belongs to the newest table made from it and is changed in place. Only
