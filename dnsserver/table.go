@@ -1,7 +1,6 @@
 package dnsserver
 
 import (
-	"bytes"
 	"cmp"
 	"net"
 	"slices"
@@ -105,6 +104,10 @@ type Scratch struct {
 	ans   []dns.RR
 	extra []dns.RR
 	seen  []uint32 // SRV target nodes already given glue
+	// The addresses of an A or AAAA answer, sorted (small values sort
+	// faster than the records; the records point at them).
+	v4 [][4]byte
+	v6 [][16]byte
 }
 
 // namedTarget is an SRV record with its target's name, to sort by.
@@ -239,11 +242,11 @@ func (t *Table) Lookup(qname string, qtype uint16, s *Scratch) Result {
 
 func (t *Table) fillA(s *Scratch, owner string, nd *node) {
 	s.a = grow(s.a, int(nd.a4Len))
-	a4 := t.a4.get(nd.a4Off, nd.a4Len)
+	s.v4 = append(s.v4[:0], t.a4.get(nd.a4Off, nd.a4Len)...)
+	slices.SortFunc(s.v4, cmpBytes4)
 	for i := range s.a {
-		t.setA(&s.a[i], owner, &a4[i])
+		t.setA(&s.a[i], owner, &s.v4[i])
 	}
-	slices.SortFunc(s.a, func(x, y dns.A) int { return bytes.Compare(x.A, y.A) })
 	for i := range s.a {
 		s.ans = append(s.ans, &s.a[i])
 	}
@@ -251,23 +254,25 @@ func (t *Table) fillA(s *Scratch, owner string, nd *node) {
 
 func (t *Table) fillAAAA(s *Scratch, owner string, nd *node) {
 	s.aaaa = grow(s.aaaa, int(nd.a6Len))
-	a6 := t.a6.get(nd.a6Off, nd.a6Len)
+	s.v6 = append(s.v6[:0], t.a6.get(nd.a6Off, nd.a6Len)...)
+	slices.SortFunc(s.v6, cmpBytes16)
 	for i := range s.aaaa {
-		t.setAAAA(&s.aaaa[i], owner, &a6[i])
+		t.setAAAA(&s.aaaa[i], owner, &s.v6[i])
 	}
-	slices.SortFunc(s.aaaa, func(x, y dns.AAAA) int { return bytes.Compare(x.AAAA, y.AAAA) })
 	for i := range s.aaaa {
 		s.ans = append(s.ans, &s.aaaa[i])
 	}
 }
 
-// setA makes rr owner's A record for address a (the table's).
+// setA makes rr owner's A record for address a (the table's or the
+// scratch's).
 func (t *Table) setA(rr *dns.A, owner string, a *[4]byte) {
 	rr.Hdr = dns.RR_Header{Name: owner, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: t.cfg.TTL}
 	rr.A = net.IP(a[:])
 }
 
-// setAAAA makes rr owner's AAAA record for address a (the table's).
+// setAAAA makes rr owner's AAAA record for address a (the table's or the
+// scratch's).
 func (t *Table) setAAAA(rr *dns.AAAA, owner string, a *[16]byte) {
 	rr.Hdr = dns.RR_Header{Name: owner, Rrtype: dns.TypeAAAA, Class: dns.ClassINET, Ttl: t.cfg.TTL}
 	rr.AAAA = net.IP(a[:])
