@@ -175,10 +175,10 @@ func (h *Handler) answerWire(pkt, buf []byte) []byte {
 		size = optLen
 	}
 	c := h.wireCacheFor(t)
-	idx, _, _, found := probe(&t.index, name, t.refs, t.arena)
+	idx, found := t.names.live(name)
 	var out []byte
 	var rcode int
-	if !found || t.isDead(idx) {
+	if !found {
 		if c.soaRR == nil {
 			return nil
 		}

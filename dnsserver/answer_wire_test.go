@@ -57,8 +57,8 @@ func TestAnswerWireAgrees(t *testing.T) {
 	}
 	r := rand.New(rand.NewPCG(5, 6))
 	var names []string
-	for i := range tb.nodes {
-		if n := tb.nodeName(uint32(i)); n != tb.zone {
+	for i := range uint32(tb.nodeCount()) {
+		if n := tb.nodeName(i); n != tb.zone {
 			names = append(names, n)
 		}
 	}

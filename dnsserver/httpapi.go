@@ -228,11 +228,11 @@ func (h *httpAPI) ports(w http.ResponseWriter, r *http.Request, t *Table) {
 	name := queryName(r.PathValue("host"))
 	var out []serviceJSON
 	if target, ok := t.find(name); ok {
-		for i := range t.nodes {
-			nd := &t.nodes[i]
-			for _, s := range t.srv[nd.srvOff : nd.srvOff+nd.srvLen] {
+		for i := range uint32(t.nodeCount()) {
+			nd := t.nodes.at(i)
+			for _, s := range t.srvOf(nd) {
 				if s.target == target {
-					out = appendTargets(out, t, t.nodeName(uint32(i)), []srvTarget{s})
+					out = appendTargets(out, t, t.nodeName(i), []srvTarget{s})
 				}
 			}
 		}
@@ -270,16 +270,16 @@ func (h *httpAPI) axfr(w http.ResponseWriter, _ *http.Request, t *Table) {
 		AAAAs: map[string][]string{},
 		SRVs:  map[string][]string{},
 	}
-	for i := range t.nodes {
-		nd := &t.nodes[i]
-		name := t.nodeName(uint32(i))
-		for _, a := range t.a4[nd.a4Off : nd.a4Off+nd.a4Len] {
+	for i := range uint32(t.nodeCount()) {
+		nd := t.nodes.at(i)
+		name := t.nodeName(i)
+		for _, a := range t.a4Of(nd) {
 			recs.As[name] = append(recs.As[name], netip.AddrFrom4(a).String())
 		}
-		for _, a := range t.a6[nd.a6Off : nd.a6Off+nd.a6Len] {
+		for _, a := range t.a6Of(nd) {
 			recs.AAAAs[name] = append(recs.AAAAs[name], netip.AddrFrom16(a).String())
 		}
-		for _, s := range t.srv[nd.srvOff : nd.srvOff+nd.srvLen] {
+		for _, s := range t.srvOf(nd) {
 			recs.SRVs[name] = append(recs.SRVs[name], t.nodeName(s.target)+":"+strconv.Itoa(int(s.port)))
 		}
 	}

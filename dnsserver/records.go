@@ -41,11 +41,11 @@ func generate(b *builder, c *state.Cluster) {
 	}
 	g.nameServer()
 	if c == nil {
-		b.infraEntries, b.infraNodes = len(b.entries), len(b.refs)
+		b.infraEntries, b.infraNodes = len(b.entries), b.names.count()
 		return
 	}
 	g.masters(c)
-	b.infraEntries, b.infraNodes = len(b.entries), len(b.refs)
+	b.infraEntries, b.infraNodes = len(b.entries), b.names.count()
 	g.tasks(c)
 }
 

@@ -79,7 +79,7 @@ func TestHealthAwareUpdate(t *testing.T) {
 	for i, h := range []*bool{&unhealthy, &healthy, nil, &unhealthy} {
 		next := withHealth(h)
 		got := tab.Update(next)
-		if got.inc == nil {
+		if k := updateKind(tab, got); k == "built" {
 			t.Fatalf("step %d: the update built afresh", i)
 		}
 		sameAnswers(t, got, Build(next, cfg))

@@ -1,7 +1,6 @@
 package dnsserver
 
 import (
-	"bytes"
 	"cmp"
 	"net"
 	"slices"
@@ -19,9 +18,10 @@ import (
 // server swaps tables with an atomic pointer.
 //
 // Records are stored compactly (a name index, IPv4/IPv6 addresses and SRV targets
-// in flat arrays) and turned into miekg/dns RRs per query in caller-provided
-// Scratch space, so a lookup allocates nothing and 100,000 tasks cost tens of
-// megabytes rather than hundreds.
+// in paged arrays that successive tables share, see table_pages.go) and turned
+// into miekg/dns RRs per query in caller-provided Scratch space, so a lookup
+// allocates nothing and 100,000 tasks cost tens of megabytes rather than
+// hundreds.
 type Table struct {
 	cfg    Config
 	zone   string // lowercase FQDN, "mesos."
@@ -30,16 +30,15 @@ type Table struct {
 	hosts HostAddrs
 
 	// Every lowercase FQDN in the zone that exists (including empty
-	// non-terminals, which have no records) is a node. Node i's name is
-	// arena[refs[i].off:][:refs[i].len]; index finds a node by name.
-	arena string
-	refs  []nameRef
-	index nameIndex
-	nodes []node
+	// non-terminals, which have no records) is a node, named in names; a
+	// node whose name no task uses any more after an Update is dead (it
+	// does not exist). Node i's records are runs in a4, a6 and srv.
+	names names
+	nodes paged[node]
 
-	a4  [][4]byte
-	a6  [][16]byte
-	srv []srvTarget
+	a4  ranges[[4]byte]
+	a6  ranges[[16]byte]
+	srv ranges[srvTarget]
 
 	soa *dns.SOA
 	ns  *dns.NS
@@ -49,20 +48,26 @@ type Table struct {
 	cluster   *state.Cluster
 	built     time.Time
 
-	// dead marks nodes an Update left behind: names no task uses any more,
-	// which do not exist (nil when there are none).
-	dead []bool
 	// inc is what Update reuses; nil for tables that cannot be updated.
 	inc *incremental
 }
 
-// node is the records of one name: ranges in the table's flat arrays.
+// node is the records of one name: runs in the table's a4, a6 and srv.
 type node struct {
 	a4Off, a6Off, srvOff uint32
 	a4Len, a6Len, srvLen uint32
 }
 
+// deadOff in a4Off marks a dead node (with no records).
+const deadOff = ^uint32(0)
+
+var deadNode = node{a4Off: deadOff}
+
 func (n *node) empty() bool { return n.a4Len == 0 && n.a6Len == 0 && n.srvLen == 0 }
+
+func (n *node) dead() bool { return n.a4Off == deadOff }
+
+func (n *node) records() int { return int(n.a4Len + n.a6Len + n.srvLen) }
 
 // srvTarget is one SRV record: the target node and port. Priority is always 0
 // and the weight is Config.SRVRecordDefaultWeight, as in mesos-dns.
@@ -95,10 +100,20 @@ type Scratch struct {
 	a     []dns.A
 	aaaa  []dns.AAAA
 	srv   []dns.SRV
-	srvAt []srvTarget // the SRV records of one answer, sorted
+	srvAt []namedTarget // the SRV records of one answer, sorted
 	ans   []dns.RR
 	extra []dns.RR
 	seen  []uint32 // SRV target nodes already given glue
+	// The addresses of an A or AAAA answer, sorted (small values sort
+	// faster than the records; the records point at them).
+	v4 [][4]byte
+	v6 [][16]byte
+}
+
+// namedTarget is an SRV record with its target's name, to sort by.
+type namedTarget struct {
+	name string
+	srvTarget
 }
 
 // maxName is the longest name on the wire in presentation form with the final dot.
@@ -190,12 +205,11 @@ func (t *Table) Lookup(qname string, qtype uint16, s *Scratch) Result {
 			return res
 		}
 	}
-	idx, _, _, found := probe(&t.index, name, t.refs, t.arena)
-	if !found || t.isDead(idx) {
+	nd, found := t.lookupNode(name)
+	if !found {
 		res.Rcode = dns.RcodeNameError
 		return res
 	}
-	nd := &t.nodes[idx]
 	switch qtype {
 	case dns.TypeA:
 		t.fillA(s, qname, nd)
@@ -228,10 +242,11 @@ func (t *Table) Lookup(qname string, qtype uint16, s *Scratch) Result {
 
 func (t *Table) fillA(s *Scratch, owner string, nd *node) {
 	s.a = grow(s.a, int(nd.a4Len))
+	s.v4 = append(s.v4[:0], t.a4.get(nd.a4Off, nd.a4Len)...)
+	slices.SortFunc(s.v4, cmpBytes4)
 	for i := range s.a {
-		t.setA(&s.a[i], owner, int(nd.a4Off)+i)
+		t.setA(&s.a[i], owner, &s.v4[i])
 	}
-	slices.SortFunc(s.a, func(x, y dns.A) int { return bytes.Compare(x.A, y.A) })
 	for i := range s.a {
 		s.ans = append(s.ans, &s.a[i])
 	}
@@ -239,25 +254,28 @@ func (t *Table) fillA(s *Scratch, owner string, nd *node) {
 
 func (t *Table) fillAAAA(s *Scratch, owner string, nd *node) {
 	s.aaaa = grow(s.aaaa, int(nd.a6Len))
+	s.v6 = append(s.v6[:0], t.a6.get(nd.a6Off, nd.a6Len)...)
+	slices.SortFunc(s.v6, cmpBytes16)
 	for i := range s.aaaa {
-		t.setAAAA(&s.aaaa[i], owner, int(nd.a6Off)+i)
+		t.setAAAA(&s.aaaa[i], owner, &s.v6[i])
 	}
-	slices.SortFunc(s.aaaa, func(x, y dns.AAAA) int { return bytes.Compare(x.AAAA, y.AAAA) })
 	for i := range s.aaaa {
 		s.ans = append(s.ans, &s.aaaa[i])
 	}
 }
 
-// setA makes rr owner's A record for address i of the arena.
-func (t *Table) setA(rr *dns.A, owner string, i int) {
+// setA makes rr owner's A record for address a (the table's or the
+// scratch's).
+func (t *Table) setA(rr *dns.A, owner string, a *[4]byte) {
 	rr.Hdr = dns.RR_Header{Name: owner, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: t.cfg.TTL}
-	rr.A = net.IP(t.a4[i][:])
+	rr.A = net.IP(a[:])
 }
 
-// setAAAA makes rr owner's AAAA record for address i of the arena.
-func (t *Table) setAAAA(rr *dns.AAAA, owner string, i int) {
+// setAAAA makes rr owner's AAAA record for address a (the table's or the
+// scratch's).
+func (t *Table) setAAAA(rr *dns.AAAA, owner string, a *[16]byte) {
 	rr.Hdr = dns.RR_Header{Name: owner, Rrtype: dns.TypeAAAA, Class: dns.ClassINET, Ttl: t.cfg.TTL}
-	rr.AAAA = net.IP(t.a6[i][:])
+	rr.AAAA = net.IP(a[:])
 }
 
 // grow returns buf with k elements, reused when its capacity allows: the
@@ -276,11 +294,11 @@ func (t *Table) fillSRV(s *Scratch, owner string, nd *node) {
 	// Glue needs at most one A and one AAAA per SRV record.
 	s.srv = grow(s.srv, k)
 	s.srvAt = grow(s.srvAt, k)
-	for i := range k {
-		s.srvAt[i] = t.srv[int(nd.srvOff)+i]
+	for i, st := range t.srv.get(nd.srvOff, nd.srvLen) {
+		s.srvAt[i] = namedTarget{name: t.nodeName(st.target), srvTarget: st}
 	}
-	slices.SortFunc(s.srvAt, func(x, y srvTarget) int {
-		if c := strings.Compare(t.nodeName(x.target), t.nodeName(y.target)); c != 0 {
+	slices.SortFunc(s.srvAt, func(x, y namedTarget) int {
+		if c := strings.Compare(x.name, y.name); c != 0 {
 			return c
 		}
 		return cmp.Compare(x.port, y.port)
@@ -294,11 +312,11 @@ func (t *Table) fillSRV(s *Scratch, owner string, nd *node) {
 		rr.Priority = 0
 		rr.Weight = t.cfg.SRVRecordDefaultWeight
 		rr.Port = st.port
-		rr.Target = t.nodeName(st.target)
+		rr.Target = st.name
 		s.ans = append(s.ans, rr)
 		if !containsU32(s.seen, st.target) {
 			s.seen = append(s.seen, st.target)
-			tn := &t.nodes[st.target]
+			tn := t.nodes.at(st.target)
 			if tn.a4Len > 0 {
 				na++
 			}
@@ -311,28 +329,41 @@ func (t *Table) fillSRV(s *Scratch, owner string, nd *node) {
 	s.aaaa = grow(s.aaaa, n6)
 	ia, i6 := 0, 0
 	for _, target := range s.seen {
-		tn := &t.nodes[target]
+		tn := t.nodes.at(target)
 		name := t.nodeName(target)
 		if tn.a4Len > 0 {
 			rr := &s.a[ia]
 			ia++
-			t.setA(rr, name, int(tn.a4Off))
+			t.setA(rr, name, t.a4.first(tn.a4Off))
 			s.extra = append(s.extra, rr)
 		}
 		if tn.a6Len > 0 {
 			rr := &s.aaaa[i6]
 			i6++
-			t.setAAAA(rr, name, int(tn.a6Off))
+			t.setAAAA(rr, name, t.a6.first(tn.a6Off))
 			s.extra = append(s.extra, rr)
 		}
 	}
 }
 
-// nodeName returns the lowercase FQDN of node i (a substring of the arena: no
-// allocation).
-func (t *Table) nodeName(i uint32) string {
-	r := t.refs[i]
-	return t.arena[r.off : r.off+uint32(r.len)]
+// nodeName returns the lowercase FQDN of node i (no allocation).
+func (t *Table) nodeName(i uint32) string { return t.names.name(i) }
+
+// a4Of, a6Of and srvOf return the records of nd.
+func (t *Table) a4Of(nd *node) [][4]byte    { return t.a4.get(nd.a4Off, nd.a4Len) }
+func (t *Table) a6Of(nd *node) [][16]byte   { return t.a6.get(nd.a6Off, nd.a6Len) }
+func (t *Table) srvOf(nd *node) []srvTarget { return t.srv.get(nd.srvOff, nd.srvLen) }
+
+// nodeCount is the number of nodes, dead ones included.
+func (t *Table) nodeCount() int { return int(t.nodes.n) }
+
+// lookupNode returns the live node of the lowercase FQDN name.
+func (t *Table) lookupNode(name []byte) (*node, bool) {
+	idx, ok := t.names.live(name)
+	if !ok {
+		return nil, false
+	}
+	return t.nodes.at(idx), true
 }
 
 // find returns the node of the lowercase FQDN name.
@@ -342,12 +373,8 @@ func (t *Table) find(name string) (uint32, bool) {
 	}
 	var buf [maxName + 1]byte
 	n := copy(buf[:], name)
-	idx, _, _, found := probe(&t.index, buf[:n], t.refs, t.arena)
-	return idx, found && !t.isDead(idx)
+	return t.names.live(buf[:n])
 }
-
-// isDead reports whether node i is a name an Update left behind.
-func (t *Table) isDead(i uint32) bool { return t.dead != nil && t.dead[i] }
 
 func containsU32(s []uint32, v uint32) bool {
 	for _, x := range s {

@@ -32,13 +32,32 @@ func benchAgents() []state.Agent {
 }
 
 func genCluster(tasks int) *state.Cluster {
+	return shapedCluster(tasks, max(1, tasks/4), benchAgents())
+}
+
+// freshnessCluster is shaped like bench/freshness's -apps 1000 -tasks 100:
+// apps of perApp tasks each on agents agents.
+func freshnessCluster(apps, perApp, agents int) *state.Cluster {
+	var as []state.Agent
+	for i := range agents {
+		ip := fmt.Sprintf("127.1.%d.%d", i/250, 1+i%250)
+		as = append(as, state.Agent{
+			ID: fmt.Sprintf("a1b2c3d4-0000-4000-8000-%012d-S%d", i, i), Hostname: ip,
+			PID: "slave(1)@" + ip + ":5051", Host: ip, Port: 5051, Active: true,
+			Ports: []state.PortRange{{Begin: 31000, End: 32000}},
+		})
+	}
+	return shapedCluster(apps*perApp, apps, as)
+}
+
+// shapedCluster has tasks spread over apps, three frameworks and agents.
+func shapedCluster(tasks, apps int, agents []state.Agent) *state.Cluster {
 	r := rand.New(rand.NewPCG(1, 2))
-	apps := max(1, tasks/4)
 	c := &state.Cluster{
 		Leader:  state.Master{ID: "master-id-1", PID: "master@127.0.0.1:15050", Host: "127.0.0.1", Port: 15050},
 		Masters: []state.Master{{Host: "127.0.0.1", Port: 15050}},
 	}
-	c.Agents = benchAgents()
+	c.Agents = agents
 	c.Frameworks = append(c.Frameworks, state.Framework{
 		ID: "fw-0000-marathon", Name: "marathon", PID: "scheduler-1@127.3.0.1:15101", Host: "127.3.0.1", Port: 15101, Active: true,
 	})
@@ -85,9 +104,9 @@ func heapInUse() uint64 {
 // BenchmarkBuild measures building a table; MB-table is the heap the table
 // keeps (measured once, after a GC, with the cluster already in memory).
 func BenchmarkBuild(b *testing.B) {
-	for _, n := range []int{10_000, 100_000} {
-		b.Run(fmt.Sprintf("tasks=%d", n), func(b *testing.B) {
-			c := genCluster(n)
+	for _, shape := range updateShapes {
+		b.Run(shape.name, func(b *testing.B) {
+			c := shape.cluster()
 			cfg := testConfig()
 			before := heapInUse()
 			tab := Build(c, cfg)
@@ -164,30 +183,74 @@ func TestLookupDoesNotAllocate(t *testing.T) {
 	}
 }
 
+// updateShapes are BenchmarkUpdate's clusters: genCluster's (four tasks an
+// app, 50 agents) and bench/freshness's 100,000 tasks (-apps 1000 -tasks 100,
+// 500 agents).
+var updateShapes = []struct {
+	name    string
+	cluster func() *state.Cluster
+}{
+	{"tasks=10000", func() *state.Cluster { return genCluster(10_000) }},
+	{"tasks=100000", func() *state.Cluster { return genCluster(100_000) }},
+	{"tasks=100000/apps=1000x100/agents=500", func() *state.Cluster { return freshnessCluster(1000, 100, 500) }},
+}
+
+// BenchmarkUpdatedTableHeap reports the heap a table keeps at 100,000 tasks
+// (bench/freshness's shape) when built (MB-built) and after 1,000 updates of
+// one task killed and one started (MB-updated: what Update keeps with the
+// table and the garbage it leaves included), measured after a GC with the
+// clusters in memory. Run it with -benchtime 1x.
+func BenchmarkUpdatedTableHeap(b *testing.B) {
+	c := freshnessCluster(1000, 100, 500)
+	other := oneTaskOther(c)
+	for b.Loop() {
+		h0 := heapInUse()
+		tab := Build(c, testConfig())
+		built := heapInUse()
+		for i := range 1000 {
+			tab = tab.Update([2]*state.Cluster{other, c}[i%2])
+		}
+		updated := heapInUse()
+		runtime.KeepAlive(tab)
+		b.ReportMetric(float64(built-h0)/(1<<20), "MB-built")
+		b.ReportMetric(float64(updated-h0)/(1<<20), "MB-updated")
+	}
+}
+
+// oneTaskOther is c with its first task killed and another started.
+func oneTaskOther(c *state.Cluster) *state.Cluster {
+	started := c.Tasks[0]
+	started.ID += "-restarted"
+	started.NetInfo = []netip.Addr{netip.MustParseAddr("127.9.9.9")}
+	other := &state.Cluster{Leader: c.Leader, Masters: c.Masters, Agents: c.Agents, Frameworks: c.Frameworks,
+		Tasks: append(slices.Clone(c.Tasks[1:]), started)}
+	return other.Seal()
+}
+
 // BenchmarkUpdate measures Table.Update for the change the Mesos event stream
 // usually brings: one task gone and one started, from the previous table.
 func BenchmarkUpdate(b *testing.B) {
-	for _, n := range []int{10_000, 100_000} {
-		b.Run(fmt.Sprintf("tasks=%d", n), func(b *testing.B) {
-			c := genCluster(n)
+	for _, shape := range updateShapes {
+		b.Run(shape.name, func(b *testing.B) {
+			c := shape.cluster()
 			cfg := testConfig()
 			// Alternate between two clusters that differ by one task each way.
-			started := c.Tasks[0]
-			started.ID += "-restarted"
-			started.NetInfo = []netip.Addr{netip.MustParseAddr("127.9.9.9")}
-			other := &state.Cluster{Leader: c.Leader, Masters: c.Masters, Agents: c.Agents, Frameworks: c.Frameworks,
-				Tasks: append(slices.Clone(c.Tasks[1:]), started)}
-			other.Seal()
-			clusters := [2]*state.Cluster{c, other}
+			clusters := [2]*state.Cluster{c, oneTaskOther(c)}
 			tab := Build(c, cfg)
 			b.ReportAllocs()
 			cpu0 := benchenv.CPUTime()
-			i := 0
+			i, builds := 0, 0
 			for b.Loop() {
 				i++
-				tab = tab.Update(clusters[i%2])
+				next := tab.Update(clusters[i%2])
+				if next.inc != tab.inc {
+					builds++ // afresh: compacting
+				}
+				tab = next
 			}
 			b.ReportMetric(float64((benchenv.CPUTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+			b.ReportMetric(float64(builds)/float64(b.N), "builds/op")
+			b.ReportMetric(float64(tab.inc.compactions)/float64(b.N), "compactions/op")
 		})
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unsafe"
 
 	"github.com/miekg/dns"
 
@@ -47,9 +46,7 @@ type builder struct {
 	// frameworks' PIDs that hold a name, PID-less frameworks' host names).
 	hosts HostAddrs
 
-	arena   []byte
-	refs    []nameRef
-	index   nameIndex
+	names   namesW
 	entries []entry
 	a6      [][16]byte
 
@@ -65,12 +62,7 @@ type builder struct {
 	// each node's parent, the records of everything but the tasks (the first
 	// infraEntries entries, on the first infraNodes nodes), and per task of
 	// the cluster its records and the nodes it uses.
-	parents []uint32
-	// borrowed is set while arena, refs, parents and index are those of the
-	// table Update started from (base is its arena): a change that adds no
-	// name copies none of them. The first new name makes them the builder's.
-	borrowed     bool
-	base         string
+	parents      []uint32
 	infraEntries int
 	infraNodes   int
 	spans        []taskSpan
@@ -98,9 +90,7 @@ func newBuilder(cfg Config, c *state.Cluster) *builder {
 		cfg:     cfg,
 		zone:    zone,
 		cluster: c,
-		arena:   make([]byte, 0, 40*hint),
-		refs:    make([]nameRef, 0, hint),
-		index:   newNameIndex(hint),
+		names:   newNamesW(hint),
 		entries: make([]entry, 0, entries+entries/16),
 		parents: make([]uint32, 0, hint),
 		tnodes:  make([]uint32, 0, uses),
@@ -174,8 +164,7 @@ func taskHints(c *state.Cluster) (names, uses, entries int) {
 
 // nameOf returns node idx's name as a string (allocates: enumeration only).
 func (b *builder) nameOf(idx uint32) string {
-	r := b.refs[idx]
-	return string(b.arena[r.off : r.off+uint32(r.len)])
+	return string(b.names.bytesOf(idx))
 }
 
 // node returns the node of the lowercase FQDN name, creating it and its
@@ -188,7 +177,7 @@ func (b *builder) node(name []byte) uint32 {
 // intern is node; with a parent other than noNode the caller promises that
 // it is the node of name's parent, which saves walking the ancestors.
 func (b *builder) intern(name []byte, parent uint32) uint32 {
-	idx, slot, h, found := b.probe(name)
+	idx, slot, h, found := b.names.probe(name)
 	if found {
 		return idx
 	}
@@ -211,7 +200,7 @@ func (b *builder) intern(name []byte, parent uint32) uint32 {
 			continue
 		}
 		pname := name[i+1:]
-		p, slot, h, found := b.probe(pname)
+		p, slot, h, found := b.names.probe(pname)
 		if !found {
 			p = b.newNode(pname, slot, h)
 		}
@@ -224,39 +213,10 @@ func (b *builder) intern(name []byte, parent uint32) uint32 {
 	return idx
 }
 
-// probe looks name up in the builder's index.
-func (b *builder) probe(name []byte) (node uint32, slot, h uint64, found bool) {
-	if b.borrowed {
-		return probe(&b.index, name, b.refs, b.base)
-	}
-	return probe(&b.index, name, b.refs, b.arena)
-}
-
-// own makes the borrowed names the builder's own, to add to them.
-func (b *builder) own() {
-	grow := func(n int) int { return n + n/8 + 64 }
-	b.arena = append(make([]byte, 0, grow(len(b.base))), b.base...)
-	b.refs = append(make([]nameRef, 0, grow(len(b.refs))), b.refs...)
-	b.parents = append(make([]uint32, 0, grow(len(b.parents))), b.parents...)
-	b.index.slots = slices.Clone(b.index.slots)
-	b.borrowed, b.base = false, ""
-}
-
 // newNode adds a node for name, whose probe ended at slot with hash h.
 func (b *builder) newNode(name []byte, slot, h uint64) uint32 {
-	if b.borrowed {
-		b.own()
-	}
-	idx := uint32(len(b.refs))
-	if b.index.full(len(b.refs)) {
-		b.index.grow(b.refs, b.arena)
-		b.index.put(h, idx)
-	} else {
-		b.index.slots[slot] = h>>32<<32 | uint64(idx+1)
-	}
-	b.refs = append(b.refs, nameRef{off: uint32(len(b.arena)), len: uint8(len(name))})
+	idx := b.names.add(name, slot, h)
 	b.parents = append(b.parents, noNode) // the zone's; intern sets the others'
-	b.arena = append(b.arena, name...)
 	return idx
 }
 
@@ -307,7 +267,7 @@ func (b *builder) addSRVNode(idx, tidx uint32, port uint16) {
 // finish groups the records by name, drops duplicates (mesos-dns keeps each
 // name/value pair once) and returns the table.
 func (b *builder) finish() *Table {
-	n := len(b.refs)
+	n := b.names.count()
 	nodes := make([]node, n)
 	for _, e := range b.entries {
 		nd := &nodes[e.node]
@@ -368,11 +328,16 @@ func (b *builder) finish() *Table {
 	a4 = shrink(a4, int(w4))
 	a6 = shrink(a6, int(w6))
 	srv = shrink(srv, int(ws))
-	return b.table(nodes, a4, a6, srv, nameCount)
+	records := len(a4) + len(a6) + len(srv)
+	// The runs become pages of the table's ranges without a copy.
+	ra4 := cutRanges(a4, n, func(i int) (*uint32, uint32) { return &nodes[i].a4Off, nodes[i].a4Len })
+	ra6 := cutRanges(a6, n, func(i int) (*uint32, uint32) { return &nodes[i].a6Off, nodes[i].a6Len })
+	rsrv := cutRanges(srv, n, func(i int) (*uint32, uint32) { return &nodes[i].srvOff, nodes[i].srvLen })
+	return b.table(pagedCopy(nodes), ra4, ra6, rsrv, records, nameCount)
 }
 
 // table returns the table of b's names with the records grouped by name.
-func (b *builder) table(nodes []node, a4 [][4]byte, a6 [][16]byte, srv []srvTarget, nameCount int) *Table {
+func (b *builder) table(nodes paged[node], a4 ranges[[4]byte], a6 ranges[[16]byte], srv ranges[srvTarget], records, nameCount int) *Table {
 	built := time.Now()
 	serial := b.cfg.SOASerial
 	if serial == 0 {
@@ -382,14 +347,12 @@ func (b *builder) table(nodes []node, a4 [][4]byte, a6 [][16]byte, srv []srvTarg
 		cfg:       b.cfg,
 		zone:      b.zone,
 		serial:    serial,
-		arena:     b.arenaString(),
-		refs:      b.refs,
-		index:     b.index,
+		names:     b.names.names(),
 		nodes:     nodes,
 		a4:        a4,
 		a6:        a6,
 		srv:       srv,
-		records:   len(a4) + len(a6) + len(srv) + 2,
+		records:   records + 2,
 		nameCount: nameCount,
 		cluster:   b.cluster,
 		hosts:     b.hosts,
@@ -405,6 +368,7 @@ func (b *builder) table(nodes []node, a4 [][4]byte, a6 [][16]byte, srv []srvTarg
 			spans:        b.spans,
 			tnodes:       b.tnodes,
 		}
+		t.inc.owner.Store(t)
 	}
 	t.soa = &dns.SOA{
 		Hdr:     dns.RR_Header{Name: b.zone, Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: b.cfg.TTL},
@@ -421,16 +385,6 @@ func (b *builder) table(nodes []node, a4 [][4]byte, a6 [][16]byte, srv []srvTarg
 		Ns:  b.cfg.soaMname(),
 	}
 	return t
-}
-
-// arenaString returns the arena for a table: the borrowed one as it is, or the
-// builder's without a copy (the builder is done with it: nothing appends to the
-// arena once the table is made, so the string's bytes never change).
-func (b *builder) arenaString() string {
-	if b.borrowed {
-		return b.base
-	}
-	return unsafe.String(unsafe.SliceData(b.arena), len(b.arena))
 }
 
 // shrink returns s[:n], copied to a right-sized array when that saves much

@@ -18,9 +18,9 @@ func (t *Table) All() iter.Seq[dns.RR] {
 		if !yield(dns.Copy(t.soa)) || !yield(dns.Copy(t.ns)) {
 			return
 		}
-		for i := range t.nodes {
-			nd := &t.nodes[i]
-			name := t.nodeName(uint32(i))
+		for i := range uint32(t.nodeCount()) {
+			nd := t.nodes.at(i)
+			name := t.nodeName(i)
 			for _, rr := range t.nodeRRs(name, nd) {
 				if !yield(rr) {
 					return
@@ -37,13 +37,13 @@ func (t *Table) nodeRRs(name string, nd *node) []dns.RR {
 		return nil
 	}
 	out := make([]dns.RR, 0, n)
-	for _, a := range t.a4[nd.a4Off : nd.a4Off+nd.a4Len] {
+	for _, a := range t.a4Of(nd) {
 		out = append(out, &dns.A{
 			Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: t.cfg.TTL},
 			A:   net.IPv4(a[0], a[1], a[2], a[3]).To4(),
 		})
 	}
-	for _, a := range t.a6[nd.a6Off : nd.a6Off+nd.a6Len] {
+	for _, a := range t.a6Of(nd) {
 		ip := make(net.IP, 16)
 		copy(ip, a[:])
 		out = append(out, &dns.AAAA{
@@ -51,7 +51,7 @@ func (t *Table) nodeRRs(name string, nd *node) []dns.RR {
 			AAAA: ip,
 		})
 	}
-	for _, s := range t.srv[nd.srvOff : nd.srvOff+nd.srvLen] {
+	for _, s := range t.srvOf(nd) {
 		out = append(out, &dns.SRV{
 			Hdr:    dns.RR_Header{Name: name, Rrtype: dns.TypeSRV, Class: dns.ClassINET, Ttl: t.cfg.TTL},
 			Weight: t.cfg.SRVRecordDefaultWeight,
@@ -68,12 +68,12 @@ func (t *Table) addrs(name string) []netip.Addr {
 	if !ok {
 		return nil
 	}
-	nd := &t.nodes[idx]
+	nd := t.nodes.at(idx)
 	out := make([]netip.Addr, 0, nd.a4Len+nd.a6Len)
-	for _, a := range t.a4[nd.a4Off : nd.a4Off+nd.a4Len] {
+	for _, a := range t.a4Of(nd) {
 		out = append(out, netip.AddrFrom4(a))
 	}
-	for _, a := range t.a6[nd.a6Off : nd.a6Off+nd.a6Len] {
+	for _, a := range t.a6Of(nd) {
 		out = append(out, netip.AddrFrom16(a))
 	}
 	return out
@@ -82,12 +82,12 @@ func (t *Table) addrs(name string) []netip.Addr {
 // firstAddrs returns the first A and the first AAAA of node idx (invalid
 // addresses where there is none), as mesos-dns picks SRV target addresses.
 func (t *Table) firstAddrs(idx uint32) (v4, v6 netip.Addr) {
-	nd := &t.nodes[idx]
+	nd := t.nodes.at(idx)
 	if nd.a4Len > 0 {
-		v4 = netip.AddrFrom4(t.a4[nd.a4Off])
+		v4 = netip.AddrFrom4(*t.a4.first(nd.a4Off))
 	}
 	if nd.a6Len > 0 {
-		v6 = netip.AddrFrom16(t.a6[nd.a6Off])
+		v6 = netip.AddrFrom16(*t.a6.first(nd.a6Off))
 	}
 	return v4, v6
 }
@@ -98,8 +98,8 @@ func (t *Table) srvs(name string) []srvTarget {
 	if !ok {
 		return nil
 	}
-	nd := &t.nodes[idx]
-	return t.srv[nd.srvOff : nd.srvOff+nd.srvLen]
+	nd := t.nodes.at(idx)
+	return t.srvOf(nd)
 }
 
 // Enumeration is mesos-dns's /v1/enumerate document: every framework, its

@@ -1,10 +1,12 @@
 package dnsserver
 
 import (
-	"encoding/binary"
+	"cmp"
 	"maps"
 	"net/netip"
 	"slices"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/discovery-mesos/discovery/state"
@@ -12,36 +14,100 @@ import (
 
 // Updating a table from the next snapshot without rebuilding it.
 //
-// On a cluster of 10,000 tasks a full Build interns some 50,000 names and
-// generates 150,000 records; a snapshot from the Mesos event stream usually
-// differs from the previous one by a task or two. Update keeps the previous
-// table's names (their node numbers stay) and the records of every task that
-// did not change, generates the records of the tasks that did, and only
-// regroups the records by name (finish), which is a few times cheaper than
-// generating them. The table it returns answers exactly as Build's would
-// (records in the same order per name); only the node numbering, and so the
-// order in which All and the HTTP API list names, differs.
+// On a cluster of 100,000 tasks a full Build interns some 250,000 names and
+// generates 800,000 records; a snapshot from the Mesos event stream usually
+// differs from the previous one by a task or two. Update does work in
+// proportion to that change:
 //
-// Names that no current task uses any more are marked dead (they do not
-// exist) rather than removed, so node numbers stay valid; once they are a
-// quarter of the names, Update builds afresh.
+//   - The tasks that changed are found by comparing the two clusters' task
+//     digests in one walk (a uint64 compare per task, the only step that
+//     visits every task) and are the only ones generated.
+//   - Each task's records and the names it uses are kept by task ID, so a
+//     task that went gives back its own records without a search.
+//   - Every name counts the tasks that use it and its live children: a name
+//     whose count drops to zero is dead (it does not exist, NXDOMAIN), one
+//     that comes back is alive again, and only these names are visited.
+//   - A name whose records changed gets them anew from the tasks that use it
+//     (and the records of everything but the tasks), in the order a build
+//     gives them, in a new run appended to the record pages; the old run is
+//     left as garbage.
+//   - The arrays a lookup reads are paged (table_pages.go): the new table
+//     shares every page but the few it writes with the table it came from,
+//     which goes on serving.
+//
+// The table it returns answers exactly as Build's would (records in the same
+// order per name); only the node numbering, and so the order in which All
+// and the HTTP API list names, differs.
+//
+// Garbage accumulates: runs no name refers to, dead names, the kept records
+// of tasks that went. Once the garbage runs are half as many records as the
+// live ones, the update copies the live runs to new pages (compact: at
+// 100,000 tasks of 100 per app some 600 records of garbage per changed task,
+// so every 700 to 1,000 changes, some 6 MB copied). When dead names are a
+// quarter of the names, or the records of tasks gone outnumber the kept
+// ones, Update builds afresh (a dead name is left by a task whose canonical
+// name no other task has: some 2 per killed task, so tens of thousands of
+// changes apart at 100,000 tasks). The first update after a build makes the
+// bookkeeping (prepare: 27 ms at 100,000 tasks).
+//
+// The bookkeeping by task and name (incremental) is not copied per update:
+// it belongs to the newest table made from it and is changed in place. Only
+// that table updates from it; Update on an older table (or two Updates on
+// one table) builds afresh instead, which gives the same answers.
 
-// incremental is what a table keeps for Update: the builder's records before
-// grouping, each node's parent, and per task of its cluster where its records
-// and the nodes it uses are.
+// incremental is what a table keeps for Update.
 type incremental struct {
+	// owner is the only table whose Update may use (and change) this.
+	owner atomic.Pointer[Table]
+
+	// As a build leaves them: the records of everything but the tasks (the
+	// first infraEntries entries, on the first infraNodes nodes) and of
+	// each task, each node's parent, and per task of the cluster built
+	// where its records and the nodes it uses are in entries and tnodes.
 	entries      []entry
 	a6           [][16]byte
 	parents      []uint32
+	tnodes       []uint32
 	infraEntries int
 	infraNodes   int
-	spans        []taskSpan
-	tnodes       []uint32
-	// deadNodes counts the table's dead nodes.
-	deadNodes int
-	// garbage counts the records in the table's a4, a6 and srv that no node
-	// refers to any more (patch leaves them behind).
-	garbage int
+	spans        []taskSpan // nil once prepared
+
+	// What prepare makes of them, kept up to date by each Update.
+	prepared   bool
+	agentAddrs map[string][]netip.Addr
+	// tasks finds the record of each task with records or names by ID;
+	// recs are those records (free lists the unused ones).
+	tasks map[string]uint32
+	recs  []taskRec
+	free  []uint32
+	// count is, per node, the uses by tasks, plus its live children, plus
+	// one for the names of everything but the tasks: zero means dead.
+	count []uint32
+	// first is, per node, a task (record number + 1) that uses it, 0 when
+	// none; more holds the other uses of nodes several tasks use.
+	first []uint32
+	more  map[uint32][]uint32
+	// infra are the records of everything but the tasks, by node.
+	infra map[uint32][]entry
+
+	deadNodes int // nodes that are dead
+	garbage   int // records in the ranges that no node refers to
+	// compactions counts the updates that compacted the records.
+	compactions int
+	scratch     scratch
+	// garbageEntries counts the entries and tnodes of tasks gone.
+	garbageEntries int
+}
+
+// taskRec is where one task's records and the nodes it uses sit in
+// incremental's entries and tnodes.
+// Task IDs are unique within a framework only: tasks with the same ID are
+// chained (next is another's record number + 1) and told apart by digest.
+type taskRec struct {
+	id             string
+	digest         uint64
+	next           uint32
+	e0, e1, n0, n1 uint32
 }
 
 // parentOf returns the node of the parent of node n's name, or noNode when n
@@ -75,91 +141,536 @@ func (t *Table) Update(c *state.Cluster) *Table {
 // from those t was built with, the agents' and frameworks' records change,
 // and it builds afresh.
 func (t *Table) update(c *state.Cluster, hosts HostAddrs) *Table {
+	d := diffTasks(t.cluster, c)
+	return t.updateDiff(c, hosts, &d)
+}
+
+// updateDiff is update given the tasks that differ, d = diffTasks(t.cluster, c).
+func (t *Table) updateDiff(c *state.Cluster, hosts HostAddrs, d *taskDiff) *Table {
 	inc := t.inc
-	if inc == nil || c == nil || t.cluster == nil || 4*inc.deadNodes > len(t.refs) || !sameInfra(t.cluster, c) ||
-		!hosts.equal(t.hosts) {
+	if inc == nil || c == nil || t.cluster == nil || !d.digested || !sameInfra(t.cluster, c) ||
+		!hosts.equal(t.hosts) || inc.full(t) || !inc.owner.CompareAndSwap(t, nil) {
 		return build(c, t.cfg, hosts)
 	}
-	match, changed := t.matchTasks(c)
-	if !changed {
-		return t.retarget(c, match)
+	inc.prepare(t)
+	if !inc.affects(t.cluster, c, d) {
+		nt := t.retarget(c)
+		inc.owner.Store(nt)
+		return nt
 	}
-	// The records and nodes kept become the next table's (never appended to
-	// again): room for a few changed tasks, not for a growing cluster.
 	b := &builder{
 		cfg:          t.cfg,
 		zone:         t.zone,
 		cluster:      c,
 		hosts:        t.hosts,
-		borrowed:     true, // see own
-		base:         t.arena,
-		refs:         t.refs,
+		names:        forkNames(&t.names),
 		parents:      inc.parents,
-		index:        t.index,
-		entries:      make([]entry, 0, len(inc.entries)+len(inc.entries)/64+256),
-		a6:           slices.Clip(inc.a6), // appended to: never in place
+		a6:           inc.a6,
 		infraEntries: inc.infraEntries,
 		infraNodes:   inc.infraNodes,
-		spans:        make([]taskSpan, len(c.Tasks)),
-		tnodes:       make([]uint32, 0, len(inc.tnodes)+len(inc.tnodes)/64+256),
 	}
-	b.entries = append(b.entries, inc.entries[:inc.infraEntries]...)
+	u := &updating{
+		inc:       inc,
+		names:     &b.names,
+		nodes:     forkPaged(t.nodes),
+		a4:        forkRanges(t.a4),
+		a6:        forkRanges(t.a6),
+		srv:       forkRanges(t.srv),
+		set:       make(map[uint32]bool),
+		c:         c,
+		digests:   c.TaskDigests(),
+		records:   t.records - 2,
+		nameCount: t.nameCount,
+	}
 	g := newGenerator(b)
-	g.agentAddrs = g.agentAddrMap(c)
-	for j := 0; j < len(c.Tasks); {
-		if match[j] < 0 {
-			b.spans[j] = g.taskIn(c, &c.Tasks[j])
-			j++
+	g.agentAddrs = inc.agentAddrs
+	od, nd := t.cluster.TaskDigests(), c.TaskDigests()
+	for _, i := range d.gone {
+		u.remove(t.cluster.Tasks[i].ID, od[i])
+	}
+	for _, j := range d.came {
+		task := &c.Tasks[j]
+		b.entries, b.tnodes = b.entries[:0], b.tnodes[:0]
+		g.taskIn(c, task)
+		inc.parents, inc.a6 = b.parents, b.a6
+		u.grow(b.names.count())
+		u.add(task.ID, nd[j], b.entries, b.tnodes)
+	}
+	u.settle()
+	if 2*inc.garbage > u.records+compactSlack {
+		u.compact()
+	}
+	nt := b.table(u.nodes.paged, u.a4.ranges, u.a6.ranges, u.srv.ranges, u.records, u.nameCount)
+	nt.inc = inc
+	inc.owner.Store(nt)
+	return nt
+}
+
+// compactSlack is garbage any table may keep: in a small table a build would
+// cost more than the garbage. A variable for tests.
+var compactSlack = 4096
+
+// full reports whether t's garbage calls for a fresh build.
+func (inc *incremental) full(t *Table) bool {
+
+	return 4*inc.deadNodes > t.nodeCount()+compactSlack ||
+		inc.garbageEntries > len(inc.entries)+len(inc.tnodes)-inc.garbageEntries+compactSlack
+}
+
+// prepare makes the bookkeeping by task and name from what the build of t
+// left (once per build: the first Update after it).
+func (inc *incremental) prepare(t *Table) {
+	if inc.prepared {
+		return
+	}
+	c := t.cluster
+	g := newGenerator(&builder{cfg: t.cfg, zone: t.zone, hosts: t.hosts})
+	inc.agentAddrs = g.agentAddrMap(c)
+	n := len(inc.parents)
+	inc.tasks = make(map[string]uint32, len(inc.spans))
+	inc.recs = make([]taskRec, 0, len(inc.spans))
+	ds := c.TaskDigests()
+	for i, sp := range inc.spans {
+		if sp.e1 > sp.e0 || sp.n1 > sp.n0 {
+			id := c.Tasks[i].ID
+			no := uint32(len(inc.recs))
+			inc.recs = append(inc.recs, taskRec{id: id, digest: ds[i], e0: sp.e0, e1: sp.e1, n0: sp.n0, n1: sp.n1})
+			inc.link(id, no)
+		}
+	}
+	inc.spans = nil
+	inc.count = make([]uint32, n)
+	for _, nd := range inc.tnodes {
+		inc.count[nd]++
+	}
+	// The lists of nodes several tasks use, carved from one array.
+	extra := 0
+	for _, k := range inc.count {
+		extra += int(max(k, 1) - 1)
+	}
+	lists := make([]uint32, 0, extra)
+	inc.first = make([]uint32, n)
+	inc.more = make(map[uint32][]uint32)
+	for no, r := range inc.recs {
+		for _, nd := range inc.tnodes[r.n0:r.n1] {
+			if inc.first[nd] == 0 {
+				inc.first[nd] = uint32(no) + 1
+				continue
+			}
+			l, ok := inc.more[nd]
+			if !ok {
+				k := int(inc.count[nd]) - 1
+				l, lists = lists[len(lists):len(lists):len(lists)+k], lists[:len(lists)+k]
+			}
+			inc.more[nd] = append(l, uint32(no))
+		}
+	}
+	alive := make([]bool, n)
+	for i := range inc.infraNodes {
+		alive[i] = true
+		inc.count[i]++
+	}
+	for i := range n {
+		for m := uint32(i); m != noNode && inc.count[i] > 0 && !alive[m]; m = inc.parents[m] {
+			alive[m] = true
+		}
+	}
+	for i, a := range alive {
+		if p := inc.parents[i]; a && p != noNode {
+			inc.count[p]++
+		}
+	}
+	inc.infra = make(map[uint32][]entry)
+	for _, e := range inc.entries[:inc.infraEntries] {
+		inc.infra[e.node] = append(inc.infra[e.node], e)
+	}
+	inc.prepared = true
+}
+
+// affects reports whether the tasks that differ between a and b (d) can
+// change any record or name: whether a task that went had any, or one that
+// came may get some.
+func (inc *incremental) affects(a, b *state.Cluster, d *taskDiff) bool {
+	ds := a.TaskDigests()
+	for _, i := range d.gone {
+		if inc.find(a.Tasks[i].ID, ds[i]) != noNode {
+			return true
+		}
+	}
+	for _, j := range d.came {
+		if mayHaveRecords(b, &b.Tasks[j]) {
+			return true
+		}
+	}
+	return false
+}
+
+// link makes record no findable by its task's ID.
+func (inc *incremental) link(id string, no uint32) {
+	if head, ok := inc.tasks[id]; ok {
+		inc.recs[no].next = head + 1
+	}
+	inc.tasks[id] = no
+}
+
+// find returns the record of the task with this ID and digest, or noNode.
+func (inc *incremental) find(id string, digest uint64) uint32 {
+	no, ok := inc.tasks[id]
+	for ok {
+		r := &inc.recs[no]
+		if r.digest == digest {
+			return no
+		}
+		no, ok = r.next-1, r.next != 0
+	}
+	return noNode
+}
+
+// unlink makes record no (of the task with this ID) unfindable.
+func (inc *incremental) unlink(id string, no uint32) {
+	next := inc.recs[no].next
+	head := inc.tasks[id]
+	if head == no {
+		if next == 0 {
+			delete(inc.tasks, id)
+		} else {
+			inc.tasks[id] = next - 1
+		}
+		return
+	}
+	for p := head; ; {
+		r := &inc.recs[p]
+		if r.next == no+1 {
+			r.next = next
+			return
+		}
+		p = r.next - 1
+	}
+}
+
+func (inc *incremental) addUser(n, no uint32) {
+	if inc.first[n] == 0 {
+		inc.first[n] = no + 1
+		return
+	}
+	inc.more[n] = append(inc.more[n], no)
+}
+
+func (inc *incremental) removeUser(n, no uint32) {
+	more := inc.more[n]
+	if inc.first[n] == no+1 {
+		if len(more) == 0 {
+			inc.first[n] = 0
+			return
+		}
+		inc.first[n] = more[len(more)-1] + 1
+		more = more[:len(more)-1]
+	} else if i := slices.Index(more, no); i >= 0 {
+		more[i] = more[len(more)-1]
+		more = more[:len(more)-1]
+	}
+	if len(more) == 0 {
+		delete(inc.more, n)
+	} else {
+		inc.more[n] = more
+	}
+}
+
+// updating is one Update at work.
+type updating struct {
+	inc   *incremental
+	names *namesW
+	nodes pagedW[node]
+	a4    rangesW[[4]byte]
+	a6    rangesW[[16]byte]
+	srv   rangesW[srvTarget]
+	// set holds the nodes to settle: true for those whose records may
+	// have changed, false for those whose liveness may have.
+	set                map[uint32]bool
+	records, nameCount int
+	c                  *state.Cluster // the cluster updated to
+	digests            []uint64       // its tasks'
+}
+
+// scratch is space regen reuses from update to update.
+type scratch struct {
+	users []uint32     // the tasks using one node
+	cs    [3][]contrib // one node's records by kind
+	v4    [][4]byte
+	v6    [][16]byte
+	vsrv  []srvTarget
+}
+
+// contrib is one record of a node as generated: by a task (id) or by
+// everything but the tasks, which comes first.
+type contrib struct {
+	id     string
+	digest uint64
+	task   bool
+	e      entry
+}
+
+// grow makes room for the nodes new names made (dead until used).
+func (u *updating) grow(n int) {
+	for len(u.inc.count) < n {
+		u.inc.count = append(u.inc.count, 0)
+		u.inc.first = append(u.inc.first, 0)
+		u.names.setDead(u.nodes.push(deadNode), true)
+		u.inc.deadNodes++
+	}
+}
+
+// remove forgets the records of the task with this ID and digest.
+func (u *updating) remove(id string, digest uint64) {
+	inc := u.inc
+	no := inc.find(id, digest)
+	if no == noNode {
+		return
+	}
+	inc.unlink(id, no)
+	r := inc.recs[no]
+	for _, e := range inc.entries[r.e0:r.e1] {
+		u.set[e.node] = true
+	}
+	for _, n := range inc.tnodes[r.n0:r.n1] {
+		inc.removeUser(n, no)
+		u.unuse(n)
+	}
+	inc.garbageEntries += int(r.e1 - r.e0 + r.n1 - r.n0)
+	inc.recs[no] = taskRec{}
+	inc.free = append(inc.free, no)
+}
+
+// add keeps the records es of the task with this ID and digest and the
+// nodes ns it uses.
+func (u *updating) add(id string, digest uint64, es []entry, ns []uint32) {
+	if len(es) == 0 && len(ns) == 0 {
+		return
+	}
+	inc := u.inc
+	r := taskRec{id: id, digest: digest, e0: uint32(len(inc.entries)), n0: uint32(len(inc.tnodes))}
+	inc.entries = append(inc.entries, es...)
+	inc.tnodes = append(inc.tnodes, ns...)
+	r.e1, r.n1 = uint32(len(inc.entries)), uint32(len(inc.tnodes))
+	var no uint32
+	if k := len(inc.free); k > 0 {
+		no = inc.free[k-1]
+		inc.free = inc.free[:k-1]
+		inc.recs[no] = r
+	} else {
+		no = uint32(len(inc.recs))
+		inc.recs = append(inc.recs, r)
+	}
+	inc.link(id, no)
+	for _, e := range es {
+		u.set[e.node] = true
+	}
+	for _, n := range ns {
+		inc.addUser(n, no)
+		u.use(n)
+	}
+}
+
+// use counts one more use of n; a node that comes alive counts for its parent.
+func (u *updating) use(n uint32) {
+	for n != noNode {
+		u.inc.count[n]++
+		if u.inc.count[n] > 1 {
+			return
+		}
+		u.flip(n)
+		n = u.inc.parents[n]
+	}
+}
+
+// unuse counts one use of n less; a node that dies counts no more for its
+// parent.
+func (u *updating) unuse(n uint32) {
+	for n != noNode {
+		u.inc.count[n]--
+		if u.inc.count[n] > 0 {
+			return
+		}
+		u.flip(n)
+		n = u.inc.parents[n]
+	}
+}
+
+func (u *updating) flip(n uint32) {
+	if _, ok := u.set[n]; !ok {
+		u.set[n] = false
+	}
+}
+
+// settle gives every node in u.set its records and liveness now.
+func (u *updating) settle() {
+	for n, touched := range u.set {
+		nd := *u.nodes.at(n)
+		wasDead := nd.dead()
+		if u.inc.count[n] == 0 {
+			if !wasDead {
+				u.drop(&nd)
+				*u.nodes.ptr(n) = deadNode
+				u.names.setDead(n, true)
+				u.inc.deadNodes++
+			}
 			continue
 		}
-		// A run of kept tasks that were next to each other in t, records
-		// and nodes too (as a build lays them out): copied at once.
-		k := j + 1
-		for k < len(c.Tasks) && match[k] == match[k-1]+1 &&
-			inc.spans[match[k]].e0 == inc.spans[match[k-1]].e1 && inc.spans[match[k]].n0 == inc.spans[match[k-1]].n1 {
-			k++
+		if wasDead {
+			nd = node{}
+			u.names.setDead(n, false)
+			u.inc.deadNodes--
+		} else if !touched {
+			continue
 		}
-		first, last := inc.spans[match[j]], inc.spans[match[k-1]]
-		// Offsets move by the difference (modulo 2^32, which the sums undo).
-		de, dn := uint32(len(b.entries))-first.e0, uint32(len(b.tnodes))-first.n0
-		b.entries = append(b.entries, inc.entries[first.e0:last.e1]...)
-		b.tnodes = append(b.tnodes, inc.tnodes[first.n0:last.n1]...)
-		for ; j < k; j++ {
-			sp := inc.spans[match[j]]
-			b.spans[j] = taskSpan{e0: sp.e0 + de, e1: sp.e1 + de, n0: sp.n0 + dn, n1: sp.n1 + dn}
-		}
-	}
-
-	// The names that exist: those of everything but the tasks, those the
-	// tasks use, and their ancestors.
-	live := make([]bool, len(b.refs))
-	for n := range b.infraNodes {
-		live[n] = true
-	}
-	for _, n := range b.tnodes {
-		for n != noNode && !live[n] {
-			live[n] = true
-			n = b.parents[n]
-		}
-	}
-	nt := b.patch(t, match)
-	if nt == nil {
-		nt = b.finish()
-	}
-	var dead []bool
-	deadNodes := 0
-	for n, l := range live {
-		if !l {
-			if dead == nil {
-				dead = make([]bool, len(live))
+		if touched {
+			u.drop(&nd)
+			nd = u.regen(n)
+			if k := nd.records(); k > 0 {
+				u.records += k
+				u.nameCount++
 			}
-			dead[n] = true
-			deadNodes++
+		}
+		*u.nodes.ptr(n) = nd
+	}
+}
+
+// drop leaves the records of nd as garbage.
+func (u *updating) drop(nd *node) {
+	if k := nd.records(); k > 0 {
+		u.records -= k
+		u.inc.garbage += k
+		u.nameCount--
+	}
+}
+
+// regen returns node n with its records now, in new runs: those of
+// everything but the tasks and those of the tasks that use it, grouped and
+// ordered as finish does.
+func (u *updating) regen(n uint32) node {
+	inc := u.inc
+	s := &inc.scratch
+	for k := range s.cs {
+		s.cs[k] = s.cs[k][:0]
+	}
+	for _, e := range inc.infra[n] {
+		s.cs[e.kind] = append(s.cs[e.kind], contrib{e: e})
+	}
+	s.users = s.users[:0]
+	if f := inc.first[n]; f != 0 {
+		s.users = append(s.users, f-1)
+	}
+	s.users = append(s.users, inc.more[n]...)
+	slices.Sort(s.users)
+	for i, no := range s.users {
+		if i > 0 && s.users[i-1] == no {
+			continue // a task using the name twice
+		}
+		r := &inc.recs[no]
+		for _, e := range inc.entries[r.e0:r.e1] {
+			if e.node == n {
+				s.cs[e.kind] = append(s.cs[e.kind], contrib{id: r.id, digest: r.digest, task: true, e: e})
+			}
 		}
 	}
-	nt.dead = dead
-	nt.inc.deadNodes = deadNodes
-	return nt
+	var nd node
+	s.v4 = settleRecords(s.v4[:0], s.cs[kindA], u.byOwner, func(e entry) (v [4]byte) {
+		v[0], v[1], v[2], v[3] = byte(e.val>>24), byte(e.val>>16), byte(e.val>>8), byte(e.val)
+		return v
+	}, cmpBytes4)
+	nd.a4Off, nd.a4Len = putRun(&u.a4, s.v4)
+	s.v6 = settleRecords(s.v6[:0], s.cs[kindAAAA], u.byOwner, func(e entry) [16]byte { return inc.a6[e.val] }, cmpBytes16)
+	nd.a6Off, nd.a6Len = putRun(&u.a6, s.v6)
+	s.vsrv = settleRecords(s.vsrv[:0], s.cs[kindSRV], u.byOwner, func(e entry) srvTarget {
+		return srvTarget{target: e.val, port: e.port}
+	}, cmpSRV)
+	nd.srvOff, nd.srvLen = putRun(&u.srv, s.vsrv)
+	return nd
+}
+
+// compact copies the records of every live node to new pages, leaving the
+// garbage behind: O(records), once the garbage is half as many records as
+// there are live ones (at 100,000 tasks some 6 MB copied, every thousand or
+// so changed tasks).
+func (u *updating) compact() {
+	n := u.nodes.n
+	flat := make([]node, n)
+	var a4 rangesW[[4]byte]
+	var a6 rangesW[[16]byte]
+	var srv rangesW[srvTarget]
+	for i := range n {
+		nd := *u.nodes.at(i)
+		if !nd.dead() {
+			nd.a4Off, nd.a4Len = putRun(&a4, u.a4.get(nd.a4Off, nd.a4Len))
+			nd.a6Off, nd.a6Len = putRun(&a6, u.a6.get(nd.a6Off, nd.a6Len))
+			nd.srvOff, nd.srvLen = putRun(&srv, u.srv.get(nd.srvOff, nd.srvLen))
+		}
+		flat[i] = nd
+	}
+	u.nodes = pagedW[node]{paged: pagedCopy(flat)} // and written no more
+	u.a4, u.a6, u.srv = a4, a6, srv
+	u.inc.garbage = 0
+	u.inc.compactions++
+}
+
+// settleRecords appends to out the values of one node's records of one kind,
+// cs, as finish leaves them: up to 16 records keep the order of a build
+// (everything but the tasks first, then by task ID, each task's in the
+// order generated) without repeats; more are sorted and without repeats.
+func settleRecords[T comparable](out []T, cs []contrib, byOwner func(a, b contrib) int, val func(entry) T, cmpV func(a, b T) int) []T {
+	if len(cs) <= 16 {
+		slices.SortStableFunc(cs, byOwner)
+		for _, c := range cs {
+			if v := val(c.e); !slices.Contains(out, v) {
+				out = append(out, v)
+			}
+		}
+		return out
+	}
+	for _, c := range cs {
+		out = append(out, val(c.e))
+	}
+	slices.SortFunc(out, cmpV)
+	return slices.Compact(out)
+}
+
+// byOwner orders records as a build generates them: everything but the
+// tasks first, then by task in the order of the cluster's tasks (by ID, and
+// tasks of the same ID as the cluster lists them).
+func (u *updating) byOwner(a, b contrib) int {
+	if a.task != b.task {
+		if a.task {
+			return 1
+		}
+		return -1
+	}
+	if c := strings.Compare(a.id, b.id); c != 0 || a.digest == b.digest {
+		return c
+	}
+	return cmp.Compare(u.position(a.id, a.digest), u.position(b.id, b.digest))
+}
+
+// position returns the index in the cluster's tasks of the task with this
+// ID and digest (a binary search: the tasks are sorted by ID).
+func (u *updating) position(id string, digest uint64) int {
+	tasks := u.c.Tasks
+	i, _ := slices.BinarySearchFunc(tasks, id, func(t state.Task, id string) int { return strings.Compare(t.ID, id) })
+	for ; i < len(tasks) && tasks[i].ID == id; i++ {
+		if u.digests[i] == digest {
+			return i
+		}
+	}
+	return i
+}
+
+// putRun writes vs as a new run and returns its offset and length.
+func putRun[T any](w *rangesW[T], vs []T) (uint32, uint32) {
+	if len(vs) == 0 {
+		return 0, 0
+	}
+	off, dst := w.alloc(len(vs))
+	copy(dst, vs)
+	return off, uint32(len(vs))
 }
 
 // agentAddrMap returns each agent's address(es) by agent ID: mesos-dns's
@@ -227,58 +738,6 @@ func sameDiscovery(a, b *state.Discovery) bool {
 	})
 }
 
-// matchTasks pairs each task of c with the equal task of t's cluster, whose
-// records it can reuse: match[j] is the index of c.Tasks[j] in t's cluster,
-// or -1 when it must be generated. changed reports whether the records can
-// differ from t's: a task with records or names left, or a task that may have
-// some came.
-//
-// Both task lists are sorted by ID (Seal sorts them); a list that is not only
-// costs reuse, not correctness: an unmatched task is generated.
-func (t *Table) matchTasks(c *state.Cluster) (match []int32, changed bool) {
-	old, spans := t.cluster.Tasks, t.inc.spans
-	hadRecords := func(i int) bool { return spans[i].e1 > spans[i].e0 || spans[i].n1 > spans[i].n0 }
-	// Sealed clusters carry their tasks' digests: an equal one is an equal
-	// task (both lists sorted by ID), found without comparing IDs or fields.
-	od, nd := t.cluster.TaskDigests(), c.TaskDigests()
-	digested := od != nil && nd != nil
-	same := func(i, j int) bool {
-		if digested {
-			return od[i] == nd[j]
-		}
-		return sameTask(&old[i], &c.Tasks[j])
-	}
-	match = make([]int32, len(c.Tasks))
-	i := 0
-	for j := range c.Tasks {
-		if digested && i < len(old) && od[i] == nd[j] {
-			match[j] = int32(i)
-			i++
-			continue
-		}
-		nt := &c.Tasks[j]
-		match[j] = -1
-		for i < len(old) && old[i].ID < nt.ID {
-			changed = changed || hadRecords(i) // gone
-			i++
-		}
-		if i < len(old) && old[i].ID == nt.ID {
-			if same(i, j) {
-				match[j] = int32(i)
-				i++
-				continue
-			}
-			changed = changed || hadRecords(i) // replaced
-			i++
-		}
-		changed = changed || mayHaveRecords(c, nt)
-	}
-	for ; i < len(old); i++ {
-		changed = changed || hadRecords(i)
-	}
-	return match, changed
-}
-
 // mayHaveRecords reports whether task t of c may get records: whether it is
 // running on an agent and in a framework that c knows (see generator.taskIn),
 // whether or not the agent's host resolves.
@@ -293,19 +752,10 @@ func mayHaveRecords(c *state.Cluster, t *state.Task) bool {
 	return slices.ContainsFunc(c.Agents, func(a state.Agent) bool { return a.ID == t.AgentID })
 }
 
-// retarget returns t for cluster c, whose tasks give the same records as t's
-// (match as matchTasks returned it, with nothing changed): the names and
-// records are shared, only what ties them to c's tasks is new.
-func (t *Table) retarget(c *state.Cluster, match []int32) *Table {
+// retarget returns t for cluster c, whose tasks give the same records as
+// t's: the names and records are shared, only the cluster is new.
+func (t *Table) retarget(c *state.Cluster) *Table {
 	nt := *t
-	inc := *t.inc
-	inc.spans = make([]taskSpan, len(c.Tasks))
-	for j, i := range match {
-		if i >= 0 {
-			inc.spans[j] = t.inc.spans[i]
-		}
-	}
-	nt.inc = &inc
 	nt.cluster = c
 	nt.built = time.Now()
 	if t.cfg.SOASerial == 0 {
@@ -317,94 +767,4 @@ func (t *Table) retarget(c *state.Cluster, match []int32) *Table {
 		}
 	}
 	return &nt
-}
-
-// patch groups b's records by name as finish does, for a builder that Update
-// made from t (match as matchTasks returned it): only the names whose records
-// changed are regrouped, the others keep their records where t has them
-// (copied). It returns nil when finish is as cheap (many names changed) or
-// when too many unused records would be left behind.
-func (b *builder) patch(t *Table, match []int32) *Table {
-	inc := t.inc
-	// The names whose records may have changed: those of the tasks that went
-	// and of the tasks generated.
-	touched := make([]bool, len(b.refs))
-	kept := make([]bool, len(t.cluster.Tasks))
-	for j, i := range match {
-		if i >= 0 {
-			kept[i] = true
-			continue
-		}
-		sp := b.spans[j]
-		for _, e := range b.entries[sp.e0:sp.e1] {
-			touched[e.node] = true
-		}
-	}
-	for i, k := range kept {
-		if !k {
-			sp := inc.spans[i]
-			for _, e := range inc.entries[sp.e0:sp.e1] {
-				touched[e.node] = true
-			}
-		}
-	}
-	// Their records now, in order.
-	lists := map[uint32][]entry{}
-	n := 0
-	for _, e := range b.entries {
-		if touched[e.node] {
-			lists[e.node] = append(lists[e.node], e)
-			if n++; 8*n > len(b.entries) {
-				return nil
-			}
-		}
-	}
-	nodes := make([]node, len(b.refs))
-	copy(nodes, t.nodes)
-	extra := 2 * n
-	a4 := append(make([][4]byte, 0, len(t.a4)+extra), t.a4...)
-	a6 := append(make([][16]byte, 0, len(t.a6)+extra), t.a6...)
-	srv := append(make([]srvTarget, 0, len(t.srv)+extra), t.srv...)
-	nameCount, garbage := t.nameCount, inc.garbage
-	for nd := range touched {
-		if !touched[nd] {
-			continue
-		}
-		old := &nodes[nd]
-		if !old.empty() {
-			nameCount--
-		}
-		garbage += int(old.a4Len + old.a6Len + old.srvLen)
-		var o4, o6, os = len(a4), len(a6), len(srv)
-		for _, e := range lists[uint32(nd)] {
-			switch e.kind {
-			case kindA:
-				var v [4]byte
-				binary.BigEndian.PutUint32(v[:], e.val)
-				a4 = append(a4, v)
-			case kindAAAA:
-				a6 = append(a6, b.a6[e.val])
-			case kindSRV:
-				srv = append(srv, srvTarget{target: e.val, port: e.port})
-			}
-		}
-		a4 = a4[:o4+len(dedup(a4[o4:], cmpBytes4))]
-		a6 = a6[:o6+len(dedup(a6[o6:], cmpBytes16))]
-		srv = srv[:os+len(dedup(srv[os:], cmpSRV))]
-		*old = node{
-			a4Off: uint32(o4), a4Len: uint32(len(a4) - o4),
-			a6Off: uint32(o6), a6Len: uint32(len(a6) - o6),
-			srvOff: uint32(os), srvLen: uint32(len(srv) - os),
-		}
-		if !old.empty() {
-			nameCount++
-		}
-	}
-	if 4*garbage > len(a4)+len(a6)+len(srv) {
-		return nil // finish packs them
-	}
-	nt := b.table(nodes, a4, a6, srv, nameCount)
-	nt.records -= garbage
-	nt.inc.garbage = garbage
-	return nt
 }

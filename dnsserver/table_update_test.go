@@ -53,8 +53,8 @@ func sameAnswers(t *testing.T, got, want *Table) {
 	}
 	names := map[string]bool{}
 	for _, tab := range []*Table{got, want} {
-		for i := range tab.refs {
-			names[tab.nodeName(uint32(i))] = true
+		for i := range uint32(tab.nodeCount()) {
+			names[tab.nodeName(i)] = true
 		}
 	}
 	bad := 0
@@ -113,6 +113,18 @@ func mutate(r *rand.Rand, c *state.Cluster, step int) *state.Cluster {
 	return withTasks(c, tasks)
 }
 
+// updateKind tells how Update made got from tab: "built" afresh,
+// "retargeted" (the same names and records), or "incremental".
+func updateKind(tab, got *Table) string {
+	switch {
+	case got.inc == nil || got.inc != tab.inc:
+		return "built"
+	case &got.nodes.pages[0] == &tab.nodes.pages[0]:
+		return "retargeted"
+	}
+	return "incremental"
+}
+
 func TestUpdateMatchesBuild(t *testing.T) {
 	cfg := testConfig()
 	cases := []struct {
@@ -134,33 +146,22 @@ func TestUpdateMatchesBuild(t *testing.T) {
 			r := rand.New(rand.NewPCG(7, uint64(len(tc.name))))
 			c := tc.c
 			tab := build(c, tc.cfg, tc.hosts)
-			incremental, rebuilt, retargeted, patched := 0, 0, 0, 0
+			kinds := map[string]int{}
 			for step := range tc.steps {
 				next := mutate(r, c, step)
 				if len(next.Tasks) == 0 {
 					break
 				}
 				got := tab.update(next, tc.hosts)
-				switch {
-				case got.inc != nil && &got.inc.entries[0] == &tab.inc.entries[0]:
-					retargeted++
-				case got.inc != nil && got.inc.garbage > 0:
-					patched++
-					incremental++
-				case got.inc != nil && got.inc.deadNodes > 0:
-					incremental++
-				default:
-					rebuilt++
-				}
+				kinds[updateKind(tab, got)]++
 				sameAnswers(t, got, build(next, tc.cfg, tc.hosts))
 				if t.Failed() {
 					t.Fatalf("step %d", step)
 				}
 				c, tab = next, got
 			}
-			if incremental == 0 || rebuilt == 0 || retargeted == 0 || patched == 0 {
-				t.Errorf("%d incremental updates (%d patched), %d full builds, %d retargeted: want each",
-					incremental, patched, rebuilt, retargeted)
+			if kinds["incremental"] == 0 || kinds["built"] == 0 || kinds["retargeted"] == 0 {
+				t.Errorf("updates %v: want each kind", kinds)
 			}
 		})
 	}
@@ -213,8 +214,8 @@ func TestUpdateLeavesOldTableAlone(t *testing.T) {
 	c := genCluster(200)
 	tab := Build(c, testConfig())
 	before := map[string]string{}
-	for i := range tab.refs {
-		name := tab.nodeName(uint32(i))
+	for i := range uint32(tab.nodeCount()) {
+		name := tab.nodeName(i)
 		before[name] = lookupDump(tab, name)
 	}
 	stop := make(chan struct{})
@@ -265,4 +266,30 @@ func namedHostsCluster() *state.Cluster {
 		})
 	}
 	return out.Seal()
+}
+
+// TestUpdateFromAnOlderTable: only the newest table of a line updates in
+// place of its bookkeeping; an update from an older one builds afresh, and
+// every table answers as a build of its cluster, before and after.
+func TestUpdateFromAnOlderTable(t *testing.T) {
+	cfg := testConfig()
+	r := rand.New(rand.NewPCG(5, 5))
+	c0 := genCluster(120)
+	t0 := Build(c0, cfg)
+	c1 := mutate(r, c0, 1)
+	t1 := t0.Update(c1)
+	c2 := withTasks(c0, slices.Delete(slices.Clone(c0.Tasks), 3, 4))
+	t2 := t0.Update(c2) // t0 is no longer the newest
+	if k := updateKind(t0, t2); k != "built" {
+		t.Errorf("update from an older table: %s, want built", k)
+	}
+	sameAnswers(t, t2, Build(c2, cfg))
+	c3 := withTasks(c1, slices.Delete(slices.Clone(c1.Tasks), 7, 8))
+	t3 := t1.Update(c3)
+	if k := updateKind(t1, t3); k != "incremental" {
+		t.Errorf("update from the newest table: %s, want incremental", k)
+	}
+	sameAnswers(t, t3, Build(c3, cfg))
+	sameAnswers(t, t1, Build(c1, cfg))
+	sameAnswers(t, t0, Build(c0, cfg))
 }

@@ -115,13 +115,14 @@ func (u *Updater) Run(ctx context.Context, snaps <-chan *state.Snapshot) error {
 // update builds the table of snap from prev, swaps it in, and reports it.
 func (u *Updater) update(ctx context.Context, prev *Table, snap *state.Snapshot) *Table {
 	start := time.Now()
-	t := prev.update(snap.Cluster, u.hosts.want(ctx, snap.Cluster))
+	d := diffTasks(prev.cluster, snap.Cluster)
+	t := prev.updateDiff(snap.Cluster, u.hosts.want(ctx, snap.Cluster), &d)
 	u.table.Store(t)
 	took := time.Since(start)
 	u.m.buildSeconds.Observe(took.Seconds())
 	u.m.tasks.Set(float64(len(snap.Cluster.Tasks)))
 	u.m.records.Set(float64(t.Records()))
-	ch := diffTasks(prev.cluster, snap.Cluster)
+	ch := d.taskChanges
 	attrs := []any{"seq", snap.Seq, "source", snap.Cluster.Source,
 		"tasks", len(snap.Cluster.Tasks), "names", t.Names(), "records", t.Records(), "took", took.Round(time.Microsecond),
 		"tasks_started", ch.started, "tasks_stopped", ch.stopped}
