@@ -58,7 +58,7 @@ func genCluster(tasks int) *state.Cluster {
 		ag := c.Agents[r.IntN(len(c.Agents))]
 		port := uint32(31000 + r.IntN(1000))
 		name := fmt.Sprintf("app-%d", app)
-		c.Tasks = append(c.Tasks, state.Task{
+		c.Tasks = append(c.Tasks, &state.Task{
 			ID:          fmt.Sprintf("%s.%016x-%d", name, r.Uint64(), t),
 			Name:        name,
 			FrameworkID: fw.ID,
@@ -115,7 +115,7 @@ func lookupMix(c *state.Cluster, n int) []dns.Question {
 	qs := make([]dns.Question, 0, n)
 	r := rand.New(rand.NewPCG(3, 4))
 	for i := range n {
-		t := &c.Tasks[r.IntN(len(c.Tasks))]
+		t := c.Tasks[r.IntN(len(c.Tasks))]
 		fw := c.Framework(t.FrameworkID).Name
 		switch {
 		case i%10 < 6:
@@ -172,11 +172,11 @@ func BenchmarkUpdate(b *testing.B) {
 			c := genCluster(n)
 			cfg := testConfig()
 			// Alternate between two clusters that differ by one task each way.
-			started := c.Tasks[0]
+			started := *c.Tasks[0]
 			started.ID += "-restarted"
 			started.NetInfo = []netip.Addr{netip.MustParseAddr("127.9.9.9")}
 			other := &state.Cluster{Leader: c.Leader, Masters: c.Masters, Agents: c.Agents, Frameworks: c.Frameworks,
-				Tasks: append(slices.Clone(c.Tasks[1:]), started)}
+				Tasks: append(slices.Clone(c.Tasks[1:]), &started)}
 			other.Seal()
 			clusters := [2]*state.Cluster{c, other}
 			tab := Build(c, cfg)

@@ -118,7 +118,7 @@ func newBuilder(cfg Config, c *state.Cluster) *builder {
 // 100,000 tasks; guessing high would keep the slack for as long as the table.
 func taskHints(c *state.Cluster) (nodes, entries int) {
 	for i := range c.Tasks {
-		t := &c.Tasks[i]
+		t := c.Tasks[i]
 		if t.State != state.TaskRunning {
 			continue
 		}

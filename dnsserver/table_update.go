@@ -108,7 +108,7 @@ func (t *Table) update(c *state.Cluster, hosts HostAddrs) *Table {
 	g.agentAddrs = g.agentAddrMap(c)
 	for j := 0; j < len(c.Tasks); {
 		if match[j] < 0 {
-			b.spans[j] = g.taskIn(c, &c.Tasks[j])
+			b.spans[j] = g.taskIn(c, c.Tasks[j])
 			j++
 			continue
 		}
@@ -246,7 +246,7 @@ func (t *Table) matchTasks(c *state.Cluster) (match []int32, changed bool) {
 		if digested {
 			return od[i] == nd[j]
 		}
-		return sameTask(&old[i], &c.Tasks[j])
+		return sameTask(old[i], c.Tasks[j])
 	}
 	match = make([]int32, len(c.Tasks))
 	i := 0
@@ -256,7 +256,7 @@ func (t *Table) matchTasks(c *state.Cluster) (match []int32, changed bool) {
 			i++
 			continue
 		}
-		nt := &c.Tasks[j]
+		nt := c.Tasks[j]
 		match[j] = -1
 		for i < len(old) && old[i].ID < nt.ID {
 			changed = changed || hadRecords(i) // gone

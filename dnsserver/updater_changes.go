@@ -27,11 +27,11 @@ type taskChanges struct {
 
 func diffTasks(prev, next *state.Cluster) taskChanges {
 	var ch taskChanges
-	var old []state.Task
+	var old []*state.Task
 	if prev != nil {
 		old = prev.Tasks
 	}
-	var cur []state.Task
+	var cur []*state.Task
 	if next != nil {
 		cur = next.Tasks
 	}
@@ -39,15 +39,15 @@ func diffTasks(prev, next *state.Cluster) taskChanges {
 	for i < len(old) || j < len(cur) {
 		switch {
 		case j == len(cur) || (i < len(old) && old[i].ID < cur[j].ID):
-			ch.stop(&old[i])
+			ch.stop(old[i])
 			i++
 		case i == len(old) || cur[j].ID < old[i].ID:
-			ch.start(&cur[j])
+			ch.start(cur[j])
 			j++
 		default:
 			if old[i].State != cur[j].State {
-				ch.stop(&old[i])
-				ch.start(&cur[j])
+				ch.stop(old[i])
+				ch.start(cur[j])
 			}
 			i++
 			j++

@@ -3,6 +3,7 @@ package dnsserver
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/discovery-mesos/discovery/state"
@@ -11,14 +12,14 @@ import (
 // What a new view changed, as the log tells it: tasks that came running or
 // went from running, by ID; tasks that never ran are not news.
 func TestDiffTasks(t *testing.T) {
-	task := func(id string, st state.TaskState) state.Task { return state.Task{ID: id, State: st} }
-	prev := &state.Cluster{Tasks: []state.Task{
+	task := func(id string, st state.TaskState) *state.Task { return &state.Task{ID: id, State: st} }
+	prev := &state.Cluster{Tasks: []*state.Task{
 		task("a", state.TaskRunning),
 		task("b", state.TaskRunning),
 		task("c", state.TaskStaging),
 		task("d", state.TaskRunning),
 	}}
-	next := &state.Cluster{Tasks: []state.Task{
+	next := &state.Cluster{Tasks: []*state.Task{
 		task("a", state.TaskRunning), // unchanged
 		task("b", state.TaskKilling), // stopping, still listed
 		task("c", state.TaskRunning), // came running
@@ -46,9 +47,12 @@ func BenchmarkDiffTasks(b *testing.B) {
 		b.Run(fmt.Sprintf("tasks=%d", n), func(b *testing.B) {
 			prev := genCluster(n)
 			next := *prev
-			next.Tasks = append([]state.Task(nil), prev.Tasks...)
-			next.Tasks[n/2].State = state.TaskKilling
-			next.Tasks[n/3].State = state.TaskRunning
+			next.Tasks = slices.Clone(prev.Tasks)
+			for i, st := range map[int]state.TaskState{n / 2: state.TaskKilling, n / 3: state.TaskRunning} {
+				t := *next.Tasks[i]
+				t.State = st
+				next.Tasks[i] = &t
+			}
 			b.ReportAllocs()
 			for b.Loop() {
 				diffTasks(prev, &next)

@@ -17,13 +17,13 @@ var digestSeed = maphash.MakeSeed()
 // computes its Digest. Sources call it once, before publishing; c must not be
 // changed afterwards.
 func (c *Cluster) Seal() *Cluster {
-	slices.SortFunc(c.Tasks, func(a, b Task) int { return cmp.Compare(a.ID, b.ID) })
+	slices.SortFunc(c.Tasks, func(a, b *Task) int { return cmp.Compare(a.ID, b.ID) })
 	return c.SealTasksDigested(nil)
 }
 
 // SealTasksDigested is Seal for a cluster whose tasks are sorted by ID already,
 // given TaskDigest of each task (in order) where known: ds[i] != 0 is trusted
-// to be TaskDigest(&c.Tasks[i]), a zero or missing one is computed. Sources
+// to be TaskDigest(c.Tasks[i]), a zero or missing one is computed. Sources
 // that keep their tasks between views (the event stream) digest only the tasks
 // that changed. The cluster keeps ds (filled in) as its taskDigests when it
 // has one per task; the caller must not change it afterwards.
@@ -153,7 +153,7 @@ func (c *Cluster) digest(ds []uint64) (uint64, []uint64) {
 	var td digester
 	for i := range c.Tasks {
 		if all[i] == 0 {
-			all[i] = td.task(&c.Tasks[i])
+			all[i] = td.task(c.Tasks[i])
 		}
 		d.num(all[i])
 	}

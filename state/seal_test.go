@@ -13,7 +13,7 @@ func sealTestCluster() *Cluster {
 	return &Cluster{
 		Leader: Master{ID: "m", Host: "127.0.0.1", Port: 5050},
 		Agents: []Agent{{ID: "a2", Host: "127.0.1.2"}, {ID: "a1", Host: "127.0.1.1", Attributes: map[string]string{"rack": "r1"}}},
-		Tasks: []Task{
+		Tasks: []*Task{
 			{ID: "web.2", Name: "web", AgentID: "a2", State: TaskRunning, Healthy: &yes},
 			{ID: "web.1", Name: "web", AgentID: "a1", State: TaskRunning, NetInfo: []netip.Addr{netip.MustParseAddr("127.0.3.1")}},
 			{ID: "db.1", Name: "db", AgentID: "a1", State: TaskStaging, Discovery: &Discovery{Name: "db", Ports: []DiscoveryPort{{Number: 5432, Name: "pg"}}}},
@@ -33,15 +33,15 @@ func TestSealTasksDigested(t *testing.T) {
 		{"all known", func(c *Cluster) []uint64 {
 			ds := make([]uint64, len(c.Tasks))
 			for i := range c.Tasks {
-				ds[i] = TaskDigest(&c.Tasks[i])
+				ds[i] = TaskDigest(c.Tasks[i])
 			}
 			return ds
 		}},
-		{"some known", func(c *Cluster) []uint64 { return []uint64{0, TaskDigest(&c.Tasks[1])} }},
+		{"some known", func(c *Cluster) []uint64 { return []uint64{0, TaskDigest(c.Tasks[1])} }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := sealTestCluster()
-			slices.SortFunc(c.Tasks, func(a, b Task) int { return strings.Compare(a.ID, b.ID) })
+			slices.SortFunc(c.Tasks, func(a, b *Task) int { return strings.Compare(a.ID, b.ID) })
 			if got := c.SealTasksDigested(tc.ds(c)).Digest; got != want.Digest {
 				t.Errorf("digest %x, want Seal's %x", got, want.Digest)
 			}

@@ -228,7 +228,7 @@ func fromTasks(c *state.Cluster, apps *state.AppSet, cfg Config, es []entry, lef
 	// labelled task of a framework not named "marathon" needs them.
 	var marathonIDs map[string]bool
 	for i := range c.Tasks {
-		t := &c.Tasks[i]
+		t := c.Tasks[i]
 		if t.Discovery == nil || !slices.ContainsFunc(t.Discovery.Ports, portHasVIP) {
 			continue // most tasks: nothing to derive, nothing allocated
 		}

@@ -214,7 +214,7 @@ func (p *probeSink) PublishCluster(c *state.Cluster) {
 	p.mu.Unlock()
 	hit := id == ""
 	if !hit {
-		i, ok := slices.BinarySearchFunc(c.Tasks, id, func(t state.Task, id string) int {
+		i, ok := slices.BinarySearchFunc(c.Tasks, id, func(t *state.Task, id string) int {
 			switch {
 			case t.ID < id:
 				return -1

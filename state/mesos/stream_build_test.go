@@ -70,7 +70,7 @@ func TestStreamModelBuildFromLastMatchesFull(t *testing.T) {
 			}
 		}
 		c := m.build("mesos", time.Time{}, nil)
-		var want []state.Task
+		var want []*state.Task
 		for _, mt := range m.order {
 			if m.frameworks[mt.t.FrameworkID] != nil {
 				want = append(want, mt.t)
@@ -79,7 +79,7 @@ func TestStreamModelBuildFromLastMatchesFull(t *testing.T) {
 		same := len(want) == len(c.Tasks)
 		for k := 0; same && k < len(want); k++ {
 			// A digest covers every field.
-			same = state.TaskDigest(&want[k]) == state.TaskDigest(&c.Tasks[k]) && c.TaskDigests()[k] == state.TaskDigest(&want[k])
+			same = state.TaskDigest(want[k]) == state.TaskDigest(c.Tasks[k]) && c.TaskDigests()[k] == state.TaskDigest(want[k])
 		}
 		if !same {
 			t.Fatalf("after %d rounds, tasks differ (-all +built):\n%s", i, cmp.Diff(want, c.Tasks, clusterOpts))

@@ -56,7 +56,7 @@ type streamModel struct {
 // out). The slices are the published view's: read-only.
 type builtTasks struct {
 	order   []*modelTask
-	tasks   []state.Task
+	tasks   []*state.Task
 	digests []uint64
 }
 
@@ -77,11 +77,13 @@ type modelFramework struct {
 }
 
 type modelTask struct {
-	key  string
-	t    state.Task
+	key string
+	// t is the task as the events so far make it. Published views share it,
+	// so it is never changed: an event that changes the task replaces it.
+	t    *state.Task
 	hist []slimStatus
-	// dig is state.TaskDigest(&t), zero until build computes it: whatever changes
-	// t must zero it.
+	// dig is state.TaskDigest(t), zero until build computes it: whatever
+	// replaces t must zero it.
 	dig uint64
 }
 
@@ -227,7 +229,7 @@ func (m *streamModel) addTask(t *mesos.Task) {
 	if _, ok := m.frameworks[task.FrameworkID]; !ok {
 		m.maybeOrphans = true
 	}
-	m.putTask(&modelTask{key: key, t: task, hist: hist})
+	m.putTask(&modelTask{key: key, t: &task, hist: hist})
 }
 
 // putTask adds a task, or replaces the one with its key.
@@ -265,16 +267,17 @@ func (m *streamModel) updateTask(u *master.Event_TaskUpdated) bool {
 		}
 		delete(m.parked, id)
 	}
-	// In place: published clusters hold copies of the Task, and the address
-	// slices they share are never written again.
+	// The history is the model's alone; the task is replaced, as published
+	// views share it (and the address slices, which are never written again).
 	mt.hist = pruneStatuses(appendStatus(mt.hist, slimStatusFromV1(&u.Status)))
 	st := u.Status.GetState()
 	if u.State != nil {
 		st = *u.State
 	}
-	mt.t.State = state.TaskState(st.String())
-	applyStatuses(&mt.t, mt.hist)
-	mt.dig = 0
+	t := *mt.t
+	t.State = state.TaskState(st.String())
+	applyStatuses(&t, mt.hist)
+	mt.t, mt.dig = &t, 0
 	m.touch(id)
 	if terminalTaskState(st) {
 		m.removeTask(id)
@@ -374,8 +377,8 @@ func (m *streamModel) build(source string, at time.Time, masters []state.Master)
 
 // buildAll makes the view's tasks and their digests from every task of the
 // model, leaving out the orphans (when there may be some).
-func (m *streamModel) buildAll() ([]state.Task, []uint64) {
-	tasks := make([]state.Task, 0, len(m.order))
+func (m *streamModel) buildAll() ([]*state.Task, []uint64) {
+	tasks := make([]*state.Task, 0, len(m.order))
 	digests := make([]uint64, 0, len(m.order))
 	orphans := false
 	for _, mt := range m.order {
@@ -386,7 +389,7 @@ func (m *streamModel) buildAll() ([]state.Task, []uint64) {
 			}
 		}
 		if mt.dig == 0 {
-			mt.dig = state.TaskDigest(&mt.t)
+			mt.dig = state.TaskDigest(mt.t)
 		}
 		tasks = append(tasks, mt.t)
 		digests = append(digests, mt.dig)
@@ -404,13 +407,13 @@ func (m *streamModel) buildAll() ([]state.Task, []uint64) {
 // tasks is the gain, a run per changed task the cost.
 const maxChangedShare = 16
 
-// buildChanged makes the view's tasks from the last build's, the tasks
-// unchanged since copied in runs (a memmove, where buildAll reads every
-// task through its pointer) and the changed ones taken from the model:
-// work for the change, but for the copy every immutable view costs. It
-// reports false when it cannot: no last build, too many changes, or tasks
-// that may be orphans.
-func (m *streamModel) buildChanged() ([]state.Task, []uint64, bool) {
+// buildChanged makes the view's tasks from the last build's, the pointers
+// of the tasks unchanged since copied in runs (a memmove, where buildAll
+// reads every task through its pointer) and the changed ones taken from the
+// model: the view shares the unchanged tasks with the last one. It reports
+// false when it cannot: no last build, too many changes, or tasks that may
+// be orphans.
+func (m *streamModel) buildChanged() ([]*state.Task, []uint64, bool) {
 	last := m.last
 	if last == nil || m.maybeOrphans || len(m.changed) > len(m.order)/maxChangedShare+1 {
 		return nil, nil, false
@@ -420,7 +423,7 @@ func (m *streamModel) buildChanged() ([]state.Task, []uint64, bool) {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	tasks := make([]state.Task, len(m.order))
+	tasks := make([]*state.Task, len(m.order))
 	digests := make([]uint64, len(m.order))
 	order := slices.Clone(m.order)
 	i, j := 0, 0 // next task of the last build, of this one
@@ -439,7 +442,7 @@ func (m *streamModel) buildChanged() ([]state.Task, []uint64, bool) {
 		if inNow {
 			mt := order[j]
 			if mt.dig == 0 {
-				mt.dig = state.TaskDigest(&mt.t)
+				mt.dig = state.TaskDigest(mt.t)
 			}
 			tasks[j], digests[j] = mt.t, mt.dig
 			j++
