@@ -70,3 +70,39 @@ func TestSealTasksDigested(t *testing.T) {
 		t.Errorf("TaskDigest of an empty task is 0, which means unknown")
 	}
 }
+
+// TestSealFromLast: a view sealed from the last one, its digest sum updated
+// by the task that changed and its agents and frameworks the last's, has
+// the digest and lookups of the same view sealed whole; agents that are not
+// the last's are sorted and indexed.
+func TestSealFromLast(t *testing.T) {
+	last := sealTestCluster().Seal()
+	next := &Cluster{Leader: last.Leader, Agents: last.Agents, Frameworks: last.Frameworks, Tasks: slices.Clone(last.Tasks)}
+	changed := *next.Tasks[1]
+	changed.State = TaskKilling
+	next.Tasks[1] = &changed
+	ds := slices.Clone(last.TaskDigests())
+	ds[1] = TaskDigest(&changed)
+	sum := last.TaskDigestSum() - last.TaskDigests()[1] + ds[1]
+	next.SealFromLast(last, ds, sum)
+	whole := (&Cluster{Leader: last.Leader, Agents: slices.Clone(last.Agents), Tasks: slices.Clone(next.Tasks)}).Seal()
+	if next.Digest != whole.Digest || next.Digest == last.Digest {
+		t.Errorf("digest %x, sealed whole %x, last %x", next.Digest, whole.Digest, last.Digest)
+	}
+	if a := next.Agent("a1"); a == nil || a.Host != "127.0.1.1" {
+		t.Errorf("Agent(a1) = %+v", a)
+	}
+	if !slices.Equal(next.TaskDigests(), whole.TaskDigests()) || next.TaskDigestSum() != whole.TaskDigestSum() {
+		t.Errorf("task digests %x (sum %x), sealed whole %x (sum %x)", next.TaskDigests(), next.TaskDigestSum(), whole.TaskDigests(), whole.TaskDigestSum())
+	}
+
+	other := &Cluster{Leader: last.Leader, Agents: []Agent{{ID: "a3", Host: "127.0.1.3"}, {ID: "a0", Host: "127.0.1.0"}},
+		Tasks: slices.Clone(last.Tasks)}
+	other.SealFromLast(last, slices.Clone(last.TaskDigests()), last.TaskDigestSum())
+	if other.Agents[0].ID != "a0" || other.Agent("a3") == nil || other.Agent("a1") != nil {
+		t.Errorf("new agents not sorted and indexed: %+v", other.Agents)
+	}
+	if other.Digest == last.Digest {
+		t.Error("other agents, same digest")
+	}
+}

@@ -71,6 +71,11 @@ type Cluster struct {
 	// consumers that derive something per task (lbmodel.MesosApps) tell the tasks
 	// that changed between two views without hashing them again.
 	taskDigests []uint64
+	// taskSum is the sum of taskDigests, wrapping: what Digest covers of
+	// the tasks.
+	taskSum uint64
+	// membersDigest is what Digest covers of the agents and frameworks.
+	membersDigest uint64
 }
 
 // Master is a Mesos master.
