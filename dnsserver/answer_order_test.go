@@ -20,7 +20,7 @@ func hsOrderCluster(n int) *state.Cluster {
 	c := hsCluster()
 	for i := range n {
 		port := uint32(33000 + (i*37)%n)
-		c.Tasks = append(c.Tasks, state.Task{
+		c.Tasks = append(c.Tasks, &state.Task{
 			ID:          fmt.Sprintf("order.%03d", i),
 			Name:        "order",
 			FrameworkID: "fw-marathon",
@@ -83,7 +83,7 @@ func TestAnswerOrderAfterUpdate(t *testing.T) {
 	part := *full
 	part.Tasks = slices.Clone(full.Tasks)
 	// Drop every third "order" task, then bring them back by updating.
-	part.Tasks = slices.DeleteFunc(part.Tasks, func(tk state.Task) bool {
+	part.Tasks = slices.DeleteFunc(part.Tasks, func(tk *state.Task) bool {
 		var i int
 		_, err := fmt.Sscanf(tk.ID, "order.%03d", &i)
 		return err == nil && i%3 == 0
@@ -112,10 +112,10 @@ func TestAnswerOrderAfterUpdate(t *testing.T) {
 func TestNoSRVPortZero(t *testing.T) {
 	c := hsCluster()
 	c.Tasks = append(c.Tasks,
-		state.Task{ID: "zero.1", Name: "zero", FrameworkID: "fw-marathon", AgentID: "agent-S1", State: state.TaskRunning,
+		&state.Task{ID: "zero.1", Name: "zero", FrameworkID: "fw-marathon", AgentID: "agent-S1", State: state.TaskRunning,
 			NetInfo: []netip.Addr{netip.MustParseAddr("127.0.6.1")},
 			Ports:   []state.PortRange{{Begin: 0, End: 1}}},
-		state.Task{ID: "zero.2", Name: "zerodi", FrameworkID: "fw-marathon", AgentID: "agent-S1", State: state.TaskRunning,
+		&state.Task{ID: "zero.2", Name: "zerodi", FrameworkID: "fw-marathon", AgentID: "agent-S1", State: state.TaskRunning,
 			NetInfo:   []netip.Addr{netip.MustParseAddr("127.0.6.2")},
 			Discovery: &state.Discovery{Visibility: "FRAMEWORK", Name: "zerodi", Ports: []state.DiscoveryPort{{Number: 0, Name: "http", Protocol: "tcp"}, {Number: 8080, Name: "alt", Protocol: "tcp"}}}},
 	)

@@ -16,7 +16,7 @@ import (
 func hsBigCluster(n int) *state.Cluster {
 	c := hsCluster()
 	for i := range n {
-		c.Tasks = append(c.Tasks, state.Task{
+		c.Tasks = append(c.Tasks, &state.Task{
 			ID:          fmt.Sprintf("big.%03d", i),
 			Name:        "big",
 			FrameworkID: "fw-marathon",

@@ -42,7 +42,7 @@ func hsGenCluster(n int) (c *state.Cluster, taskNames, srvNames []string) {
 		ag := r.IntN(len(c.Agents))
 		port := uint32(31000 + r.IntN(1000))
 		name := fmt.Sprintf("app-%d", app)
-		c.Tasks = append(c.Tasks, state.Task{
+		c.Tasks = append(c.Tasks, &state.Task{
 			ID: fmt.Sprintf("%s.%016x-%d", name, r.Uint64(), t), Name: name,
 			FrameworkID: c.Frameworks[fw].ID, AgentID: c.Agents[ag].ID, State: state.TaskRunning,
 			NetInfo: []netip.Addr{netip.AddrFrom4([4]byte{127, 2, byte((t / 250) % 250), byte(1 + t%250)})},

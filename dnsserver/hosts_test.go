@@ -63,7 +63,7 @@ func namedCluster() *state.Cluster {
 			{ID: "f1", Name: "marathon", PID: "scheduler@sched-host:8080", Host: "sched-host", Port: 8080, Hostname: "other"},
 			{ID: "f2", Name: "http-sched", Hostname: "http-host"},
 		},
-		Tasks: []state.Task{
+		Tasks: []*state.Task{
 			{ID: "web.1", Name: "web", FrameworkID: "f1", AgentID: "a-S1", State: state.TaskRunning,
 				Ports: []state.PortRange{{Begin: 31000, End: 31000}}},
 			{ID: "job.1", Name: "job", FrameworkID: "f2", AgentID: "a-S2", State: state.TaskRunning,

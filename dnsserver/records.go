@@ -276,7 +276,7 @@ func (g *generator) masters(c *state.Cluster) {
 func (g *generator) tasks(c *state.Cluster) {
 	g.b.spans = make([]taskSpan, len(c.Tasks))
 	for i := range c.Tasks {
-		g.b.spans[i] = g.taskIn(c, &c.Tasks[i])
+		g.b.spans[i] = g.taskIn(c, c.Tasks[i])
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/discovery-mesos/discovery/state"
+	"github.com/discovery-mesos/discovery/state/statetest"
 )
 
 // withHealth returns smallCluster with its two nginx tasks' health set: the
@@ -16,7 +17,7 @@ func withHealth(second *bool) *state.Cluster {
 	tasks := slices.Clone(c.Tasks)
 	for i := range tasks {
 		if tasks[i].ID == "nginx.58dccce7-90bc-11e6-ae70-70b3d5800001" {
-			tasks[i].Healthy = second
+			statetest.OwnTask(tasks, i).Healthy = second
 		}
 	}
 	return withTasks(c, tasks)

@@ -49,7 +49,7 @@ func smallCluster() *state.Cluster {
 			{ID: "fw-marathon", Name: "marathon", PID: "scheduler(1)@127.0.2.1:8080", Host: "127.0.2.1", Port: 8080},
 			{ID: "fw-chronos", Name: "Chronos 2.0.1", Hostname: "127.0.2.2"},
 		},
-		Tasks: []state.Task{
+		Tasks: []*state.Task{
 			{
 				ID: "nginx.48dccce7-90bc-11e6-ae70-70b3d5800001", Name: "nginx",
 				FrameworkID: "fw-marathon", AgentID: "20160101-000000-0000-S1", State: state.TaskRunning,
@@ -346,7 +346,7 @@ func TestIPSourcesOrder(t *testing.T) {
 	c := (&state.Cluster{
 		Agents:     []state.Agent{{ID: "a-S0", Host: "127.0.1.1", Port: 5051}},
 		Frameworks: []state.Framework{{ID: "f", Name: "marathon"}},
-		Tasks: []state.Task{{
+		Tasks: []*state.Task{{
 			ID: "t", Name: "app", FrameworkID: "f", AgentID: "a-S0", State: state.TaskRunning,
 			NetInfo: addrs("fd00::9"),
 			Mesos:   addrs("127.0.5.1"),
@@ -438,7 +438,7 @@ func TestLongNamesAreShortened(t *testing.T) {
 	c := (&state.Cluster{
 		Agents:     []state.Agent{{ID: "x-S7", Host: "127.0.1.1", Port: 5051}},
 		Frameworks: []state.Framework{{ID: "f", Name: "marathon"}, {ID: "g", Name: longFw}},
-		Tasks: []state.Task{
+		Tasks: []*state.Task{
 			{ID: "t1", Name: long, FrameworkID: "f", AgentID: "x-S7", State: state.TaskRunning,
 				Ports: []state.PortRange{{Begin: 1, End: 1}},
 				Discovery: &state.Discovery{Name: long, Ports: []state.DiscoveryPort{
@@ -507,15 +507,15 @@ func TestLongNamesAreShortened(t *testing.T) {
 // serves it, where a client can ask for it: with "_", with dots; not with
 // capitals (mesos-dns lowercases the question, so those never matched).
 func TestLegacyDiscoveryNames(t *testing.T) {
-	task := func(id, name string) state.Task {
-		return state.Task{ID: id, Name: "app", FrameworkID: "f", AgentID: "x-S1", State: state.TaskRunning,
+	task := func(id, name string) *state.Task {
+		return &state.Task{ID: id, Name: "app", FrameworkID: "f", AgentID: "x-S1", State: state.TaskRunning,
 			NetInfo:   addrs("127.0.5.1"),
 			Discovery: &state.Discovery{Name: name, Ports: []state.DiscoveryPort{{Number: 80, Name: "http", Protocol: "tcp"}}}}
 	}
 	c := (&state.Cluster{
 		Agents:     []state.Agent{{ID: "x-S1", Host: "127.0.1.1"}},
 		Frameworks: []state.Framework{{ID: "f", Name: "marathon"}},
-		Tasks:      []state.Task{task("t1", "my_service"), task("t2", "api.v2"), task("t3", "Web_Front")},
+		Tasks:      []*state.Task{task("t1", "my_service"), task("t2", "api.v2"), task("t3", "Web_Front")},
 	}).Seal()
 	tab := Build(c, testConfig())
 	var s Scratch
@@ -555,7 +555,7 @@ func TestEnforceRFC952(t *testing.T) {
 	c := (&state.Cluster{
 		Agents:     []state.Agent{{ID: "x-S0", Host: "127.0.1.1"}},
 		Frameworks: []state.Framework{{ID: "f", Name: "marathon-0.6.0-dev"}},
-		Tasks:      []state.Task{{ID: "t", Name: "4pod_123$abc", FrameworkID: "f", AgentID: "x-S0", State: state.TaskRunning}},
+		Tasks:      []*state.Task{{ID: "t", Name: "4pod_123$abc", FrameworkID: "f", AgentID: "x-S0", State: state.TaskRunning}},
 	}).Seal()
 	cfg := testConfig()
 	var s Scratch

@@ -28,7 +28,7 @@ func hsCluster() *state.Cluster {
 		},
 	}
 	for i := range 3 {
-		c.Tasks = append(c.Tasks, state.Task{
+		c.Tasks = append(c.Tasks, &state.Task{
 			ID:          fmt.Sprintf("web.%d", i),
 			Name:        "web",
 			FrameworkID: "fw-marathon",
@@ -38,7 +38,7 @@ func hsCluster() *state.Cluster {
 			Ports:       []state.PortRange{{Begin: uint32(31000 + 2*i), End: uint32(31001 + 2*i)}},
 		})
 	}
-	c.Tasks = append(c.Tasks, state.Task{
+	c.Tasks = append(c.Tasks, &state.Task{
 		ID:          "db.0",
 		Name:        "db",
 		FrameworkID: "fw-marathon",

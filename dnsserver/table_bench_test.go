@@ -77,7 +77,7 @@ func shapedCluster(tasks, apps int, agents []state.Agent) *state.Cluster {
 		ag := c.Agents[r.IntN(len(c.Agents))]
 		port := uint32(31000 + r.IntN(1000))
 		name := fmt.Sprintf("app-%d", app)
-		c.Tasks = append(c.Tasks, state.Task{
+		c.Tasks = append(c.Tasks, &state.Task{
 			ID:          fmt.Sprintf("%s.%016x-%d", name, r.Uint64(), t),
 			Name:        name,
 			FrameworkID: fw.ID,
@@ -134,7 +134,7 @@ func lookupMix(c *state.Cluster, n int) []dns.Question {
 	qs := make([]dns.Question, 0, n)
 	r := rand.New(rand.NewPCG(3, 4))
 	for i := range n {
-		t := &c.Tasks[r.IntN(len(c.Tasks))]
+		t := c.Tasks[r.IntN(len(c.Tasks))]
 		fw := c.Framework(t.FrameworkID).Name
 		switch {
 		case i%10 < 6:

@@ -118,7 +118,7 @@ func newBuilder(cfg Config, c *state.Cluster) *builder {
 // long as the table.
 func taskHints(c *state.Cluster) (names, uses, entries int) {
 	for i := range c.Tasks {
-		t := &c.Tasks[i]
+		t := c.Tasks[i]
 		if t.State != state.TaskRunning {
 			continue
 		}

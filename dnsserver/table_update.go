@@ -189,7 +189,7 @@ func (t *Table) updateDiff(c *state.Cluster, hosts HostAddrs, d *taskDiff) *Tabl
 		u.remove(t.cluster.Tasks[i].ID, od[i])
 	}
 	for _, j := range d.came {
-		task := &c.Tasks[j]
+		task := c.Tasks[j]
 		b.entries, b.tnodes = b.entries[:0], b.tnodes[:0]
 		g.taskIn(c, task)
 		inc.parents, inc.a6 = b.parents, b.a6
@@ -298,7 +298,7 @@ func (inc *incremental) affects(a, b *state.Cluster, d *taskDiff) bool {
 		}
 	}
 	for _, j := range d.came {
-		if mayHaveRecords(b, &b.Tasks[j]) {
+		if mayHaveRecords(b, b.Tasks[j]) {
 			return true
 		}
 	}
@@ -654,7 +654,7 @@ func (u *updating) byOwner(a, b contrib) int {
 // ID and digest (a binary search: the tasks are sorted by ID).
 func (u *updating) position(id string, digest uint64) int {
 	tasks := u.c.Tasks
-	i, _ := slices.BinarySearchFunc(tasks, id, func(t state.Task, id string) int { return strings.Compare(t.ID, id) })
+	i, _ := slices.BinarySearchFunc(tasks, id, func(t *state.Task, id string) int { return strings.Compare(t.ID, id) })
 	for ; i < len(tasks) && tasks[i].ID == id; i++ {
 		if u.digests[i] == digest {
 			return i

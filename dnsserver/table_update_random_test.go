@@ -23,7 +23,7 @@ type randomTasks struct {
 }
 
 // task returns a new running task of a random app on a random agent.
-func (g *randomTasks) task() state.Task {
+func (g *randomTasks) task() *state.Task {
 	r := g.r
 	app := g.apps[r.IntN(len(g.apps))]
 	g.next++
@@ -55,7 +55,7 @@ func (g *randomTasks) task() state.Task {
 		}
 		t.Discovery = di
 	}
-	return t
+	return &t
 }
 
 // step returns c with one to three random changes.
@@ -64,6 +64,12 @@ func (g *randomTasks) step() *state.Cluster {
 	tasks := slices.Clone(g.c.Tasks)
 	for range 1 + r.IntN(3) {
 		pick := func() int { return r.IntN(len(tasks)) }
+		// edit changes a copy of task i: the tasks are the last view's too.
+		edit := func(i int) *state.Task {
+			t := *tasks[i]
+			tasks[i] = &t
+			return &t
+		}
 		switch k := r.IntN(20); {
 		case k < 6 && (!g.ports || len(tasks) < 6) || len(tasks) == 0: // started
 			tasks = append(tasks, g.task())
@@ -72,20 +78,20 @@ func (g *randomTasks) step() *state.Cluster {
 			tasks = slices.Delete(tasks, i, i+1)
 		case k < 11 && !g.ports: // every task of one app killed: its names go
 			app := tasks[pick()].Name
-			tasks = slices.DeleteFunc(tasks, func(t state.Task) bool { return t.Name == app })
+			tasks = slices.DeleteFunc(tasks, func(t *state.Task) bool { return t.Name == app })
 		case k < 13: // changed in place: an address, or no longer running
 			i := pick()
 			if r.IntN(2) == 0 {
-				tasks[i].NetInfo = []netip.Addr{netip.AddrFrom4([4]byte{127, 7, byte(r.IntN(4)), 1})}
+				edit(i).NetInfo = []netip.Addr{netip.AddrFrom4([4]byte{127, 7, byte(r.IntN(4)), 1})}
 			} else {
-				tasks[i].State = state.TaskKilling
+				edit(i).State = state.TaskKilling
 			}
 		case k < 14: // back to running
 			i := pick()
-			tasks[i].State = state.TaskRunning
+			edit(i).State = state.TaskRunning
 		case k < 15: // moved to another agent, keeping its ID
 			i := pick()
-			tasks[i].AgentID = g.c.Agents[r.IntN(len(g.c.Agents))].ID
+			edit(i).AgentID = g.c.Agents[r.IntN(len(g.c.Agents))].ID
 		case k < 16: // another framework's task of the same ID
 			t := tasks[pick()]
 			u := g.task()

@@ -11,10 +11,11 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/discovery-mesos/discovery/state"
+	"github.com/discovery-mesos/discovery/state/statetest"
 )
 
 // withTasks returns a sealed copy of c with its tasks replaced by tasks.
-func withTasks(c *state.Cluster, tasks []state.Task) *state.Cluster {
+func withTasks(c *state.Cluster, tasks []*state.Task) *state.Cluster {
 	return (&state.Cluster{
 		Source: c.Source, Leader: c.Leader, Masters: slices.Clone(c.Masters),
 		Agents: slices.Clone(c.Agents), Frameworks: slices.Clone(c.Frameworks), Tasks: tasks,
@@ -79,7 +80,7 @@ func mutate(r *rand.Rand, c *state.Cluster, step int) *state.Cluster {
 		i := pick()
 		tasks = slices.Delete(tasks, i, i+1)
 	case k < 6: // a task started: an instance of an app, or of a new app
-		nt := tasks[pick()]
+		nt := *tasks[pick()]
 		if r.IntN(3) == 0 {
 			nt.Name = fmt.Sprintf("new-app-%d", step)
 			if nt.Discovery != nil {
@@ -90,21 +91,21 @@ func mutate(r *rand.Rand, c *state.Cluster, step int) *state.Cluster {
 		}
 		nt.ID = fmt.Sprintf("%s.started-%d", nt.Name, step)
 		nt.NetInfo = []netip.Addr{netip.AddrFrom4([4]byte{127, 9, byte(step / 250), byte(1 + step%250)})}
-		tasks = append(tasks, nt)
+		tasks = append(tasks, &nt)
 	case k < 7: // a task's address changed
 		i := pick()
-		tasks[i].NetInfo = []netip.Addr{netip.MustParseAddr(fmt.Sprintf("fd00::%x", step+1))}
+		statetest.OwnTask(tasks, i).NetInfo = []netip.Addr{netip.MustParseAddr(fmt.Sprintf("fd00::%x", step+1))}
 	case k < 8: // a task killing (no longer running)
-		tasks[pick()].State = state.TaskKilling
+		statetest.OwnTask(tasks, pick()).State = state.TaskKilling
 	case k < 9: // a task moved to another agent
-		i := pick()
-		tasks[i].AgentID = c.Agents[r.IntN(len(c.Agents))].ID
-		tasks[i].ID += "-moved"
+		t := statetest.OwnTask(tasks, pick())
+		t.AgentID = c.Agents[r.IntN(len(c.Agents))].ID
+		t.ID += "-moved"
 	case k < 10: // a task staged (no records yet: the table is only retargeted)
-		nt := tasks[pick()]
+		nt := *tasks[pick()]
 		nt.ID = fmt.Sprintf("%s.staged-%d", nt.Name, step)
 		nt.State = state.TaskStaging
-		tasks = append(tasks, nt)
+		tasks = append(tasks, &nt)
 	default: // an agent's address changed: a full build
 		out := withTasks(c, tasks)
 		out.Agents[0].Host = fmt.Sprintf("127.8.0.%d", 1+step%250)
@@ -195,7 +196,7 @@ func TestUpdateDropsDeadNames(t *testing.T) {
 	if res := tab.Lookup(name, dns.TypeAAAA, &Scratch{}); res.Rcode != dns.RcodeSuccess || len(res.Answer) == 0 {
 		t.Fatalf("before: %s rcode %d, %d answers", name, res.Rcode, len(res.Answer))
 	}
-	tasks := slices.DeleteFunc(slices.Clone(c.Tasks), func(t state.Task) bool { return t.ID == "v6.1" })
+	tasks := slices.DeleteFunc(slices.Clone(c.Tasks), func(t *state.Task) bool { return t.ID == "v6.1" })
 	upd := tab.Update(withTasks(c, tasks))
 	if upd.inc == nil || upd.inc.deadNodes == 0 {
 		t.Fatalf("update left no dead names")
@@ -258,7 +259,7 @@ func namedHostsCluster() *state.Cluster {
 	out.Agents[1].Host = "agent-lost"
 	out.Frameworks[0].Host = "sched-host"
 	for i, name := range []string{"my_service", "api.v2", "api.v2"} {
-		out.Tasks = append(out.Tasks, state.Task{
+		out.Tasks = append(out.Tasks, &state.Task{
 			ID: fmt.Sprintf("%s.%d", name, i), Name: "svc", FrameworkID: "fw-marathon", AgentID: out.Agents[i%3].ID,
 			State: state.TaskRunning, NetInfo: addrs(fmt.Sprintf("127.0.4.%d", i+1)),
 			Ports:     []state.PortRange{{Begin: uint32(31100 + i), End: uint32(31100 + i)}},

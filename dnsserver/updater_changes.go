@@ -40,7 +40,7 @@ type taskDiff struct {
 // nothing else (update builds afresh).
 func diffTasks(prev, next *state.Cluster) taskDiff {
 	var d taskDiff
-	var old, cur []state.Task
+	var old, cur []*state.Task
 	var od, nd []uint64
 	if prev != nil {
 		old, od = prev.Tasks, prev.TaskDigests()
@@ -60,23 +60,23 @@ func diffTasks(prev, next *state.Cluster) taskDiff {
 			}
 		}
 		switch {
-		case i < len(old) && j < len(cur) && (d.digested && od[i] == nd[j] || !d.digested && sameTask(&old[i], &cur[j])):
+		case i < len(old) && j < len(cur) && (d.digested && od[i] == nd[j] || !d.digested && sameTask(old[i], cur[j])):
 			i++
 			j++
 		case j == len(cur) || i < len(old) && old[i].ID < cur[j].ID:
 			d.gone = append(d.gone, int32(i))
-			d.stop(&old[i])
+			d.stop(old[i])
 			i++
 		case i == len(old) || cur[j].ID < old[i].ID:
 			d.came = append(d.came, int32(j))
-			d.start(&cur[j])
+			d.start(cur[j])
 			j++
 		default: // the same ID, changed
 			d.gone = append(d.gone, int32(i))
 			d.came = append(d.came, int32(j))
 			if old[i].State != cur[j].State {
-				d.stop(&old[i])
-				d.start(&cur[j])
+				d.stop(old[i])
+				d.start(cur[j])
 			}
 			i++
 			j++

@@ -7,19 +7,20 @@ import (
 	"testing"
 
 	"github.com/discovery-mesos/discovery/state"
+	"github.com/discovery-mesos/discovery/state/statetest"
 )
 
 // What a new view changed, as the log tells it: tasks that came running or
 // went from running, by ID; tasks that never ran are not news.
 func TestDiffTasks(t *testing.T) {
-	task := func(id string, st state.TaskState) state.Task { return state.Task{ID: id, State: st} }
-	prev := &state.Cluster{Tasks: []state.Task{
+	task := func(id string, st state.TaskState) *state.Task { return &state.Task{ID: id, State: st} }
+	prev := &state.Cluster{Tasks: []*state.Task{
 		task("a", state.TaskRunning),
 		task("b", state.TaskRunning),
 		task("c", state.TaskStaging),
 		task("d", state.TaskRunning),
 	}}
-	next := &state.Cluster{Tasks: []state.Task{
+	next := &state.Cluster{Tasks: []*state.Task{
 		task("a", state.TaskRunning), // unchanged
 		task("b", state.TaskKilling), // stopping, still listed
 		task("c", state.TaskRunning), // came running
@@ -47,8 +48,8 @@ func BenchmarkDiffTasks(b *testing.B) {
 		b.Run(fmt.Sprintf("tasks=%d", n), func(b *testing.B) {
 			prev := genCluster(n)
 			tasks := slices.Clone(prev.Tasks)
-			tasks[n/2].State = state.TaskKilling
-			tasks[n/3].State = state.TaskStaging
+			statetest.OwnTask(tasks, n/2).State = state.TaskKilling
+			statetest.OwnTask(tasks, n/3).State = state.TaskStaging
 			next := withTasks(prev, tasks)
 			b.ReportAllocs()
 			for b.Loop() {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/discovery-mesos/discovery/lbsync/lbmodel"
 	"github.com/discovery-mesos/discovery/state"
+	"github.com/discovery-mesos/discovery/state/statetest"
 )
 
 // BenchmarkSyncerOneTaskChange100k measures the syncer's whole work per
@@ -34,7 +35,7 @@ func BenchmarkSyncerOneTaskChange100k(b *testing.B) {
 		views[i] = base
 		if i%2 == 1 {
 			n := &state.Cluster{Agents: base.Agents, Frameworks: base.Frameworks, Tasks: slices.Clone(base.Tasks)}
-			n.Tasks[(i*7919)%len(n.Tasks)].State = state.TaskKilling
+			statetest.OwnTask(n.Tasks, (i*7919)%len(n.Tasks)).State = state.TaskKilling
 			views[i] = n.Seal()
 		}
 	}
@@ -82,7 +83,7 @@ func benchCluster100k() *state.Cluster {
 	for x := range apps * tasks {
 		a, ag := x/tasks, &c.Agents[x%agents]
 		port := uint32(31000 + x/agents)
-		c.Tasks = append(c.Tasks, state.Task{
+		c.Tasks = append(c.Tasks, &state.Task{
 			ID: fmt.Sprintf("sim_app-%04d.%08x-0000-4000-8000-%012x", a, x, x), Name: fmt.Sprintf("app-%04d.sim", a),
 			FrameworkID: "fw-1", AgentID: ag.ID, State: state.TaskRunning,
 			Labels: []state.Label{{Key: "HAPROXY_0_PORT", Value: fmt.Sprint(20000 + a)},

@@ -14,7 +14,7 @@ import (
 func testCluster(source string, taskIDs ...string) *Cluster {
 	c := &Cluster{Source: source, FetchedAt: time.Now()}
 	for _, id := range taskIDs {
-		c.Tasks = append(c.Tasks, Task{ID: id, Name: "t", State: TaskRunning})
+		c.Tasks = append(c.Tasks, &Task{ID: id, Name: "t", State: TaskRunning})
 	}
 	return c.Seal()
 }
@@ -204,7 +204,7 @@ func TestSealSortsIndexesAndDigests(t *testing.T) {
 	c := &Cluster{
 		Agents:     []Agent{{ID: "s2", Host: "127.0.0.2"}, {ID: "s1", Host: "127.0.0.1"}},
 		Frameworks: []Framework{{ID: "f2", Name: "b"}, {ID: "f1", Name: "a"}},
-		Tasks:      []Task{{ID: "t2"}, {ID: "t1"}},
+		Tasks:      []*Task{{ID: "t2"}, {ID: "t1"}},
 	}
 	c.Seal()
 	if c.Agents[0].ID != "s1" || c.Tasks[0].ID != "t1" || c.Frameworks[0].ID != "f1" {
@@ -221,7 +221,7 @@ func TestSealSortsIndexesAndDigests(t *testing.T) {
 	c2 := &Cluster{
 		Agents:     []Agent{{ID: "s1", Host: "127.0.0.1"}, {ID: "s2", Host: "127.0.0.2"}},
 		Frameworks: []Framework{{ID: "f1", Name: "a"}, {ID: "f2", Name: "b"}},
-		Tasks:      []Task{{ID: "t1"}, {ID: "t2", Healthy: &healthy}},
+		Tasks:      []*Task{{ID: "t1"}, {ID: "t2", Healthy: &healthy}},
 	}
 	if c2.Seal().Digest == d {
 		t.Fatal("a health change does not change the digest")

@@ -17,17 +17,51 @@ var digestSeed = maphash.MakeSeed()
 // computes its Digest. Sources call it once, before publishing; c must not be
 // changed afterwards.
 func (c *Cluster) Seal() *Cluster {
-	slices.SortFunc(c.Tasks, func(a, b Task) int { return cmp.Compare(a.ID, b.ID) })
+	slices.SortFunc(c.Tasks, func(a, b *Task) int { return cmp.Compare(a.ID, b.ID) })
 	return c.SealTasksDigested(nil)
 }
 
 // SealTasksDigested is Seal for a cluster whose tasks are sorted by ID already,
 // given TaskDigest of each task (in order) where known: ds[i] != 0 is trusted
-// to be TaskDigest(&c.Tasks[i]), a zero or missing one is computed. Sources
+// to be TaskDigest(c.Tasks[i]), a zero or missing one is computed. Sources
 // that keep their tasks between views (the event stream) digest only the tasks
 // that changed. The cluster keeps ds (filled in) as its taskDigests when it
 // has one per task; the caller must not change it afterwards.
 func (c *Cluster) SealTasksDigested(ds []uint64) *Cluster {
+	c.sealMembers(nil)
+	c.taskDigests, c.taskSum = c.digestTasks(ds)
+	c.Digest = c.digest()
+	return c
+}
+
+// SealFromLast is SealTasksDigested for a view a source built from its last
+// one, last (nil for none), given every task's digest (ds, one per task, none
+// zero, all trusted) and their sum, wrapping, which the source keeps by
+// updating last's (TaskDigestSum) with the tasks that changed. When c's
+// agents and frameworks are last's (the same slices), their indexes and
+// digest are last's too. Sealing then costs nothing per task or agent.
+// Without one digest per task it is SealTasksDigested.
+func (c *Cluster) SealFromLast(last *Cluster, ds []uint64, sum uint64) *Cluster {
+	if len(ds) != len(c.Tasks) {
+		return c.SealTasksDigested(ds)
+	}
+	c.sealMembers(last)
+	c.taskDigests, c.taskSum = ds, sum
+	if len(ds) == 0 {
+		c.taskDigests = nil
+	}
+	c.Digest = c.digest()
+	return c
+}
+
+// sealMembers sorts the agents and frameworks, builds their indexes and
+// digests them, or takes all that from last (a sealed cluster, or nil) when
+// c's agents and frameworks are last's.
+func (c *Cluster) sealMembers(last *Cluster) {
+	if last != nil && last.agentIndex != nil && sameSlice(c.Agents, last.Agents) && sameSlice(c.Frameworks, last.Frameworks) {
+		c.agentIndex, c.frameworkIndex, c.membersDigest = last.agentIndex, last.frameworkIndex, last.membersDigest
+		return
+	}
 	slices.SortFunc(c.Agents, func(a, b Agent) int { return cmp.Compare(a.ID, b.ID) })
 	slices.SortFunc(c.Frameworks, func(a, b Framework) int { return cmp.Compare(a.ID, b.ID) })
 	c.agentIndex = make(map[string]int, len(c.Agents))
@@ -38,9 +72,17 @@ func (c *Cluster) SealTasksDigested(ds []uint64) *Cluster {
 	for i := range c.Frameworks {
 		c.frameworkIndex[c.Frameworks[i].ID] = i
 	}
-	c.Digest, c.taskDigests = c.digest(ds)
-	return c
+	c.membersDigest = c.digestMembers()
 }
+
+// sameSlice reports whether a and b are the same slice (not only equal).
+func sameSlice[T any](a, b []T) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
+}
+
+// TaskDigestSum is the sum, wrapping, of the digests of c's tasks (see
+// SealFromLast); zero when c was not sealed.
+func (c *Cluster) TaskDigestSum() uint64 { return c.taskSum }
 
 // TaskDigests returns, for each of c.Tasks in order, a digest of its
 // content: equal digests (within a process) mean equal tasks. It is nil when
@@ -104,10 +146,37 @@ func (d *digester) master(m Master) {
 	d.num(uint64(m.Port))
 }
 
-// digest combines the digest of everything but the tasks with each task's
-// TaskDigest, taken from ds where given (see SealTasksDigested). It returns
-// the tasks' digests too: ds, filled in, when it has one per task.
-func (c *Cluster) digest(ds []uint64) (uint64, []uint64) {
+// digestTasks returns the TaskDigest of each of c's tasks, taken from ds
+// where given (see SealTasksDigested): ds, filled in, when it has one per
+// task; nil for no tasks. It returns their sum too.
+func (c *Cluster) digestTasks(ds []uint64) ([]uint64, uint64) {
+	all := ds
+	if len(all) != len(c.Tasks) {
+		all = make([]uint64, len(c.Tasks))
+		copy(all, ds)
+	}
+	var td digester
+	var sum uint64
+	for i, t := range c.Tasks {
+		if all[i] == 0 {
+			all[i] = td.task(t)
+		}
+		sum += all[i]
+	}
+	if len(all) == 0 {
+		all = nil
+	}
+	return all, sum
+}
+
+// digest combines the masters, the digest of the agents and frameworks
+// (c.membersDigest), the number of tasks and the sum of their digests
+// (c.taskSum). A sum, not a sequence: the tasks are sorted by ID, which
+// their digests cover, so their set decides their order (but for tasks of
+// equal IDs, which the sum lets change places), and a view built from the
+// last one updates the sum by the tasks that changed rather than hashing
+// every task's digest again.
+func (c *Cluster) digest() uint64 {
 	var d digester
 	d.h.SetSeed(digestSeed)
 	d.master(c.Leader)
@@ -115,6 +184,16 @@ func (c *Cluster) digest(ds []uint64) (uint64, []uint64) {
 	for _, m := range c.Masters {
 		d.master(m)
 	}
+	d.num(c.membersDigest)
+	d.num(uint64(len(c.Tasks)))
+	d.num(c.taskSum)
+	return d.h.Sum64()
+}
+
+// digestMembers digests the agents and frameworks.
+func (c *Cluster) digestMembers() uint64 {
+	var d digester
+	d.h.SetSeed(digestSeed)
 	d.num(uint64(len(c.Agents)))
 	for _, a := range c.Agents {
 		d.str(a.ID)
@@ -144,23 +223,7 @@ func (c *Cluster) digest(ds []uint64) (uint64, []uint64) {
 		d.num(uint64(f.Port))
 		d.num(b2u(f.Active))
 	}
-	d.num(uint64(len(c.Tasks)))
-	all := ds
-	if len(all) != len(c.Tasks) {
-		all = make([]uint64, len(c.Tasks))
-		copy(all, ds)
-	}
-	var td digester
-	for i := range c.Tasks {
-		if all[i] == 0 {
-			all[i] = td.task(&c.Tasks[i])
-		}
-		d.num(all[i])
-	}
-	if len(all) == 0 {
-		all = nil
-	}
-	return d.h.Sum64(), all
+	return d.h.Sum64()
 }
 
 // TaskDigest identifies one task's content; never zero.

@@ -13,7 +13,7 @@ func sealTestCluster() *Cluster {
 	return &Cluster{
 		Leader: Master{ID: "m", Host: "127.0.0.1", Port: 5050},
 		Agents: []Agent{{ID: "a2", Host: "127.0.1.2"}, {ID: "a1", Host: "127.0.1.1", Attributes: map[string]string{"rack": "r1"}}},
-		Tasks: []Task{
+		Tasks: []*Task{
 			{ID: "web.2", Name: "web", AgentID: "a2", State: TaskRunning, Healthy: &yes},
 			{ID: "web.1", Name: "web", AgentID: "a1", State: TaskRunning, NetInfo: []netip.Addr{netip.MustParseAddr("127.0.3.1")}},
 			{ID: "db.1", Name: "db", AgentID: "a1", State: TaskStaging, Discovery: &Discovery{Name: "db", Ports: []DiscoveryPort{{Number: 5432, Name: "pg"}}}},
@@ -33,15 +33,15 @@ func TestSealTasksDigested(t *testing.T) {
 		{"all known", func(c *Cluster) []uint64 {
 			ds := make([]uint64, len(c.Tasks))
 			for i := range c.Tasks {
-				ds[i] = TaskDigest(&c.Tasks[i])
+				ds[i] = TaskDigest(c.Tasks[i])
 			}
 			return ds
 		}},
-		{"some known", func(c *Cluster) []uint64 { return []uint64{0, TaskDigest(&c.Tasks[1])} }},
+		{"some known", func(c *Cluster) []uint64 { return []uint64{0, TaskDigest(c.Tasks[1])} }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := sealTestCluster()
-			slices.SortFunc(c.Tasks, func(a, b Task) int { return strings.Compare(a.ID, b.ID) })
+			slices.SortFunc(c.Tasks, func(a, b *Task) int { return strings.Compare(a.ID, b.ID) })
 			if got := c.SealTasksDigested(tc.ds(c)).Digest; got != want.Digest {
 				t.Errorf("digest %x, want Seal's %x", got, want.Digest)
 			}
@@ -68,5 +68,41 @@ func TestSealTasksDigested(t *testing.T) {
 	}
 	if TaskDigest(&Task{}) == 0 {
 		t.Errorf("TaskDigest of an empty task is 0, which means unknown")
+	}
+}
+
+// TestSealFromLast: a view sealed from the last one, its digest sum updated
+// by the task that changed and its agents and frameworks the last's, has
+// the digest and lookups of the same view sealed whole; agents that are not
+// the last's are sorted and indexed.
+func TestSealFromLast(t *testing.T) {
+	last := sealTestCluster().Seal()
+	next := &Cluster{Leader: last.Leader, Agents: last.Agents, Frameworks: last.Frameworks, Tasks: slices.Clone(last.Tasks)}
+	changed := *next.Tasks[1]
+	changed.State = TaskKilling
+	next.Tasks[1] = &changed
+	ds := slices.Clone(last.TaskDigests())
+	ds[1] = TaskDigest(&changed)
+	sum := last.TaskDigestSum() - last.TaskDigests()[1] + ds[1]
+	next.SealFromLast(last, ds, sum)
+	whole := (&Cluster{Leader: last.Leader, Agents: slices.Clone(last.Agents), Tasks: slices.Clone(next.Tasks)}).Seal()
+	if next.Digest != whole.Digest || next.Digest == last.Digest {
+		t.Errorf("digest %x, sealed whole %x, last %x", next.Digest, whole.Digest, last.Digest)
+	}
+	if a := next.Agent("a1"); a == nil || a.Host != "127.0.1.1" {
+		t.Errorf("Agent(a1) = %+v", a)
+	}
+	if !slices.Equal(next.TaskDigests(), whole.TaskDigests()) || next.TaskDigestSum() != whole.TaskDigestSum() {
+		t.Errorf("task digests %x (sum %x), sealed whole %x (sum %x)", next.TaskDigests(), next.TaskDigestSum(), whole.TaskDigests(), whole.TaskDigestSum())
+	}
+
+	other := &Cluster{Leader: last.Leader, Agents: []Agent{{ID: "a3", Host: "127.0.1.3"}, {ID: "a0", Host: "127.0.1.0"}},
+		Tasks: slices.Clone(last.Tasks)}
+	other.SealFromLast(last, slices.Clone(last.TaskDigests()), last.TaskDigestSum())
+	if other.Agents[0].ID != "a0" || other.Agent("a3") == nil || other.Agent("a1") != nil {
+		t.Errorf("new agents not sorted and indexed: %+v", other.Agents)
+	}
+	if other.Digest == last.Digest {
+		t.Error("other agents, same digest")
 	}
 }

@@ -56,7 +56,11 @@ type Cluster struct {
 
 	Agents     []Agent
 	Frameworks []Framework
-	Tasks      []Task
+	// Tasks are shared between views: a source that builds a view from the
+	// last one keeps the tasks that did not change, and the work of a view
+	// is that of the change (a pointer per task aside). Like the rest, each
+	// is read-only.
+	Tasks []*Task
 
 	// LeftOut are the tasks (or task ports) left out for invalid data.
 	LeftOut []LeftOut
@@ -67,6 +71,11 @@ type Cluster struct {
 	// consumers that derive something per task (lbmodel.MesosApps) tell the tasks
 	// that changed between two views without hashing them again.
 	taskDigests []uint64
+	// taskSum is the sum of taskDigests, wrapping: what Digest covers of
+	// the tasks.
+	taskSum uint64
+	// membersDigest is what Digest covers of the agents and frameworks.
+	membersDigest uint64
 }
 
 // Master is a Mesos master.
@@ -194,6 +203,19 @@ func (c *Cluster) Framework(id string) *Framework {
 		return &c.Frameworks[i]
 	}
 	return nil
+}
+
+// TaskPointers returns a pointer to each of ts, in order (nil for none): the
+// Tasks of a Cluster whose tasks were built in one slice.
+func TaskPointers(ts []Task) []*Task {
+	if len(ts) == 0 {
+		return nil
+	}
+	ps := make([]*Task, len(ts))
+	for i := range ts {
+		ps[i] = &ts[i]
+	}
+	return ps
 }
 
 // Label returns the value of the first label with the given key.

@@ -60,14 +60,14 @@ func (b *Builder) indexTasks(c *state.Cluster) []int32 {
 		b.cluster, b.tasks = nil, nil
 		return nil
 	}
-	var prev []state.Task
+	var prev []*state.Task
 	var pd []uint64
 	if b.cluster != nil {
 		prev, pd = b.cluster.Tasks, b.cluster.TaskDigests()
 	}
 	out := reindex(b.spare[:0], cd, pd, b.tasks,
 		func(i, j int) int { return cmp.Compare(prev[i].ID, c.Tasks[j].ID) },
-		func(j int) bool { return taskHasVIP(&c.Tasks[j]) })
+		func(j int) bool { return taskHasVIP(c.Tasks[j]) })
 	b.cluster, b.tasks, b.spare = c, out, b.tasks
 	return out
 }

@@ -102,13 +102,22 @@ func (v *randomView) step(withApps bool) *state.Snapshot {
 			a.Tasks = append(slices.Clone(a.Tasks), state.AppTask{ID: v.tasks[i].ID, Host: "127.1.0.2", Ports: []int{33000}, State: state.TaskRunning})
 		}
 	}
+	// Each view gets copies: the next step changes v.tasks in place.
+	tasks := make([]*state.Task, len(v.tasks))
+	for k := range v.tasks {
+		t := v.tasks[k]
+		tasks[k] = &t
+	}
 	c := &state.Cluster{
 		Agents:     []state.Agent{{ID: "a0", Host: "127.1.0.1"}, {ID: "a1", Host: "127.1.0.2"}, {ID: "a2", Host: "127.1.0.3"}},
 		Frameworks: []state.Framework{{ID: "fw-m", Name: "marathon"}, {ID: "fw-k", Name: "kafka"}},
-		Tasks:      slices.Clone(v.tasks),
+		Tasks:      tasks,
 	}
 	snap := &state.Snapshot{Cluster: c.Seal()}
-	v.tasks = slices.Clone(c.Tasks) // sorted, as the next view's are
+	v.tasks = v.tasks[:0]
+	for _, t := range c.Tasks { // sorted, as the next view's are
+		v.tasks = append(v.tasks, *t)
+	}
 	if withApps {
 		snap.Apps = (&state.AppSet{Apps: slices.Clone(v.apps)}).Seal()
 		v.apps = slices.Clone(snap.Apps.Apps)

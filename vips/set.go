@@ -120,11 +120,11 @@ func build(snap *state.Snapshot, cfg Config, appIdx, taskIdx []int32) *Set {
 		var marathonIDs map[string]bool
 		if taskIdx == nil {
 			for i := range c.Tasks {
-				es, left = fromTask(c, &c.Tasks[i], snap.Apps, &marathonIDs, cfg, es, left)
+				es, left = fromTask(c, c.Tasks[i], snap.Apps, &marathonIDs, cfg, es, left)
 			}
 		} else {
 			for _, i := range taskIdx {
-				es, left = fromTask(c, &c.Tasks[i], snap.Apps, &marathonIDs, cfg, es, left)
+				es, left = fromTask(c, c.Tasks[i], snap.Apps, &marathonIDs, cfg, es, left)
 			}
 		}
 	}

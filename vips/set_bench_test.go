@@ -21,7 +21,7 @@ func benchCluster(n, labelled int) *state.Cluster {
 		if labelled > 0 && i%labelled == 0 {
 			p.Labels = []state.Label{{Key: "VIP_0", Value: fmt.Sprintf("/app-%d:80", i/10)}}
 		}
-		c.Tasks = append(c.Tasks, state.Task{
+		c.Tasks = append(c.Tasks, &state.Task{
 			ID: fmt.Sprintf("app-%d.marathon-%d", i/10, i), Name: "app", FrameworkID: "fw", AgentID: fmt.Sprintf("a%d", i%100),
 			State: state.TaskRunning, Ports: []state.PortRange{{Begin: p.Number, End: p.Number}},
 			Labels:    []state.Label{{Key: "HAPROXY_GROUP", Value: "external"}},

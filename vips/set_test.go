@@ -94,7 +94,7 @@ func TestBuildFromMesosTasks(t *testing.T) {
 	c := (&state.Cluster{
 		Agents:     []state.Agent{{ID: "ag1", Host: "127.1.0.1"}},
 		Frameworks: []state.Framework{{ID: "fw1", Name: "marathon"}, {ID: "fw2", Name: "kafka"}},
-		Tasks: []state.Task{
+		Tasks: []*state.Task{
 			{ID: "web.marathon-1", Name: "web", FrameworkID: "fw1", AgentID: "ag1", State: state.TaskRunning,
 				Ports: []state.PortRange{{Begin: 31000, End: 31000}},
 				Discovery: &state.Discovery{Ports: []state.DiscoveryPort{{Number: 31000, Protocol: "tcp",

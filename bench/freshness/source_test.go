@@ -31,7 +31,7 @@ func (s *seenSink) PublishCluster(c *state.Cluster) {
 	now := time.Now()
 	s.mu.Lock()
 	for i := range c.Tasks {
-		if t := &c.Tasks[i]; t.State == state.TaskRunning {
+		if t := c.Tasks[i]; t.State == state.TaskRunning {
 			if _, ok := s.first[t.ID]; !ok {
 				s.first[t.ID] = now
 			}

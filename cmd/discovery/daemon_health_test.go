@@ -18,7 +18,7 @@ func taskHealth(d *daemon, id string) (*bool, bool) {
 		return nil, false
 	}
 	for i := range tab.Cluster().Tasks {
-		if t := &tab.Cluster().Tasks[i]; t.ID == id {
+		if t := tab.Cluster().Tasks[i]; t.ID == id {
 			return t.Healthy, true
 		}
 	}

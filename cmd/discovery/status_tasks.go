@@ -47,7 +47,7 @@ func buildTaskIndex(t *dnsserver.Table) *taskIndex {
 	perFramework := map[string]int{}
 	idx.rows = make([]taskView, 0, len(c.Tasks))
 	for i := range c.Tasks {
-		task := &c.Tasks[i]
+		task := c.Tasks[i]
 		perFramework[task.FrameworkID]++
 		tv := taskView{ID: task.ID, Name: task.Name, Framework: task.FrameworkID, State: string(task.State),
 			Records: records[task.ID], Addresses: taskAddresses(task),

@@ -67,7 +67,7 @@ func statusCluster(extra int) *state.Cluster {
 			{ID: "fw-marathon", Name: "marathon", PID: "scheduler(1)@127.0.2.1:8080", Host: "127.0.2.1", Port: 8080, Active: true},
 			{ID: "fw-chronos", Name: "chronos", Active: true},
 		},
-		Tasks: []state.Task{
+		Tasks: []*state.Task{
 			{ID: "web.1", Name: "web", FrameworkID: "fw-marathon", AgentID: "S1", State: state.TaskRunning,
 				Healthy: &healthy, Ports: []state.PortRange{{Begin: 31000, End: 31001}},
 				Labels: []state.Label{{Key: "HAPROXY_GROUP", Value: "external"}}},
@@ -79,7 +79,7 @@ func statusCluster(extra int) *state.Cluster {
 		},
 	}
 	for i := range extra {
-		c.Tasks = append(c.Tasks, state.Task{ID: fmt.Sprintf("task-%04d.1", i), Name: fmt.Sprintf("task-%04d", i),
+		c.Tasks = append(c.Tasks, &state.Task{ID: fmt.Sprintf("task-%04d.1", i), Name: fmt.Sprintf("task-%04d", i),
 			FrameworkID: "fw-marathon", AgentID: "S1", State: state.TaskRunning,
 			Ports: []state.PortRange{{Begin: uint32(20000 + i), End: uint32(20000 + i)}}})
 	}

@@ -202,6 +202,10 @@ func (m *Master) Close() {
 	m.mu.Unlock()
 	m.srv.CloseClientConnections()
 	m.srv.Close()
+	// The map of operator APIs would keep a closed master's state alive.
+	apisMu.Lock()
+	delete(apis, m)
+	apisMu.Unlock()
 }
 
 // Addr is the master's "host:port", as mesos-dns's masters list names it.

@@ -35,7 +35,7 @@ func AppsFromMesos(c *state.Cluster) []state.App {
 	byKey := map[key][]*state.Task{}
 	var keys []key
 	for i := range c.Tasks {
-		t := &c.Tasks[i]
+		t := c.Tasks[i]
 		if !hasHAProxyLabel(t.Labels) {
 			continue
 		}

@@ -84,7 +84,7 @@ func (m *MesosApps) Apps(c *state.Cluster) ([]state.App, []uint64) {
 	if full {
 		m.reset()
 		for j := range c.Tasks {
-			keys[j] = m.classify(&c.Tasks[j])
+			keys[j] = m.classify(c.Tasks[j])
 			m.markDirty(keys[j])
 		}
 	} else {
@@ -147,7 +147,7 @@ func (m *MesosApps) walk(c *state.Cluster, keys []int32) {
 			m.markDirty(pk[i]) // changed (or another framework's task of that ID)
 			i++
 		}
-		keys[j] = m.classify(&c.Tasks[j])
+		keys[j] = m.classify(c.Tasks[j])
 		m.markDirty(keys[j])
 	}
 	for ; i < len(prev); i++ {
@@ -187,7 +187,7 @@ func (m *MesosApps) markDirty(k int32) {
 func (m *MesosApps) derive(c *state.Cluster, keys []int32, full bool) {
 	for j, k := range keys {
 		if k >= 0 && m.slots[k].dirty {
-			m.slots[k].tasks = append(m.slots[k].tasks, &c.Tasks[j])
+			m.slots[k].tasks = append(m.slots[k].tasks, c.Tasks[j])
 		}
 	}
 	reorder := full

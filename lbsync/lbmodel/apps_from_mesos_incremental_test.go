@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/discovery-mesos/discovery/state"
+	"github.com/discovery-mesos/discovery/state/statetest"
 )
 
 // lbCluster is a sealed cluster of apps × tasks labelled for the load
@@ -25,15 +26,15 @@ func lbCluster(apps, tasks int) *state.Cluster {
 			c.Tasks = append(c.Tasks, lbTask(a, t, c.Agents[(a*tasks+t)%len(c.Agents)].ID))
 		}
 	}
-	c.Tasks = append(c.Tasks, state.Task{ID: "other.1", FrameworkID: "fw-1", AgentID: "agent-00", State: state.TaskRunning,
+	c.Tasks = append(c.Tasks, &state.Task{ID: "other.1", FrameworkID: "fw-1", AgentID: "agent-00", State: state.TaskRunning,
 		Labels: []state.Label{{Key: "OTHER", Value: "x"}}})
 	return c.Seal()
 }
 
-func lbTask(app, n int, agent string) state.Task {
+func lbTask(app, n int, agent string) *state.Task {
 	healthy := n%3 != 0
 	port := uint32(31000 + n)
-	return state.Task{
+	return &state.Task{
 		ID:          fmt.Sprintf("sim_app-%04d.marathon-%04d-%d", app, n, app),
 		Name:        fmt.Sprintf("app-%04d.sim", app),
 		FrameworkID: "fw-1",
@@ -53,6 +54,11 @@ func lbTask(app, n int, agent string) state.Task {
 // and frameworks).
 func nextCluster(c *state.Cluster, f func(n *state.Cluster)) *state.Cluster {
 	n := &state.Cluster{Leader: c.Leader, Agents: slices.Clone(c.Agents), Frameworks: slices.Clone(c.Frameworks), Tasks: slices.Clone(c.Tasks)}
+	// f changes tasks in place: copies, as c's tasks are its own.
+	for i, t := range n.Tasks {
+		cp := *t
+		n.Tasks[i] = &cp
+	}
 	f(n)
 	return n.Seal()
 }
@@ -96,20 +102,20 @@ func TestMesosAppsMatchesAppsFromMesos(t *testing.T) {
 		{"health", func(n *state.Cluster) {
 			i := pick(n)
 			h := r.IntN(2) == 0
-			n.Tasks[i].Healthy = &h
+			statetest.OwnTask(n.Tasks, i).Healthy = &h
 		}},
-		{"state", func(n *state.Cluster) { n.Tasks[pick(n)].State = state.TaskStaging }},
+		{"state", func(n *state.Cluster) { statetest.OwnTask(n.Tasks, pick(n)).State = state.TaskStaging }},
 		{"address", func(n *state.Cluster) {
-			n.Tasks[pick(n)].NetInfo = []netip.Addr{netip.AddrFrom4([4]byte{127, 9, byte(r.IntN(255)), 1})}
+			statetest.OwnTask(n.Tasks, pick(n)).NetInfo = []netip.Addr{netip.AddrFrom4([4]byte{127, 9, byte(r.IntN(255)), 1})}
 		}},
 		{"port", func(n *state.Cluster) {
 			i := pick(n)
 			p := uint32(32000 + r.IntN(900))
-			n.Tasks[i].Ports = []state.PortRange{{Begin: p, End: p}}
+			statetest.OwnTask(n.Tasks, i).Ports = []state.PortRange{{Begin: p, End: p}}
 			if d := n.Tasks[i].Discovery; d != nil {
 				nd := *d
 				nd.Ports = []state.DiscoveryPort{{Number: p, Name: "http", Protocol: "tcp"}}
-				n.Tasks[i].Discovery = &nd
+				statetest.OwnTask(n.Tasks, i).Discovery = &nd
 			}
 		}},
 		{"kill", func(n *state.Cluster) {
@@ -126,23 +132,23 @@ func TestMesosAppsMatchesAppsFromMesos(t *testing.T) {
 		}},
 		{"remove an app", func(n *state.Cluster) {
 			id, _ := n.Tasks[pick(n)].Label("HAPROXY_0_PORT")
-			n.Tasks = slices.DeleteFunc(n.Tasks, func(t state.Task) bool { p, _ := t.Label("HAPROXY_0_PORT"); return p == id })
+			n.Tasks = slices.DeleteFunc(n.Tasks, func(t *state.Task) bool { p, _ := t.Label("HAPROXY_0_PORT"); return p == id })
 		}},
 		{"same app id under the second framework", func(n *state.Cluster) {
-			t := n.Tasks[pick(n)]
+			t := *n.Tasks[pick(n)]
 			t.FrameworkID = "fw-2"
 			t.ID += "-fw2"
-			n.Tasks = append(n.Tasks, t)
+			n.Tasks = append(n.Tasks, &t)
 		}},
 		{"same task id under the second framework", func(n *state.Cluster) {
-			t := n.Tasks[pick(n)]
+			t := *n.Tasks[pick(n)]
 			t.FrameworkID = "fw-2"
-			n.Tasks = append(n.Tasks, t)
+			n.Tasks = append(n.Tasks, &t)
 		}},
-		{"drop the labels", func(n *state.Cluster) { n.Tasks[pick(n)].Labels = nil }},
+		{"drop the labels", func(n *state.Cluster) { statetest.OwnTask(n.Tasks, pick(n)).Labels = nil }},
 		{"app id label", func(n *state.Cluster) {
 			i := pick(n)
-			n.Tasks[i].Labels = append(slices.Clone(n.Tasks[i].Labels), state.Label{Key: LabelMarathonAppID, Value: "/other/app"})
+			statetest.OwnTask(n.Tasks, i).Labels = append(slices.Clone(n.Tasks[i].Labels), state.Label{Key: LabelMarathonAppID, Value: "/other/app"})
 		}},
 		{"agent address", func(n *state.Cluster) {
 			n.Agents[r.IntN(len(n.Agents))].Host = fmt.Sprintf("127.2.0.%d", r.IntN(250))
@@ -176,8 +182,8 @@ func TestMesosAppsUnchangedView(t *testing.T) {
 	m := NewMesosApps()
 	a1, _ := m.Apps(c)
 	a2, _ := m.Apps(nextCluster(c, func(n *state.Cluster) {
-		i := slices.IndexFunc(n.Tasks, func(t state.Task) bool { return t.ID == "other.1" }) // no app's
-		n.Tasks[i].State = state.TaskStaging
+		i := slices.IndexFunc(n.Tasks, func(t *state.Task) bool { return t.ID == "other.1" }) // no app's
+		statetest.OwnTask(n.Tasks, i).State = state.TaskStaging
 	}))
 	if &a1[0] != &a2[0] {
 		t.Error("a view that changed no app made new apps")
@@ -199,7 +205,7 @@ func BenchmarkAppsFromMesosOneTaskChange(b *testing.B) {
 	for i := range views {
 		views[i] = nextCluster(c, func(n *state.Cluster) {
 			h := i%2 == 0
-			n.Tasks[(i*7919)%len(n.Tasks)].Healthy = &h
+			statetest.OwnTask(n.Tasks, (i*7919)%len(n.Tasks)).Healthy = &h
 		})
 	}
 	b.Run("scratch", func(b *testing.B) {

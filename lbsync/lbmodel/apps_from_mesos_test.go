@@ -28,7 +28,7 @@ func mesosLBState() *state.Cluster {
 			{ID: "fw-marathon", Name: "marathon", Active: true},
 			{ID: "fw-marathon-2", Name: "Marathon User", Active: true},
 		},
-		Tasks: []state.Task{
+		Tasks: []*state.Task{
 			{ID: "web_nginx.0f3a5b6c-1111-11e5-9836-026ee08d9f6f", Name: "nginx.web", FrameworkID: "fw-marathon",
 				AgentID: "a1", State: state.TaskRunning,
 				Labels:  []state.Label{{Key: "HAPROXY_GROUP", Value: "external"}, {Key: "HAPROXY_0_VHOST", Value: "old.example.com"}},

@@ -24,7 +24,7 @@ func TestLingeringAppNeedsNoReload(t *testing.T) {
 		c := (&state.Cluster{
 			Agents:     []state.Agent{{ID: "a1", Host: "127.0.1.1"}},
 			Frameworks: []state.Framework{{ID: "m", Name: "marathon"}},
-			Tasks:      tasks,
+			Tasks:      state.TaskPointers(tasks),
 		}).Seal()
 		return &state.Snapshot{Seq: seq, Cluster: c}
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/discovery-mesos/discovery/state"
+	"github.com/discovery-mesos/discovery/state/statetest"
 )
 
 // mesosLBCluster is a sealed Mesos view shaped like internal/sim's (what the
@@ -28,7 +29,7 @@ func mesosLBClusterOn(apps, tasks, agents int) *state.Cluster {
 			x := a*tasks + t
 			agent := c.Agents[x%len(c.Agents)]
 			port := uint32(31000 + x/len(c.Agents))
-			c.Tasks = append(c.Tasks, state.Task{
+			c.Tasks = append(c.Tasks, &state.Task{
 				ID:          fmt.Sprintf("sim_app-%04d.%08x-0000-4000-8000-%012x", a, x, x),
 				Name:        fmt.Sprintf("app-%04d.sim", a),
 				FrameworkID: "fw-1",
@@ -68,7 +69,7 @@ func BenchmarkBuildFromMesosOneTaskChange(b *testing.B) {
 		if i%2 == 1 {
 			n := &state.Cluster{Agents: base.Agents, Frameworks: base.Frameworks, Tasks: slices.Clone(base.Tasks)}
 			h := false
-			n.Tasks[(i*7919)%len(n.Tasks)].Healthy = &h
+			statetest.OwnTask(n.Tasks, (i*7919)%len(n.Tasks)).Healthy = &h
 			c = n.Seal()
 		}
 		snaps[i] = &state.Snapshot{Cluster: c, Seq: uint64(i + 1)}
@@ -136,7 +137,7 @@ func BenchmarkLBOneTaskChange100k(b *testing.B) {
 		c := base
 		if i%2 == 1 {
 			n := &state.Cluster{Agents: base.Agents, Frameworks: base.Frameworks, Tasks: slices.Clone(base.Tasks)}
-			n.Tasks[(i*7919)%len(n.Tasks)].State = state.TaskKilling
+			statetest.OwnTask(n.Tasks, (i*7919)%len(n.Tasks)).State = state.TaskKilling
 			c = n.Seal()
 		}
 		snaps[i] = &state.Snapshot{Cluster: c, Seq: uint64(i + 1)}

@@ -14,7 +14,7 @@ func vipSnapshot(seq uint64, port uint32, labels ...state.Label) *state.Snapshot
 	c := (&state.Cluster{
 		Agents:     []state.Agent{{ID: "a1", Host: "127.0.1.1"}},
 		Frameworks: []state.Framework{{ID: "m", Name: "marathon"}},
-		Tasks: []state.Task{{ID: "svc.marathon-1", Name: "svc", FrameworkID: "m", AgentID: "a1", State: state.TaskRunning,
+		Tasks: []*state.Task{{ID: "svc.marathon-1", Name: "svc", FrameworkID: "m", AgentID: "a1", State: state.TaskRunning,
 			Ports: []state.PortRange{{Begin: port, End: port}},
 			Discovery: &state.Discovery{Name: "svc", Ports: []state.DiscoveryPort{{Number: port, Protocol: "tcp",
 				Labels: labels}}}}},
@@ -146,15 +146,15 @@ func TestModelBuilderAddressVIPOnAServicePort(t *testing.T) {
 	cfg := testConfig()
 	ts := mustTemplates(t, cfg, "", nil)
 	build := ModelBuilder(cfg, func() *Templates { return ts }, nil)
-	task := func(id string, port uint32, labels []state.Label, vip ...state.Label) state.Task {
-		return state.Task{ID: id, Name: id, FrameworkID: "m", AgentID: "a1", State: state.TaskRunning, Labels: labels,
+	task := func(id string, port uint32, labels []state.Label, vip ...state.Label) *state.Task {
+		return &state.Task{ID: id, Name: id, FrameworkID: "m", AgentID: "a1", State: state.TaskRunning, Labels: labels,
 			Ports:     []state.PortRange{{Begin: port, End: port}},
 			Discovery: &state.Discovery{Name: id, Ports: []state.DiscoveryPort{{Number: port, Protocol: "tcp", Labels: vip}}}}
 	}
 	c := (&state.Cluster{
 		Agents:     []state.Agent{{ID: "a1", Host: "127.0.1.1"}},
 		Frameworks: []state.Framework{{ID: "m", Name: "marathon"}},
-		Tasks: []state.Task{
+		Tasks: []*state.Task{
 			task("web.marathon-1", 31000, []state.Label{{Key: "HAPROXY_GROUP", Value: "external"}, {Key: "HAPROXY_0_PORT", Value: "10080"}}),
 			task("thief.marathon-1", 31001, nil, state.Label{Key: "VIP_0", Value: "127.0.0.1:10080"}),
 			task("free.marathon-1", 31002, nil, state.Label{Key: "VIP_0", Value: "127.0.0.1:10090"}),

@@ -31,7 +31,7 @@ func TestBuildFromMesos(t *testing.T) {
 	c := (&state.Cluster{
 		Agents:     []state.Agent{{ID: "a1", Host: "127.0.1.1"}, {ID: "a2", Host: "127.0.1.2"}},
 		Frameworks: []state.Framework{{ID: "m", Name: "marathon"}},
-		Tasks: []state.Task{
+		Tasks: []*state.Task{
 			{ID: "web.1", FrameworkID: "m", AgentID: "a1", State: state.TaskRunning, RunningSince: running,
 				Labels: label("HAPROXY_GROUP", "external", "HAPROXY_0_PORT", "10080", "HAPROXY_0_VHOST", "web.example.com"), Discovery: disco(31000)},
 			{ID: "web.2", FrameworkID: "m", AgentID: "a2", State: state.TaskRunning, RunningSince: running,
@@ -58,7 +58,7 @@ func TestSnapshotApps(t *testing.T) {
 	marathon := &state.AppSet{Apps: []state.App{{ID: "/from-marathon"}}}
 	cluster := (&state.Cluster{
 		Agents: []state.Agent{{ID: "a1", Host: "127.0.1.1"}},
-		Tasks: []state.Task{{ID: "mesos.1", AgentID: "a1", State: state.TaskRunning,
+		Tasks: []*state.Task{{ID: "mesos.1", AgentID: "a1", State: state.TaskRunning,
 			Labels: []state.Label{{Key: "HAPROXY_GROUP", Value: "x"}}}},
 	}).Seal()
 	if got := SnapshotApps(&state.Snapshot{Apps: marathon, Cluster: cluster}); len(got) != 1 || got[0].ID != "/from-marathon" {

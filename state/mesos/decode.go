@@ -170,7 +170,7 @@ func (dec *Decoder) decode(r jsonReader, meta FetchMeta) (*state.Cluster, error)
 		Masters:    slices.Clone(meta.Masters),
 		Agents:     d.c.Agents,
 		Frameworks: d.c.Frameworks,
-		Tasks:      sortTaskChunks(append(d.full, d.tasks)),
+		Tasks:      state.TaskPointers(sortTaskChunks(append(d.full, d.tasks))),
 		LeftOut:    d.c.LeftOut,
 	}
 	dec.taskHint.Store(int64(len(c.Tasks)))
@@ -700,7 +700,7 @@ func (d *mesosDecoder) task() error {
 const (
 	agentBytes     = int(unsafe.Sizeof(state.Agent{}))
 	frameworkBytes = int(unsafe.Sizeof(state.Framework{}))
-	taskBytes      = int(unsafe.Sizeof(state.Task{}))
+	taskBytes      = int(unsafe.Sizeof(state.Task{})) + 8 // and its pointer in the view
 )
 
 // charge counts n bytes of decoded state against the budget.

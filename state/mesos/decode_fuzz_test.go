@@ -40,7 +40,7 @@ func FuzzDecodeState(f *testing.F) {
 		if !json.Valid(data) {
 			t.Fatalf("accepted a document that is not JSON: %q", data)
 		}
-		if !slices.IsSortedFunc(c.Tasks, func(a, b state.Task) int { return strings.Compare(a.ID, b.ID) }) {
+		if !slices.IsSortedFunc(c.Tasks, func(a, b *state.Task) int { return strings.Compare(a.ID, b.ID) }) {
 			t.Fatal("tasks not sorted")
 		}
 		for i := range c.Agents {

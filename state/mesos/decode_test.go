@@ -139,7 +139,7 @@ func TestDecodeStateFixture(t *testing.T) {
 				Ports:  []state.DiscoveryPort{{Number: 80, Name: "http", Protocol: "tcp"}, {Number: 443, Name: "https", Protocol: "tcp"}},
 				Labels: []state.Label{{Key: "dc", Value: "de1"}, {Key: "canary", Value: canary}}}
 		}
-		want := []state.Task{
+		want := []*state.Task{
 			{ID: "car-store.43758382-562f-11e4-a088-c20493233aa5", Name: "car.store", FrameworkID: marathon, AgentID: agent0,
 				State: state.TaskRunning, Ports: []state.PortRange{{Begin: 31364, End: 31364}, {Begin: 31365, End: 31365}}, RunningSince: ts(1413572123.04321)},
 			{ID: "chronos.49b91a9a-3dda-11e4-a088-c20493233aa5", Name: "chronos", FrameworkID: marathon, AgentID: agent0,
@@ -313,7 +313,7 @@ func TestDecodeStateShapes(t *testing.T) {
 			},
 			Frameworks: []state.Framework{{ID: "F0", Name: "marathon", Hostname: "127.0.2.1",
 				PID: "scheduler-abc@127.0.2.1:33000", Host: "127.0.2.1", Port: 33000, Active: true}},
-			Tasks: []state.Task{
+			Tasks: []*state.Task{
 				{ID: "web.1", Name: "web", FrameworkID: "F0", AgentID: "S0", State: state.TaskRunning,
 					Labels:  []state.Label{{Key: "HAPROXY_GROUP", Value: "external"}, {Key: "owner", Value: `team "a"`}},
 					Healthy: boolPtr(true),
@@ -342,7 +342,7 @@ func TestDecodeStateShapes(t *testing.T) {
 				Active:     true}},
 			Frameworks: []state.Framework{{ID: "F-1", Name: "marathon", Hostname: "127.0.2.1",
 				PID: "scheduler-1@127.0.2.1:15101", Host: "127.0.2.1", Port: 15101, Active: true}},
-			Tasks: []state.Task{
+			Tasks: []*state.Task{
 				{ID: "cache.1", Name: "caché", FrameworkID: "F-1", AgentID: "A-S1", State: state.TaskRunning,
 					Healthy: boolPtr(false), RunningSince: ts(300)},
 				{ID: "db.1", Name: "db", FrameworkID: "F-1", AgentID: "A-S1", State: state.TaskRunning,
@@ -739,12 +739,12 @@ func TestDecodeStateGenerated(t *testing.T) {
 	if len(c.Tasks) != n || len(c.Agents) != 50 || len(c.Frameworks) != 3 {
 		t.Fatalf("got %d tasks, %d agents, %d frameworks", len(c.Tasks), len(c.Agents), len(c.Frameworks))
 	}
-	if !slices.IsSortedFunc(c.Tasks, func(a, b state.Task) int { return strings.Compare(a.ID, b.ID) }) {
+	if !slices.IsSortedFunc(c.Tasks, func(a, b *state.Task) int { return strings.Compare(a.ID, b.ID) }) {
 		t.Error("tasks not sorted by ID")
 	}
 	lb := 0
 	for i := range c.Tasks {
-		task := &c.Tasks[i]
+		task := c.Tasks[i]
 		if c.Agent(task.AgentID) == nil || c.Framework(task.FrameworkID) == nil {
 			t.Fatalf("task %s: unknown agent %q or framework %q", task.ID, task.AgentID, task.FrameworkID)
 		}
@@ -784,7 +784,7 @@ func TestDecodeStateSample(t *testing.T) {
 	}
 	var running, unhealthy, notRunning, ipv6, lb, discovery int
 	for i := range c.Tasks {
-		task := &c.Tasks[i]
+		task := c.Tasks[i]
 		for _, a := range slices.Concat(task.NetInfo, task.Docker, task.Mesos) {
 			loopback("task "+task.ID, a.String())
 			if a.Is6() {

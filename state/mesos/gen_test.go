@@ -10,9 +10,13 @@ import (
 // four tasks, half of marathon's apps with HAPROXY labels, every task with a
 // TASK_RUNNING status carrying a network_infos address and a DiscoveryInfo port).
 // Benchmarks build their input with it so they need nothing outside the package.
-func genMesosState(tasks int) []byte {
-	const agents, frameworks = 50, 3
-	apps := max(1, tasks/4)
+func genMesosState(tasks int) []byte { return genMesosStateShaped(tasks, max(1, tasks/4), 50) }
+
+// genMesosStateShaped is genMesosState with the number of apps (tasks are
+// dealt to them in turn) and agents given: 1,000 apps of 100 tasks on 500
+// agents is the 100,000-task cluster of bench/freshness.
+func genMesosStateShaped(tasks, apps, agents int) []byte {
+	const frameworks = 3
 	rng := rand.New(rand.NewPCG(1, 2))
 	b := make([]byte, 0, 700*tasks+64<<10)
 
@@ -31,7 +35,9 @@ func genMesosState(tasks int) []byte {
 		return "fw-" + zeroPad(f, 4) + "-extra"
 	}
 
-	b = append(b, `{"version": "1.11.0", "id": "master-id-1", "pid": "master@127.0.0.1:15050", "hostname": "127.0.0.1", "leader": "master@127.0.0.1:15050", "leader_info": {"id": "master-id-1", "pid": "master@127.0.0.1:15050", "port": 15050, "hostname": "127.0.0.1", "address": {"ip": "127.0.0.1", "port": 15050, "hostname": "127.0.0.1"}}, "activated_slaves": 50, "slaves": [`...)
+	b = append(b, `{"version": "1.11.0", "id": "master-id-1", "pid": "master@127.0.0.1:15050", "hostname": "127.0.0.1", "leader": "master@127.0.0.1:15050", "leader_info": {"id": "master-id-1", "pid": "master@127.0.0.1:15050", "port": 15050, "hostname": "127.0.0.1", "address": {"ip": "127.0.0.1", "port": 15050, "hostname": "127.0.0.1"}}, "activated_slaves": `...)
+	num(agents)
+	b = append(b, `, "slaves": [`...)
 	for i := range agents {
 		if i > 0 {
 			b = append(b, ", "...)

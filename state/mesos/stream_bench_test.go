@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"slices"
 	"strconv"
 	"sync"
@@ -51,14 +52,23 @@ func taskUpdatedRecord(fw, id string, i int) []byte {
 // streamModel10k is a stream model reset from a 10,000-task (fake) master and
 // 1,024 TASK_UPDATED records for its tasks, spread across them.
 func streamModel10k(b *testing.B) (*streamModel, [][]byte) {
+	return streamModelOf(b, genMesosState(10000))
+}
+
+// streamModelOf is a stream model reset from a (fake) master serving the
+// state doc and 1,024 TASK_UPDATED records for its tasks, spread across them.
+func streamModelOf(b *testing.B, doc []byte) (*streamModel, [][]byte) {
 	b.Helper()
-	m, err := fakemaster.New(genMesosState(10000), fakemaster.Options{})
+	m, err := fakemaster.New(doc, fakemaster.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer m.Close()
 	m.EnableOperatorAPI()
 	st := getStateV1(b, m)
+	// The fake master's copy of the state must not count as the stream's
+	// (BenchmarkStreamUpdate100k reports the heap).
+	m.Close()
+	http.DefaultClient.CloseIdleConnections()
 	model := newStreamModel()
 	model.reset(st, map[string]string{})
 	tasks := st.GetTasks.Tasks
@@ -85,13 +95,25 @@ func mustDecodeEvent(b *testing.B, rec []byte) *master.Event {
 // rebuilding and sealing the view (once per batch; here every event is its
 // own batch, the worst case).
 func BenchmarkStreamUpdate10k(b *testing.B) {
-	model, recs := streamModel10k(b)
-	if len(model.order) != 10000 {
-		b.Fatalf("%d tasks", len(model.order))
+	benchStreamUpdate(b, 10000, streamModel10k)
+}
+
+// benchStreamUpdate measures one TASK_UPDATED event per op on the model
+// newModel makes, of the given number of tasks, each event its own batch.
+// It reports the CPU time per op (cpu-ns/op, the collector's included) and
+// the heap the stream holds between events (view-heap-MB: its model and the
+// last view, less what the process held before the setup).
+func benchStreamUpdate(b *testing.B, tasks int, newModel func(*testing.B) (*streamModel, [][]byte)) {
+	base := heapInUse()
+	model, recs := newModel(b)
+	if len(model.order) != tasks {
+		b.Fatalf("%d tasks, want %d", len(model.order), tasks)
 	}
 	sink := statetest.NewLatestSink()
+	sink.PublishCluster(model.build("mesos", time.Now(), nil))
 	b.ReportAllocs()
 	b.ResetTimer()
+	defer reportCPU(b)()
 	i := 0
 	for b.Loop() {
 		if changed, _ := model.apply(mustDecodeEvent(b, recs[i%len(recs)])); !changed {
@@ -100,6 +122,18 @@ func BenchmarkStreamUpdate10k(b *testing.B) {
 		sink.PublishCluster(model.build("mesos", time.Now(), nil))
 		i++
 	}
+	b.StopTimer()
+	b.ReportMetric(float64(heapInUse()-base)/(1<<20), "view-heap-MB")
+	runtime.KeepAlive(model)
+	runtime.KeepAlive(sink)
+}
+
+// heapInUse is the heap the live objects take after a collection.
+func heapInUse() uint64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
 }
 
 // BenchmarkStreamApplyOnly10k is BenchmarkStreamUpdate10k without the rebuild:
@@ -214,7 +248,7 @@ func (p *probeSink) PublishCluster(c *state.Cluster) {
 	p.mu.Unlock()
 	hit := id == ""
 	if !hit {
-		i, ok := slices.BinarySearchFunc(c.Tasks, id, func(t state.Task, id string) int {
+		i, ok := slices.BinarySearchFunc(c.Tasks, id, func(t *state.Task, id string) int {
 			switch {
 			case t.ID < id:
 				return -1

@@ -90,7 +90,7 @@ func FuzzStreamDecode(f *testing.F) {
 			}
 		}
 		c := model.build("fuzz", time.Time{}, nil)
-		if !slices.IsSortedFunc(c.Tasks, func(a, b state.Task) int { return strings.Compare(a.ID, b.ID) }) {
+		if !slices.IsSortedFunc(c.Tasks, func(a, b *state.Task) int { return strings.Compare(a.ID, b.ID) }) {
 			t.Fatal("tasks not sorted")
 		}
 		for _, task := range c.Tasks {

@@ -19,8 +19,10 @@ type (
 
 // streamModel is the cluster as the event stream has told it so far, keyed so
 // that an event costs O(1) (a task's insertion into the sorted ID list aside,
-// a memmove). build turns it into a sealed Cluster in O(n), once per batch of
-// events. Not safe for concurrent use: the stream's loop owns it.
+// a memmove). build turns it into a sealed Cluster once per batch of events:
+// from the last one, copying the pointers of the tasks that did not change
+// (buildChanged), or from every task. Not safe for concurrent use: the
+// stream's loop owns it.
 type streamModel struct {
 	leader state.Master
 
@@ -29,8 +31,11 @@ type streamModel struct {
 	// tasks are keyed by taskKey: task IDs are unique within a framework only.
 	tasks map[string]*modelTask
 	// order is the tasks sorted by key: build emits them in ID order (Seal's
-	// sort has nothing to do) without a map lookup per task.
-	order []*modelTask
+	// sort has nothing to do) without a map lookup per task. The last build
+	// keeps it too while orderShared: whatever changes it must own it first
+	// (ownOrder).
+	order       []*modelTask
+	orderShared bool
 	// maybeOrphans is set when a task may belong to no known framework, which
 	// build must then check for.
 	maybeOrphans bool
@@ -49,15 +54,30 @@ type streamModel struct {
 	changed map[string]struct{}
 	// fromLast counts the builds buildChanged made.
 	fromLast int
+	// members is the last view while no event has changed an agent or a
+	// framework since: the next view takes its agents and frameworks (and
+	// Seal their indexes and digest) rather than building them again.
+	members *state.Cluster
 }
 
 // builtTasks is the tasks of a view build made: the model's order then, and
 // the view's tasks and digests, one per entry of that order (no orphan left
-// out). The slices are the published view's: read-only.
+// out), and the sum of the digests (see state.Cluster.SealFromLast).
+// The slices are the published view's: read-only.
 type builtTasks struct {
 	order   []*modelTask
-	tasks   []state.Task
+	tasks   []*state.Task
 	digests []uint64
+	sum     uint64
+}
+
+// ownOrder makes m.order the model's own, copying it when the last build
+// shares it: events that add or remove tasks change it in place.
+func (m *streamModel) ownOrder() {
+	if m.orderShared {
+		m.order = slices.Grow(slices.Clone(m.order), 16)
+		m.orderShared = false
+	}
 }
 
 // touch notes that the task of key was added, changed or removed.
@@ -77,11 +97,13 @@ type modelFramework struct {
 }
 
 type modelTask struct {
-	key  string
-	t    state.Task
+	key string
+	// t is the task as the events so far make it. Published views share it,
+	// so it is never changed: an event that changes the task replaces it.
+	t    *state.Task
 	hist []slimStatus
-	// dig is state.TaskDigest(&t), zero until build computes it: whatever changes
-	// t must zero it.
+	// dig is state.TaskDigest(t), zero until build computes it: whatever
+	// replaces t must zero it.
 	dig uint64
 }
 
@@ -134,6 +156,7 @@ func (m *streamModel) resetTo(ss *subscribedState, pids map[string]string) {
 	}
 	slices.SortFunc(order, func(a, b *modelTask) int { return strings.Compare(a.key, b.key) })
 	m.order = order
+	m.orderShared = false
 	m.maybeOrphans = len(order) > 0
 	for _, mt := range ss.unreachable {
 		m.parked[taskKey(mt.t.FrameworkID, mt.t.ID)] = mt
@@ -148,12 +171,14 @@ func (m *streamModel) withLeader(l state.Master) *streamModel {
 func (m *streamModel) addAgent(a *masterAgent) {
 	ag := agentFromV1(a)
 	m.agents[ag.ID] = ag
+	m.members = nil
 }
 
 // removeAgent removes an agent and the tasks that ran on it: /master/state
 // lists them as unreachable or completed from then on.
 func (m *streamModel) removeAgent(id string) {
 	delete(m.agents, id)
+	m.members = nil
 	m.removeTasksIf(func(mt *modelTask) bool {
 		if mt.t.AgentID != id {
 			return false
@@ -167,6 +192,7 @@ func (m *streamModel) removeAgent(id string) {
 // removing them one by one would move the rest of the order once per task
 // (an agent of a 100,000-task cluster runs hundreds).
 func (m *streamModel) removeTasksIf(gone func(*modelTask) bool) {
+	m.ownOrder()
 	m.order = slices.DeleteFunc(m.order, func(mt *modelTask) bool {
 		if !gone(mt) {
 			return false
@@ -187,6 +213,7 @@ func (m *streamModel) addFramework(f *masterFramework, pids map[string]string) {
 		pid = old.f.PID
 	}
 	m.frameworks[id] = &modelFramework{f: frameworkFromV1(f, pid), raw: *f}
+	m.members = nil
 }
 
 // setFrameworkPIDs takes new pids (from /master/state-summary); it reports
@@ -200,6 +227,7 @@ func (m *streamModel) setFrameworkPIDs(pids map[string]string) bool {
 		}
 		mf.f = frameworkFromV1(&mf.raw, pid)
 		changed = true
+		m.members = nil
 	}
 	return changed
 }
@@ -208,6 +236,7 @@ func (m *streamModel) setFrameworkPIDs(pids map[string]string) bool {
 // completed frameworks).
 func (m *streamModel) removeFramework(id string) {
 	delete(m.frameworks, id)
+	m.members = nil
 	m.removeTasksIf(func(mt *modelTask) bool { return mt.t.FrameworkID == id })
 	for tid, mt := range m.parked {
 		if mt.t.FrameworkID == id {
@@ -227,12 +256,13 @@ func (m *streamModel) addTask(t *mesos.Task) {
 	if _, ok := m.frameworks[task.FrameworkID]; !ok {
 		m.maybeOrphans = true
 	}
-	m.putTask(&modelTask{key: key, t: task, hist: hist})
+	m.putTask(&modelTask{key: key, t: &task, hist: hist})
 }
 
 // putTask adds a task, or replaces the one with its key.
 func (m *streamModel) putTask(mt *modelTask) {
 	m.touch(mt.key)
+	m.ownOrder()
 	i, found := slices.BinarySearchFunc(m.order, mt.key, cmpTaskKey)
 	if found {
 		m.order[i] = mt
@@ -249,6 +279,7 @@ func (m *streamModel) removeTask(id string) {
 	m.touch(id)
 	delete(m.tasks, id)
 	if i, ok := slices.BinarySearchFunc(m.order, id, cmpTaskKey); ok {
+		m.ownOrder()
 		m.order = slices.Delete(m.order, i, i+1)
 	}
 }
@@ -265,16 +296,17 @@ func (m *streamModel) updateTask(u *master.Event_TaskUpdated) bool {
 		}
 		delete(m.parked, id)
 	}
-	// In place: published clusters hold copies of the Task, and the address
-	// slices they share are never written again.
+	// The history is the model's alone; the task is replaced, as published
+	// views share it (and the address slices, which are never written again).
 	mt.hist = pruneStatuses(appendStatus(mt.hist, slimStatusFromV1(&u.Status)))
 	st := u.Status.GetState()
 	if u.State != nil {
 		st = *u.State
 	}
-	mt.t.State = state.TaskState(st.String())
-	applyStatuses(&mt.t, mt.hist)
-	mt.dig = 0
+	t := *mt.t
+	t.State = state.TaskState(st.String())
+	applyStatuses(&t, mt.hist)
+	mt.t, mt.dig = &t, 0
 	m.touch(id)
 	if terminalTaskState(st) {
 		m.removeTask(id)
@@ -340,26 +372,30 @@ func (m *streamModel) apply(e *master.Event) (changed, refreshPIDs bool) {
 // does not list are left out, as /master/state leaves them out.
 func (m *streamModel) build(source string, at time.Time, masters []state.Master) *state.Cluster {
 	c := &state.Cluster{
-		Source:     source,
-		FetchedAt:  at,
-		Leader:     m.leader,
-		Masters:    slices.Clone(masters),
-		Agents:     make([]state.Agent, 0, len(m.agents)),
-		Frameworks: make([]state.Framework, 0, len(m.frameworks)),
+		Source:    source,
+		FetchedAt: at,
+		Leader:    m.leader,
+		Masters:   slices.Clone(masters),
 	}
-	for _, a := range m.agents {
-		c.Agents = append(c.Agents, a)
+	if m.members != nil {
+		c.Agents, c.Frameworks = m.members.Agents, m.members.Frameworks
+	} else {
+		c.Agents = make([]state.Agent, 0, len(m.agents))
+		for _, a := range m.agents {
+			c.Agents = append(c.Agents, a)
+		}
+		c.Frameworks = make([]state.Framework, 0, len(m.frameworks))
+		for _, f := range m.frameworks {
+			c.Frameworks = append(c.Frameworks, f.f)
+		}
 	}
-	for _, f := range m.frameworks {
-		c.Frameworks = append(c.Frameworks, f.f)
-	}
-	tasks, digests, ok := m.buildChanged()
+	built, ok := m.buildChanged()
 	if !ok {
-		tasks, digests = m.buildAll()
+		built = m.buildAll()
 	}
 	m.changed = nil
-	if len(tasks) > 0 {
-		c.Tasks = tasks
+	if len(built.tasks) > 0 {
+		c.Tasks = built.tasks
 	}
 	if len(c.Agents) == 0 {
 		c.Agents = nil
@@ -368,15 +404,18 @@ func (m *streamModel) build(source string, at time.Time, masters []state.Master)
 		c.Frameworks = nil
 	}
 	// The tasks are in ID order (m.order), and only those that changed since
-	// the last build need digesting.
-	return c.SealTasksDigested(digests)
+	// the last build needed digesting.
+	m.members = c.SealFromLast(m.members, built.digests, built.sum)
+	return c
 }
 
 // buildAll makes the view's tasks and their digests from every task of the
 // model, leaving out the orphans (when there may be some).
-func (m *streamModel) buildAll() ([]state.Task, []uint64) {
-	tasks := make([]state.Task, 0, len(m.order))
-	digests := make([]uint64, 0, len(m.order))
+func (m *streamModel) buildAll() *builtTasks {
+	b := &builtTasks{
+		tasks:   make([]*state.Task, 0, len(m.order)),
+		digests: make([]uint64, 0, len(m.order)),
+	}
 	orphans := false
 	for _, mt := range m.order {
 		if m.maybeOrphans {
@@ -386,71 +425,82 @@ func (m *streamModel) buildAll() ([]state.Task, []uint64) {
 			}
 		}
 		if mt.dig == 0 {
-			mt.dig = state.TaskDigest(&mt.t)
+			mt.dig = state.TaskDigest(mt.t)
 		}
-		tasks = append(tasks, mt.t)
-		digests = append(digests, mt.dig)
+		b.tasks = append(b.tasks, mt.t)
+		b.digests = append(b.digests, mt.dig)
+		b.sum += mt.dig
 	}
 	m.maybeOrphans = orphans
 	m.last = nil
 	if !orphans {
-		m.last = &builtTasks{order: slices.Clone(m.order), tasks: tasks, digests: digests}
+		b.order = m.order
+		m.orderShared = true
+		m.last = b
 	}
-	return tasks, digests
+	return b
 }
 
 // maxChangedShare bounds the share of the tasks that may have changed since
 // the last build for buildChanged to take them from it: copying runs of
-// tasks is the gain, a run per changed task the cost.
+// pointers is the gain, a binary search or two per changed task the cost.
 const maxChangedShare = 16
 
-// buildChanged makes the view's tasks from the last build's, the tasks
-// unchanged since copied in runs (a memmove, where buildAll reads every
-// task through its pointer) and the changed ones taken from the model:
-// work for the change, but for the copy every immutable view costs. It
-// reports false when it cannot: no last build, too many changes, or tasks
-// that may be orphans.
-func (m *streamModel) buildChanged() ([]state.Task, []uint64, bool) {
+// buildChanged makes the view's tasks from the last build's: the pointers
+// of the tasks unchanged since, and their digests, copied in runs (a
+// memmove of 16 bytes a task, where buildAll reads every task through its
+// pointer), the changed ones taken from the model. The view shares the
+// unchanged tasks with the last one, and its digest sum is the last one's
+// updated by the changes. It reports false when it cannot: no last build, too
+// many changes, or tasks that may be orphans.
+func (m *streamModel) buildChanged() (*builtTasks, bool) {
 	last := m.last
 	if last == nil || m.maybeOrphans || len(m.changed) > len(m.order)/maxChangedShare+1 {
-		return nil, nil, false
+		return nil, false
 	}
 	keys := make([]string, 0, len(m.changed))
 	for k := range m.changed {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	tasks := make([]state.Task, len(m.order))
-	digests := make([]uint64, len(m.order))
-	order := slices.Clone(m.order)
+	order := m.order
+	b := &builtTasks{
+		order:   order,
+		tasks:   make([]*state.Task, len(order)),
+		digests: make([]uint64, len(order)),
+		sum:     last.sum,
+	}
 	i, j := 0, 0 // next task of the last build, of this one
 	for _, k := range keys {
 		li, inLast := slices.BinarySearchFunc(last.order, k, cmpTaskKey)
 		nj, inNow := slices.BinarySearchFunc(order, k, cmpTaskKey)
 		if li < i || nj-j != li-i {
-			return nil, nil, false // not the same tasks between changes: never, but be safe
+			return nil, false // not the same tasks between changes: never, but be safe
 		}
-		copy(tasks[j:nj], last.tasks[i:li])
-		copy(digests[j:nj], last.digests[i:li])
+		copy(b.tasks[j:nj], last.tasks[i:li])
+		copy(b.digests[j:nj], last.digests[i:li])
 		i, j = li, nj
 		if inLast {
+			b.sum -= last.digests[i]
 			i++
 		}
 		if inNow {
 			mt := order[j]
 			if mt.dig == 0 {
-				mt.dig = state.TaskDigest(&mt.t)
+				mt.dig = state.TaskDigest(mt.t)
 			}
-			tasks[j], digests[j] = mt.t, mt.dig
+			b.tasks[j], b.digests[j] = mt.t, mt.dig
+			b.sum += mt.dig
 			j++
 		}
 	}
 	if len(order)-j != len(last.order)-i {
-		return nil, nil, false
+		return nil, false
 	}
-	copy(tasks[j:], last.tasks[i:])
-	copy(digests[j:], last.digests[i:])
-	m.last = &builtTasks{order: order, tasks: tasks, digests: digests}
+	copy(b.tasks[j:], last.tasks[i:])
+	copy(b.digests[j:], last.digests[i:])
+	m.orderShared = true
+	m.last = b
 	m.fromLast++
-	return tasks, digests, true
+	return b, true
 }

@@ -64,12 +64,12 @@ func subscribedFromV1(e *master.Event_Subscribed) *subscribedState {
 					continue
 				}
 				task, hist := taskFromV1(t)
-				ss.tasks = append(ss.tasks, &modelTask{t: task, hist: hist})
+				ss.tasks = append(ss.tasks, &modelTask{t: &task, hist: hist})
 			}
 		}
 		for i := range gt.UnreachableTasks {
 			task, hist := taskFromV1(&gt.UnreachableTasks[i])
-			ss.unreachable = append(ss.unreachable, &modelTask{t: task, hist: hist})
+			ss.unreachable = append(ss.unreachable, &modelTask{t: &task, hist: hist})
 		}
 	}
 	return ss
@@ -167,7 +167,7 @@ type subscribedDecoder struct {
 // structures per task (the model's task and its status history), not the
 // strings they share with the document's other tasks.
 const (
-	modelTaskBytes  = int(unsafe.Sizeof(modelTask{})) + 8 // and its pointer in the order
+	modelTaskBytes  = int(unsafe.Sizeof(modelTask{})+unsafe.Sizeof(state.Task{})) + 8 // and its pointer in the order
 	slimStatusBytes = int(unsafe.Sizeof(slimStatus{}))
 )
 
@@ -633,7 +633,7 @@ func (d *subscribedDecoder) task(parked bool) error {
 	if err := d.charge(modelTaskBytes + len(hist)*slimStatusBytes); err != nil {
 		return err
 	}
-	mt := &modelTask{t: t, hist: hist}
+	mt := &modelTask{t: &t, hist: hist}
 	if parked {
 		d.ss.unreachable = append(d.ss.unreachable, mt)
 	} else {

@@ -249,7 +249,7 @@ func TestStreamTaskLifecycle(t *testing.T) {
 		var task *state.Task
 		for i := range c.Tasks {
 			if c.Tasks[i].ID == "web.new" {
-				task = &c.Tasks[i]
+				task = c.Tasks[i]
 			}
 		}
 		if msg := st.check(task); msg != "" {

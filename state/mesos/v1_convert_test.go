@@ -74,7 +74,7 @@ func TestStreamModelStatusHistory(t *testing.T) {
 		c := model.build("mesos", time.Time{}, nil)
 		for i := range c.Tasks {
 			if c.Tasks[i].ID == id {
-				return &c.Tasks[i]
+				return c.Tasks[i]
 			}
 		}
 		return nil
