@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"math/rand/v2"
-	"net"
 	"net/netip"
 	"os"
 	"slices"
@@ -12,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/discovery-mesos/discovery/internal/freeport"
 	"github.com/discovery-mesos/discovery/internal/sim"
 )
 
@@ -143,24 +142,13 @@ func waitLB(t *testing.T, cfgPath string, c *sim.Cluster, timeout time.Duration)
 
 // servicePortBase returns the first of n consecutive TCP ports free on every
 // address, below Linux's ephemeral range (32768 and up), so that no outgoing
-// connection is handed one of them before HAProxy binds it.
+// connection is handed one of them before HAProxy binds it, and reserved, so
+// that no port the test takes for the daemon falls among them.
 func servicePortBase(t *testing.T, n int) int {
 	t.Helper()
-	for try := 0; try < 200; try++ {
-		base := 20000 + rand.IntN(32768-20000-n)
-		free := true
-		for p := base; p < base+n && free; p++ {
-			l, err := net.Listen("tcp", ":"+strconv.Itoa(p))
-			if err != nil {
-				free = false
-				continue
-			}
-			l.Close()
-		}
-		if free {
-			return base
-		}
+	base, err := freeport.TakeRange(n)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatalf("no %d consecutive free ports below 32768", n)
-	return 0
+	return base
 }

@@ -79,7 +79,7 @@ func main() {
 	flag.IntVar(&o.changes, "changes", 200, "changes to measure")
 	flag.IntVar(&o.refresh, "refresh", 60, "refreshSeconds in poll mode")
 	flag.DurationVar(&o.timeout, "timeout", 30*time.Second, "longest wait for one change to be seen")
-	flag.IntVar(&o.portBase, "port-base", 21000, "first service port (HAProxy binds one per app)")
+	flag.IntVar(&o.portBase, "port-base", 0, "first service port (HAProxy binds one per app); 0: a free range, kept apart from the daemon's own ports")
 	flag.BoolVar(&o.keep, "keep", false, "keep the work directory (discovery's log, HAProxy's config)")
 	flag.BoolVar(&o.lbProbe, "lb-probe", true, "probe HAProxy after each start (false: DNS only, to see what probing HAProxy every millisecond costs the DNS figures)")
 	flag.StringVar(&o.trace, "trace", "", "write each change's times to this CSV file (kind, change began, DNS answered with it, that question sent; Unix ns)")
@@ -99,6 +99,16 @@ func run(o options) error {
 	case "stream", "marathon", "poll":
 	default:
 		return fmt.Errorf("-mode %q: want stream, marathon or poll", o.mode)
+	}
+	if o.portBase == 0 {
+		// The daemon's own ports come from freeport too: reserved first,
+		// the service ports are never among them (one would keep HAProxy
+		// from starting).
+		base, err := freeport.TakeRange(o.apps)
+		if err != nil {
+			return err
+		}
+		o.portBase = base
 	}
 	start := time.Now()
 	c, err := sim.New(sim.Config{

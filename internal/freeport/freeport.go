@@ -93,3 +93,53 @@ func takeEphemeral(ip string) (int, error) {
 	}
 	return 0, fmt.Errorf("finding a free port on %s: every port offered was handed out already", ip)
 }
+
+// TakeRange returns the first of n consecutive ports that are all free on
+// every address (a listener on the wildcard address takes each) and that Take
+// has not returned, and reserves them: Take never returns one of them
+// afterwards. Tests and benchmarks give such a range to the simulated
+// cluster's service ports, where HAProxy binds a frontend per app; a port of
+// the daemon's own taken by Take inside that range would keep HAProxy from
+// starting.
+func TakeRange(n int) (int, error) {
+	lo, hi := lowest, ephemeralLow()-n
+	if hi <= lo {
+		return 0, fmt.Errorf("finding %d free ports: no room below the ephemeral range", n)
+	}
+	for range 200 {
+		base := lo + rand.IntN(hi-lo)
+		if !reserve(base, n) {
+			continue
+		}
+		free := true
+		for p := base; p < base+n && free; p++ {
+			l, err := net.Listen("tcp", ":"+strconv.Itoa(p))
+			if err != nil {
+				free = false
+				continue
+			}
+			l.Close()
+		}
+		if free {
+			return base, nil
+		}
+		for p := base; p < base+n; p++ {
+			handedOut.Delete(p)
+		}
+	}
+	return 0, fmt.Errorf("finding %d consecutive free ports in %d-%d: none after 200 tries", n, lo, hi+n-1)
+}
+
+// reserve marks ports base to base+n-1 handed out, all or (when one of them
+// already is) none.
+func reserve(base, n int) bool {
+	for p := base; p < base+n; p++ {
+		if _, dup := handedOut.LoadOrStore(p, struct{}{}); dup {
+			for q := base; q < p; q++ {
+				handedOut.Delete(q)
+			}
+			return false
+		}
+	}
+	return true
+}

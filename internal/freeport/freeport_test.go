@@ -35,3 +35,37 @@ func TestTakeNeverRepeats(t *testing.T) {
 		break
 	}
 }
+
+// TestTakeRangeIsNeverTakenFrom reserves a range and takes ports until,
+// without the reservation, one would all but certainly fall inside it (3,000
+// of ~22,000 ports, 64 of them reserved: a miss every time has odds of about
+// 1 in 4,000).
+func TestTakeRangeIsNeverTakenFrom(t *testing.T) {
+	const n = 64
+	handedOut.Clear() // what other tests took would leave few free ranges
+	base, err := TakeRange(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if other, err := TakeRange(n); err != nil {
+		t.Fatal(err)
+	} else if other < base+n && base < other+n {
+		t.Fatalf("ranges %d and %d of %d ports overlap", base, other, n)
+	}
+	for p := base; p < base+n; p++ {
+		l, err := net.Listen("tcp", ":"+strconv.Itoa(p))
+		if err != nil {
+			t.Fatalf("port %d of the range %d-%d cannot be bound: %v", p, base, base+n-1, err)
+		}
+		l.Close()
+	}
+	for range 3000 {
+		p, err := Take("127.0.0.1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p >= base && p < base+n {
+			t.Fatalf("Take returned %d, inside the reserved range %d-%d", p, base, base+n-1)
+		}
+	}
+}
