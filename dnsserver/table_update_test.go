@@ -294,3 +294,32 @@ func TestUpdateFromAnOlderTable(t *testing.T) {
 	sameAnswers(t, t1, Build(c1, cfg))
 	sameAnswers(t, t0, Build(c0, cfg))
 }
+
+// TestPrepareAfterBuild: a built table prepared ahead of its first update
+// updates in proportion to the change and answers as a build; Prepare on a
+// table another update took over leaves it and its successor alone.
+func TestPrepareAfterBuild(t *testing.T) {
+	cfg := testConfig()
+	c0 := genCluster(120)
+	t0 := Build(c0, cfg)
+	t0.Prepare()
+	if !t0.inc.prepared {
+		t.Fatal("Prepare left the built table's bookkeeping unprepared")
+	}
+	t0.Prepare() // once is enough: nothing changes
+	sameAnswers(t, t0, Build(c0, cfg))
+	c1 := withTasks(c0, slices.Delete(slices.Clone(c0.Tasks), 3, 4))
+	t1 := t0.Update(c1)
+	if k := updateKind(t0, t1); k != "incremental" {
+		t.Errorf("update of a prepared table: %s, want incremental", k)
+	}
+	sameAnswers(t, t1, Build(c1, cfg))
+	t0.Prepare() // t1 owns the bookkeeping now
+	c2 := withTasks(c1, slices.Delete(slices.Clone(c1.Tasks), 7, 8))
+	t2 := t1.Update(c2)
+	if k := updateKind(t1, t2); k != "incremental" {
+		t.Errorf("update after Prepare of an older table: %s, want incremental", k)
+	}
+	sameAnswers(t, t2, Build(c2, cfg))
+	sameAnswers(t, t0, Build(c0, cfg))
+}

@@ -138,6 +138,9 @@ func (u *Updater) update(ctx context.Context, prev *Table, snap *state.Snapshot)
 	close(u.changed)
 	u.changed = make(chan struct{})
 	u.mu.Unlock()
+	// After a full build, set up what the next update needs now, while no
+	// change waits for it.
+	t.Prepare()
 	return t
 }
 
