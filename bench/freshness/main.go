@@ -36,6 +36,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -183,6 +184,18 @@ func run(o options) error {
 		return fmt.Errorf("starting discovery: %w", err)
 	}
 	defer stop(cmd)
+	// Killed by a signal (timeout, Ctrl-C), the deferred stop would not run
+	// and discovery, in a process group of its own, would go on holding its
+	// ports and restarting HAProxy on the service ports of the next run.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	go func() {
+		s := <-sigs
+		stop(cmd)
+		fmt.Fprintf(os.Stderr, "freshness: %v: discovery stopped\n", s)
+		os.Exit(1)
+	}()
 
 	p := &prober{dnsAddr: net.JoinHostPort("127.0.0.1", strconv.Itoa(dnsPort)), portBase: o.portBase,
 		statsSock: filepath.Join(dir, "stats.sock")}
